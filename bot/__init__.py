@@ -1,0 +1,1 @@
+"""The bot: settings, service wiring, the web app and the command line."""

@@ -1,0 +1,86 @@
+"""The web app: `create_app(services)` builds the FastAPI application; nothing global."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel
+
+from bot.services import Services
+
+
+class SearchHit(BaseModel):
+    id: str
+    text: str
+    source: str
+    locator: str
+    score: float
+    scores: dict[str, float]
+    metadata: dict[str, Any]
+
+
+class SearchResponse(BaseModel):
+    query: str
+    hits: list[SearchHit]
+
+
+class ApiError(BaseModel):
+    code: str
+    message: str
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="kefu",
+        summary="Self-hosted customer-service bot grounded in your own FAQ files.",
+        version="0.1.0",
+    )
+    app.state.services = services
+
+    @app.exception_handler(ValueError)
+    async def bad_value(_: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"code": "bad_request", "message": str(exc)})
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def search_page() -> str:
+        return files("bot").joinpath("static/search.html").read_text(encoding="utf-8")
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "chunks": services.kb.catalog.count()}
+
+    @app.get(
+        "/api/search",
+        response_model=SearchResponse,
+        responses={422: {"description": "Missing or empty query"}},
+    )
+    def search(
+        q: Annotated[str, Query(min_length=1, max_length=500, description="The question")],
+        k: Annotated[int, Query(ge=1, le=50, description="How many hits")] = 5,
+    ) -> SearchResponse:
+        hits = services.retriever.search(q, k)
+        return SearchResponse(
+            query=q,
+            hits=[
+                SearchHit(
+                    id=h.id,
+                    text=h.text,
+                    source=h.source,
+                    locator=h.locator,
+                    score=h.score,
+                    scores=h.scores,
+                    metadata=h.metadata,
+                )
+                for h in hits
+            ],
+        )
+
+    @app.get("/api/sources")
+    def sources() -> dict[str, Any]:
+        records = services.kb.catalog.sources()
+        return {"data": [r.__dict__ for r in records], "count": len(records)}
+
+    return app

@@ -1,0 +1,184 @@
+"""The `kefu` command: ingest, search, sources, serve and eval."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from bot.settings import Settings  # noqa: E402
+
+app = typer.Typer(help="kefu: a self-hosted customer-service bot grounded in your FAQ files.",
+                  no_args_is_help=True)
+eval_app = typer.Typer(help="Measurements anyone can rerun.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+console = Console()
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Knowledge base folder (default: KEFU_DATA_DIR or ./data)."),
+]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    return settings
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    data_dir: DataDir = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff, write nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Re-read files even if unchanged.")] = False,
+) -> None:
+    """Ingest PDF, Excel, CSV, Markdown and text files; only what changed is re-embedded."""
+    from bot.services import build_services, ingest_options
+    from knowledge.ingestion import FileOutcome, ingest_paths
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        console.print(f"[red]No such file or folder: {', '.join(map(str, missing))}[/red]")
+        raise typer.Exit(2)
+    services = build_services(_settings(data_dir))
+    options = ingest_options(services.settings, dry_run=dry_run, force=force)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        files_task = progress.add_task("files", total=None)
+        embed_task = progress.add_task("embedding", total=None)
+
+        def on_file(outcome: FileOutcome) -> None:
+            progress.update(files_task, advance=1, description=f"files ({outcome.source})")
+
+        report = ingest_paths(
+            services.kb,
+            paths,
+            options,
+            on_file=on_file,
+            on_embedded=lambda n: progress.update(embed_task, advance=n),
+        )
+    table = Table(title="Ingest" + (" (dry run: nothing written)" if dry_run else ""))
+    for col in ("file", "added", "changed", "removed", "unchanged", "embedded", "status"):
+        table.add_column(col, justify="left" if col in ("file", "status") else "right")
+    for f in report.files:
+        d = f.diff
+        status = (
+            "[red]failed[/red]" if f.failed else "unchanged file" if f.skipped else "ok"
+        )
+        if f.problems and not f.failed:
+            status += f" ({len(f.problems)} warnings)"
+        table.add_row(
+            f.source,
+            *(str(x) for x in (
+                len(d.added) if d else "-", len(d.changed) if d else "-",
+                len(d.removed) if d else "-", d.unchanged if d else "-", d.embedded if d else "-",
+            )),
+            status,
+        )
+    for source, n in report.removed_sources.items():
+        table.add_row(source, "0", "0", str(n), "0", "0", "file gone: removed")
+    console.print(table)
+    for f in report.files:
+        for problem in f.problems:
+            console.print(f"[yellow]warning[/yellow] {problem}")
+        if f.error:
+            console.print(f"[red]error[/red] {f.error} (its previous chunks keep serving)")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="The question to look up.")],
+    k: Annotated[int, typer.Option("-k", help="How many hits.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Search the knowledge base and print ranked hits with their scores and sources."""
+    from bot.services import build_services
+
+    services = build_services(_settings(data_dir))
+    hits = services.retriever.search(query, k)
+    if as_json:
+        typer.echo(json.dumps({"query": query, "hits": [h.as_dict() for h in hits]},
+                              ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        console.print("No matching knowledge. 找不到相關內容。")
+        return
+    for rank, h in enumerate(hits, start=1):
+        signals = "  ".join(f"{s}={v:.3f}" for s, v in h.scores.items())
+        console.print(f"[bold]{rank}.[/bold] {h.source} [{h.locator}]  fused={h.score:.4f}  {signals}")
+        console.print("   " + h.text.replace("\n", "\n   ")[:400], markup=False)
+
+
+@app.command()
+def sources(data_dir: DataDir = None) -> None:
+    """List the ingested sources with their item counts and status."""
+    from knowledge.catalog import Catalog
+
+    settings = _settings(data_dir)
+    catalog = Catalog(settings.data_dir / "catalog.sqlite3")
+    table = Table(title=f"Sources in {settings.data_dir}")
+    for col in ("source", "items", "status", "last ingest", "last error"):
+        table.add_column(col)
+    for r in catalog.sources():
+        table.add_row(r.name, str(r.items), r.status, r.last_ingest, r.last_error)
+    console.print(table)
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve kefu over HTTP (search page at /, API docs at /docs)."""
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.services import build_services
+
+    settings = _settings(data_dir)
+    services = build_services(settings)
+    services.kb.keyword_index()  # build before the first request
+    uvicorn.run(
+        create_app(services), host=host or settings.host, port=port or settings.port,
+        log_level="info",
+    )
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    dataset: Annotated[list[str], typer.Option("--dataset", help="clinc150, stackfaq, drcd, taipei_faq")],
+    limit: Annotated[int | None, typer.Option(help="Evaluate a seeded sample of N queries.")] = None,
+) -> None:
+    """Recall@1/@5, MRR@10 and latency of dense, keyword and hybrid retrieval."""
+    from eval.retrieval import main as retrieval_main
+
+    args: list[str] = []
+    for d in dataset:
+        args += ["--dataset", d]
+    if limit:
+        args += ["--limit", str(limit)]
+    raise typer.Exit(retrieval_main(args))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,61 @@
+"""The one place that builds kefu's services from `Settings`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.settings import Settings
+from knowledge.base import KnowledgeBase
+from knowledge.embedding import E5Embedder, Embedder, SentenceTransformerEmbedder, minilm_embedder
+from knowledge.ingestion import IngestOptions
+from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense_signal
+
+
+def build_embedders(settings: Settings) -> list[Embedder]:
+    embedders: list[Embedder] = []
+    for name in settings.embedding.models:
+        if name == "e5":
+            embedders.append(E5Embedder())
+        elif name == "minilm":
+            embedders.append(minilm_embedder())
+        elif name == "custom":
+            if settings.embedding.custom_path is None:
+                raise ValueError("embedding model 'custom' needs KEFU_EMBEDDING__CUSTOM_PATH")
+            langs = frozenset(settings.embedding.custom_languages) or None
+            embedders.append(
+                SentenceTransformerEmbedder(settings.embedding.custom_path, "custom", langs)
+            )
+    return embedders
+
+
+def retrieval_config(settings: Settings, embedders: list[Embedder]) -> RetrievalConfig:
+    r = settings.retrieval
+    weights = {dense_signal(e.name): r.dense_weight for e in embedders}
+    weights[KEYWORD] = r.keyword_weight
+    return RetrievalConfig(
+        fusion=r.fusion, weights=weights, rrf_k=r.rrf_k, candidates=r.candidates, cache_size=r.cache_size
+    )
+
+
+def ingest_options(settings: Settings, *, dry_run: bool = False, force: bool = False) -> IngestOptions:
+    i = settings.ingest
+    return IngestOptions(
+        chunk_size=i.chunk_size,
+        chunk_overlap=i.chunk_overlap,
+        max_bytes=i.max_file_mb * 1024 * 1024,
+        dry_run=dry_run,
+        force=force,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    kb: KnowledgeBase
+    retriever: HybridRetriever
+
+
+def build_services(settings: Settings, embedders: list[Embedder] | None = None) -> Services:
+    embedders = embedders if embedders is not None else build_embedders(settings)
+    kb = KnowledgeBase.open(settings.data_dir, embedders, chroma_url=settings.chroma_url)
+    return Services(settings, kb, HybridRetriever(kb, retrieval_config(settings, embedders)))

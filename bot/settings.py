@@ -1,0 +1,56 @@
+"""All of kefu's settings in one place, read from the environment (prefix KEFU_) or a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EmbeddingSettings(BaseModel):
+    models: list[Literal["e5", "minilm", "custom"]] = Field(
+        default=["e5", "minilm"],
+        description="Dense signals to build: e5 (multilingual-e5-small, every language), "
+        "minilm (all-MiniLM-L6-v2, English texts only), custom (the model at custom_path).",
+    )
+    custom_path: Path | None = Field(
+        default=None, description="Folder of a local sentence-transformers model to use as 'custom'."
+    )
+    custom_languages: list[str] = Field(
+        default=[], description="Languages the custom model serves (zh, en); empty means all."
+    )
+
+
+class IngestSettings(BaseModel):
+    chunk_size: int = Field(default=500, description="Characters per passage chunk (FAQ rows are never split).")
+    chunk_overlap: int = Field(default=50, description="Characters shared by neighbouring passage chunks.")
+    max_file_mb: int = Field(default=20, description="Files larger than this are refused with a clear message.")
+
+
+class RetrievalSettings(BaseModel):
+    fusion: Literal["rrf", "score"] = Field(default="rrf", description="How dense and keyword rankings are fused.")
+    rrf_k: int = Field(default=60, description="The k of reciprocal rank fusion.")
+    keyword_weight: float = Field(default=1.0, description="Weight of the BM25 ranking in the fusion.")
+    dense_weight: float = Field(default=1.0, description="Weight of each dense ranking in the fusion.")
+    candidates: int = Field(default=50, description="How many results each signal contributes before fusion.")
+    cache_size: int = Field(default=1024, description="Queries whose results are kept in memory.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KEFU_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="Where the knowledge base lives.")
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8001); unset = embedded Chroma "
+        "under data_dir.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address kefu serve listens on.")
+    port: int = Field(default=8000, description="Port kefu serve listens on.")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)

@@ -1,0 +1,1 @@
+"""Evaluation harnesses: retrieval quality and latency measured on public data sets."""

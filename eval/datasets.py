@@ -1,0 +1,251 @@
+"""Evaluation sets for retrieval: knowledge chunks with labels, and queries with gold labels.
+
+Each adapter turns one public data set (see `shared/datasets/README.md`) into an `EvalSet`:
+chunks to index (every chunk's metadata carries `label` and `language`) and queries whose
+`gold` names the label(s) of the chunks that answer them. The data sets are read from the
+`shared/datasets/` folder next to the repository checkout (or `$KEFU_DATASETS`); nothing is
+copied into the repository.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ingest.model import Chunk
+
+DATASETS_ENV = "KEFU_DATASETS"
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    gold: frozenset[str]
+
+
+@dataclass
+class EvalSet:
+    name: str
+    language: str  # "en" or "zh": the language of the queries and the knowledge
+    chunks: list[Chunk]
+    queries: list[Query]
+    notes: dict[str, Any] = field(default_factory=dict)  # counts of skipped items, etc.
+
+    def label_of(self) -> dict[str, str]:
+        return {c.id: str(c.metadata["label"]) for c in self.chunks}
+
+    def limited(self, limit: int | None, seed: int = 13) -> EvalSet:
+        """The same knowledge with at most `limit` queries, drawn deterministically."""
+        if limit is None or limit >= len(self.queries):
+            return self
+        picked = sorted(random.Random(seed).sample(range(len(self.queries)), limit))
+        notes = {**self.notes, "queries_total": len(self.queries), "limit": limit, "seed": seed}
+        return replace(self, queries=[self.queries[i] for i in picked], notes=notes)
+
+
+def default_root() -> Path:
+    """`$KEFU_DATASETS`, else the `shared/datasets/` folder next to the repository checkout."""
+    env = os.environ.get(DATASETS_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def _chunk(source: str, locator: str, text: str, label: str, language: str) -> Chunk:
+    return Chunk.build(source, locator, text, {"label": label, "language": language})
+
+
+# ---- CLINC150 ----------------------------------------------------------------------------------
+
+
+def clinc150(root: Path) -> EvalSet:
+    """Each `train` utterance is an item labelled with its intent; `test` utterances query them."""
+    data = json.loads((root / "clinc150" / "data_full.json").read_text(encoding="utf-8"))
+    chunks = [
+        _chunk("clinc150", f"train={i}", text, intent, "en")
+        for i, (text, intent) in enumerate(data["train"])
+    ]
+    queries = [Query(text, frozenset({intent})) for text, intent in data["test"]]
+    return EvalSet("clinc150", "en", chunks, queries)
+
+
+# ---- StackFAQ ----------------------------------------------------------------------------------
+
+
+def stackfaq(root: Path) -> EvalSet:
+    """Items are "question\\nanswer" pairs labelled with their thread; rephrasings query them.
+
+    The file holds one `qapair` per StackExchange thread: the thread's question, its top answers
+    (a list, or one string) and eleven paraphrases of the question (some are "*" or null).
+    """
+    data = json.loads((root / "stackfaq" / "stackExchange-FAQ.json").read_text(encoding="utf-8"))
+    chunks: list[Chunk] = []
+    queries: list[Query] = []
+    skipped = 0
+    for t, thread in enumerate(data["root"]["qapair"]):
+        label = f"thread-{t}"
+        answers = thread["answer"]
+        if isinstance(answers, str):
+            answers = [answers]
+        question = (thread.get("question") or "").strip()
+        for a, answer in enumerate(answers):
+            text = f"{question}\n{(answer or '').strip()}".strip()
+            chunks.append(_chunk("stackfaq", f"thread={t};answer={a}", text, label, "en"))
+        for rephrased in thread.get("rephr") or []:
+            text = (rephrased or "").strip()
+            if not text or text == "*":
+                skipped += 1
+                continue
+            queries.append(Query(text, frozenset({label})))
+    return EvalSet("stackfaq", "en", chunks, queries, {"skipped_rephrasings": skipped})
+
+
+# ---- DRCD --------------------------------------------------------------------------------------
+
+
+def drcd(root: Path) -> EvalSet:
+    """DRCD dev paragraphs are the items; each question's gold is its paragraph."""
+    data = json.loads((root / "drcd" / "DRCD_dev.json").read_text(encoding="utf-8"))
+    chunks: list[Chunk] = []
+    queries: list[Query] = []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            pid = str(paragraph["id"])
+            chunks.append(_chunk("drcd", f"paragraph={pid}", paragraph["context"], pid, "zh"))
+            for qa in paragraph["qas"]:
+                queries.append(Query(qa["question"].strip(), frozenset({pid})))
+    return EvalSet("drcd", "zh", chunks, queries)
+
+
+# ---- Taipei City FAQ ---------------------------------------------------------------------------
+
+TAIPEI_MIN_ANSWER = 5  # answers shorter than this ("不可。", "") cannot be found by content
+TAIPEI_COLUMNS = ("答案", "機關")  # the question (and its keywords) are left out of the index
+_ROW = re.compile(r"row=(\d+)")
+
+
+def _write_xlsx(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "FAQ"
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append(list(row))
+    book.save(path)
+
+
+def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _load_chunks(path: Path, source: str) -> tuple[list[Chunk], list[str]]:
+    """Chunks of a file through kefu's own loaders and chunker, with the loader's problems."""
+    from ingest.chunking import chunk_items
+    from ingest.loaders import load_file
+    from knowledge.ingestion import IngestOptions
+
+    options = IngestOptions()
+    loaded = load_file(path, source=source, max_bytes=options.max_bytes)
+    chunks = chunk_items(loaded, chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap)
+    return list(chunks), [str(p) for p in loaded.problems]
+
+
+def _row_of(locator: str) -> int:
+    match = _ROW.search(locator)
+    if match is None:
+        raise ValueError(f"taipei_faq: cannot find the row in locator {locator!r}")
+    return int(match.group(1))
+
+
+def taipei_faq(root: Path) -> EvalSet:
+    """Answer-only items of the Taipei City FAQ, queried with the FAQ's own questions.
+
+    The JSONL is written out as an XLSX (and a CSV, loaded as a cross-check) holding only the
+    answer and the department, and read back through `ingest.loaders` and `ingest.chunking`,
+    so the question text is never indexed. Items whose answer is near-empty are skipped.
+    Items with identical indexed text cannot be told apart, so a question's gold is every item
+    that has the same text as its own.
+    """
+    records = [
+        json.loads(line)
+        for line in (root / "taipei_faq" / "taipei_faq.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    kept = [r for r in records if len((r.get("answer") or "").strip()) >= TAIPEI_MIN_ANSWER]
+    kept = [r for r in kept if (r.get("question") or "").strip()]
+    rows = [((r["answer"] or "").strip(), (r.get("dept") or "").strip()) for r in kept]
+    # Same indexed text, same label set: a question about either item is answered by both.
+    by_text: dict[tuple[str, ...], set[str]] = {}
+    for r, row in zip(kept, rows, strict=True):
+        by_text.setdefault(row, set()).add(str(r["id"]))
+
+    with tempfile.TemporaryDirectory(prefix="kefu-eval-taipei-") as tmp:
+        xlsx, csv_path = Path(tmp) / "taipei_faq.xlsx", Path(tmp) / "taipei_faq.csv"
+        _write_xlsx(xlsx, TAIPEI_COLUMNS, rows)
+        _write_csv(csv_path, TAIPEI_COLUMNS, rows)
+        loaded, problems = _load_chunks(xlsx, "taipei_faq")
+        csv_chunks, csv_problems = _load_chunks(csv_path, "taipei_faq.csv")
+
+    chunks: list[Chunk] = []
+    unmapped = 0
+    for c in loaded:
+        index = _row_of(c.locator) - 2  # row 1 is the header
+        if not 0 <= index < len(kept):
+            unmapped += 1
+            continue
+        language = c.metadata.get("language") or "zh"
+        metadata = {**c.metadata, "label": str(kept[index]["id"]), "language": language}
+        chunks.append(replace(c, metadata=metadata))
+    queries = [
+        Query(r["question"].strip(), frozenset(by_text[row])) for r, row in zip(kept, rows, strict=True)
+    ]
+    notes = {
+        "records": len(records),
+        "skipped_near_empty_answers": len(records) - len(kept),
+        "items": len(kept),
+        "chunks": len(chunks),
+        "items_split_into_several_chunks": len(kept) - len({c.metadata["label"] for c in chunks}) + (
+            len(chunks) - len({c.metadata["label"] for c in chunks})
+        ),
+        "queries_with_several_gold_items": sum(1 for q in queries if len(q.gold) > 1),
+        "unmapped_chunks": unmapped,
+        "xlsx_problems": problems[:20],
+        "csv_chunks": len(csv_chunks),
+        "csv_problems": csv_problems[:20],
+        "csv_same_texts_as_xlsx": sorted(c.text for c in csv_chunks) == sorted(c.text for c in loaded),
+    }
+    return EvalSet("taipei_faq", "zh", chunks, queries, notes)
+
+
+ADAPTERS: dict[str, Callable[[Path], EvalSet]] = {
+    "clinc150": clinc150,
+    "stackfaq": stackfaq,
+    "drcd": drcd,
+    "taipei_faq": taipei_faq,
+}
+
+
+def load(name: str, root: Path | None = None, limit: int | None = None, seed: int = 13) -> EvalSet:
+    """The evaluation set `name` (one of `ADAPTERS`), optionally with `limit` sampled queries."""
+    if name not in ADAPTERS:
+        raise ValueError(f"unknown data set {name!r}; choose from {', '.join(ADAPTERS)}")
+    root = root or default_root()
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"data sets folder {root} not found; set ${DATASETS_ENV} to the shared/datasets folder"
+        )
+    return ADAPTERS[name](root).limited(limit, seed)

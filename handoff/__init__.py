@@ -1,0 +1,1 @@
+"""The gate that decides when a person takes over, and the human queue (to come)."""

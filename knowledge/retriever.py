@@ -1,0 +1,146 @@
+"""Hybrid retrieval: dense signals per embedder plus BM25, fused into one ranked list of hits."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ingest.language import detect_language
+from knowledge.base import KnowledgeBase
+from knowledge.embedding import serves
+from knowledge.fusion import reciprocal_rank_fusion, score_fusion
+from knowledge.text import normalize, tokenize
+
+KEYWORD = "keyword"
+
+
+def dense_signal(embedder_name: str) -> str:
+    return f"dense:{embedder_name}"
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    # "dense" or "keyword" switch the other signals off (for measuring each one alone).
+    mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
+    fusion: Literal["rrf", "score"] = "rrf"
+    # Weight of each signal in the fusion; signals not named weigh 1.
+    weights: dict[str, float] = field(default_factory=dict)
+    rrf_k: int = 60
+    candidates: int = 50  # how deep each signal looks before fusing
+    cache_size: int = 1024
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    text: str
+    source: str
+    locator: str
+    metadata: dict[str, Any]
+    score: float  # fused
+    scores: dict[str, float]  # each signal's own score (cosine for dense, BM25 for keyword)
+    ranks: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "source": self.source,
+            "locator": self.locator,
+            "score": round(self.score, 6),
+            "scores": {k: round(v, 6) for k, v in self.scores.items()},
+            "ranks": self.ranks,
+            "metadata": self.metadata,
+        }
+
+
+class HybridRetriever:
+    def __init__(self, kb: KnowledgeBase, config: RetrievalConfig | None = None) -> None:
+        self.kb = kb
+        self.config = config or RetrievalConfig()
+        self._cache: OrderedDict[tuple[str, int, int], list[Hit]] = OrderedDict()
+        self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def signals(self, query: str) -> dict[str, list[tuple[str, float]]]:
+        """Each signal's ranked (id, score) list for the query, before fusion."""
+        language = detect_language(query)
+        depth = self.config.candidates
+        rankings: dict[str, list[tuple[str, float]]] = {}
+        for embedder in self.kb.embedders:
+            if self.config.mode == "keyword" or not serves(embedder, language):
+                continue
+            vector = self._query_vector(embedder.name, query)
+            rankings[dense_signal(embedder.name)] = self.kb.vectors.query(embedder.name, vector, depth)
+        if self.config.mode != "dense":
+            rankings[KEYWORD] = self.kb.keyword_index().search(tokenize(query), depth)
+        return rankings
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        query = query.strip()
+        if not query:
+            return []
+        revision = self.kb.catalog.revision()
+        key = (normalize(query), k, revision)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        hits = self._search(query, k)
+        with self._lock:
+            self._cache[key] = hits
+            while len(self._cache) > self.config.cache_size:
+                self._cache.popitem(last=False)
+        return hits
+
+    def fuse(self, rankings: dict[str, list[tuple[str, float]]]) -> list[tuple[str, float]]:
+        if self.config.fusion == "rrf":
+            return reciprocal_rank_fusion(rankings, self.config.weights, self.config.rrf_k)
+        return score_fusion(rankings, self.config.weights)
+
+    def _search(self, query: str, k: int) -> list[Hit]:
+        rankings = self.signals(query)
+        fused = self.fuse(rankings)
+        # Vectors of a chunk that was removed a moment ago may still answer; the catalog decides.
+        top = [doc for doc, _ in fused[: k * 2]]
+        stored = self.kb.catalog.get(top)
+        per_signal = {s: dict(r) for s, r in rankings.items()}
+        rank_of = {s: {doc: i for i, (doc, _) in enumerate(r, start=1)} for s, r in rankings.items()}
+        hits: list[Hit] = []
+        for doc, score in fused:
+            if doc not in stored:
+                continue
+            chunk = stored[doc]
+            hits.append(
+                Hit(
+                    id=doc,
+                    text=chunk.text,
+                    source=chunk.source,
+                    locator=chunk.locator,
+                    metadata=chunk.metadata,
+                    score=score,
+                    scores={s: v[doc] for s, v in per_signal.items() if doc in v},
+                    ranks={s: r[doc] for s, r in rank_of.items() if doc in r},
+                )
+            )
+            if len(hits) == k:
+                break
+        return hits
+
+    def _query_vector(self, embedder_name: str, query: str) -> np.ndarray:
+        key = (embedder_name, normalize(query))
+        with self._lock:
+            if key in self._query_vectors:
+                self._query_vectors.move_to_end(key)
+                return self._query_vectors[key]
+        embedder = next(e for e in self.kb.embedders if e.name == embedder_name)
+        vector = embedder.embed_queries([query])[0]
+        with self._lock:
+            self._query_vectors[key] = vector
+            while len(self._query_vectors) > self.config.cache_size:
+                self._query_vectors.popitem(last=False)
+        return vector

@@ -1,0 +1,71 @@
+"""Text normalisation and tokenisation for keyword search in Traditional Chinese and English."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+
+import jieba
+import opencc
+
+jieba.setLogLevel(logging.WARNING)
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUNS = re.compile(rf"[{_CJK}]+|[a-z0-9]+(?:[.'][a-z0-9]+)*")
+_IS_CJK = re.compile(rf"[{_CJK}]")
+
+# Words that carry no meaning for matching a customer's question to an item.
+_EN_STOP = frozenset(
+    "a an the of to in on at for and or is are was were be been do does did i you my your me "
+    "we our it its this that with can could how what when where which who why will would should "
+    "have has had if as by from please".split()
+)
+_ZH_STOP = frozenset("的 了 嗎 呢 吧 啊 是 我 你 您 要 請 問 會 在 有 和 與 及 或 之 也 就 都 還 把".split())
+
+_lock = threading.Lock()
+_converters: dict[str, opencc.OpenCC] = {}
+
+
+def _opencc(config: str) -> opencc.OpenCC:
+    with _lock:
+        if config not in _converters:
+            _converters[config] = opencc.OpenCC(config)
+        return _converters[config]
+
+
+def normalize(text: str) -> str:
+    """Full-width → half-width (NFKC), lower case, Simplified → Traditional, so 退货 finds 退貨."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    if _IS_CJK.search(folded):
+        folded = _opencc("s2t").convert(folded)
+    return folded
+
+
+def _cjk_tokens(run: str) -> list[str]:
+    # jieba's dictionary is Simplified Chinese: segment the Simplified form and cut the Traditional
+    # text at the same offsets (the conversion is character for character, checked below).
+    simplified = _opencc("t2s").convert(run)
+    if len(simplified) != len(run):
+        simplified = run
+    words: list[str] = []
+    # Search mode also emits the shorter words inside long ones (會員等級 → 會員, 等級).
+    for _, start, end in jieba.tokenize(simplified, mode="search"):
+        word = run[start:end]
+        if word not in _ZH_STOP:
+            words.append(word)
+    return words or [run]
+
+
+@lru_cache(maxsize=4096)
+def tokenize(text: str) -> tuple[str, ...]:
+    """Tokens for BM25: jieba words for Chinese runs, words for Latin script, stop words dropped."""
+    tokens: list[str] = []
+    for run in _RUNS.findall(normalize(text)):
+        if _IS_CJK.match(run):
+            tokens.extend(_cjk_tokens(run))
+        elif run not in _EN_STOP:
+            tokens.append(run)
+    return tuple(tokens)

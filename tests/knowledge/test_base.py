@@ -1,0 +1,101 @@
+"""Syncing sources into the knowledge base: only new text is embedded, failures lose nothing."""
+
+from __future__ import annotations
+
+from ingest.model import Chunk
+from knowledge.base import KnowledgeBase
+from knowledge.retriever import HybridRetriever
+
+
+def rows(*pairs: tuple[int, str], source: str = "faq.xlsx") -> list[Chunk]:
+    return [
+        Chunk.build(source, f"sheet=FAQ;row={n}", text, {"language": "zh", "row": n})
+        for n, text in pairs
+    ]
+
+
+BASE = ((2, "問題: 退貨要怎麼申請？\n答案: 到貨七天內在會員中心申請。"),
+        (3, "問題: 運費多少？\n答案: 滿 990 元免運，未滿收 80 元。"),
+        (4, "問題: 可以開統編發票嗎？\n答案: 結帳時填寫統一編號即可。"))
+
+
+def embedded(kb: KnowledgeBase) -> int:
+    return kb.embedders[0].calls  # type: ignore[attr-defined]
+
+
+def test_second_sync_of_same_chunks_embeds_nothing(hashing_kb: KnowledgeBase):
+    first = hashing_kb.sync_source("faq.xlsx", rows(*BASE))
+    assert len(first.added) == 3 and first.embedded == 3
+    again = hashing_kb.sync_source("faq.xlsx", rows(*BASE))
+    assert again.unchanged == 3 and not again.touched and again.embedded == 0
+    assert embedded(hashing_kb) == 3
+
+
+def test_changing_one_row_reembeds_exactly_that_row(hashing_kb: KnowledgeBase):
+    hashing_kb.sync_source("faq.xlsx", rows(*BASE))
+    changed = list(BASE)
+    changed[1] = (3, "問題: 運費多少？\n答案: 滿 1200 元免運。")
+    diff = hashing_kb.sync_source("faq.xlsx", rows(*changed))
+    assert diff.changed == ["sheet=FAQ;row=3"] and diff.unchanged == 2 and diff.embedded == 1
+    assert embedded(hashing_kb) == 4
+    retriever = HybridRetriever(hashing_kb)
+    assert "1200" in retriever.search("運費", 1)[0].text
+    assert hashing_kb.vectors.count("hashing") == 3
+
+
+def test_deleted_row_is_removed_everywhere(hashing_kb: KnowledgeBase):
+    hashing_kb.sync_source("faq.xlsx", rows(*BASE))
+    diff = hashing_kb.sync_source("faq.xlsx", rows(*BASE[:2]))
+    assert diff.removed == ["sheet=FAQ;row=4"]
+    assert hashing_kb.catalog.count() == 2
+    assert hashing_kb.vectors.count("hashing") == 2
+    hits = HybridRetriever(hashing_kb).search("統一編號", 5)
+    assert all("統一編號" not in h.text for h in hits)
+
+
+def test_moved_row_reuses_its_vector(hashing_kb: KnowledgeBase):
+    hashing_kb.sync_source("faq.xlsx", rows(*BASE))
+    inserted = ((2, "問題: 新問題？\n答案: 新答案。"),) + tuple((n + 1, t) for n, t in BASE)
+    diff = hashing_kb.sync_source("faq.xlsx", rows(*inserted))
+    # Rows moved down by one: locators changed, but only the new text needs a vector.
+    assert diff.embedded == 1
+    assert hashing_kb.catalog.count() == 4
+
+
+def test_dry_run_writes_nothing(hashing_kb: KnowledgeBase):
+    diff = hashing_kb.sync_source("faq.xlsx", rows(*BASE), dry_run=True)
+    assert len(diff.added) == 3
+    assert hashing_kb.catalog.count() == 0 and embedded(hashing_kb) == 0
+
+
+def test_failed_source_keeps_serving_its_chunks(hashing_kb: KnowledgeBase):
+    hashing_kb.sync_source("faq.xlsx", rows(*BASE))
+    hashing_kb.mark_failed("faq.xlsx", "faq.xlsx: not a valid XLSX file")
+    record = hashing_kb.catalog.source("faq.xlsx")
+    assert record is not None and record.status == "failed" and record.items == 3
+    assert HybridRetriever(hashing_kb).search("退貨", 1)[0].source == "faq.xlsx"
+
+
+def test_sources_are_independent(hashing_kb: KnowledgeBase):
+    hashing_kb.sync_source("faq.xlsx", rows(*BASE))
+    hashing_kb.sync_source("other.csv", rows((2, "問題: 營業時間？\n答案: 週一到週五。"), source="other.csv"))
+    assert hashing_kb.drop_source("faq.xlsx") == 3
+    assert hashing_kb.catalog.count() == 1
+    assert [s.name for s in hashing_kb.catalog.sources()] == ["other.csv"]
+
+
+def test_keyword_index_follows_the_catalog_and_persists(tmp_path):
+    from knowledge.embedding import HashingEmbedder
+    from knowledge.keyword_index import KeywordIndex
+    from knowledge.vector_store import MemoryVectorStore
+
+    from knowledge.catalog import Catalog
+
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    kb = KnowledgeBase(catalog, MemoryVectorStore(), [HashingEmbedder()], KeywordIndex(tmp_path / "kw"))
+    kb.sync_source("faq.xlsx", rows(*BASE))
+    assert kb.keyword_index().search(("統一", "編號"), 3)[0][0] == rows(*BASE)[2].id
+    reopened = KeywordIndex(tmp_path / "kw")
+    assert reopened.load(catalog.revision())
+    assert reopened.search(("運費",), 1)[0][0] == rows(*BASE)[1].id
+    assert not reopened.load(catalog.revision() + 1)
