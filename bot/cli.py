@@ -10,15 +10,17 @@ from typing import Annotated
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn  # noqa: E402
-from rich.table import Table  # noqa: E402
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
 
-from bot.settings import Settings  # noqa: E402
+from bot.settings import Settings
 
-app = typer.Typer(help="kefu: a self-hosted customer-service bot grounded in your FAQ files.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="kefu: a self-hosted customer-service bot grounded in your FAQ files.",
+    no_args_is_help=True,
+)
 eval_app = typer.Typer(help="Measurements anyone can rerun.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 console = Console()
@@ -40,8 +42,12 @@ def _settings(data_dir: Path | None) -> Settings:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
     data_dir: DataDir = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff, write nothing.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Re-read files even if unchanged.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the diff, write nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-read files even if unchanged.")
+    ] = False,
 ) -> None:
     """Ingest PDF, Excel, CSV, Markdown and text files; only what changed is re-embedded."""
     from bot.services import build_services, ingest_options
@@ -78,17 +84,21 @@ def ingest(
         table.add_column(col, justify="left" if col in ("file", "status") else "right")
     for f in report.files:
         d = f.diff
-        status = (
-            "[red]failed[/red]" if f.failed else "unchanged file" if f.skipped else "ok"
-        )
+        status = "[red]failed[/red]" if f.failed else "unchanged file" if f.skipped else "ok"
         if f.problems and not f.failed:
             status += f" ({len(f.problems)} warnings)"
         table.add_row(
             f.source,
-            *(str(x) for x in (
-                len(d.added) if d else "-", len(d.changed) if d else "-",
-                len(d.removed) if d else "-", d.unchanged if d else "-", d.embedded if d else "-",
-            )),
+            *(
+                str(x)
+                for x in (
+                    len(d.added) if d else "-",
+                    len(d.changed) if d else "-",
+                    len(d.removed) if d else "-",
+                    d.unchanged if d else "-",
+                    d.embedded if d else "-",
+                )
+            ),
             status,
         )
     for source, n in report.removed_sources.items():
@@ -116,15 +126,20 @@ def search(
     services = build_services(_settings(data_dir))
     hits = services.retriever.search(query, k)
     if as_json:
-        typer.echo(json.dumps({"query": query, "hits": [h.as_dict() for h in hits]},
-                              ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {"query": query, "hits": [h.as_dict() for h in hits]}, ensure_ascii=False, indent=2
+            )
+        )
         return
     if not hits:
         console.print("No matching knowledge. 找不到相關內容。")
         return
     for rank, h in enumerate(hits, start=1):
         signals = "  ".join(f"{s}={v:.3f}" for s, v in h.scores.items())
-        console.print(f"[bold]{rank}.[/bold] {h.source} [{h.locator}]  fused={h.score:.4f}  {signals}")
+        console.print(
+            f"[bold]{rank}.[/bold] {h.source} [{h.locator}]  fused={h.score:.4f}  {signals}"
+        )
         console.print("   " + h.text.replace("\n", "\n   ")[:400], markup=False)
 
 
@@ -159,15 +174,21 @@ def serve(
     services = build_services(settings)
     services.kb.keyword_index()  # build before the first request
     uvicorn.run(
-        create_app(services), host=host or settings.host, port=port or settings.port,
+        create_app(services),
+        host=host or settings.host,
+        port=port or settings.port,
         log_level="info",
     )
 
 
 @eval_app.command("retrieval")
 def eval_retrieval(
-    dataset: Annotated[list[str], typer.Option("--dataset", help="clinc150, stackfaq, drcd, taipei_faq")],
-    limit: Annotated[int | None, typer.Option(help="Evaluate a seeded sample of N queries.")] = None,
+    dataset: Annotated[
+        list[str], typer.Option("--dataset", help="clinc150, stackfaq, drcd, taipei_faq")
+    ],
+    limit: Annotated[
+        int | None, typer.Option(help="Evaluate a seeded sample of N queries.")
+    ] = None,
 ) -> None:
     """Recall@1/@5, MRR@10 and latency of dense, keyword and hybrid retrieval."""
     from eval.retrieval import main as retrieval_main

@@ -33,11 +33,17 @@ def retrieval_config(settings: Settings, embedders: list[Embedder]) -> Retrieval
     weights = {dense_signal(e.name): r.dense_weight for e in embedders}
     weights[KEYWORD] = r.keyword_weight
     return RetrievalConfig(
-        fusion=r.fusion, weights=weights, rrf_k=r.rrf_k, candidates=r.candidates, cache_size=r.cache_size
+        fusion=r.fusion,
+        weights=weights,
+        rrf_k=r.rrf_k,
+        candidates=r.candidates,
+        cache_size=r.cache_size,
     )
 
 
-def ingest_options(settings: Settings, *, dry_run: bool = False, force: bool = False) -> IngestOptions:
+def ingest_options(
+    settings: Settings, *, dry_run: bool = False, force: bool = False
+) -> IngestOptions:
     i = settings.ingest
     return IngestOptions(
         chunk_size=i.chunk_size,

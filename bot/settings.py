@@ -16,7 +16,8 @@ class EmbeddingSettings(BaseModel):
         "minilm (all-MiniLM-L6-v2, English texts only), custom (the model at custom_path).",
     )
     custom_path: Path | None = Field(
-        default=None, description="Folder of a local sentence-transformers model to use as 'custom'."
+        default=None,
+        description="Folder of a local sentence-transformers model to use as 'custom'.",
     )
     custom_languages: list[str] = Field(
         default=[], description="Languages the custom model serves (zh, en); empty means all."
@@ -24,17 +25,31 @@ class EmbeddingSettings(BaseModel):
 
 
 class IngestSettings(BaseModel):
-    chunk_size: int = Field(default=500, description="Characters per passage chunk (FAQ rows are never split).")
-    chunk_overlap: int = Field(default=50, description="Characters shared by neighbouring passage chunks.")
-    max_file_mb: int = Field(default=20, description="Files larger than this are refused with a clear message.")
+    chunk_size: int = Field(
+        default=500, description="Characters per passage chunk (FAQ rows are never split)."
+    )
+    chunk_overlap: int = Field(
+        default=50, description="Characters shared by neighbouring passage chunks."
+    )
+    max_file_mb: int = Field(
+        default=20, description="Files larger than this are refused with a clear message."
+    )
 
 
 class RetrievalSettings(BaseModel):
-    fusion: Literal["rrf", "score"] = Field(default="rrf", description="How dense and keyword rankings are fused.")
+    fusion: Literal["rrf", "score"] = Field(
+        default="rrf", description="How dense and keyword rankings are fused."
+    )
     rrf_k: int = Field(default=60, description="The k of reciprocal rank fusion.")
-    keyword_weight: float = Field(default=1.0, description="Weight of the BM25 ranking in the fusion.")
-    dense_weight: float = Field(default=1.0, description="Weight of each dense ranking in the fusion.")
-    candidates: int = Field(default=50, description="How many results each signal contributes before fusion.")
+    keyword_weight: float = Field(
+        default=1.0, description="Weight of the BM25 ranking in the fusion."
+    )
+    dense_weight: float = Field(
+        default=1.0, description="Weight of each dense ranking in the fusion."
+    )
+    candidates: int = Field(
+        default=50, description="How many results each signal contributes before fusion."
+    )
     cache_size: int = Field(default=1024, description="Queries whose results are kept in memory.")
 
 
@@ -54,3 +69,25 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+
+
+def settings_table() -> str:
+    """The settings as a Markdown table, kept in the README (tests/test_docs.py checks it)."""
+    lines = ["| variable | default | what it does |", "|---|---|---|"]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name.upper()}__")
+                continue
+            default = field.get_default(call_default_factory=True)
+            shown = "(unset)" if default is None else f"`{default}`"
+            lines.append(f"| `{prefix}{name.upper()}` | {shown} | {field.description} |")
+
+    walk(Settings, "KEFU_")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(settings_table())

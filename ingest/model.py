@@ -1,4 +1,4 @@
-"""The shapes ingest speaks in: loaded items, chunks with stable ids, and the problems a file had."""
+"""What ingest speaks in: loaded items, chunks with stable ids, and the problems a file had."""
 
 from __future__ import annotations
 
@@ -25,7 +25,11 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.source} [{self.where}]: {self.reason}" if self.where else f"{self.source}: {self.reason}"
+        return (
+            f"{self.source} [{self.where}]: {self.reason}"
+            if self.where
+            else f"{self.source}: {self.reason}"
+        )
 
 
 @dataclass(frozen=True)

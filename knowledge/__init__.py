@@ -1,1 +1,1 @@
-"""Chunks in, ranked passages out: embeddings, the vector store, the keyword index and hybrid search."""
+"""Chunks in, ranked passages out: embeddings, vector store, keyword index, hybrid search."""

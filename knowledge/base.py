@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 
+# Suffix of the id of a FAQ row's second vector, the one of its question alone.
+QUESTION_VIEW = "::q"
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -34,7 +37,9 @@ class KnowledgeBase:
         vectors: VectorStore,
         embedders: Sequence[Embedder],
         keyword: KeywordIndex,
+        question_vectors: bool = True,
     ) -> None:
+        self.question_vectors = question_vectors
         self.catalog = catalog
         self.vectors = vectors
         self.embedders = list(embedders)
@@ -55,12 +60,19 @@ class KnowledgeBase:
             if chroma_url
             else ChromaVectorStore.persistent(data_dir / "chroma")
         )
-        return cls(Catalog(data_dir / "catalog.sqlite3"), store, embedders, KeywordIndex(data_dir / "keyword"))
+        return cls(
+            Catalog(data_dir / "catalog.sqlite3"),
+            store,
+            embedders,
+            KeywordIndex(data_dir / "keyword"),
+        )
 
     @classmethod
     def in_memory(cls, embedders: Sequence[Embedder], directory: Path) -> KnowledgeBase:
         """A catalog on disk with vectors in memory: for unit tests."""
-        return cls(Catalog(directory / "catalog.sqlite3"), MemoryVectorStore(), embedders, KeywordIndex())
+        return cls(
+            Catalog(directory / "catalog.sqlite3"), MemoryVectorStore(), embedders, KeywordIndex()
+        )
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -85,18 +97,38 @@ class KnowledgeBase:
                 plan.diff.embedded += self._embed_missing(embedder, list(wanted.values()), progress)
             now = _now()
             rows = [
-                (c.id, c.locator, c.hash, c.text, c.metadata.get("language", "und"),
-                 c.metadata, tokenize(c.text), now)
+                (
+                    c.id,
+                    c.locator,
+                    c.hash,
+                    c.text,
+                    c.metadata.get("language", "und"),
+                    c.metadata,
+                    tokenize(c.text),
+                    now,
+                )
                 for c in plan.new_chunks
             ]
             self.catalog.replace_source(source, origin, plan.remove_ids, rows, now, fingerprint)
-            for embedder in self.embedders:
-                self.vectors.delete(embedder.name, plan.remove_ids)
+            self._delete_vectors(plan.remove_ids)
             return plan.diff
+
+    def _views(self, chunk: Chunk) -> list[tuple[str, str]]:
+        """(id suffix, text) of each vector a chunk gets: its text, and its question alone.
+
+        A customer's question is closer to the FAQ's question than to question + answer, so a
+        FAQ row is also findable by a vector of its question (measured in eval/).
+        """
+        views = [("", chunk.text)]
+        question = str(chunk.metadata.get("question") or "").strip()
+        if self.question_vectors and question and question != chunk.text.strip():
+            views.append((QUESTION_VIEW, question))
+        return views
 
     def _embed_missing(
         self, embedder: Embedder, chunks: list[Chunk], progress: Progress | None
     ) -> int:
+        """Store vectors for the chunks this embedder serves and lacks; returns chunks embedded."""
         mine = [c for c in chunks if serves(embedder, c.metadata.get("language", "und"))]
         if not mine:
             return 0
@@ -104,39 +136,53 @@ class KnowledgeBase:
         missing = [c for c in mine if c.id not in present]
         if not missing:
             return 0
-        # Text that is already embedded elsewhere (a moved row, a duplicate) reuses its vector.
-        reuse: dict[str, np.ndarray] = {}
+        # Text that is already embedded elsewhere (a moved row, a duplicate) reuses its vectors.
+        reuse: dict[tuple[str, str], np.ndarray] = {}
         same_text = self.catalog.ids_with_hashes(c.hash for c in missing)
-        donors = [i for ids in same_text.values() for i in ids]
+        donors = [i + v for ids in same_text.values() for i in ids for v in ("", QUESTION_VIEW)]
         if donors:
             by_id = self.vectors.vectors(embedder.name, donors)
             for h, ids in same_text.items():
                 for i in ids:
-                    if i in by_id:
-                        reuse[h] = by_id[i]
-                        break
-        to_embed = [c for c in missing if c.hash not in reuse]
-        computed: dict[str, np.ndarray] = {}
-        batch = 256
-        for start in range(0, len(to_embed), batch):
-            part = to_embed[start : start + batch]
-            vecs = embedder.embed_passages([c.text for c in part])
-            for c, v in zip(part, vecs, strict=True):
-                computed[c.hash] = v
-            if progress:
-                progress(len(part))
-        vectors = np.vstack([computed.get(c.hash, reuse.get(c.hash)) for c in missing])
-        metas = [
-            {
-                "source": c.source,
-                "locator": c.locator,
-                "language": c.metadata.get("language", "und"),
-                "hash": c.hash,
-            }
+                    for v in ("", QUESTION_VIEW):
+                        if i + v in by_id:
+                            reuse.setdefault((h, v), by_id[i + v])
+        todo = [
+            (c, suffix, text)
             for c in missing
+            for suffix, text in self._views(c)
+            if (c.hash, suffix) not in reuse
         ]
-        self.vectors.upsert(embedder.name, [c.id for c in missing], vectors, metas)
-        return len(to_embed)
+        computed: dict[tuple[str, str], np.ndarray] = {}
+        batch = 256
+        for start in range(0, len(todo), batch):
+            part = todo[start : start + batch]
+            vecs = embedder.embed_passages([text for _, _, text in part])
+            for (c, suffix, _), v in zip(part, vecs, strict=True):
+                computed[(c.hash, suffix)] = v
+            if progress:
+                progress(len({c.id for c, _, _ in part}))
+        ids, vectors, metas = [], [], []
+        for c in missing:
+            for suffix, _ in self._views(c):
+                ids.append(c.id + suffix)
+                vectors.append(computed.get((c.hash, suffix), reuse.get((c.hash, suffix))))
+                metas.append(
+                    {
+                        "source": c.source,
+                        "locator": c.locator,
+                        "language": c.metadata.get("language", "und"),
+                        "hash": c.hash,
+                        "view": "question" if suffix else "text",
+                    }
+                )
+        self.vectors.upsert(embedder.name, ids, np.vstack(vectors), metas)
+        return len({c.id for c, _, _ in todo})
+
+    def _delete_vectors(self, ids: Sequence[str]) -> None:
+        view_ids = [i + v for i in ids for v in ("", QUESTION_VIEW)]
+        for embedder in self.embedders:
+            self.vectors.delete(embedder.name, view_ids)
 
     def mark_failed(self, source: str, error: str, origin: str = "") -> None:
         self.catalog.mark_failed(source, origin, error, _now())
@@ -144,8 +190,7 @@ class KnowledgeBase:
     def drop_source(self, source: str) -> int:
         with self._write_lock:
             ids = self.catalog.drop_source(source)
-            for embedder in self.embedders:
-                self.vectors.delete(embedder.name, ids)
+            self._delete_vectors(ids)
             return len(ids)
 
     # ---- reading -------------------------------------------------------------------------
@@ -157,4 +202,3 @@ class KnowledgeBase:
             ids, tokens = self.catalog.all_tokens()
             self.keyword.build(ids, tokens, revision)
         return self.keyword
-

@@ -111,7 +111,9 @@ class Catalog:
                 f"FROM chunks WHERE id IN ({marks})",
                 part,
             ):
-                found[r[0]] = StoredChunk(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7])
+                found[r[0]] = StoredChunk(
+                    r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7]
+                )
         return found
 
     def all_tokens(self) -> tuple[list[str], list[list[str]]]:
@@ -157,8 +159,17 @@ class Catalog:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
                     [
-                        (cid, source, loc, h, text, lang, json.dumps(meta, ensure_ascii=False),
-                         _TOKEN_SEP.join(toks), at)
+                        (
+                            cid,
+                            source,
+                            loc,
+                            h,
+                            text,
+                            lang,
+                            json.dumps(meta, ensure_ascii=False),
+                            _TOKEN_SEP.join(toks),
+                            at,
+                        )
                         for cid, loc, h, text, lang, meta, toks, at in add_rows
                     ],
                 )
@@ -190,7 +201,10 @@ class Catalog:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                ids = [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE source=?", (source,))]
+                ids = [
+                    r[0]
+                    for r in self._db.execute("SELECT id FROM chunks WHERE source=?", (source,))
+                ]
                 self._db.execute("DELETE FROM chunks WHERE source=?", (source,))
                 self._db.execute("DELETE FROM sources WHERE name=?", (source,))
                 self._bump()

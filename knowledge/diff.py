@@ -53,7 +53,5 @@ def plan_sync(
         fresh.append(c)
         (diff.changed if c.locator in stored_locators else diff.added).append(c.locator)
     remove_ids = [i for i in stored if i not in new_ids]
-    diff.removed = sorted(
-        {stored[i][0] for i in remove_ids if stored[i][0] not in new_locators}
-    )
+    diff.removed = sorted({stored[i][0] for i in remove_ids if stored[i][0] not in new_locators})
     return SyncPlan(diff, fresh, remove_ids)

@@ -159,11 +159,15 @@ def minilm_embedder() -> SentenceTransformerEmbedder:
 class HashingEmbedder:
     """A fast, deterministic bag-of-tokens embedder for unit tests; it has no notion of meaning."""
 
-    def __init__(self, name: str = "hashing", dim: int = 256, languages: frozenset[str] | None = None):
+    def __init__(
+        self, name: str = "hashing", dim: int = 256, languages: frozenset[str] | None = None
+    ):
         self.name = name
         self.dim = dim
         self.languages = languages
-        self.calls = 0  # texts embedded, so tests can check that unchanged chunks are not re-embedded
+        self.calls = (
+            0  # texts embedded, so tests can check that unchanged chunks are not re-embedded
+        )
 
     def _vector(self, text: str) -> np.ndarray:
         from knowledge.text import tokenize

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ingest.language import detect_language
-from knowledge.base import KnowledgeBase
+from knowledge.base import QUESTION_VIEW, KnowledgeBase
 from knowledge.embedding import serves
 from knowledge.fusion import reciprocal_rank_fusion, score_fusion
 from knowledge.text import normalize, tokenize
@@ -58,6 +58,16 @@ class Hit:
         }
 
 
+def _best_view_per_chunk(ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Collapse a chunk's vectors (its text, its question) to the best-scoring one."""
+    best: dict[str, float] = {}
+    for vector_id, score in ranking:
+        chunk = vector_id.removesuffix(QUESTION_VIEW)
+        if chunk not in best:
+            best[chunk] = score
+    return list(best.items())
+
+
 class HybridRetriever:
     def __init__(self, kb: KnowledgeBase, config: RetrievalConfig | None = None) -> None:
         self.kb = kb
@@ -75,7 +85,9 @@ class HybridRetriever:
             if self.config.mode == "keyword" or not serves(embedder, language):
                 continue
             vector = self._query_vector(embedder.name, query)
-            rankings[dense_signal(embedder.name)] = self.kb.vectors.query(embedder.name, vector, depth)
+            rankings[dense_signal(embedder.name)] = self.kb.vectors.query(
+                embedder.name, vector, depth
+            )
         if self.config.mode != "dense":
             rankings[KEYWORD] = self.kb.keyword_index().search(tokenize(query), depth)
         return rankings
@@ -109,7 +121,9 @@ class HybridRetriever:
         top = [doc for doc, _ in fused[: k * 2]]
         stored = self.kb.catalog.get(top)
         per_signal = {s: dict(r) for s, r in rankings.items()}
-        rank_of = {s: {doc: i for i, (doc, _) in enumerate(r, start=1)} for s, r in rankings.items()}
+        rank_of = {
+            s: {doc: i for i, (doc, _) in enumerate(r, start=1)} for s, r in rankings.items()
+        }
         hits: list[Hit] = []
         for doc, score in fused:
             if doc not in stored:

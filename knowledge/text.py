@@ -19,11 +19,15 @@ _IS_CJK = re.compile(rf"[{_CJK}]")
 
 # Words that carry no meaning for matching a customer's question to an item.
 _EN_STOP = frozenset(
-    "a an the of to in on at for and or is are was were be been do does did i you my your me "
-    "we our it its this that with can could how what when where which who why will would should "
-    "have has had if as by from please".split()
+    (
+        "a an the of to in on at for and or is are was were be been do does did i you my your me "
+        "we our it its this that with can could how what when where which who why will would "
+        "should have has had if as by from please"
+    ).split()
 )
-_ZH_STOP = frozenset("的 了 嗎 呢 吧 啊 是 我 你 您 要 請 問 會 在 有 和 與 及 或 之 也 就 都 還 把".split())
+_ZH_STOP = frozenset(
+    "的 了 嗎 呢 吧 啊 是 我 你 您 要 請 問 會 在 有 和 與 及 或 之 也 就 都 還 把".split()
+)
 
 _lock = threading.Lock()
 _converters: dict[str, opencc.OpenCC] = {}

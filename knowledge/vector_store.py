@@ -16,7 +16,11 @@ class VectorStore(Protocol):
     """One collection per embedder. Similarity is cosine, higher is closer."""
 
     def upsert(
-        self, collection: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[Metadata]
+        self,
+        collection: str,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadatas: Sequence[Metadata],
     ) -> None: ...
 
     def delete(self, collection: str, ids: Sequence[str]) -> None: ...
@@ -159,7 +163,9 @@ class ChromaVectorStore:
             n_results=n,
             include=["distances"],
         )
-        return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
+        return [
+            (i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)
+        ]
 
     def count(self, collection: str) -> int:
         return int(self._col(collection).count())

@@ -14,9 +14,11 @@ def rows(*pairs: tuple[int, str], source: str = "faq.xlsx") -> list[Chunk]:
     ]
 
 
-BASE = ((2, "問題: 退貨要怎麼申請？\n答案: 到貨七天內在會員中心申請。"),
-        (3, "問題: 運費多少？\n答案: 滿 990 元免運，未滿收 80 元。"),
-        (4, "問題: 可以開統編發票嗎？\n答案: 結帳時填寫統一編號即可。"))
+BASE = (
+    (2, "問題: 退貨要怎麼申請？\n答案: 到貨七天內在會員中心申請。"),
+    (3, "問題: 運費多少？\n答案: 滿 990 元免運，未滿收 80 元。"),
+    (4, "問題: 可以開統編發票嗎？\n答案: 結帳時填寫統一編號即可。"),
+)
 
 
 def embedded(kb: KnowledgeBase) -> int:
@@ -40,7 +42,7 @@ def test_changing_one_row_reembeds_exactly_that_row(hashing_kb: KnowledgeBase):
     assert embedded(hashing_kb) == 4
     retriever = HybridRetriever(hashing_kb)
     assert "1200" in retriever.search("運費", 1)[0].text
-    assert hashing_kb.vectors.count("hashing") == 3
+    assert hashing_kb.vectors.count("hashing") == 3  # no question metadata: one vector a row
 
 
 def test_deleted_row_is_removed_everywhere(hashing_kb: KnowledgeBase):
@@ -55,7 +57,7 @@ def test_deleted_row_is_removed_everywhere(hashing_kb: KnowledgeBase):
 
 def test_moved_row_reuses_its_vector(hashing_kb: KnowledgeBase):
     hashing_kb.sync_source("faq.xlsx", rows(*BASE))
-    inserted = ((2, "問題: 新問題？\n答案: 新答案。"),) + tuple((n + 1, t) for n, t in BASE)
+    inserted = ((2, "問題: 新問題？\n答案: 新答案。"), *((n + 1, t) for n, t in BASE))
     diff = hashing_kb.sync_source("faq.xlsx", rows(*inserted))
     # Rows moved down by one: locators changed, but only the new text needs a vector.
     assert diff.embedded == 1
@@ -78,21 +80,24 @@ def test_failed_source_keeps_serving_its_chunks(hashing_kb: KnowledgeBase):
 
 def test_sources_are_independent(hashing_kb: KnowledgeBase):
     hashing_kb.sync_source("faq.xlsx", rows(*BASE))
-    hashing_kb.sync_source("other.csv", rows((2, "問題: 營業時間？\n答案: 週一到週五。"), source="other.csv"))
+    hashing_kb.sync_source(
+        "other.csv", rows((2, "問題: 營業時間？\n答案: 週一到週五。"), source="other.csv")
+    )
     assert hashing_kb.drop_source("faq.xlsx") == 3
     assert hashing_kb.catalog.count() == 1
     assert [s.name for s in hashing_kb.catalog.sources()] == ["other.csv"]
 
 
 def test_keyword_index_follows_the_catalog_and_persists(tmp_path):
+    from knowledge.catalog import Catalog
     from knowledge.embedding import HashingEmbedder
     from knowledge.keyword_index import KeywordIndex
     from knowledge.vector_store import MemoryVectorStore
 
-    from knowledge.catalog import Catalog
-
     catalog = Catalog(tmp_path / "catalog.sqlite3")
-    kb = KnowledgeBase(catalog, MemoryVectorStore(), [HashingEmbedder()], KeywordIndex(tmp_path / "kw"))
+    kb = KnowledgeBase(
+        catalog, MemoryVectorStore(), [HashingEmbedder()], KeywordIndex(tmp_path / "kw")
+    )
     kb.sync_source("faq.xlsx", rows(*BASE))
     assert kb.keyword_index().search(("統一", "編號"), 3)[0][0] == rows(*BASE)[2].id
     reopened = KeywordIndex(tmp_path / "kw")

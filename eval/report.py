@@ -1,0 +1,223 @@
+"""Markdown and JSON reports of retrieval evaluations: one per data set and a combined one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+# What we are after: Recall@1 per data set (and hybrid above each single retriever).
+TARGETS_R1 = {"drcd": 0.95, "stackfaq": 0.93, "clinc150": 0.92}
+
+
+def _latency(result: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    return result.get("latency", {}).get(key, {})
+
+
+def rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The headline rows: each signal alone, dense-only, keyword-only, hybrid default and best."""
+    variants, picks = result["variants"], result["picks"]
+    out: list[dict[str, Any]] = []
+
+    def add(label: str, name: str | None, timing: str) -> None:
+        if not name or name not in variants:
+            return
+        v = variants[name]
+        lat = _latency(result, timing)
+        out.append(
+            {
+                "row": label,
+                "variant": name,
+                "r@1": v["r@1"],
+                "r@5": v["r@5"],
+                "mrr@10": v["mrr@10"],
+                "p50_ms": lat.get("p50_ms"),
+                "p95_ms": lat.get("p95_ms"),
+                "n": v["n"],
+            }
+        )
+
+    for signal in result["signals"]:
+        add(f"{signal} alone", f"signal {signal}", f"signal {signal}")
+    add("dense-only (RRF k=60)", picks.get("dense_default"), "dense-only")
+    if picks.get("best_dense") != picks.get("dense_default"):
+        add("dense-only, best", picks.get("best_dense"), "dense-only")
+    add("keyword-only", "keyword-only", "keyword-only")
+    add("hybrid default (RRF k=60, weights 1)", picks.get("default"), "hybrid default")
+    if picks.get("best_hybrid") != picks.get("default"):
+        add("hybrid, best", picks.get("best_hybrid"), "hybrid best")
+    return out
+
+
+def _num(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+
+
+def table(row_list: Sequence[Mapping[str, Any]]) -> str:
+    lines = [
+        "| config | R@1 | R@5 | MRR@10 | p50 ms | p95 ms | n |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in row_list:
+        label = r["row"] if r["row"] == r["variant"] else f"{r['row']} — `{r['variant']}`"
+        lines.append(
+            f"| {label} | {_num(r['r@1'])} | {_num(r['r@5'])} | {_num(r['mrr@10'])} | "
+            f"{_num(r['p50_ms'], 1)} | {_num(r['p95_ms'], 1)} | {r['n']} |"
+        )
+    return "\n".join(lines)
+
+
+def top_variants(result: Mapping[str, Any], prefix: str = "hybrid ", n: int = 10) -> str:
+    pool = sorted(
+        ((name, v) for name, v in result["variants"].items() if name.startswith(prefix)),
+        key=lambda kv: (-kv[1]["r@1"], -kv[1]["mrr@10"]),
+    )[:n]
+    lines = ["| variant | R@1 | R@5 | MRR@10 |", "|---|---:|---:|---:|"]
+    lines += [f"| `{k}` | {v['r@1']:.3f} | {v['r@5']:.3f} | {v['mrr@10']:.3f} |" for k, v in pool]
+    return "\n".join(lines)
+
+
+def dataset_markdown(result: Mapping[str, Any]) -> str:
+    notes = ", ".join(
+        f"{k}={v}" for k, v in result.get("notes", {}).items() if not isinstance(v, list | dict)
+    )
+    build = result["build"]
+    parts = [
+        f"## {result['dataset']} ({result['language']})",
+        "",
+        f"{result['chunks']} chunks, {result['labels']} labels, {result['queries']} queries; "
+        f"embedders {', '.join(result['embedders'])}; index sync {build['seconds']} s "
+        f"({build['embedded']} texts embedded). Latency: end-to-end `search(k=5)` on "
+        f"{_latency(result, 'hybrid default').get('n', 0)} sampled queries, caches empty."
+        + (f" Notes: {notes}." if notes else ""),
+        "",
+        table(result["rows"]),
+        "",
+        "Best hybrid variants:",
+        "",
+        top_variants(result),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def write_dataset(result: Mapping[str, Any], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = result["dataset"]
+    (out_dir / f"retrieval-{name}.json").write_text(
+        json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    (out_dir / f"retrieval-{name}.md").write_text(dataset_markdown(result), encoding="utf-8")
+
+
+# ---- combined -----------------------------------------------------------------------------------
+
+
+def load_results(out_dir: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(p.read_text(encoding="utf-8")) for p in sorted(out_dir.glob("retrieval-*.json"))
+    ]
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs) if xs else 0.0
+
+
+def global_choice(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The hybrid variant with the best mean R@1 over every data set (one config for all).
+
+    Also the best language-split choice: fusion, k and depth shared, weights chosen for the
+    English data sets and the Chinese ones separately (weights that apply by query language).
+    """
+    shared = (
+        set.intersection(*({n for n in r["variants"] if n.startswith("hybrid ")} for r in results))
+        if results
+        else set()
+    )
+    if not shared:
+        return {}
+
+    def mean_of(name: str, subset: Sequence[Mapping[str, Any]], key: str = "r@1") -> float:
+        return _mean([r["variants"][name][key] for r in subset])
+
+    best = max(shared, key=lambda n: (mean_of(n, results), mean_of(n, results, "mrr@10")))
+    out: dict[str, Any] = {
+        "single": best,
+        "single_mean_r@1": round(mean_of(best, results), 4),
+        "single_per_dataset": {r["dataset"]: r["variants"][best]["r@1"] for r in results},
+    }
+    by_lang: dict[str, list[Mapping[str, Any]]] = {}
+    for r in results:
+        by_lang.setdefault(r["language"], []).append(r)
+    if len(by_lang) > 1:
+        groups: dict[str, list[str]] = {}
+        for n in shared:
+            groups.setdefault(" ".join(n.split()[1:3]), []).append(n)  # fusion + depth
+        split_best: tuple[float, dict[str, str]] | None = None
+        for names in groups.values():
+            pick = {
+                lang: max(names, key=lambda n, s=subset: (mean_of(n, s), mean_of(n, s, "mrr@10")))
+                for lang, subset in by_lang.items()
+            }
+            total = _mean([r["variants"][pick[r["language"]]]["r@1"] for r in results])
+            if split_best is None or total > split_best[0]:
+                split_best = (total, pick)
+        assert split_best is not None
+        out["by_language"] = split_best[1]
+        out["by_language_mean_r@1"] = round(split_best[0], 4)
+        out["by_language_per_dataset"] = {
+            r["dataset"]: r["variants"][split_best[1][r["language"]]]["r@1"] for r in results
+        }
+    return out
+
+
+def combined_markdown(results: Sequence[Mapping[str, Any]]) -> str:
+    parts = [
+        "# Retrieval evaluation",
+        "",
+        "R@k and MRR@10 are over distinct labels (an intent, a thread, a paragraph, an FAQ item):",
+        "chunks that share a label count once, at their best rank. Variant names: fusion (rrfK or",
+        "score), cN = candidates per signal, kw / minilm = weight of that signal (e5 weighs 1).",
+        "",
+    ]
+    for r in results:
+        parts.append(dataset_markdown(r))
+    choice = global_choice(results)
+    if choice:
+        parts += ["## One configuration for every data set", ""]
+        names = [r["dataset"] for r in results]
+        header = "| config | " + " | ".join(names) + " | mean |"
+        lines = [header, "|---|" + "---:|" * (len(names) + 1)]
+
+        def line(label: str, per: Mapping[str, float]) -> str:
+            vals = [per.get(n) for n in names]
+            mean = _mean([v for v in vals if v is not None])
+            return f"| {label} | " + " | ".join(_num(v) for v in vals) + f" | {mean:.3f} |"
+
+        default = {r["dataset"]: r["variants"][r["picks"]["default"]]["r@1"] for r in results}
+        best_each = {r["dataset"]: r["variants"][r["picks"]["best_hybrid"]]["r@1"] for r in results}
+        lines.append(line("hybrid default (R@1)", default))
+        lines.append(line(f"single best `{choice['single']}` (R@1)", choice["single_per_dataset"]))
+        if "by_language" in choice:
+            label = ", ".join(f"{k}: `{v}`" for k, v in sorted(choice["by_language"].items()))
+            lines.append(
+                line(
+                    f"weights by query language ({label}) (R@1)", choice["by_language_per_dataset"]
+                )
+            )
+        lines.append(line("best per data set (R@1, upper bound)", best_each))
+        lines.append(line("target R@1", TARGETS_R1))
+        parts += [*lines, ""]
+    return "\n".join(parts)
+
+
+def write_combined(out_dir: Path) -> Path | None:
+    results = load_results(out_dir)
+    if not results:
+        return None
+    path = out_dir / "retrieval.md"
+    path.write_text(combined_markdown(results), encoding="utf-8")
+    return path

@@ -1,0 +1,475 @@
+"""Retrieval evaluation: Recall@1/@5, MRR@10 and latency of each signal, mode and fusion.
+
+For each query the raw rankings of every signal (each dense embedder, BM25) are computed once
+through `HybridRetriever.signals`; every mode and fusion variant is then scored offline from
+those cached rankings, so a grid of weights costs no embedding. The knowledge base is kept in a
+cache folder and synced with `KnowledgeBase.sync_source`, so a rerun embeds nothing new.
+End-to-end latency is measured separately with the real `HybridRetriever.search`.
+
+    python -m eval.retrieval --dataset drcd [--limit 500]
+    python -m eval.retrieval --all
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eval.datasets import ADAPTERS, EvalSet
+from eval.datasets import load as load_dataset
+from eval.metrics import first_gold_rank, label_ranking, latency, score_ranks
+from knowledge.base import KnowledgeBase
+from knowledge.embedding import Embedder
+from knowledge.fusion import reciprocal_rank_fusion, score_fusion
+from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense_signal
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+log = logging.getLogger(__name__)
+
+EVAL_DIR = Path(__file__).resolve().parent
+DEFAULT_CACHE = EVAL_DIR / ".cache"
+DEFAULT_RESULTS = EVAL_DIR / "results"
+
+CANDIDATES = 100  # how deep each signal's ranking is cached; variants may use less
+DEFAULT_FUSIONS: tuple[tuple[str, int], ...] = (("rrf", 60), ("rrf", 20), ("rrf", 10), ("score", 0))
+KEYWORD_WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+DENSE_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0)  # of each dense signal after the first (weight 1)
+CANDIDATE_DEPTHS = (50, 100)
+
+Rankings = dict[str, list[tuple[str, float]]]
+
+
+# ---- variants -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of turning cached signal rankings into a fused ranking."""
+
+    name: str
+    mode: str  # "dense", "keyword", "hybrid", or "signal" (one signal alone)
+    fusion: str = "rrf"
+    rrf_k: int = 60
+    weights: Mapping[str, float] = field(default_factory=dict)
+    candidates: int = 50
+    signals: tuple[str, ...] = ()  # for mode "signal"
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "fusion": self.fusion,
+            "rrf_k": self.rrf_k,
+            "weights": dict(self.weights),
+            "candidates": self.candidates,
+            "signals": list(self.signals),
+        }
+
+    def config(self) -> RetrievalConfig | None:
+        """The RetrievalConfig that serves this variant (None for a single dense signal)."""
+        if self.mode == "signal" and self.signals != (KEYWORD,):
+            return None
+        mode = "keyword" if self.mode == "signal" else self.mode
+        return RetrievalConfig(
+            mode=mode,  # type: ignore[arg-type]
+            fusion=self.fusion,  # type: ignore[arg-type]
+            weights=dict(self.weights),
+            rrf_k=self.rrf_k,
+            candidates=self.candidates,
+        )
+
+    def rank(self, rankings: Rankings) -> list[str]:
+        if self.mode == "signal":
+            chosen = {s: rankings[s] for s in self.signals if s in rankings}
+        elif self.mode == "dense":
+            chosen = {s: r for s, r in rankings.items() if s != KEYWORD}
+        elif self.mode == "keyword":
+            chosen = {s: r for s, r in rankings.items() if s == KEYWORD}
+        else:
+            chosen = dict(rankings)
+        chosen = {s: r[: self.candidates] for s, r in chosen.items() if self.weights.get(s, 1.0)}
+        if len(chosen) == 1:
+            return [doc for doc, _ in next(iter(chosen.values()))]
+        if self.fusion == "rrf":
+            fused = reciprocal_rank_fusion(chosen, self.weights, self.rrf_k)
+        else:
+            fused = score_fusion(chosen, self.weights)
+        return [doc for doc, _ in fused]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def fusion_label(fusion: str, k: int) -> str:
+    return f"rrf{k}" if fusion == "rrf" else "score"
+
+
+def variant_grid(
+    dense: Sequence[str],
+    modes: Iterable[str] = ("dense", "keyword", "hybrid"),
+    fusions: Sequence[tuple[str, int]] = DEFAULT_FUSIONS,
+    keyword_weights: Sequence[float] = KEYWORD_WEIGHTS,
+    dense_weights: Sequence[float] = DENSE_WEIGHTS,
+    depths: Sequence[int] = CANDIDATE_DEPTHS,
+) -> list[Variant]:
+    """Every signal alone, then the modes: dense-only and hybrid over fusions × weights × depth."""
+    modes = set(modes)
+    out = [Variant(f"signal {s}", "signal", signals=(s,), candidates=CANDIDATES) for s in dense]
+    out.append(Variant(f"signal {KEYWORD}", "signal", signals=(KEYWORD,), candidates=CANDIDATES))
+    out.append(Variant("keyword-only", "keyword", candidates=50))
+    primary, others = (dense[0], list(dense[1:])) if dense else ("", [])
+    # Weight combinations for the dense signals after the first (which keeps weight 1).
+    combos: list[dict[str, float]] = [{}]
+    for other in others:
+        combos = [{**c, other: w} for c in combos for w in dense_weights]
+    for fusion, k in fusions:
+        for depth in depths:
+            tag = f"{fusion_label(fusion, k)} c{depth}"
+            if "dense" in modes and len(dense) > 1:
+                for combo in combos:
+                    if combo and not any(combo.values()):
+                        continue
+                    ws = "".join(f" {s.split(':', 1)[1]}={_fmt(w)}" for s, w in combo.items())
+                    out.append(Variant(f"dense {tag}{ws}", "dense", fusion, k, combo, depth))
+            if "hybrid" in modes and primary:
+                for kw in keyword_weights:
+                    for combo in combos:
+                        ws = "".join(f" {s.split(':', 1)[1]}={_fmt(w)}" for s, w in combo.items())
+                        weights = {KEYWORD: kw, **combo}
+                        name = f"hybrid {tag} kw={_fmt(kw)}{ws}"
+                        out.append(Variant(name, "hybrid", fusion, k, weights, depth))
+    if "dense" in modes and len(dense) == 1:
+        out.append(Variant("dense-only", "dense", candidates=50))
+    return out
+
+
+def default_variant(dense: Sequence[str]) -> Variant:
+    """What `RetrievalConfig()` does today: RRF k=60, every weight 1, 50 candidates."""
+    weights = {KEYWORD: 1.0, **{s: 1.0 for s in dense[1:]}}
+    ws = "".join(f" {s.split(':', 1)[1]}=1" for s in dense[1:])
+    return Variant(f"hybrid rrf60 c50 kw=1{ws}", "hybrid", "rrf", 60, weights, 50)
+
+
+def dense_default_variant(dense: Sequence[str]) -> Variant:
+    if len(dense) <= 1:
+        return Variant("dense-only", "dense", candidates=50)
+    ws = "".join(f" {s.split(':', 1)[1]}=1" for s in dense[1:])
+    return Variant(f"dense rrf60 c50{ws}", "dense", "rrf", 60, {s: 1.0 for s in dense[1:]}, 50)
+
+
+# ---- building and querying ----------------------------------------------------------------------
+
+
+def default_embedders() -> list[Embedder]:
+    from knowledge.embedding import E5Embedder, minilm_embedder
+
+    return [E5Embedder(), minilm_embedder()]
+
+
+def resolve_embedders(embedders: str | Sequence[Embedder]) -> list[Embedder]:
+    if isinstance(embedders, str):
+        if embedders != "default":
+            raise ValueError(f"embedders: 'default' or a list of embedders, not {embedders!r}")
+        return default_embedders()
+    return list(embedders)
+
+
+def build_kb(
+    evalset: EvalSet,
+    embedders: Sequence[Embedder],
+    cache_dir: Path | None,
+) -> tuple[KnowledgeBase, dict[str, Any]]:
+    """Open the cached knowledge base (or an in-memory one) and sync the set's chunks into it."""
+    if cache_dir is None:
+        import tempfile
+
+        kb = KnowledgeBase.in_memory(embedders, Path(tempfile.mkdtemp(prefix="kefu-eval-")))
+    else:
+        kb = KnowledgeBase.open(cache_dir, embedders)
+    started = time.perf_counter()
+    done = [0]
+
+    def progress(n: int) -> None:
+        done[0] += n
+        if done[0] % 2048 < n:
+            log.info("embedded %d texts", done[0])
+
+    diff = kb.sync_source(evalset.name, evalset.chunks, origin="eval", progress=progress)
+    kb.keyword_index()  # build (or load) BM25 now, not inside the first timed query
+    info = {
+        "cache_dir": str(cache_dir) if cache_dir else None,
+        "chunks": len(evalset.chunks),
+        "added": len(diff.added),
+        "changed": len(diff.changed),
+        "removed": len(diff.removed),
+        "unchanged": diff.unchanged,
+        "embedded": diff.embedded,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return kb, info
+
+
+def collect_rankings(
+    kb: KnowledgeBase,
+    queries: Sequence[str],
+    candidates: int = CANDIDATES,
+    keyword: Callable[[str, int], list[tuple[str, float]]] | None = None,
+) -> tuple[list[Rankings], list[float]]:
+    """Every signal's ranking for each query (computed once), and the seconds each took.
+
+    `keyword` replaces the BM25 signal (to try another tokeniser without re-ingesting).
+    """
+    retriever = HybridRetriever(kb, RetrievalConfig(candidates=candidates))
+    out: list[Rankings] = []
+    seconds: list[float] = []
+    for i, q in enumerate(queries):
+        started = time.perf_counter()
+        rankings = retriever.signals(q)
+        seconds.append(time.perf_counter() - started)
+        if keyword is not None:
+            rankings[KEYWORD] = keyword(q, candidates)
+        out.append(rankings)
+        if (i + 1) % 500 == 0:
+            log.info("queried %d/%d", i + 1, len(queries))
+    return out, seconds
+
+
+def measure_search(
+    kb: KnowledgeBase, queries: Sequence[str], config: RetrievalConfig, warmup: str
+) -> list[float]:
+    """Seconds of `search(q, k=5)` per query, with a fresh retriever (empty caches)."""
+    retriever = HybridRetriever(kb, config)
+    retriever.search(warmup)
+    seconds = []
+    for q in queries:
+        started = time.perf_counter()
+        retriever.search(q, k=5)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def only_embedder(kb: KnowledgeBase, name: str) -> KnowledgeBase:
+    """A view of `kb` whose only embedder is `name` (for timing one dense signal alone)."""
+    chosen = [e for e in kb.embedders if e.name == name]
+    return KnowledgeBase(kb.catalog, kb.vectors, chosen, kb.keyword)
+
+
+# ---- scoring ------------------------------------------------------------------------------------
+
+
+def _ranks(
+    variant: Variant,
+    rankings: Sequence[Rankings],
+    golds: Sequence[frozenset[str]],
+    label_of: Mapping[str, str],
+) -> list[int | None]:
+    return [
+        first_gold_rank(label_ranking(variant.rank(r), label_of), gold)
+        for r, gold in zip(rankings, golds, strict=True)
+    ]
+
+
+def failures(
+    evalset: EvalSet,
+    variant: Variant,
+    rankings: Sequence[Rankings],
+    label_of: Mapping[str, str],
+    limit: int = 25,
+    seed: int = 7,
+) -> list[dict[str, Any]]:
+    """Sample queries the variant misses at rank 1, with what came first and each signal's rank."""
+    text_of = {c.id: c.text for c in evalset.chunks}
+    first_of: dict[str, str] = {}
+    for c in evalset.chunks:
+        first_of.setdefault(str(c.metadata["label"]), c.text)
+    missed = []
+    for q, r in zip(evalset.queries, rankings, strict=True):
+        ids = variant.rank(r)
+        labels = label_ranking(ids, label_of)
+        if first_gold_rank(labels, q.gold) == 1:
+            continue
+        top = next((d for d in ids if d in label_of), None)
+        missed.append(
+            {
+                "query": q.text,
+                "gold": sorted(q.gold),
+                "gold_text": first_of.get(sorted(q.gold)[0], "")[:200],
+                "rank": first_gold_rank(labels, q.gold),
+                "top_label": labels[0] if labels else None,
+                "top_text": text_of.get(top, "")[:200] if top else "",
+                "signal_ranks": {
+                    s: first_gold_rank(label_ranking((d for d, _ in sig), label_of, 100), q.gold)
+                    for s, sig in r.items()
+                },
+            }
+        )
+    random.Random(seed).shuffle(missed)
+    return missed[:limit]
+
+
+def run(
+    dataset: str | EvalSet,
+    data_root: Path | None = None,
+    embedders: str | Sequence[Embedder] = "default",
+    modes: Sequence[str] = ("dense", "keyword", "hybrid"),
+    fusions: Sequence[tuple[str, int]] = DEFAULT_FUSIONS,
+    *,
+    limit: int | None = None,
+    cache_dir: Path | str | None = "default",
+    out_dir: Path | None = DEFAULT_RESULTS,
+    latency_sample: int = 200,
+    keyword_weights: Sequence[float] = KEYWORD_WEIGHTS,
+    dense_weights: Sequence[float] = DENSE_WEIGHTS,
+    depths: Sequence[int] = CANDIDATE_DEPTHS,
+    keyword: Callable[[str, int], list[tuple[str, float]]] | None = None,
+) -> dict[str, Any]:
+    """Evaluate retrieval on one data set; returns (and, with `out_dir`, writes) a plain dict.
+
+    `cache_dir="default"` keeps the knowledge base under `eval/.cache/<dataset>/`; None builds
+    it in memory (for tests). `latency_sample` queries are timed end to end (0 = skip).
+    """
+    from eval import report
+
+    evalset = load_dataset(dataset, data_root, limit) if isinstance(dataset, str) else dataset
+    if isinstance(dataset, EvalSet) and limit is not None:
+        evalset = evalset.limited(limit)
+    embedder_list = resolve_embedders(embedders)
+    if cache_dir == "default":
+        cache_dir = DEFAULT_CACHE / evalset.name
+    kb, build = build_kb(evalset, embedder_list, Path(cache_dir) if cache_dir else None)
+    label_of = evalset.label_of()
+    texts = [q.text for q in evalset.queries]
+    golds = [q.gold for q in evalset.queries]
+
+    started = time.perf_counter()
+    rankings, signal_seconds = collect_rankings(kb, texts, CANDIDATES, keyword)
+    query_seconds = time.perf_counter() - started
+    dense = [dense_signal(e.name) for e in embedder_list]
+    present = {s for r in rankings for s in r}
+    dense_present = [s for s in dense if s in present]
+
+    variants = variant_grid(dense_present, modes, fusions, keyword_weights, dense_weights, depths)
+    defaults = [default_variant(dense_present), dense_default_variant(dense_present)]
+    names = {v.name for v in variants}
+    variants += [v for v in defaults if v.name not in names]
+    scored: dict[str, dict[str, Any]] = {}
+    for v in variants:
+        scores = score_ranks(_ranks(v, rankings, golds, label_of))
+        scored[v.name] = {"spec": v.spec(), **scores.as_dict()}
+    by_name = {v.name: v for v in variants}
+
+    def best(prefix: str) -> str | None:
+        pool = [n for n in scored if n.startswith(prefix)]
+        return max(pool, key=lambda n: (scored[n]["r@1"], scored[n]["mrr@10"])) if pool else None
+
+    picks = {
+        "default": defaults[0].name,
+        "dense_default": defaults[1].name,
+        "best_hybrid": best("hybrid "),
+        "best_dense": best("dense") if len(dense_present) > 1 else defaults[1].name,
+    }
+
+    # End-to-end latency of the real search on a sample, caches empty.
+    timings: dict[str, dict[str, Any]] = {}
+    if latency_sample:
+        sample = random.Random(11).sample(texts, min(latency_sample, len(texts)))
+        configs: dict[str, tuple[KnowledgeBase, RetrievalConfig]] = {
+            "hybrid default": (kb, RetrievalConfig()),
+            "dense-only": (kb, RetrievalConfig(mode="dense")),
+            "keyword-only": (kb, RetrievalConfig(mode="keyword")),
+        }
+        for s in dense_present:
+            view = only_embedder(kb, s.split(":", 1)[1])
+            configs[f"signal {s}"] = (view, RetrievalConfig(mode="dense"))
+        best_cfg = by_name[picks["best_hybrid"]].config() if picks["best_hybrid"] else None
+        if best_cfg is not None:
+            configs["hybrid best"] = (kb, best_cfg)
+        for name, (view, config) in configs.items():
+            timings[name] = latency(measure_search(view, sample, config, warmup=texts[0][::-1]))
+        timings[f"signal {KEYWORD}"] = timings["keyword-only"]
+
+    result: dict[str, Any] = {
+        "dataset": evalset.name,
+        "language": evalset.language,
+        "notes": evalset.notes,
+        "queries": len(texts),
+        "chunks": len(evalset.chunks),
+        "labels": len(set(label_of.values())),
+        "embedders": [e.name for e in embedder_list],
+        "signals": sorted(present),
+        "build": build,
+        "signals_latency": latency(signal_seconds),
+        "signals_seconds_total": round(query_seconds, 2),
+        "picks": picks,
+        "latency": timings,
+        "variants": scored,
+        "failures": {
+            "default": failures(evalset, by_name[picks["default"]], rankings, label_of),
+        },
+        "keyword_override": keyword is not None,
+    }
+    if picks["best_hybrid"] and picks["best_hybrid"] != picks["default"]:
+        result["failures"]["best_hybrid"] = failures(
+            evalset, by_name[picks["best_hybrid"]], rankings, label_of
+        )
+    result["rows"] = report.rows(result)
+    if out_dir is not None:
+        report.write_dataset(result, out_dir)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.retrieval", description="Evaluate retrieval on the data sets."
+    )
+    parser.add_argument("--dataset", action="append", choices=sorted(ADAPTERS), help="repeatable")
+    parser.add_argument("--all", action="store_true", help="every data set")
+    parser.add_argument("--limit", type=int, default=None, help="sample N queries (seeded)")
+    parser.add_argument("--data-root", type=Path, default=None, help="shared/datasets folder")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="knowledge bases")
+    parser.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--latency-sample", type=int, default=200, help="0 skips timing")
+    parser.add_argument(
+        "--embedders", default="e5,minilm", help="comma-separated: e5, minilm (default both)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    names = sorted(ADAPTERS) if args.all else (args.dataset or [])
+    if not names:
+        parser.error("give --dataset NAME or --all")
+    chosen: str | list[Embedder] = "default"
+    if args.embedders != "e5,minilm":
+        from knowledge.embedding import E5Embedder, minilm_embedder
+
+        factories: dict[str, Callable[[], Embedder]] = {"e5": E5Embedder, "minilm": minilm_embedder}
+        chosen = [factories[n.strip()]() for n in args.embedders.split(",") if n.strip()]
+    from eval import report
+
+    for name in names:
+        log.info("== %s", name)
+        result = run(
+            name,
+            args.data_root,
+            chosen,
+            limit=args.limit,
+            cache_dir=args.cache_dir / name,
+            out_dir=args.out_dir,
+            latency_sample=args.latency_sample,
+        )
+        print(report.dataset_markdown(result))
+        print(json.dumps({"picks": result["picks"]}, ensure_ascii=False))
+    report.write_combined(args.out_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

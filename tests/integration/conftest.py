@@ -1,0 +1,31 @@
+"""Integration fixtures: the real embedding models and a real Chroma store, loaded once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_FILES
+
+
+@pytest.fixture(scope="session")
+def real_embedders():
+    from knowledge.embedding import E5Embedder, minilm_embedder
+
+    return [E5Embedder(), minilm_embedder()]
+
+
+@pytest.fixture
+def demo_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "knowledge"
+    shutil.copytree(DEMO_FILES, folder)
+    return folder
+
+
+@pytest.fixture
+def real_kb(tmp_path: Path, real_embedders):
+    from knowledge.base import KnowledgeBase
+
+    return KnowledgeBase.open(tmp_path / "data", real_embedders)

@@ -1,0 +1,24 @@
+"""The README documents every setting, exactly as the code defines it."""
+
+import re
+
+from bot.settings import settings_table
+from tests.conftest import REPO
+
+
+def test_readme_settings_table_matches_the_code():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(
+        r"<!-- settings-table:start -->\n(.*?)<!-- settings-table:end -->", readme, re.S
+    )
+    assert block, "README lost its settings table markers"
+    assert block.group(1).strip() == settings_table(), (
+        "README settings table is stale: regenerate it with `python -m bot.settings`"
+    )
+
+
+def test_readme_quick_start_is_make_run_and_make_test():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "make run" in readme and "make test" in readme
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make test" in ci
