@@ -80,7 +80,7 @@ def ingest(
             on_embedded=lambda n: progress.update(embed_task, advance=n),
         )
     table = Table(title="Ingest" + (" (dry run: nothing written)" if dry_run else ""))
-    for col in ("file", "added", "changed", "removed", "unchanged", "embedded", "status"):
+    for col in ("file", "added", "changed", "removed", "moved", "unchanged", "embedded", "status"):
         table.add_column(col, justify="left" if col in ("file", "status") else "right")
     for f in report.files:
         d = f.diff
@@ -95,6 +95,7 @@ def ingest(
                     len(d.added) if d else "-",
                     len(d.changed) if d else "-",
                     len(d.removed) if d else "-",
+                    d.moved if d else "-",
                     d.unchanged if d else "-",
                     d.embedded if d else "-",
                 )
@@ -102,7 +103,7 @@ def ingest(
             status,
         )
     for source, n in report.removed_sources.items():
-        table.add_row(source, "0", "0", str(n), "0", "0", "file gone: removed")
+        table.add_row(source, "0", "0", str(n), "0", "0", "0", "file gone: removed")
     console.print(table)
     for f in report.files:
         for problem in f.problems:
@@ -172,7 +173,7 @@ def serve(
 
     settings = _settings(data_dir)
     services = build_services(settings)
-    services.kb.keyword_index()  # build before the first request
+    services.warm_up()
     uvicorn.run(
         create_app(services),
         host=host or settings.host,

@@ -60,6 +60,12 @@ class Services:
     kb: KnowledgeBase
     retriever: HybridRetriever
 
+    def warm_up(self) -> None:
+        """Load the models and the keyword index now, so the first customer does not wait."""
+        self.kb.keyword_index()
+        for embedder in self.kb.embedders:
+            embedder.embed_queries(["warm up 暖身"])
+
 
 def build_services(settings: Settings, embedders: list[Embedder] | None = None) -> Services:
     embedders = embedders if embedders is not None else build_embedders(settings)

@@ -366,10 +366,23 @@ def run(
         scores = score_ranks(_ranks(v, rankings, golds, label_of))
         scored[v.name] = {"spec": v.spec(), **scores.as_dict()}
     by_name = {v.name: v for v in variants}
+    order = {v.name: i for i, v in enumerate(variants)}
 
     def best(prefix: str) -> str | None:
         pool = [n for n in scored if n.startswith(prefix)]
-        return max(pool, key=lambda n: (scored[n]["r@1"], scored[n]["mrr@10"])) if pool else None
+        if not pool:
+            return None
+        # Ties go to the shipped default, then to the variant listed first (the simpler one).
+        return max(
+            pool,
+            key=lambda n: (
+                scored[n]["r@1"],
+                scored[n]["mrr@10"],
+                scored[n]["r@5"],
+                n == defaults[0].name,
+                -order[n],
+            ),
+        )
 
     picks = {
         "default": defaults[0].name,

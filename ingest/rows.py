@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ingest.language import HAN
 from ingest.model import Item, LoadError, LoadResult, Problem
 
 QUESTION_NAMES = ("問題", "題目", "提問", "常見問題", "q", "question", "faq")
@@ -62,9 +63,7 @@ def find_qa_columns(headers: Sequence[str]) -> tuple[int | None, int | None]:
     def first(
         test: Callable[[str, Sequence[str]], bool], names: Sequence[str], taken: int | None
     ) -> int | None:
-        return next(
-            (i for i, h in enumerate(headers) if h and i != taken and test(h, names)), None
-        )
+        return next((i for i, h in enumerate(headers) if h and i != taken and test(h, names)), None)
 
     question = first(_exact_role, QUESTION_NAMES, None)
     answer = first(_exact_role, ANSWER_NAMES, question)
@@ -122,12 +121,14 @@ def find_header_row(grid: Sequence[Sequence[str]]) -> int | None:
             candidates.append(i)
     if not candidates:
         return None
-    # A row naming a question or answer column beats a two-cell title row above it.
-    for i in candidates:
-        question, answer = find_qa_columns(grid[i])
-        if question is not None or answer is not None:
-            return i
-    return candidates[0]
+
+    # A row naming its question and answer columns beats a two-cell title row above it
+    # ("本公司 FAQ | 更新日期"); exact names count more than names that merely contain one.
+    def strength(i: int) -> int:
+        found = [c for c in find_qa_columns(grid[i]) if c is not None]
+        return sum(2 if _is_qa_name(grid[i][c]) else 1 for c in found)
+
+    return max(candidates, key=lambda i: (strength(i), -i))
 
 
 def _labels(header: Sequence[str], width: int) -> list[str]:
@@ -150,9 +151,20 @@ def _quote(text: str, limit: int = 40) -> str:
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
 
 
+_WORDY = re.compile(f"[{HAN}]|[A-Za-z]{{3}}")
+
+
+def _title_cell(cells: Sequence[str]) -> str:
+    """What names a row of a table without a question column: its first cell with words in it.
+
+    Codes and numbers ("100Q1", "0501010019") come first in many exports; a name is more use.
+    """
+    return next((c for c in cells if _WORDY.search(c)), next(c for c in cells if c))
+
+
 @dataclass
 class SheetRows:
-    """What one sheet (or one CSV file) gave: its items, its problems, and whether it had a header."""
+    """What one sheet (or one CSV file) gave: items, problems, and where its header was."""
 
     items: list[Item] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -246,7 +258,7 @@ def read_rows(
             continue
         first_seen[key] = number
 
-        question = cells[q_col] if q_col is not None else next(c for c in cells if c)
+        question = cells[q_col] if q_col is not None else _title_cell(cells)
         answer = cells[a_col] if a_col is not None else ""
         if q_col is not None and a_col is not None and cells[q_col] and not answer:
             out.problems.append(

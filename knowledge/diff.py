@@ -15,6 +15,7 @@ class SourceDiff:
     changed: list[str] = field(default_factory=list)  # same locator, new content
     removed: list[str] = field(default_factory=list)  # locators that are gone
     unchanged: int = 0
+    moved: int = 0  # same text at a new locator (e.g. a row inserted above): not re-embedded
     embedded: int = 0  # vectors computed (moved or duplicate text reuses existing vectors)
 
     @property
@@ -34,24 +35,35 @@ def plan_sync(
 ) -> SyncPlan:
     """Compare the stored chunks of `source` (id → (locator, hash, ingested_at)) with a new load.
 
-    Ids are derived from source, locator and content, so an unchanged chunk keeps its id;
-    locators tell a changed item (same place, new text) from an added or removed one.
+    Ids are derived from source, locator and content, so an unchanged chunk keeps its id. Of
+    the rest, a chunk whose text is stored under another locator has moved (a row inserted or
+    deleted above it); otherwise its locator tells a changed item (same place, new text) from an
+    added one, and stored locators that nobody took any more are removed.
     """
-    new_ids = {c.id for c in chunks}
-    stored_locators = {loc for loc, _, _ in stored.values()}
-    new_locators = {c.locator for c in chunks}
     diff = SourceDiff(source)
     fresh: list[Chunk] = []
-    seen: set[str] = set()
+    kept: set[str] = set()
     for c in chunks:
-        if c.id in seen:
+        if c.id in kept:
             continue
-        seen.add(c.id)
         if c.id in stored:
+            kept.add(c.id)
             diff.unchanged += 1
-            continue
-        fresh.append(c)
-        (diff.changed if c.locator in stored_locators else diff.added).append(c.locator)
-    remove_ids = [i for i in stored if i not in new_ids]
-    diff.removed = sorted({stored[i][0] for i in remove_ids if stored[i][0] not in new_locators})
-    return SyncPlan(diff, fresh, remove_ids)
+        else:
+            fresh.append(c)
+    gone = [i for i in stored if i not in kept]
+    gone_by_hash: dict[str, list[str]] = {}
+    for i in sorted(gone, key=lambda i: stored[i][0]):
+        gone_by_hash.setdefault(stored[i][1], []).append(stored[i][0])
+    others: list[Chunk] = []
+    for c in fresh:
+        if gone_by_hash.get(c.hash):
+            gone_by_hash[c.hash].pop(0)
+            diff.moved += 1
+        else:
+            others.append(c)
+    vacated = {loc for locs in gone_by_hash.values() for loc in locs}
+    for c in others:
+        (diff.changed if c.locator in vacated else diff.added).append(c.locator)
+    diff.removed = sorted(vacated - {c.locator for c in others})
+    return SyncPlan(diff, fresh, gone)

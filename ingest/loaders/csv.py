@@ -92,5 +92,5 @@ def load(path: Path, source: str) -> LoadResult:
 
 
 def delimiter_name(delimiter: str) -> str:
-    """"comma", "tab"…: how a report should show a delimiter."""
+    """ "comma", "tab"…: how a report should show a delimiter."""
     return _DELIMITER_NAMES.get(delimiter, repr(delimiter))

@@ -86,7 +86,10 @@ def _sheet_grid(ws: Worksheet) -> tuple[list[list[str]], set[int]]:
     # ws._cells holds only the cells stored in the file; iter_rows() would create every cell
     # up to max_row, which formatting alone can push to a million rows.
     stored = getattr(ws, "_cells", None)
-    cells = stored.values() if isinstance(stored, dict) else (c for row in ws.iter_rows() for c in row)
+    if isinstance(stored, dict):
+        cells = list(stored.values())
+    else:
+        cells = [c for row in ws.iter_rows() for c in row]
     for cell in cells:
         text = render_cell(cell.value, cell.number_format).strip()
         if text:

@@ -104,7 +104,9 @@ def server(ingested: Path) -> Iterator[str]:
 
 
 def test_search_api_over_http(server: str):
-    r = httpx.get(f"{server}/api/search", params={"q": "How long does delivery take?", "k": 2})
+    r = httpx.get(
+        f"{server}/api/search", params={"q": "How long does delivery take?", "k": 2}, timeout=30
+    )
     assert r.status_code == 200
     hits = r.json()["hits"]
     assert len(hits) == 2

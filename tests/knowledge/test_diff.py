@@ -39,3 +39,25 @@ def test_no_change_means_nothing_to_do():
     plan = plan_sync("faq.xlsx", stored_of(old), list(old))
     assert not plan.diff.touched and plan.diff.unchanged == 2
     assert plan.new_chunks == [] and plan.remove_ids == []
+
+
+def test_deleting_a_row_moves_the_rows_below_it_instead_of_changing_them():
+    old = [chunk(f"row={n}", t) for n, t in ((2, "a"), (3, "b"), (4, "c"), (5, "d"))]
+    new = [chunk(f"row={n}", t) for n, t in ((2, "a"), (3, "c"), (4, "d"))]
+    plan = plan_sync("faq.xlsx", stored_of(old), new)
+    d = plan.diff
+    assert (d.unchanged, d.moved, d.changed, d.added, d.removed) == (1, 2, [], [], ["row=3"])
+
+
+def test_inserting_a_row_adds_it_and_moves_the_rest():
+    old = [chunk(f"row={n}", t) for n, t in ((2, "a"), (3, "b"))]
+    new = [chunk(f"row={n}", t) for n, t in ((2, "new"), (3, "a"), (4, "b"))]
+    d = plan_sync("faq.xlsx", stored_of(old), new).diff
+    assert (d.moved, d.changed, d.added, d.removed) == (2, [], ["row=2"], [])
+
+
+def test_duplicate_texts_are_paired_one_to_one():
+    old = [chunk("row=2", "same"), chunk("row=3", "same")]
+    new = [chunk("row=2", "same")]
+    d = plan_sync("faq.xlsx", stored_of(old), new).diff
+    assert (d.unchanged, d.moved, d.removed) == (1, 0, ["row=3"])
