@@ -79,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     from ingest.chunking import chunk_items
     from ingest.loaders import load_file
     from knowledge.base import KnowledgeBase
-    from knowledge.embedding import E5Embedder, minilm_embedder, serves
+    from knowledge.embedding import E5Embedder, Embedder, minilm_embedder, serves
     from knowledge.ingestion import IngestOptions, ingest_paths
 
-    embedders = [E5Embedder(), minilm_embedder()]
+    embedders: list[Embedder] = [E5Embedder(), minilm_embedder()]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "kb"
         folder.mkdir()

@@ -139,11 +139,11 @@ class KnowledgeBase:
         # Text that is already embedded elsewhere (a moved row, a duplicate) reuses its vectors.
         reuse: dict[tuple[str, str], np.ndarray] = {}
         same_text = self.catalog.ids_with_hashes(c.hash for c in missing)
-        donors = [i + v for ids in same_text.values() for i in ids for v in ("", QUESTION_VIEW)]
+        donors = [i + v for found in same_text.values() for i in found for v in ("", QUESTION_VIEW)]
         if donors:
             by_id = self.vectors.vectors(embedder.name, donors)
-            for h, ids in same_text.items():
-                for i in ids:
+            for h, found in same_text.items():
+                for i in found:
                     for v in ("", QUESTION_VIEW):
                         if i + v in by_id:
                             reuse.setdefault((h, v), by_id[i + v])
@@ -162,11 +162,14 @@ class KnowledgeBase:
                 computed[(c.hash, suffix)] = v
             if progress:
                 progress(len({c.id for c, _, _ in part}))
-        ids, vectors, metas = [], [], []
+        ids: list[str] = []
+        vectors: list[np.ndarray] = []
+        metas: list[dict[str, str]] = []
         for c in missing:
             for suffix, _ in self._views(c):
                 ids.append(c.id + suffix)
-                vectors.append(computed.get((c.hash, suffix), reuse.get((c.hash, suffix))))
+                key = (c.hash, suffix)
+                vectors.append(computed[key] if key in computed else reuse[key])
                 metas.append(
                     {
                         "source": c.source,

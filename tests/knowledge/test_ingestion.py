@@ -79,3 +79,76 @@ def test_dry_run_changes_nothing(hashing_kb: KnowledgeBase, tmp_path: Path):
     report = ingest_paths(hashing_kb, [tmp_path / "faq.csv"], IngestOptions(dry_run=True))
     assert report.files[0].diff is not None and len(report.files[0].diff.added) == 2
     assert hashing_kb.catalog.count() == 0 and hashing_kb.catalog.sources() == []
+
+
+def _encrypted_pdf(path: Path) -> None:
+    from fpdf import FPDF
+    from pypdf import PdfReader, PdfWriter
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 8, "Warranty terms")
+    plain = path.with_suffix(".plain.pdf")
+    pdf.output(str(plain))
+    writer = PdfWriter(clone_from=PdfReader(plain))
+    writer.encrypt(user_password="s3cret", owner_password="owner")
+    writer.write(path)
+    plain.unlink()
+
+
+def _image_only_pdf(path: Path) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 80, 60, style="F")
+    pdf.output(str(path))
+
+
+def _headerless_xlsx(path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    for _ in range(3):
+        wb.active.append([None, 12.5, None])
+    wb.save(path)
+
+
+def _fifty_mb(path: Path) -> None:
+    with path.open("wb") as fh:
+        fh.write("問題,答案\n".encode())
+        fh.truncate(50 * 1024 * 1024)
+
+
+BAD_FILES = {
+    "corrupt.pdf": lambda p: p.write_bytes(b"%PDF-1.7\n1 0 obj garbage"),
+    "locked.pdf": _encrypted_pdf,
+    "scan.pdf": _image_only_pdf,
+    "empty.xlsx": lambda p: p.write_bytes(b""),
+    "numbers.xlsx": _headerless_xlsx,
+    "old.xls": lambda p: p.write_bytes(b"\xd0\xcf\x11\xe0 old excel"),
+    "slides.pptx": lambda p: p.write_bytes(b"PK\x03\x04"),
+    "huge.csv": _fifty_mb,
+}
+
+
+def test_every_bad_file_gets_a_clear_error_and_nothing_is_lost(
+    hashing_kb: KnowledgeBase, tmp_path: Path
+):
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    write_csv(folder / "faq.csv", FAQ)
+    ingest_paths(hashing_kb, [folder])
+    for name, make in BAD_FILES.items():
+        make(folder / name)
+    report = ingest_paths(hashing_kb, [folder])  # default limits: 20 MB per file
+    errors = {f.source: f.error or "" for f in report.failed}
+    assert set(errors) == set(BAD_FILES)
+    for name, error in errors.items():
+        assert error.startswith(name), error
+        assert len(error) > len(name) + 20, f"too terse: {error}"
+    assert "50.0 MB" in errors["huge.csv"] or "50 MB" in errors["huge.csv"], errors["huge.csv"]
+    assert ".xlsx" in errors["old.xls"]
+    assert hashing_kb.catalog.count() == 2
+    assert {s.name: s.status for s in hashing_kb.catalog.sources()}["faq.csv"] == "ok"
