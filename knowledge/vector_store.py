@@ -44,7 +44,11 @@ class MemoryVectorStore:
         return self._data.setdefault(collection, {})
 
     def upsert(
-        self, collection: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[Metadata]
+        self,
+        collection: str,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadatas: Sequence[Metadata],
     ) -> None:
         col = self._col(collection)
         for i, v in zip(ids, vectors, strict=True):
@@ -125,7 +129,11 @@ class ChromaVectorStore:
         return self._collections[collection]
 
     def upsert(
-        self, collection: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[Metadata]
+        self,
+        collection: str,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadatas: Sequence[Metadata],
     ) -> None:
         col = self._col(collection)
         for start in range(0, len(ids), self._BATCH):
