@@ -12,8 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+LABEL_DEPTH = 10  # distinct labels looked at: enough for Recall@5 and MRR@10
 
-def label_ranking(ids: Iterable[str], label_of: Mapping[str, str], depth: int = 10) -> list[str]:
+
+def label_ranking(
+    ids: Iterable[str], label_of: Mapping[str, str], depth: int = LABEL_DEPTH
+) -> list[str]:
     """The distinct labels of a ranked id list, in order of first appearance (at most `depth`).
 
     Ids without a label (not part of the evaluation set) are ignored.

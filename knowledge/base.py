@@ -15,7 +15,7 @@ from knowledge.catalog import Catalog
 from knowledge.diff import SourceDiff, plan_sync
 from knowledge.embedding import Embedder, serves
 from knowledge.keyword_index import KeywordIndex
-from knowledge.text import tokenize
+from knowledge.text import TOKENIZER_VERSION, tokenize
 from knowledge.vector_store import ChromaVectorStore, MemoryVectorStore, VectorStore
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ class KnowledgeBase:
     ) -> None:
         self.question_vectors = question_vectors
         self.catalog = catalog
+        if catalog.meta("tokenizer") is None and catalog.count() == 0:
+            catalog.set_meta("tokenizer", TOKENIZER_VERSION)
         self.vectors = vectors
         self.embedders = list(embedders)
         self.keyword = keyword
@@ -200,6 +202,11 @@ class KnowledgeBase:
 
     def keyword_index(self) -> KeywordIndex:
         """The BM25 index, rebuilt (or loaded from disk) if the catalog moved since."""
+        if self.catalog.meta("tokenizer") != TOKENIZER_VERSION:
+            # Stored tokens came from another version of the tokenizer.
+            n = self.catalog.retokenize(tokenize)
+            self.catalog.set_meta("tokenizer", TOKENIZER_VERSION)
+            log.info("keyword.retokenized chunks=%d version=%s", n, TOKENIZER_VERSION)
         revision = self.catalog.revision()
         if self.keyword.revision != revision and not self.keyword.load(revision):
             ids, tokens = self.catalog.all_tokens()

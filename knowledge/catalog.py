@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,30 @@ class Catalog:
     def revision(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()
         return int(row[0]) if row else 0
+
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def retokenize(self, tokenize: Callable[[str], Sequence[str]]) -> int:
+        """Recompute every chunk's keyword tokens (after the tokenizer changed)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, text FROM chunks").fetchall()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "UPDATE chunks SET tokens=? WHERE id=?",
+                    [(_TOKEN_SEP.join(tokenize(text)), cid) for cid, text in rows],
+                )
+                self._bump()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return len(rows)
 
     def chunk_states(self, source: str) -> dict[str, tuple[str, str, str]]:
         """id → (locator, hash, ingested_at) for one source."""

@@ -135,7 +135,11 @@ class HybridRetriever:
                     text=chunk.text,
                     source=chunk.source,
                     locator=chunk.locator,
-                    metadata=chunk.metadata,
+                    metadata={
+                        **chunk.metadata,
+                        "hash": chunk.hash,
+                        "ingested_at": chunk.ingested_at,
+                    },
                     score=score,
                     scores={s: v[doc] for s, v in per_signal.items() if doc in v},
                     ranks={s: r[doc] for s, r in rank_of.items() if doc in r},

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import jieba
 import opencc
+import Stemmer
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -29,7 +30,11 @@ _ZH_STOP = frozenset(
     "的 了 嗎 呢 吧 啊 是 我 你 您 要 請 問 會 在 有 和 與 及 或 之 也 就 都 還 把".split()
 )
 
+# Bump when tokenize() changes: stored tokens of older versions are recomputed on open.
+TOKENIZER_VERSION = "2"
+
 _lock = threading.Lock()
+_stemmer = Stemmer.Stemmer("english")
 _converters: dict[str, opencc.OpenCC] = {}
 
 
@@ -65,11 +70,13 @@ def _cjk_tokens(run: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def tokenize(text: str) -> tuple[str, ...]:
-    """Tokens for BM25: jieba words for Chinese runs, words for Latin script, stop words dropped."""
+    """Tokens for BM25: jieba words for Chinese, stemmed words for Latin script, no stop words."""
     tokens: list[str] = []
     for run in _RUNS.findall(normalize(text)):
         if _IS_CJK.match(run):
             tokens.extend(_cjk_tokens(run))
         elif run not in _EN_STOP:
-            tokens.append(run)
+            # Snowball stems let "returns" find "returned" and "deliveries" find "delivery".
+            with _lock:  # a Stemmer object is not safe to share between threads
+                tokens.append(_stemmer.stemWord(run))
     return tuple(tokens)

@@ -149,3 +149,36 @@ def test_harness_reuses_a_cached_knowledge_base(tmp_path: Path):
     assert again["variants"] == first["variants"]
     combined = write_combined(tmp_path / "results")
     assert combined is not None and "synthetic" in combined.read_text()
+
+
+def test_vectorised_grid_ranks_equal_the_real_fusion():
+    import random
+
+    from eval.retrieval import exact_ranks, grid_ranks, variant_grid
+
+    rnd = random.Random(3)
+    docs = [f"d{i:02d}" for i in range(40)]
+    label_of = {d: f"L{i % 13}" for i, d in enumerate(docs)}
+    signals = ["dense:a", "dense:b", "keyword"]
+    rankings, golds = [], []
+    for _ in range(60):
+        r = {}
+        for s in signals:
+            picked = rnd.sample(docs, rnd.randint(0, 30))
+            # Coarse scores so that ties (broken by document id) really happen.
+            scores = sorted((round(rnd.uniform(-0.2, 1.0), 1) for _ in picked), reverse=True)
+            r[s] = list(zip(picked, scores, strict=True))
+        if rnd.random() < 0.3:
+            del r["dense:b"]  # a query in a language the second embedder does not serve
+        rankings.append(r)
+        golds.append(frozenset({f"L{rnd.randrange(14)}"}))
+    variants = variant_grid(
+        ["dense:a", "dense:b"],
+        fusions=(("rrf", 60), ("rrf", 5), ("score", 0)),
+        keyword_weights=(0.5, 1.0, 2.0),
+        dense_weights=(0.0, 1.0, 3.0),
+        depths=(10, 100),
+    )
+    fast = grid_ranks(variants, rankings, golds, label_of)
+    for v in variants:
+        assert fast[v.name] == exact_ranks(v, rankings, golds, label_of), v.name

@@ -104,3 +104,13 @@ def test_keyword_index_follows_the_catalog_and_persists(tmp_path):
     assert reopened.load(catalog.revision())
     assert reopened.search(("運費",), 1)[0][0] == rows(*BASE)[1].id
     assert not reopened.load(catalog.revision() + 1)
+
+
+def test_tokens_of_an_older_tokenizer_are_recomputed(hashing_kb: KnowledgeBase):
+    hashing_kb.sync_source("faq.xlsx", rows(*BASE))
+    hashing_kb.keyword_index()
+    hashing_kb.catalog.set_meta("tokenizer", "0")
+    hashing_kb.catalog._db.execute("UPDATE chunks SET tokens='stale'")
+    revision = hashing_kb.catalog.revision()
+    assert hashing_kb.keyword_index().search(("運費",), 1)[0][0] == rows(*BASE)[1].id
+    assert hashing_kb.catalog.revision() == revision + 1

@@ -27,6 +27,7 @@ def test_hits_carry_each_signal_score_and_citation(hashing_kb: KnowledgeBase):
     assert top.ranks["keyword"] == 1
     assert top.score > hits[1].score
     assert set(top.as_dict()) >= {"id", "text", "source", "locator", "score", "scores"}
+    assert top.metadata["hash"] and top.metadata["ingested_at"] and top.metadata["language"] == "zh"
 
 
 def test_empty_query_and_empty_store_return_nothing(hashing_kb: KnowledgeBase):
