@@ -15,7 +15,7 @@ import os
 import random
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,8 @@ def stackfaq(root: Path) -> EvalSet:
 
     The file holds one `qapair` per StackExchange thread: the thread's question, its top answers
     (a list, or one string) and eleven paraphrases of the question (some are "*" or null).
+    Each item's metadata names its question, as the spreadsheet loader's would, so the
+    knowledge base gives it a second vector of the question alone.
     """
     data = json.loads((root / "stackfaq" / "stackExchange-FAQ.json").read_text(encoding="utf-8"))
     chunks: list[Chunk] = []
@@ -98,7 +100,11 @@ def stackfaq(root: Path) -> EvalSet:
         question = (thread.get("question") or "").strip()
         for a, answer in enumerate(answers):
             text = f"{question}\n{(answer or '').strip()}".strip()
-            chunks.append(_chunk("stackfaq", f"thread={t};answer={a}", text, label, "en"))
+            chunk = _chunk("stackfaq", f"thread={t};answer={a}", text, label, "en")
+            # As a question/answer sheet is loaded: the question is known, so the knowledge
+            # base also embeds it alone.
+            chunk.metadata["question"] = question
+            chunks.append(chunk)
         for rephrased in thread.get("rephr") or []:
             text = (rephrased or "").strip()
             if not text or text == "*":
@@ -132,7 +138,7 @@ TAIPEI_COLUMNS = ("答案", "機關")  # the question (and its keywords) are lef
 _ROW = re.compile(r"row=(\d+)")
 
 
-def _write_xlsx(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     from openpyxl import Workbook
 
     book = Workbook()
@@ -145,7 +151,7 @@ def _write_xlsx(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]]
     book.save(path)
 
 
-def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)

@@ -4,11 +4,37 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 # What we are after: Recall@1 per data set (and hybrid above each single retriever).
 TARGETS_R1 = {"drcd": 0.95, "stackfaq": 0.93, "clinc150": 0.92}
+
+
+def changes(spec: Mapping[str, Any]) -> int:
+    """How far a variant is from the shipped default (RRF k=60, 50 candidates, weights 1)."""
+    n = int(spec.get("fusion") != "rrf" or spec.get("rrf_k") != 60)
+    n += int(spec.get("candidates") != 50)
+    return n + sum(1 for w in spec.get("weights", {}).values() if w != 1)
+
+
+def best_variant(variants: Mapping[str, Mapping[str, Any]], prefix: str) -> str | None:
+    """The best variant whose name starts with `prefix`: R@1, then MRR@10, then R@5; a tie
+    goes to the variant closest to the default (weights of unused signals change nothing)."""
+    pool = [n for n in variants if n.startswith(prefix)]
+    if not pool:
+        return None
+    return max(
+        pool,
+        key=lambda n: (
+            variants[n]["r@1"],
+            variants[n]["mrr@10"],
+            variants[n]["r@5"],
+            -changes(variants[n]["spec"]),
+            n,
+        ),
+    )
 
 
 def _latency(result: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -94,7 +120,7 @@ def dataset_markdown(result: Mapping[str, Any]) -> str:
         f"{_latency(result, 'hybrid default').get('n', 0)} sampled queries, caches empty."
         + (f" Notes: {notes}." if notes else ""),
         "",
-        table(result["rows"]),
+        table(rows(result)),
         "",
         "Best hybrid variants:",
         "",
@@ -143,7 +169,11 @@ def global_choice(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     def mean_of(name: str, subset: Sequence[Mapping[str, Any]], key: str = "r@1") -> float:
         return _mean([r["variants"][name][key] for r in subset])
 
-    best = max(shared, key=lambda n: (mean_of(n, results), mean_of(n, results, "mrr@10")))
+    def key(n: str, subset: Sequence[Mapping[str, Any]]) -> tuple[float, float, int, str]:
+        spec = subset[0]["variants"][n]["spec"]
+        return (mean_of(n, subset), mean_of(n, subset, "mrr@10"), -changes(spec), n)
+
+    best = max(shared, key=lambda n: key(n, results))
     out: dict[str, Any] = {
         "single": best,
         "single_mean_r@1": round(mean_of(best, results), 4),
@@ -158,10 +188,9 @@ def global_choice(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             groups.setdefault(" ".join(n.split()[1:3]), []).append(n)  # fusion + depth
         split_best: tuple[float, dict[str, str]] | None = None
         for names in groups.values():
-            pick = {
-                lang: max(names, key=lambda n, s=subset: (mean_of(n, s), mean_of(n, s, "mrr@10")))
-                for lang, subset in by_lang.items()
-            }
+            pick: dict[str, str] = {}
+            for lang, subset in by_lang.items():
+                pick[lang] = max(names, key=partial(key, subset=subset))
             total = _mean([r["variants"][pick[r["language"]]]["r@1"] for r in results])
             if split_best is None or total > split_best[0]:
                 split_best = (total, pick)
@@ -174,13 +203,26 @@ def global_choice(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def best_single(result: Mapping[str, Any]) -> tuple[str, float]:
+    """The signal that is best alone on this data set, and its R@1."""
+    scored = [
+        (s, result["variants"][f"signal {s}"]["r@1"])
+        for s in result["signals"]
+        if f"signal {s}" in result["variants"]
+    ]
+    return max(scored, key=lambda kv: kv[1]) if scored else ("", 0.0)
+
+
 def combined_markdown(results: Sequence[Mapping[str, Any]]) -> str:
     parts = [
         "# Retrieval evaluation",
         "",
         "R@k and MRR@10 are over distinct labels (an intent, a thread, a paragraph, an FAQ item):",
-        "chunks that share a label count once, at their best rank. Variant names: fusion (rrfK or",
-        "score), cN = candidates per signal, kw / minilm = weight of that signal (e5 weighs 1).",
+        "chunks that share a label count once, at their best rank. Variant names: fusion (rrfK;",
+        "score = each list divided by its max, as knowledge.fusion; minmax = each list scaled by",
+        "its min and max, an experiment of eval/ only), cN = candidates per signal, kw / minilm =",
+        "weight of that signal (e5 weighs 1). Latency: p50/p95 of the real `search(k=5)`, caches",
+        "empty, with the shipped tokeniser even where quality rows use another one.",
         "",
     ]
     for r in results:
@@ -198,6 +240,7 @@ def combined_markdown(results: Sequence[Mapping[str, Any]]) -> str:
             return f"| {label} | " + " | ".join(_num(v) for v in vals) + f" | {mean:.3f} |"
 
         default = {r["dataset"]: r["variants"][r["picks"]["default"]]["r@1"] for r in results}
+        single = {r["dataset"]: best_single(r) for r in results}
         best_each = {r["dataset"]: r["variants"][r["picks"]["best_hybrid"]]["r@1"] for r in results}
         lines.append(line("hybrid default (R@1)", default))
         lines.append(line(f"single best `{choice['single']}` (R@1)", choice["single_per_dataset"]))
@@ -209,8 +252,24 @@ def combined_markdown(results: Sequence[Mapping[str, Any]]) -> str:
                 )
             )
         lines.append(line("best per data set (R@1, upper bound)", best_each))
+        lines.append(line("best single signal (R@1)", {k: v[1] for k, v in single.items()}))
         lines.append(line("target R@1", TARGETS_R1))
         parts += [*lines, ""]
+        parts += [
+            f"Single best `{choice['single']}` in full (✓ = above every single signal):",
+            "",
+            "| data set | R@1 | R@5 | MRR@10 | best single signal |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for r in results:
+            v = r["variants"][choice["single"]]
+            name, top = single[r["dataset"]]
+            mark = "✓" if v["r@1"] > top else "✗"
+            parts.append(
+                f"| {r['dataset']} | {v['r@1']:.3f} {mark} | {v['r@5']:.3f} | "
+                f"{v['mrr@10']:.3f} | {name} {top:.3f} |"
+            )
+        parts.append("")
     return "\n".join(parts)
 
 
@@ -221,3 +280,22 @@ def write_combined(out_dir: Path) -> Path | None:
     path = out_dir / "retrieval.md"
     path.write_text(combined_markdown(results), encoding="utf-8")
     return path
+
+
+def refresh(out_dir: Path) -> Path | None:
+    """Rewrite every Markdown report (and the picks) from the JSON results in `out_dir`."""
+    for path in sorted(out_dir.glob("retrieval-*.json")):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        result["picks"]["best_hybrid"] = best_variant(result["variants"], "hybrid ")
+        if len(result.get("embedders", [])) > 1:
+            result["picks"]["best_dense"] = best_variant(result["variants"], "dense")
+        result["rows"] = rows(result)
+        write_dataset(result, out_dir)
+    return write_combined(out_dir)
+
+
+if __name__ == "__main__":
+    import sys
+
+    for arg in sys.argv[1:] or ["eval/results"]:
+        print(refresh(Path(arg)))

