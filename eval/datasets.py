@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bot.settings import IngestSettings
 from ingest.model import Chunk
 
 DATASETS_ENV = "KEFU_DATASETS"
@@ -104,6 +105,7 @@ def stackfaq(root: Path) -> EvalSet:
             # As a question/answer sheet is loaded: the question is known, so the knowledge
             # base also embeds it alone.
             chunk.metadata["question"] = question
+            chunk.metadata["answer"] = (answer or "").strip()
             chunks.append(chunk)
         for rephrased in thread.get("rephr") or []:
             text = (rephrased or "").strip()
@@ -118,17 +120,30 @@ def stackfaq(root: Path) -> EvalSet:
 
 
 def drcd(root: Path) -> EvalSet:
-    """DRCD dev paragraphs are the items; each question's gold is its paragraph."""
+    """DRCD dev paragraphs, split by kefu's chunker as a PDF page would be; gold = paragraph.
+
+    A hit counts when any chunk of the right paragraph ranks first.
+    """
+    from ingest.chunking import chunk_items
+    from ingest.model import Item, LoadResult
+
     data = json.loads((root / "drcd" / "DRCD_dev.json").read_text(encoding="utf-8"))
-    chunks: list[Chunk] = []
+    items: list[Item] = []
     queries: list[Query] = []
     for article in data["data"]:
         for paragraph in article["paragraphs"]:
             pid = str(paragraph["id"])
-            chunks.append(_chunk("drcd", f"paragraph={pid}", paragraph["context"], pid, "zh"))
+            items.append(Item(paragraph["context"], f"paragraph={pid}", {"label": pid}))
             for qa in paragraph["qas"]:
                 queries.append(Query(qa["question"].strip(), frozenset({pid})))
-    return EvalSet("drcd", "zh", chunks, queries)
+    settings = IngestSettings()
+    chunks = chunk_items(
+        LoadResult("drcd", items),
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+    )
+    notes = {"paragraphs": len(items), "chunk_size": settings.chunk_size}
+    return EvalSet("drcd", "zh", chunks, queries, notes)
 
 
 # ---- Taipei City FAQ ---------------------------------------------------------------------------

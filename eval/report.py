@@ -66,13 +66,15 @@ def rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
 
     for signal in result["signals"]:
         add(f"{signal} alone", f"signal {signal}", f"signal {signal}")
-    add("dense-only (RRF k=60)", picks.get("dense_default"), "dense-only")
+    add("dense-only, kefu default fusion", picks.get("shipped_dense"), "dense-only")
+    add("dense-only, RRF k=60", picks.get("dense_default"), "")
     if picks.get("best_dense") != picks.get("dense_default"):
-        add("dense-only, best", picks.get("best_dense"), "dense-only")
+        add("dense-only, best of grid", picks.get("best_dense"), "")
     add("keyword-only", "keyword-only", "keyword-only")
-    add("hybrid default (RRF k=60, weights 1)", picks.get("default"), "hybrid default")
+    add("**hybrid, kefu default**", picks.get("shipped"), "hybrid default")
+    add("hybrid, RRF k=60, weights 1", picks.get("default"), "")
     if picks.get("best_hybrid") != picks.get("default"):
-        add("hybrid, best", picks.get("best_hybrid"), "hybrid best")
+        add("hybrid, best of grid", picks.get("best_hybrid"), "hybrid best")
     return out
 
 

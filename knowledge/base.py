@@ -123,7 +123,10 @@ class KnowledgeBase:
         """
         views = [("", chunk.text)]
         question = str(chunk.metadata.get("question") or "").strip()
-        if self.question_vectors and question and question != chunk.text.strip():
+        # Only rows with a question and an answer column: in other tables the "question" is
+        # just the row's first cell, and a second vector of it would not help.
+        has_answer = bool(str(chunk.metadata.get("answer") or "").strip())
+        if self.question_vectors and has_answer and question and question != chunk.text.strip():
             views.append((QUESTION_VIEW, question))
         return views
 

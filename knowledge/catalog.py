@@ -204,7 +204,8 @@ class Catalog:
                     "INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?,?,?)",
                     (source, origin, "ok", items, now, "", fingerprint),
                 )
-                self._bump()
+                if remove_ids or add_rows:
+                    self._bump()  # caches and the keyword index follow the revision
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -12,7 +12,7 @@ import numpy as np
 from ingest.language import detect_language
 from knowledge.base import QUESTION_VIEW, KnowledgeBase
 from knowledge.embedding import serves
-from knowledge.fusion import reciprocal_rank_fusion, score_fusion
+from knowledge.fusion import minmax_fusion, reciprocal_rank_fusion, score_fusion
 from knowledge.text import normalize, tokenize
 
 KEYWORD = "keyword"
@@ -26,11 +26,20 @@ def dense_signal(embedder_name: str) -> str:
 class RetrievalConfig:
     # "dense" or "keyword" switch the other signals off (for measuring each one alone).
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
-    fusion: Literal["rrf", "score"] = "rrf"
+    fusion: Literal["minmax", "rrf", "score"] = "minmax"
     # Weight of each signal in the fusion; signals not named weigh 1.
     weights: dict[str, float] = field(default_factory=dict)
+    # Weights for queries in one language, over `weights`. BM25 over jieba words is the
+    # strongest signal in Chinese and the weakest on English paraphrases, where MiniLM leads
+    # (eval/results/retrieval.md).
+    language_weights: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "zh": {KEYWORD: 2.0},
+            "en": {KEYWORD: 0.25, "dense:minilm": 2.0},
+        }
+    )
     rrf_k: int = 60
-    candidates: int = 50  # how deep each signal looks before fusing
+    candidates: int = 100  # how deep each signal looks before fusing
     cache_size: int = 1024
 
 
@@ -85,9 +94,8 @@ class HybridRetriever:
             if self.config.mode == "keyword" or not serves(embedder, language):
                 continue
             vector = self._query_vector(embedder.name, query)
-            rankings[dense_signal(embedder.name)] = self.kb.vectors.query(
-                embedder.name, vector, depth
-            )
+            views = self.kb.vectors.query(embedder.name, vector, depth * 2)
+            rankings[dense_signal(embedder.name)] = _best_view_per_chunk(views)[:depth]
         if self.config.mode != "dense":
             rankings[KEYWORD] = self.kb.keyword_index().search(tokenize(query), depth)
         return rankings
@@ -109,14 +117,20 @@ class HybridRetriever:
                 self._cache.popitem(last=False)
         return hits
 
-    def fuse(self, rankings: dict[str, list[tuple[str, float]]]) -> list[tuple[str, float]]:
+    def fuse(
+        self, rankings: dict[str, list[tuple[str, float]]], language: str = "und"
+    ) -> list[tuple[str, float]]:
+        """One ranking from the signals' rankings, weighted for the query's language."""
+        weights = {**self.config.weights, **self.config.language_weights.get(language, {})}
         if self.config.fusion == "rrf":
-            return reciprocal_rank_fusion(rankings, self.config.weights, self.config.rrf_k)
-        return score_fusion(rankings, self.config.weights)
+            return reciprocal_rank_fusion(rankings, weights, self.config.rrf_k)
+        if self.config.fusion == "score":
+            return score_fusion(rankings, weights)
+        return minmax_fusion(rankings, weights)
 
     def _search(self, query: str, k: int) -> list[Hit]:
         rankings = self.signals(query)
-        fused = self.fuse(rankings)
+        fused = self.fuse(rankings, detect_language(query))
         # Vectors of a chunk that was removed a moment ago may still answer; the catalog decides.
         top = [doc for doc, _ in fused[: k * 2]]
         stored = self.kb.catalog.get(top)

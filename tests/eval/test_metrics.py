@@ -185,7 +185,7 @@ def test_vectorised_grid_ranks_equal_the_real_fusion():
 
 
 def test_minmax_fusion_scales_each_list_to_unit_range():
-    from eval.retrieval import minmax_fusion
+    from knowledge.fusion import minmax_fusion
 
     fused = minmax_fusion(
         {"dense": [("a", 0.9), ("b", 0.85), ("c", 0.8)], "keyword": [("c", 12.0), ("a", 2.0)]},
