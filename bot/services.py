@@ -30,11 +30,13 @@ def build_embedders(settings: Settings) -> list[Embedder]:
 
 def retrieval_config(settings: Settings, embedders: list[Embedder]) -> RetrievalConfig:
     r = settings.retrieval
-    weights = {dense_signal(e.name): r.dense_weight for e in embedders}
-    weights[KEYWORD] = r.keyword_weight
     return RetrievalConfig(
         fusion=r.fusion,
-        weights=weights,
+        weights={dense_signal(e.name): r.dense_weight for e in embedders},
+        language_weights={
+            "zh": {KEYWORD: r.keyword_weight_zh},
+            "en": {KEYWORD: r.keyword_weight_en, dense_signal("minilm"): r.minilm_weight_en},
+        },
         rrf_k=r.rrf_k,
         candidates=r.candidates,
         cache_size=r.cache_size,

@@ -37,18 +37,24 @@ class IngestSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    fusion: Literal["rrf", "score"] = Field(
-        default="rrf", description="How dense and keyword rankings are fused."
+    fusion: Literal["minmax", "rrf", "score"] = Field(
+        default="minmax",
+        description="How rankings are fused: minmax (scores scaled to 0-1 per signal, weighted), "
+        "rrf (reciprocal rank fusion) or score (scores divided by each signal's best).",
     )
     rrf_k: int = Field(default=60, description="The k of reciprocal rank fusion.")
-    keyword_weight: float = Field(
-        default=1.0, description="Weight of the BM25 ranking in the fusion."
+    dense_weight: float = Field(default=1.0, description="Weight of each dense ranking.")
+    keyword_weight_zh: float = Field(
+        default=2.0, description="Weight of the BM25 ranking for Chinese questions."
     )
-    dense_weight: float = Field(
-        default=1.0, description="Weight of each dense ranking in the fusion."
+    keyword_weight_en: float = Field(
+        default=0.25, description="Weight of the BM25 ranking for English questions."
+    )
+    minilm_weight_en: float = Field(
+        default=2.0, description="Weight of the MiniLM ranking for English questions."
     )
     candidates: int = Field(
-        default=50, description="How many results each signal contributes before fusion."
+        default=100, description="How many results each signal contributes before fusion."
     )
     cache_size: int = Field(default=1024, description="Queries whose results are kept in memory.")
 

@@ -22,3 +22,14 @@ def test_readme_quick_start_is_make_run_and_make_test():
     assert "make run" in readme and "make test" in readme
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in ci
+
+
+def test_settings_defaults_are_the_measured_retrieval_defaults():
+    from bot.services import retrieval_config
+    from bot.settings import Settings
+    from knowledge.retriever import RetrievalConfig
+
+    wired, measured = retrieval_config(Settings(), []), RetrievalConfig()
+    assert wired.fusion == measured.fusion
+    assert wired.language_weights == measured.language_weights
+    assert wired.candidates == measured.candidates
