@@ -25,11 +25,13 @@ class EmbeddingSettings(BaseModel):
 
 
 class IngestSettings(BaseModel):
+    # Measured on DRCD paragraphs split like PDF pages (python -m eval.chunking): R@1 of the
+    # right paragraph, hybrid, 250 paragraphs: 100 chars .960, 200 .952, 300 .928, 500 .913.
     chunk_size: int = Field(
-        default=500, description="Characters per passage chunk (FAQ rows are never split)."
+        default=100, description="Characters per passage chunk (FAQ rows are never split)."
     )
     chunk_overlap: int = Field(
-        default=50, description="Characters shared by neighbouring passage chunks."
+        default=10, description="Characters shared by neighbouring passage chunks."
     )
     max_file_mb: int = Field(
         default=20, description="Files larger than this are refused with a clear message."

@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IngestOptions:
-    chunk_size: int = 500
-    chunk_overlap: int = 50
+    chunk_size: int = 100  # see bot.settings.IngestSettings
+    chunk_overlap: int = 10
     max_bytes: int = 20 * 1024 * 1024
     dry_run: bool = False
     force: bool = False  # read every file again even if its bytes did not change

@@ -33,3 +33,15 @@ def test_settings_defaults_are_the_measured_retrieval_defaults():
     assert wired.fusion == measured.fusion
     assert wired.language_weights == measured.language_weights
     assert wired.candidates == measured.candidates
+
+
+def test_ingest_defaults_match_the_settings():
+    from bot.settings import IngestSettings
+    from knowledge.ingestion import IngestOptions
+
+    settings, options = IngestSettings(), IngestOptions()
+    assert (options.chunk_size, options.chunk_overlap) == (
+        settings.chunk_size,
+        settings.chunk_overlap,
+    )
+    assert options.max_bytes == settings.max_file_mb * 1024 * 1024
