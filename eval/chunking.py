@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from eval.datasets import default_root, drcd
+from eval.datasets import Query, default_root
 from eval.metrics import evaluate
 from ingest.chunking import chunk_items
 from ingest.model import Item, LoadResult
@@ -31,17 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("eval/results/chunking.json"))
     args = parser.parse_args(argv)
 
-    data = drcd(default_root())
-    paragraphs = data.chunks[: args.paragraphs]
-    wanted = {str(c.metadata["label"]) for c in paragraphs}
-    queries = [q for q in data.queries if q.gold <= wanted]
+    raw = json.loads((default_root() / "drcd" / "DRCD_dev.json").read_text(encoding="utf-8"))
+    paragraphs = [
+        (str(p["id"]), p["context"], [qa["question"].strip() for qa in p["qas"]])
+        for article in raw["data"]
+        for p in article["paragraphs"]
+    ][: args.paragraphs]
+    queries = [Query(q, frozenset({pid})) for pid, _, qs in paragraphs for q in qs]
     embedder = E5Embedder()
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        items = [
-            Item(c.text, f"paragraph={c.metadata['label']}", {"label": c.metadata["label"]})
-            for c in paragraphs
-        ]
+        items = [Item(text, f"paragraph={pid}", {"label": pid}) for pid, text, _ in paragraphs]
         loaded = LoadResult("drcd", items)
         if size:
             chunks = chunk_items(loaded, chunk_size=size, chunk_overlap=size // 10)
