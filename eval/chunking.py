@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                 "ingest_s": round(ingest_s, 1),
             }
             for mode in ("dense", "keyword", "hybrid"):
-                retriever = HybridRetriever(kb, RetrievalConfig(mode=mode, candidates=30))  # type: ignore[arg-type]
+                retriever = HybridRetriever(kb, RetrievalConfig(mode=mode, candidates=30))
                 ranked = [[h.id for h in retriever.search(q.text, 30)] for q in queries]
                 scores = evaluate(ranked, [q.gold for q in queries], label_of).as_dict()
                 row[mode] = {"r@1": scores["r@1"], "mrr@10": scores["mrr@10"]}

@@ -21,3 +21,29 @@ def hashing_kb(tmp_path: Path):
     from knowledge.embedding import HashingEmbedder
 
     return KnowledgeBase.in_memory([HashingEmbedder()], tmp_path)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, proc, timeout: float = 120) -> None:
+    """Poll `url` until it answers 200, failing early if the server process died."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server behind {url} did not start")
+        time.sleep(0.3)

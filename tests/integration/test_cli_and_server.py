@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import free_port, wait_until_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("models")]
 
@@ -69,12 +69,6 @@ def test_cli_failure_names_the_file_and_exits_nonzero(ingested: Path, tmp_path: 
     assert json.loads(search.stdout)["hits"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(ingested: Path) -> Iterator[str]:
     port = free_port()
@@ -87,16 +81,7 @@ def server(ingested: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("kefu serve did not start")
-            time.sleep(0.5)
+        wait_until_up(f"{url}/api/health", proc)
         yield url
     finally:
         proc.terminate()
