@@ -259,7 +259,7 @@ def _complete(kb: KnowledgeBase, chunks: Sequence[Chunk]) -> bool:
     """Does every embedder hold every vector that this kefu gives these chunks?"""
     for embedder in kb.embedders:
         served = [c for c in chunks if serves(embedder, c.metadata.get("language", "und"))]
-        wanted = {c.id + suffix for c in served for suffix, _ in kb._views(c)}
+        wanted = {c.id + suffix for c in served for suffix, _ in kb.vector_views(c)}
         if len(kb.vectors.present(embedder.name, sorted(wanted))) != len(wanted):
             return False
     return True

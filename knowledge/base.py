@@ -115,7 +115,7 @@ class KnowledgeBase:
             self._delete_vectors(plan.remove_ids)
             return plan.diff
 
-    def _views(self, chunk: Chunk) -> list[tuple[str, str]]:
+    def vector_views(self, chunk: Chunk) -> list[tuple[str, str]]:
         """(id suffix, text) of each vector a chunk gets: its text, and its question alone.
 
         A customer's question is closer to the FAQ's question than to question + answer, so a
@@ -155,7 +155,7 @@ class KnowledgeBase:
         todo = [
             (c, suffix, text)
             for c in missing
-            for suffix, text in self._views(c)
+            for suffix, text in self.vector_views(c)
             if (c.hash, suffix) not in reuse
         ]
         computed: dict[tuple[str, str], np.ndarray] = {}
@@ -171,7 +171,7 @@ class KnowledgeBase:
         vectors: list[np.ndarray] = []
         metas: list[dict[str, str]] = []
         for c in missing:
-            for suffix, _ in self._views(c):
+            for suffix, _ in self.vector_views(c):
                 ids.append(c.id + suffix)
                 key = (c.hash, suffix)
                 vectors.append(computed[key] if key in computed else reuse[key])
