@@ -81,7 +81,9 @@ def ingest(
         )
     table = Table(title="Ingest" + (" (dry run: nothing written)" if dry_run else ""))
     for col in ("file", "added", "changed", "removed", "moved", "unchanged", "embedded", "status"):
-        table.add_column(col, justify="left" if col in ("file", "status") else "right")
+        table.add_column(
+            col, justify="left" if col in ("file", "status") else "right", overflow="fold"
+        )
     for f in report.files:
         d = f.diff
         status = "[red]failed[/red]" if f.failed else "unchanged file" if f.skipped else "ok"
