@@ -61,6 +61,48 @@ class RetrievalSettings(BaseModel):
     cache_size: int = Field(default=1024, description="Queries whose results are kept in memory.")
 
 
+class ConversationSettings(BaseModel):
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the conversation store (e.g. "
+        "postgresql+psycopg://kefu@127.0.0.1/kefu); unset = SQLite file under data_dir.",
+    )
+    assumed_resolution_minutes: int = Field(
+        default=30,
+        description="An answered conversation with no further message and no handoff for this "
+        "long counts as resolved (assumed).",
+    )
+    max_message_chars: int = Field(
+        default=4000, description="Longer customer messages are refused with a clear error."
+    )
+
+
+class LLMSettings(BaseModel):
+    mode: Literal["off", "openai", "llamacpp"] = Field(
+        default="off",
+        description="off = extractive answers only; openai = any OpenAI-compatible endpoint "
+        "(Ollama, vLLM, a hosted API); llamacpp = a local GGUF model (make local-llm).",
+    )
+    base_url: str | None = Field(
+        default=None, description="Endpoint of the OpenAI-compatible API (…/v1)."
+    )
+    api_key: str | None = Field(default=None, description="API key for the endpoint, if any.")
+    model: str = Field(default="", description="Model name to ask the endpoint for.")
+    model_path: Path | None = Field(
+        default=None, description="The GGUF file for llamacpp mode."
+    )
+    timeout_s: float = Field(default=60.0, description="Seconds to wait for a draft.")
+    max_tokens: int = Field(default=300, description="Longest draft, in tokens.")
+    min_lexical_support: float = Field(
+        default=0.5,
+        description="Share of a draft sentence's words that must occur in the passages.",
+    )
+    min_semantic_support: float = Field(
+        default=0.8,
+        description="Cosine similarity a draft sentence needs with some passage sentence.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KEFU_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -77,6 +119,8 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    conversation: ConversationSettings = Field(default_factory=ConversationSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
 
 def settings_table() -> str:

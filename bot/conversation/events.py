@@ -1,0 +1,203 @@
+"""The typed events of a conversation. The log of these events is the only source of metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from bot.conversation.status import ConversationStatus
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Decision(StrEnum):
+    ANSWERED = "answered"
+    CLARIFYING = "clarifying"
+    REFUSED = "refused"
+    HANDED_OFF = "handed_off"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where an answer comes from: the item, its file and its place in the file."""
+
+    item_id: str
+    source: str
+    locator: str  # "sheet=常見問題;row=5" or "page=3;offset=120"
+    snippet: str
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """One knowledge item the bot looked at, with its fused score and each signal's score."""
+
+    item_id: str
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    kind: ClassVar[str] = "event"
+    conversation_id: str
+    at: datetime = field(default_factory=now)
+
+    def payload(self) -> dict[str, Any]:
+        """The fields beyond conversation_id and at, as JSON-ready values."""
+        data = dataclasses.asdict(self)
+        del data["conversation_id"], data["at"]
+        return _jsonable(data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationStarted(Event):
+    kind: ClassVar[str] = "conversation_started"
+    channel: str
+    customer_id: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerMessaged(Event):
+    kind: ClassVar[str] = "customer_messaged"
+    text: str
+    language: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotTurn(Event):
+    """The bot's reply to one customer message; the subclass says what it decided."""
+
+    decision: ClassVar[Decision]
+    question: str  # the question as the bot understood it (a follow-up is completed)
+    language: str
+    reply: str
+    reason: str  # why it decided so: the signal that refused, "clear_match", ...
+    confidence: float
+    citations: tuple[Citation, ...] = ()
+    retrieved: tuple[Retrieved, ...] = ()
+    topic: str | None = None  # the sheet or file of the best item
+    latency_ms: float = 0.0
+    answer_mode: str = "extractive"  # "extractive" or "llm"
+    details: dict[str, Any] = field(default_factory=dict)  # signal values, grounding verdicts
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnAnswered(BotTurn):
+    kind: ClassVar[str] = "turn_answered"
+    decision: ClassVar[Decision] = Decision.ANSWERED
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnClarifying(BotTurn):
+    kind: ClassVar[str] = "turn_clarifying"
+    decision: ClassVar[Decision] = Decision.CLARIFYING
+    options: tuple[str, ...] = ()  # the questions offered to choose from
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnRefused(BotTurn):
+    kind: ClassVar[str] = "turn_refused"
+    decision: ClassVar[Decision] = Decision.REFUSED
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnHandedOff(BotTurn):
+    kind: ClassVar[str] = "turn_handed_off"
+    decision: ClassVar[Decision] = Decision.HANDED_OFF
+    trigger: str = ""  # which signal handed off: explicit_request, sentiment, ...
+    trigger_value: float | str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusChanged(Event):
+    kind: ClassVar[str] = "status_changed"
+    from_status: ConversationStatus
+    to_status: ConversationStatus
+    reason: str = ""
+    actor: str = "bot"  # "bot", "customer", "agent:<name>", "system"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedbackGiven(Event):
+    """The customer said whether an answer helped (the widget's 👍 / 👎)."""
+
+    kind: ClassVar[str] = "feedback_given"
+    helpful: bool
+    turn_seq: int | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        ConversationStarted,
+        CustomerMessaged,
+        TurnAnswered,
+        TurnClarifying,
+        TurnRefused,
+        TurnHandedOff,
+        StatusChanged,
+        FeedbackGiven,
+    )
+}
+
+
+def register(cls: type[Event]) -> type[Event]:
+    """Add an event type (the handoff package adds its own); usable as a class decorator."""
+    EVENT_TYPES[cls.kind] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An event as stored: its place in the conversation (seq, from 1) and in the whole log."""
+
+    seq: int
+    event: Event
+
+
+def event_from(kind: str, conversation_id: str, at: datetime, payload: dict[str, Any]) -> Event:
+    """Rebuild a typed event from its stored kind and payload."""
+    cls = EVENT_TYPES.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}")
+    values: dict[str, Any] = {}
+    hints = {f.name: f for f in dataclasses.fields(cls)}
+    for name, value in payload.items():
+        if name not in hints:
+            continue  # a field dropped in a later version
+        values[name] = _revive(name, value)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return cls(conversation_id=conversation_id, at=at, **values)
+
+
+def _revive(name: str, value: Any) -> Any:
+    if name == "citations":
+        return tuple(Citation(**c) for c in value)
+    if name == "retrieved":
+        return tuple(Retrieved(**r) for r in value)
+    if name == "options":
+        return tuple(value)
+    if name in ("from_status", "to_status"):
+        return ConversationStatus(value)
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return round(value, 6)
+    return value

@@ -1,0 +1,206 @@
+"""The conversation store: a protocol, and an in-memory implementation for fast unit tests."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Protocol
+
+from bot.conversation.events import ConversationStarted, Event, Recorded, StatusChanged, now
+from bot.conversation.status import ConversationStatus, check_transition
+
+
+class ConversationNotFound(LookupError):
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(f"no conversation {conversation_id!r}")
+        self.conversation_id = conversation_id
+
+
+class StatusConflict(Exception):
+    """The status moved under the caller (e.g. another agent claimed the conversation first)."""
+
+    def __init__(self, expected: ConversationStatus, actual: ConversationStatus) -> None:
+        super().__init__(f"the conversation is {actual}, not {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    channel: str
+    customer_id: str | None
+    language: str | None
+    status: ConversationStatus
+    created_at: datetime
+    updated_at: datetime
+    assignee: str | None = None  # the agent who owns it while with_agent
+
+
+def new_conversation_id() -> str:
+    return uuid.uuid4().hex
+
+
+class ConversationStore(Protocol):
+    def create(
+        self, channel: str, customer_id: str | None = None, language: str | None = None
+    ) -> Conversation:
+        """A new conversation in status bot; records ConversationStarted."""
+        ...
+
+    def get(self, conversation_id: str) -> Conversation:
+        """Raises ConversationNotFound."""
+        ...
+
+    def append(self, event: Event) -> Recorded:
+        """Record an event; seq numbers of one conversation are 1, 2, 3… with no gaps, also
+        under concurrent appends. Raises ConversationNotFound."""
+        ...
+
+    def events(self, conversation_id: str, after_seq: int = 0) -> list[Recorded]:
+        """The conversation's events with seq > after_seq, in order. Raises ConversationNotFound."""
+        ...
+
+    def transition(
+        self,
+        conversation_id: str,
+        to: ConversationStatus,
+        *,
+        reason: str = "",
+        actor: str = "bot",
+        expected: ConversationStatus | None = None,
+        assignee: str | None = None,
+    ) -> Recorded:
+        """Move the status atomically and record StatusChanged. Raises InvalidTransition for a
+        move the table forbids, StatusConflict when `expected` is given and the status is not
+        that (so two agents claiming at once: one wins, one gets StatusConflict)."""
+        ...
+
+    def log(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterable[tuple[int, Event]]:
+        """Every event with start <= at < end, ordered by conversation then seq, as (seq, event):
+        the input of metrics."""
+        ...
+
+    def conversations(
+        self, status: ConversationStatus | None = None, customer_id: str | None = None
+    ) -> list[Conversation]:
+        """Conversations, newest first, optionally only in one status or of one customer."""
+        ...
+
+
+@dataclass
+class _Kept:
+    conversation: Conversation
+    events: list[Event] = field(default_factory=list)
+
+
+class MemoryConversationStore:
+    """Keeps everything in a dict; for unit tests and throwaway demos."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, _Kept] = {}
+        self._lock = threading.Lock()
+
+    def create(
+        self, channel: str, customer_id: str | None = None, language: str | None = None
+    ) -> Conversation:
+        at = now()
+        conversation = Conversation(
+            new_conversation_id(), channel, customer_id, language, ConversationStatus.BOT, at, at
+        )
+        with self._lock:
+            self._kept[conversation.id] = _Kept(conversation)
+        self.append(
+            ConversationStarted(
+                conversation_id=conversation.id,
+                at=at,
+                channel=channel,
+                customer_id=customer_id,
+                language=language,
+            )
+        )
+        return conversation
+
+    def get(self, conversation_id: str) -> Conversation:
+        return self._find(conversation_id).conversation
+
+    def append(self, event: Event) -> Recorded:
+        with self._lock:
+            kept = self._find(event.conversation_id)
+            kept.events.append(event)
+            kept.conversation = replace(kept.conversation, updated_at=event.at)
+            return Recorded(len(kept.events), event)
+
+    def events(self, conversation_id: str, after_seq: int = 0) -> list[Recorded]:
+        with self._lock:
+            kept = self._find(conversation_id)
+            return [
+                Recorded(seq, e)
+                for seq, e in enumerate(kept.events, start=1)
+                if seq > after_seq
+            ]
+
+    def transition(
+        self,
+        conversation_id: str,
+        to: ConversationStatus,
+        *,
+        reason: str = "",
+        actor: str = "bot",
+        expected: ConversationStatus | None = None,
+        assignee: str | None = None,
+    ) -> Recorded:
+        with self._lock:
+            kept = self._find(conversation_id)
+            current = kept.conversation.status
+            if expected is not None and current != expected:
+                raise StatusConflict(expected, current)
+            check_transition(current, to)
+            event = StatusChanged(
+                conversation_id=conversation_id,
+                from_status=current,
+                to_status=to,
+                reason=reason,
+                actor=actor,
+            )
+            kept.events.append(event)
+            kept.conversation = replace(
+                kept.conversation,
+                status=to,
+                updated_at=event.at,
+                assignee=assignee if to == ConversationStatus.WITH_AGENT else None,
+            )
+            return Recorded(len(kept.events), event)
+
+    def log(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterable[tuple[int, Event]]:
+        with self._lock:
+            snapshot = [(k.conversation.created_at, list(k.events)) for k in self._kept.values()]
+        for _, events in sorted(snapshot, key=lambda s: s[0]):
+            for seq, event in enumerate(events, start=1):
+                if (start is None or event.at >= start) and (end is None or event.at < end):
+                    yield seq, event
+
+    def conversations(
+        self, status: ConversationStatus | None = None, customer_id: str | None = None
+    ) -> list[Conversation]:
+        with self._lock:
+            found = [
+                k.conversation
+                for k in self._kept.values()
+                if (status is None or k.conversation.status == status)
+                and (customer_id is None or k.conversation.customer_id == customer_id)
+            ]
+        return sorted(found, key=lambda c: c.created_at, reverse=True)
+
+    def _find(self, conversation_id: str) -> _Kept:
+        kept = self._kept.get(conversation_id)
+        if kept is None:
+            raise ConversationNotFound(conversation_id)
+        return kept
