@@ -140,9 +140,7 @@ class MemoryConversationStore:
         with self._lock:
             kept = self._find(conversation_id)
             return [
-                Recorded(seq, e)
-                for seq, e in enumerate(kept.events, start=1)
-                if seq > after_seq
+                Recorded(seq, e) for seq, e in enumerate(kept.events, start=1) if seq > after_seq
             ]
 
     def transition(

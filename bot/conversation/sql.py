@@ -1,0 +1,419 @@
+"""The conversation store on SQLAlchemy: a SQLite file by default, PostgreSQL for a team."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Row,
+    Select,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.types import TypeDecorator
+
+from bot.conversation.events import (
+    EVENT_TYPES,
+    ConversationStarted,
+    Event,
+    Recorded,
+    StatusChanged,
+    event_from,
+    now,
+)
+from bot.conversation.status import ConversationStatus, check_transition
+from bot.conversation.store import (
+    Conversation,
+    ConversationNotFound,
+    StatusConflict,
+    new_conversation_id,
+)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_FILE = "conversations.db"
+
+# How long a SQLite writer waits for the file lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 30.0
+# Rows fetched per round trip while streaming the log (a server-side cursor on PostgreSQL).
+LOG_BATCH = 1000
+# Any constant works; it only has to be the same for every process migrating one database.
+_MIGRATION_LOCK_KEY = 0x6B656675  # "kefu"
+# Execution option that marks a write transaction (SQLite: BEGIN IMMEDIATE).
+_WRITE = "kefu_write"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes in and out. SQLite keeps no zone, so the stored value is the
+    UTC wall time and the zone is put back on the way out; naive input is refused as ambiguous."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"a naive datetime ({value}) is ambiguous; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# Named constraints so that later migrations can refer to them on every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("channel", String(64), nullable=False),
+    Column("customer_id", String(255), index=True),
+    Column("language", String(16)),
+    Column("status", String(16), nullable=False, index=True),
+    Column("assignee", String(255)),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # the seq of the conversation's latest event; bumping it locks the row, so seqs have no gaps
+    Column("last_seq", Integer, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "conversation_id",
+        String(64),
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("payload", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+)
+
+
+class SqlConversationStore:
+    """The ConversationStore on any SQLAlchemy database; the schema is migrated on open."""
+
+    def __init__(self, url: str | URL) -> None:
+        parsed = make_url(url)
+        self._sqlite = parsed.get_backend_name() == "sqlite"
+        if self._sqlite and parsed.database in (None, "", ":memory:"):
+            raise ValueError(
+                "an in-memory SQLite database is not shared between connections; "
+                "use a file (SqlConversationStore.sqlite(data_dir)) or MemoryConversationStore"
+            )
+        options: dict[str, Any] = {
+            # keep zh-TW text readable in the database instead of \uXXXX escapes
+            "json_serializer": lambda value: json.dumps(value, ensure_ascii=False),
+        }
+        if self._sqlite:
+            options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        else:
+            options["pool_pre_ping"] = True
+            # the row locks below give gapless seqs at this level; a server defaulting to
+            # SERIALIZABLE would instead fail concurrent appends with serialization errors
+            options["isolation_level"] = "READ COMMITTED"
+        self._engine: Engine = create_engine(parsed, **options)
+        if self._sqlite:
+            _serialize_sqlite_writes(self._engine)
+        self._writer = self._engine.execution_options(**{_WRITE: True})
+        try:
+            self.migrate()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @classmethod
+    def sqlite(cls, data_dir: Path) -> SqlConversationStore:
+        """The store in `data_dir/conversations.db`, created if missing."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(URL.create("sqlite+pysqlite", database=str(data_dir / SQLITE_FILE)))
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def migrate(self) -> None:
+        """Bring the schema to the latest revision (a no-op when it is there already)."""
+        with self._writer.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # two processes opening a fresh database at once would both create the tables
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            command.upgrade(migration_config(conn), "head")
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def create(
+        self, channel: str, customer_id: str | None = None, language: str | None = None
+    ) -> Conversation:
+        at = now()
+        conversation = Conversation(
+            new_conversation_id(), channel, customer_id, language, ConversationStatus.BOT, at, at
+        )
+        started = ConversationStarted(
+            conversation_id=conversation.id,
+            at=at,
+            channel=channel,
+            customer_id=customer_id,
+            language=language,
+        )
+        with self._writer.begin() as conn:
+            conn.execute(
+                insert(conversations).values(
+                    id=conversation.id,
+                    channel=channel,
+                    customer_id=customer_id,
+                    language=language,
+                    status=conversation.status.value,
+                    assignee=None,
+                    created_at=at,
+                    updated_at=at,
+                    last_seq=1,
+                )
+            )
+            conn.execute(insert(events).values(_event_row(started, 1)))
+        return conversation
+
+    def get(self, conversation_id: str) -> Conversation:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(conversations).where(conversations.c.id == conversation_id)
+            ).one_or_none()
+        if row is None:
+            raise ConversationNotFound(conversation_id)
+        return _conversation(row)
+
+    def append(self, event: Event) -> Recorded:
+        if EVENT_TYPES.get(event.kind) is not type(event):
+            # the log could not be read back: event_from() only knows registered kinds
+            raise ValueError(
+                f"{type(event).__name__} is not a registered event type; register() it first"
+            )
+        _require_aware(event.at)
+        with self._writer.begin() as conn:
+            seq = conn.execute(
+                update(conversations)
+                .where(conversations.c.id == event.conversation_id)
+                .values(last_seq=conversations.c.last_seq + 1, updated_at=event.at)
+                .returning(conversations.c.last_seq)
+            ).scalar_one_or_none()
+            if seq is None:
+                raise ConversationNotFound(event.conversation_id)
+            conn.execute(insert(events).values(_event_row(event, seq)))
+        return Recorded(seq, event)
+
+    def events(self, conversation_id: str, after_seq: int = 0) -> list[Recorded]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(events.c.seq, events.c.kind, events.c.at, events.c.payload)
+                .where(events.c.conversation_id == conversation_id, events.c.seq > after_seq)
+                .order_by(events.c.seq)
+            ).all()
+            if not rows and not _exists(conn, conversation_id):
+                raise ConversationNotFound(conversation_id)
+        return [
+            Recorded(row.seq, event_from(row.kind, conversation_id, row.at, row.payload))
+            for row in rows
+        ]
+
+    def transition(
+        self,
+        conversation_id: str,
+        to: ConversationStatus,
+        *,
+        reason: str = "",
+        actor: str = "bot",
+        expected: ConversationStatus | None = None,
+        assignee: str | None = None,
+    ) -> Recorded:
+        with self._writer.begin() as conn:
+            current = _status(conn, conversation_id, lock=True)
+            if expected is not None and current != expected:
+                raise StatusConflict(expected, current)
+            check_transition(current, to)
+            changed = StatusChanged(
+                conversation_id=conversation_id,
+                from_status=current,
+                to_status=to,
+                reason=reason,
+                actor=actor,
+            )
+            # Compare-and-set: the row lock above already keeps others out, but the WHERE on the
+            # status makes the move correct even for a writer that did not take the lock.
+            seq = conn.execute(
+                update(conversations)
+                .where(
+                    conversations.c.id == conversation_id,
+                    conversations.c.status == current.value,
+                )
+                .values(
+                    status=to.value,
+                    assignee=assignee if to == ConversationStatus.WITH_AGENT else None,
+                    last_seq=conversations.c.last_seq + 1,
+                    updated_at=changed.at,
+                )
+                .returning(conversations.c.last_seq)
+            ).scalar_one_or_none()
+            if seq is None:
+                raise StatusConflict(expected or current, _status(conn, conversation_id))
+            conn.execute(insert(events).values(_event_row(changed, seq)))
+        return Recorded(seq, changed)
+
+    def log(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[tuple[int, Event]]:
+        # checked now, not when the caller starts iterating
+        _require_aware(start, end)
+        query = (
+            select(
+                events.c.conversation_id,
+                events.c.seq,
+                events.c.kind,
+                events.c.at,
+                events.c.payload,
+            )
+            .join(conversations, conversations.c.id == events.c.conversation_id)
+            # the same order as the memory store: conversations as they were created
+            .order_by(conversations.c.created_at, conversations.c.id, events.c.seq)
+        )
+        if start is not None:
+            query = query.where(events.c.at >= start)
+        if end is not None:
+            query = query.where(events.c.at < end)
+        return self._stream(query)
+
+    def _stream(self, query: Select[Any]) -> Iterator[tuple[int, Event]]:
+        with self._engine.connect() as conn:
+            for row in conn.execution_options(yield_per=LOG_BATCH).execute(query):
+                yield row.seq, event_from(row.kind, row.conversation_id, row.at, row.payload)
+
+    def conversations(
+        self, status: ConversationStatus | None = None, customer_id: str | None = None
+    ) -> list[Conversation]:
+        query = select(conversations).order_by(
+            conversations.c.created_at.desc(), conversations.c.id.desc()
+        )
+        if status is not None:
+            query = query.where(conversations.c.status == status.value)
+        if customer_id is not None:
+            query = query.where(conversations.c.customer_id == customer_id)
+        with self._engine.connect() as conn:
+            return [_conversation(row) for row in conn.execute(query)]
+
+
+def migration_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for the store's migrations, with no alembic.ini: the scripts
+    ship inside the package. With a connection, env.py migrates over that connection."""
+    config = Config()
+    # the ini parser would read % in a path as interpolation
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _serialize_sqlite_writes(engine: Engine) -> None:
+    """SQLite: WAL so readers never wait, and BEGIN IMMEDIATE for writes so two writers queue
+    on the busy timeout instead of failing when both try to upgrade a read lock."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module: it would emit its own BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        writing = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+def _require_aware(*times: datetime | None) -> None:
+    for at in times:
+        if at is not None and at.tzinfo is None:
+            raise ValueError(f"a naive datetime ({at}) is ambiguous; pass an aware one")
+
+
+def _event_row(event: Event, seq: int) -> dict[str, Any]:
+    return {
+        "conversation_id": event.conversation_id,
+        "seq": seq,
+        "kind": event.kind,
+        "at": event.at,
+        "payload": event.payload(),
+    }
+
+
+def _conversation(row: Row[Any]) -> Conversation:
+    return Conversation(
+        id=row.id,
+        channel=row.channel,
+        customer_id=row.customer_id,
+        language=row.language,
+        status=ConversationStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        assignee=row.assignee,
+    )
+
+
+def _exists(conn: Connection, conversation_id: str) -> bool:
+    found = conn.execute(
+        select(conversations.c.id).where(conversations.c.id == conversation_id)
+    ).first()
+    return found is not None
+
+
+def _status(conn: Connection, conversation_id: str, *, lock: bool = False) -> ConversationStatus:
+    query = select(conversations.c.status).where(conversations.c.id == conversation_id)
+    if lock:
+        query = query.with_for_update()  # PostgreSQL; SQLite already holds the write lock
+    status = conn.execute(query).scalar_one_or_none()
+    if status is None:
+        raise ConversationNotFound(conversation_id)
+    return ConversationStatus(status)

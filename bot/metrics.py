@@ -1,0 +1,387 @@
+"""Service metrics computed from the conversation event log only, so every number traces to rows.
+
+Two populations, both cut by the period start <= at < end (an open bound is unbounded):
+
+* Conversation metrics count the *engaged conversations*: those whose ConversationStarted is in
+  the period and that have at least one CustomerMessaged. All of a conversation's events in the
+  given log count, also those after the period's end, so pass the log from `start` on (or all of
+  it) to see how late conversations ended.
+* Turn metrics count the bot turns (TurnAnswered, TurnClarifying, TurnRefused, TurnHandedOff)
+  whose own time is in the period, whichever conversation they belong to.
+
+Definitions ("after" means a later seq in the same conversation):
+
+* conversations: the engaged conversations.
+* handed off: a conversation with a TurnHandedOff or a StatusChanged to waiting or with_agent.
+  handoff_rate = handed off / engaged; deflection_rate = not handed off / engaged.
+* handoffs_by_trigger: handed-off conversations counted by what started their first handoff:
+  the TurnHandedOff's trigger, else the reason of the StatusChanged (a handoff is usually both
+  events; counting the first one per conversation keeps the sum equal to the handoff count).
+* resolution_confirmed_rate: conversations with a FeedbackGiven(helpful=True) and no handoff
+  after the last such feedback / engaged.
+* resolution_assumed_rate: conversations not confirmed, never handed off, whose last bot turn is
+  a TurnAnswered with no CustomerMessaged and no FeedbackGiven(helpful=False) after it, and
+  answered at least `assumed_window` before `now` / engaged. The same conversations answered
+  less than `assumed_window` before `now` are pending_conversations: not yet either way.
+* answered_rate, clarifying_rate, refusal_rate: turns of that kind / all bot turns.
+* first_response_time: seconds from a conversation's first CustomerMessaged to the first bot
+  turn after it; conversations with no such turn are left out. first_response_time_bot is the
+  bot's; first_response_time is the first response by anyone, the same until agents' replies
+  are events too.
+* average_handling_time: seconds from the first CustomerMessaged to the last StatusChanged to
+  resolved; for a conversation never resolved that way but resolution-assumed, to its last
+  answer.
+* turn_latency_ms: BotTurn.latency_ms of the bot turns.
+* per_topic: engaged conversations grouped by the topic of their first bot turn that has one
+  ("(none)" when none has); containment = not handed off / conversations of the topic.
+* unanswered: the refused turns, and the most frequent refused questions (stripped, lower-cased).
+
+A rate whose denominator is 0 is None, not 0; so are the mean and percentiles of no samples.
+Percentiles interpolate linearly between the two nearest ranks (numpy's default).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.conversation.events import (
+    BotTurn,
+    ConversationStarted,
+    CustomerMessaged,
+    Event,
+    FeedbackGiven,
+    StatusChanged,
+    TurnAnswered,
+    TurnClarifying,
+    TurnHandedOff,
+    TurnRefused,
+)
+from bot.conversation.status import ConversationStatus
+
+NO_TOPIC = "(none)"
+UNSPECIFIED = "(unspecified)"  # a handoff with an empty trigger or reason
+TOP_REFUSED_QUESTIONS = 20
+HANDOFF_STATUSES = frozenset({ConversationStatus.WAITING, ConversationStatus.WITH_AGENT})
+NULL_MEANS = (
+    "null = nothing to divide by or no samples (no engaged conversations, no bot turns, ...); "
+    "it is not zero"
+)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Count, mean and percentiles of some samples; None but the count when there are none."""
+
+    count: int
+    mean: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+
+    @classmethod
+    def of(cls, samples: Iterable[float]) -> Summary:
+        values = sorted(samples)
+        if not values:
+            return cls(0)
+        return cls(
+            count=len(values),
+            mean=sum(values) / len(values),
+            p50=_percentile(values, 50),
+            p90=_percentile(values, 90),
+            p95=_percentile(values, 95),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TopicContainment:
+    conversations: int
+    handed_off: int
+
+    @property
+    def containment(self) -> float | None:
+        return _rate(self.conversations - self.handed_off, self.conversations)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What compute_metrics found; the rates are derived from the counts kept here."""
+
+    start: datetime | None
+    end: datetime | None
+    now: datetime
+    assumed_window: timedelta
+    conversations: int  # engaged
+    handed_off: int
+    handoffs_by_trigger: dict[str, int]
+    resolution_confirmed: int
+    resolution_assumed: int
+    pending_conversations: int
+    bot_turns: int
+    answered_turns: int
+    clarifying_turns: int
+    refused_turns: int
+    handed_off_turns: int
+    first_response_time_bot: Summary
+    first_response_time: Summary
+    average_handling_time: Summary
+    turn_latency_ms: Summary
+    per_topic: dict[str, TopicContainment]
+    top_refused_questions: tuple[tuple[str, int], ...]
+
+    @property
+    def deflected(self) -> int:
+        return self.conversations - self.handed_off
+
+    @property
+    def deflection_rate(self) -> float | None:
+        return _rate(self.deflected, self.conversations)
+
+    @property
+    def handoff_rate(self) -> float | None:
+        return _rate(self.handed_off, self.conversations)
+
+    @property
+    def resolution_confirmed_rate(self) -> float | None:
+        return _rate(self.resolution_confirmed, self.conversations)
+
+    @property
+    def resolution_assumed_rate(self) -> float | None:
+        return _rate(self.resolution_assumed, self.conversations)
+
+    @property
+    def answered_rate(self) -> float | None:
+        return _rate(self.answered_turns, self.bot_turns)
+
+    @property
+    def clarifying_rate(self) -> float | None:
+        return _rate(self.clarifying_turns, self.bot_turns)
+
+    @property
+    def refusal_rate(self) -> float | None:
+        return _rate(self.refused_turns, self.bot_turns)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, with keys that say what they count and in which unit."""
+        return {
+            "period": {
+                "start": _iso(self.start),
+                "end": _iso(self.end),
+                "now": self.now.isoformat(),
+                "assumed_resolution_window_seconds": self.assumed_window.total_seconds(),
+            },
+            "null_means": NULL_MEANS,
+            "engaged_conversations": self.conversations,
+            "deflected_conversations": self.deflected,
+            "deflection_rate": self.deflection_rate,
+            "handed_off_conversations": self.handed_off,
+            "handoff_rate": self.handoff_rate,
+            "handoffs_by_trigger": dict(self.handoffs_by_trigger),
+            "resolution_confirmed_conversations": self.resolution_confirmed,
+            "resolution_confirmed_rate": self.resolution_confirmed_rate,
+            "resolution_assumed_conversations": self.resolution_assumed,
+            "resolution_assumed_rate": self.resolution_assumed_rate,
+            "pending_conversations": self.pending_conversations,
+            "bot_turns": self.bot_turns,
+            "answered_turns": self.answered_turns,
+            "clarifying_turns": self.clarifying_turns,
+            "refused_turns": self.refused_turns,
+            "handed_off_turns": self.handed_off_turns,
+            "answered_rate": self.answered_rate,
+            "clarifying_rate": self.clarifying_rate,
+            "refusal_rate": self.refusal_rate,
+            "first_response_time_seconds": self.first_response_time.as_dict(),
+            "first_response_time_bot_seconds": self.first_response_time_bot.as_dict(),
+            "average_handling_time_seconds": self.average_handling_time.as_dict(),
+            "turn_latency_ms": self.turn_latency_ms.as_dict(),
+            "containment_by_topic": {
+                topic: {
+                    "conversations": kept.conversations,
+                    "handed_off_conversations": kept.handed_off,
+                    "containment_rate": kept.containment,
+                }
+                for topic, kept in self.per_topic.items()
+            },
+            "unanswered": {
+                "refused_turns": self.refused_turns,
+                "top_refused_questions": [
+                    {"question": question, "count": count}
+                    for question, count in self.top_refused_questions
+                ],
+            },
+        }
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How one engaged conversation went."""
+
+    handoff_trigger: str | None  # None: never handed off
+    confirmed: bool
+    assumed: bool
+    pending: bool
+    first_response_s: float | None
+    handling_s: float | None
+    topic: str
+
+
+def compute_metrics(
+    log: Iterable[tuple[int, Event]],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    assumed_window: timedelta,
+    now: datetime,
+) -> Metrics:
+    """The metrics of the period from a log of (seq, event), e.g. ConversationStore.log(start)."""
+
+    def in_period(at: datetime) -> bool:
+        return (start is None or at >= start) and (end is None or at < end)
+
+    by_conversation: dict[str, list[tuple[int, Event]]] = defaultdict(list)
+    turns: list[BotTurn] = []
+    for seq, event in log:
+        by_conversation[event.conversation_id].append((seq, event))
+        if isinstance(event, BotTurn) and in_period(event.at):
+            turns.append(event)
+
+    outcomes: list[_Outcome] = []
+    for recorded in by_conversation.values():
+        events = [event for _, event in sorted(recorded, key=lambda r: r[0])]
+        started = any(isinstance(e, ConversationStarted) and in_period(e.at) for e in events)
+        outcome = _outcome(events, now, assumed_window) if started else None
+        if outcome is not None:
+            outcomes.append(outcome)
+
+    triggers = Counter(o.handoff_trigger for o in outcomes if o.handoff_trigger is not None)
+    topics: dict[str, list[_Outcome]] = defaultdict(list)
+    for o in outcomes:
+        topics[o.topic].append(o)
+    kinds = Counter(type(t) for t in turns)
+    refused = Counter(t.question.strip().lower() for t in turns if isinstance(t, TurnRefused))
+    first_responses = [o.first_response_s for o in outcomes if o.first_response_s is not None]
+
+    return Metrics(
+        start=start,
+        end=end,
+        now=now,
+        assumed_window=assumed_window,
+        conversations=len(outcomes),
+        handed_off=sum(o.handoff_trigger is not None for o in outcomes),
+        handoffs_by_trigger=dict(sorted(triggers.items(), key=lambda t: (-t[1], t[0]))),
+        resolution_confirmed=sum(o.confirmed for o in outcomes),
+        resolution_assumed=sum(o.assumed for o in outcomes),
+        pending_conversations=sum(o.pending for o in outcomes),
+        bot_turns=len(turns),
+        answered_turns=kinds[TurnAnswered],
+        clarifying_turns=kinds[TurnClarifying],
+        refused_turns=kinds[TurnRefused],
+        handed_off_turns=kinds[TurnHandedOff],
+        first_response_time_bot=Summary.of(first_responses),
+        # the same until agents' replies are events: then the earlier of bot and agent
+        first_response_time=Summary.of(first_responses),
+        average_handling_time=Summary.of(
+            o.handling_s for o in outcomes if o.handling_s is not None
+        ),
+        turn_latency_ms=Summary.of(t.latency_ms for t in turns),
+        per_topic={
+            topic: TopicContainment(
+                conversations=len(group),
+                handed_off=sum(o.handoff_trigger is not None for o in group),
+            )
+            for topic, group in sorted(topics.items(), key=lambda t: (-len(t[1]), t[0]))
+        },
+        top_refused_questions=tuple(
+            sorted(refused.items(), key=lambda q: (-q[1], q[0]))[:TOP_REFUSED_QUESTIONS]
+        ),
+    )
+
+
+def _outcome(events: Sequence[Event], now: datetime, window: timedelta) -> _Outcome | None:
+    """The outcome of one conversation from its events in seq order; None when not engaged."""
+    first_message = next((i for i, e in enumerate(events) if isinstance(e, CustomerMessaged)), None)
+    if first_message is None:
+        return None
+    asked_at = events[first_message].at
+
+    handoffs = [i for i, e in enumerate(events) if _is_handoff(e)]
+    positive = [i for i, e in enumerate(events) if isinstance(e, FeedbackGiven) and e.helpful]
+    confirmed = bool(positive) and not any(h > positive[-1] for h in handoffs)
+
+    bot_turns = [i for i, e in enumerate(events) if isinstance(e, BotTurn)]
+    last_turn = bot_turns[-1] if bot_turns else None
+    assumed = pending = False
+    if last_turn is not None and isinstance(events[last_turn], TurnAnswered):
+        reopened = any(
+            isinstance(e, CustomerMessaged) or (isinstance(e, FeedbackGiven) and not e.helpful)
+            for e in events[last_turn + 1 :]
+        )
+        if not confirmed and not handoffs and not reopened:
+            assumed = now - events[last_turn].at >= window
+            pending = not assumed
+
+    first_reply = next((i for i in bot_turns if i > first_message), None)
+    resolved = [
+        i
+        for i, e in enumerate(events)
+        if i > first_message
+        and isinstance(e, StatusChanged)
+        and e.to_status == ConversationStatus.RESOLVED
+    ]
+    handling_s = None
+    if resolved:
+        handling_s = _seconds(asked_at, events[resolved[-1]].at)
+    elif assumed and last_turn is not None:
+        handling_s = _seconds(asked_at, events[last_turn].at)
+
+    return _Outcome(
+        handoff_trigger=_trigger(events[handoffs[0]]) if handoffs else None,
+        confirmed=confirmed,
+        assumed=assumed,
+        pending=pending,
+        first_response_s=(
+            _seconds(asked_at, events[first_reply].at) if first_reply is not None else None
+        ),
+        handling_s=handling_s,
+        topic=next((e.topic for e in events if isinstance(e, BotTurn) and e.topic), NO_TOPIC),
+    )
+
+
+def _is_handoff(event: Event) -> bool:
+    if isinstance(event, TurnHandedOff):
+        return True
+    return isinstance(event, StatusChanged) and event.to_status in HANDOFF_STATUSES
+
+
+def _trigger(handoff: Event) -> str:
+    if isinstance(handoff, TurnHandedOff):
+        return handoff.trigger or UNSPECIFIED
+    assert isinstance(handoff, StatusChanged)
+    return handoff.reason or UNSPECIFIED
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _seconds(since: datetime, until: datetime) -> float:
+    return (until - since).total_seconds()
+
+
+def _percentile(ordered: Sequence[float], percent: int) -> float:
+    # integer arithmetic for the rank, so p50 of an odd count is exactly the middle sample
+    rank, part = divmod((len(ordered) - 1) * percent, 100)
+    if part == 0:
+        return float(ordered[rank])
+    low, high = ordered[rank], ordered[rank + 1]
+    return low + (high - low) * part / 100
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
