@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from importlib.resources import files
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, Query
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
+from bot.api import conversations, errors, metrics
 from bot.services import Services
 
 
@@ -27,11 +29,6 @@ class SearchResponse(BaseModel):
     hits: list[SearchHit]
 
 
-class ApiError(BaseModel):
-    code: str
-    message: str
-
-
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="kefu",
@@ -39,12 +36,16 @@ def create_app(services: Services) -> FastAPI:
         version="0.1.0",
     )
     app.state.services = services
-
-    @app.exception_handler(ValueError)
-    async def bad_value(_: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse(status_code=400, content={"code": "bad_request", "message": str(exc)})
+    errors.install(app)
+    app.include_router(conversations.router(services.conversations))
+    window = timedelta(minutes=services.settings.conversation.assumed_resolution_minutes)
+    app.include_router(metrics.router(services.store, window))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def chat_page() -> str:
+        return files("bot").joinpath("static/chat.html").read_text(encoding="utf-8")
+
+    @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page() -> str:
         return files("bot").joinpath("static/search.html").read_text(encoding="utf-8")
 

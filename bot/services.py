@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.answering.answerer import Answerer
+from bot.answering.refusal import RefusalModel
+from bot.conversation.feed import EventFeed
+from bot.conversation.service import ConversationService
+from bot.conversation.sql import SqlConversationStore
+from bot.conversation.store import ConversationStore
 from bot.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.embedding import E5Embedder, Embedder, SentenceTransformerEmbedder, minilm_embedder
@@ -61,6 +67,14 @@ class Services:
     settings: Settings
     kb: KnowledgeBase
     retriever: HybridRetriever
+    store: ConversationStore
+    answerer: Answerer
+    conversations: ConversationService
+
+    def close(self) -> None:
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
 
     def warm_up(self) -> None:
         """Load the models and the keyword index now, so the first customer does not wait."""
@@ -69,7 +83,28 @@ class Services:
             embedder.embed_queries(["warm up 暖身"])
 
 
-def build_services(settings: Settings, embedders: list[Embedder] | None = None) -> Services:
+def conversation_store(settings: Settings) -> SqlConversationStore:
+    url = settings.conversation.database_url
+    if url:
+        return SqlConversationStore(url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqlConversationStore.sqlite(settings.data_dir)
+
+
+def build_services(
+    settings: Settings,
+    embedders: list[Embedder] | None = None,
+    store: ConversationStore | None = None,
+) -> Services:
     embedders = embedders if embedders is not None else build_embedders(settings)
     kb = KnowledgeBase.open(settings.data_dir, embedders, chroma_url=settings.chroma_url)
-    return Services(settings, kb, HybridRetriever(kb, retrieval_config(settings, embedders)))
+    retriever = HybridRetriever(kb, retrieval_config(settings, embedders))
+    answerer = Answerer(retriever, RefusalModel.load(settings.data_dir))
+    store = store if store is not None else conversation_store(settings)
+    conversations = ConversationService(
+        store,
+        answerer,
+        feed=EventFeed(),
+        max_message_chars=settings.conversation.max_message_chars,
+    )
+    return Services(settings, kb, retriever, store, answerer, conversations)

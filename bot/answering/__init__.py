@@ -1,0 +1,1 @@
+"""Answering one customer message from the knowledge base: grounded, cited, or refused."""

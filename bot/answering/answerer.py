@@ -1,0 +1,178 @@
+"""One customer message in, one decision out: answered (with citations), clarifying, refused.
+
+The default answerer writes no words of its own beyond the fixed texts: a FAQ row answers
+with its answer, a passage with its own sentences. It stores nothing; the conversation
+service logs what it decides.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.answering.candidates import Candidate, group
+from bot.answering.extract import citation, reply_text
+from bot.answering.followup import chosen_option, is_follow_up, with_context
+from bot.answering.language import CustomerLanguage
+from bot.answering.refusal import RefusalModel, Verdict, signals
+from bot.answering.texts import say
+from bot.conversation.events import Citation, Decision, Retrieved
+from knowledge.retriever import HybridRetriever
+
+SEARCH_DEPTH = 30
+KEEP_RETRIEVED = 10  # retrieved items recorded with the turn
+
+
+@dataclass(frozen=True)
+class AnswerContext:
+    """What the answerer needs to know of the conversation so far."""
+
+    previous_question: str | None = None  # the question of the last answered/clarifying turn
+    options: tuple[str, ...] = ()  # the options of a clarifying question just asked
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    question: str
+    language: CustomerLanguage
+    reply: str
+    reason: str
+    confidence: float
+    citations: tuple[Citation, ...] = ()
+    retrieved: tuple[Retrieved, ...] = ()
+    topic: str | None = None
+    options: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+    latency_ms: float = 0.0
+    answer_mode: str = "extractive"
+
+
+@dataclass(frozen=True)
+class AnswerPolicy:
+    # Two different answers whose scores are this close (relative to the best) are both offered.
+    clarify_gap: float = 0.03
+    max_options: int = 2
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    question: str
+    candidates: list[Candidate]
+    verdict: Verdict
+
+
+class Answerer:
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        refusal: RefusalModel,
+        policy: AnswerPolicy | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.refusal = refusal
+        self.policy = policy or AnswerPolicy()
+
+    def answer(
+        self, text: str, language: CustomerLanguage, context: AnswerContext | None = None
+    ) -> Outcome:
+        started = time.perf_counter()
+        context = context or AnswerContext()
+        outcome = self._decide(text.strip(), language, context)
+        elapsed = (time.perf_counter() - started) * 1000
+        return Outcome(**{**outcome.__dict__, "latency_ms": round(elapsed, 2)})
+
+    def attempt(self, question: str, language: CustomerLanguage) -> _Attempt:
+        hits = self.retriever.search(question, SEARCH_DEPTH)
+        candidates = group(hits)
+        verdict = self.refusal.judge(language, signals(question, candidates))
+        return _Attempt(question, candidates, verdict)
+
+    def _decide(self, text: str, language: CustomerLanguage, context: AnswerContext) -> Outcome:
+        details: dict[str, Any] = {}
+        picked = chosen_option(text, list(context.options)) if context.options else None
+        if picked is not None:
+            details["picked_option"] = picked
+            attempt = self.attempt(picked, language)
+        else:
+            attempt = self.attempt(text, language)
+            if context.previous_question and is_follow_up(text, language):
+                joined = self.attempt(with_context(text, context.previous_question), language)
+                details["follow_up"] = {
+                    "alone": round(attempt.verdict.probability, 4),
+                    "with_context": round(joined.verdict.probability, 4),
+                }
+                if joined.verdict.probability > attempt.verdict.probability:
+                    attempt = joined
+        details["signals"] = {k: round(v, 4) for k, v in attempt.verdict.signals.items()}
+        retrieved = tuple(
+            Retrieved(h.id, round(h.score, 6), {k: round(v, 6) for k, v in h.scores.items()})
+            for c in attempt.candidates
+            for h in c.hits[:1]
+        )[:KEEP_RETRIEVED]
+        verdict = attempt.verdict
+        common = {
+            "question": attempt.question,
+            "language": language,
+            "confidence": round(verdict.probability, 4),
+            "retrieved": retrieved,
+            "details": details,
+        }
+        if not verdict.answerable:
+            top = attempt.candidates[0].topic if attempt.candidates else None
+            return Outcome(
+                decision=Decision.REFUSED,
+                reply=say("refusal", language),
+                reason=verdict.reason,
+                topic=top,
+                **common,
+            )
+        top = attempt.candidates[0]
+        close = self._close_rivals(attempt, language)
+        if picked is None and close:
+            offered = [top, *close]
+            options = tuple(self._option_label(c, language) for c in offered)
+            return Outcome(
+                decision=Decision.CLARIFYING,
+                reply=say("clarify", language),
+                reason="close_candidates",
+                citations=tuple(citation(c) for c in offered),
+                topic=top.topic,
+                options=options,
+                **common,
+            )
+        reply = reply_text(top, attempt.question)
+        item_language = top.best.metadata.get("language")
+        if item_language in ("zh", "en") and item_language != language:
+            reply = f"{reply}\n{say('only_in_other_language', language)}"
+        return Outcome(
+            decision=Decision.ANSWERED,
+            reply=reply,
+            reason="follow_up" if attempt.question != text and picked is None else "confident",
+            citations=(citation(top),),
+            topic=top.topic,
+            **common,
+        )
+
+    def _close_rivals(self, attempt: _Attempt, language: CustomerLanguage) -> list[Candidate]:
+        """Different answers scoring within clarify_gap of the best, that are answerable too."""
+        top = attempt.candidates[0]
+        rivals: list[Candidate] = []
+        for rival in attempt.candidates[1 : self.policy.max_options]:
+            if top.score <= 0 or (top.score - rival.score) / top.score > self.policy.clarify_gap:
+                break
+            reordered = [rival, *(c for c in attempt.candidates if c is not rival)]
+            if self.refusal.judge(language, signals(attempt.question, reordered)).answerable:
+                rivals.append(rival)
+        return rivals
+
+    @staticmethod
+    def _option_label(candidate: Candidate, language: CustomerLanguage) -> str:
+        if candidate.question:
+            return candidate.question
+        page = candidate.best.locator.split(";")[0].removeprefix("page=")
+        if page.isdigit():
+            return say("clarify_passage", language, source=candidate.best.source, page=page)
+        text = candidate.best.text.strip().splitlines()[0]
+        return text[:60] + ("…" if len(text) > 60 else "")

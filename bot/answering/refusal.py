@@ -1,0 +1,140 @@
+"""Deciding "this is not in the knowledge base" from calibrated signals, not one magic constant.
+
+Each turn yields a few signals about its best candidate answer: how similar the closest
+knowledge is (per dense model), how far ahead of the next different answer it is, how much of
+the question's wording it covers, and how many retrieved rows agree on it. A logistic model per
+language, fitted on labelled questions (`kefu eval refusal`), turns them into the probability
+that the best candidate answers the question; the operating point is the probability below
+which the bot refuses. Model and operating point are stored with the knowledge base.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from bot.answering.candidates import Candidate
+from knowledge.retriever import KEYWORD, dense_signal
+from knowledge.text import tokenize
+
+MODEL_FILE = "refusal.json"
+E5 = dense_signal("e5")
+MINILM = dense_signal("minilm")
+
+# Names of the signals, and what a refusal blamed on a signal says.
+SIGNAL_REASONS = {
+    "similarity": "low_similarity",
+    "similarity_en": "low_similarity",
+    "margin": "close_competitor",
+    "margin_en": "close_competitor",
+    "keyword_coverage": "low_keyword_coverage",
+    "keyword_score": "low_keyword_coverage",
+    "agreement": "little_agreement",
+}
+
+
+def signals(question: str, candidates: list[Candidate]) -> dict[str, float]:
+    """The refusal signals of a turn's best candidate (an empty dict when nothing was found)."""
+    if not candidates:
+        return {}
+    top = candidates[0]
+    others = candidates[1:]
+    values: dict[str, float] = {}
+    for name, signal in (("similarity", E5), ("similarity_en", MINILM)):
+        mine = _best_signal(top, signal)
+        if mine is None:
+            continue
+        rival = max((s for c in others if (s := _best_signal(c, signal)) is not None), default=0.0)
+        values[name] = mine
+        values[name.replace("similarity", "margin")] = mine - rival
+    asked = set(tokenize(question))
+    seen = set(tokenize(top.best.text)) | set(tokenize(top.question or ""))
+    values["keyword_coverage"] = len(asked & seen) / len(asked) if asked else 0.0
+    bm25 = _best_signal(top, KEYWORD) or 0.0
+    values["keyword_score"] = math.log1p(bm25 / max(len(asked), 1))
+    total = sum(len(c.hits) for c in candidates)
+    values["agreement"] = len(top.hits) / total if total else 0.0
+    return values
+
+
+def _best_signal(candidate: Candidate, signal: str) -> float | None:
+    found = [h.scores[signal] for h in candidate.hits if signal in h.scores]
+    return max(found) if found else None
+
+
+@dataclass
+class LanguageModel:
+    """A logistic model over standardised signals, for the questions of one language."""
+
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+    threshold: float  # refuse when the probability is below this
+    fitted_on: str = ""
+    measured: dict[str, Any] = field(default_factory=dict)  # figures at the operating point
+
+    def probability(self, values: dict[str, float]) -> float:
+        z = self.intercept
+        for name, m, s, c in zip(self.features, self.mean, self.scale, self.coef, strict=True):
+            z += c * (values.get(name, m) - m) / s
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def weakest(self, values: dict[str, float]) -> str:
+        """The signal that pulled the probability down the most: the reason of a refusal."""
+        pulls = {
+            name: c * (values.get(name, m) - m) / s
+            for name, m, s, c in zip(self.features, self.mean, self.scale, self.coef, strict=True)
+        }
+        return min(pulls, key=lambda n: pulls[n])
+
+
+@dataclass(frozen=True)
+class Verdict:
+    answerable: bool
+    probability: float
+    reason: str  # "confident", "no_hit", or the signal that refused ("low_similarity", ...)
+    signals: dict[str, float]
+
+
+@dataclass
+class RefusalModel:
+    languages: dict[str, LanguageModel]
+
+    def judge(self, language: str, values: dict[str, float]) -> Verdict:
+        if not values:
+            return Verdict(False, 0.0, "no_hit", values)
+        model = self.languages.get(language) or next(iter(self.languages.values()))
+        p = model.probability(values)
+        if p >= model.threshold:
+            return Verdict(True, p, "confident", values)
+        return Verdict(
+            False, p, SIGNAL_REASONS.get(model.weakest(values), "low_confidence"), values
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {lang: asdict(m) for lang, m in self.languages.items()}, ensure_ascii=False, indent=2
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> RefusalModel:
+        data = json.loads(text)
+        return cls({lang: LanguageModel(**m) for lang, m in data.items()})
+
+    def save(self, data_dir: Path) -> Path:
+        path = data_dir / MODEL_FILE
+        path.write_text(self.to_json(), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, data_dir: Path | None) -> RefusalModel:
+        """The model fitted for this knowledge base, else the one fitted on the public sets."""
+        if data_dir is not None and (data_dir / MODEL_FILE).is_file():
+            return cls.from_json((data_dir / MODEL_FILE).read_text(encoding="utf-8"))
+        return cls.from_json(files("bot.answering").joinpath(MODEL_FILE).read_text("utf-8"))

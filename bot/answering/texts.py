@@ -1,0 +1,70 @@
+"""Everything the bot itself says to a customer, in Traditional Chinese (Taiwan) and English."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Language = Literal["zh", "en"]
+
+TEXTS: dict[str, dict[Language, str]] = {
+    "greeting": {
+        "zh": "您好！我是線上客服小幫手，請直接輸入您的問題。",
+        "en": "Hello! I'm the virtual assistant. Please type your question.",
+    },
+    "refusal": {
+        "zh": "抱歉，我在我們的資料中找不到這個問題的答案，不想隨便猜測。需要為您轉接真人客服嗎？",
+        "en": "Sorry, I couldn't find the answer to that in our information, and I'd rather not "
+        "guess. Would you like to talk to a person?",
+    },
+    "clarify": {
+        "zh": "請問您想問的是以下哪一個問題？",
+        "en": "Which of these did you mean?",
+    },
+    "clarify_passage": {
+        "zh": "{source} 第 {page} 頁的內容",
+        "en": "the text on page {page} of {source}",
+    },
+    "only_in_other_language": {
+        "zh": "（這項資料目前只有英文版本。）",
+        "en": "(This information is only available in Chinese.)",
+    },
+    "handed_off": {
+        "zh": "已為您轉接專人，請稍候，客服人員會在這裡回覆您。",
+        "en": "I've passed your conversation to a person. Please stay here; they will reply "
+        "in this chat.",
+    },
+    "waiting_for_agent": {
+        "zh": "您的訊息已收到，客服人員會盡快回覆您。",
+        "en": "We've got your message; a person will reply as soon as possible.",
+    },
+    "feedback_thanks": {
+        "zh": "謝謝您的回饋！",
+        "en": "Thank you for your feedback!",
+    },
+    "error_empty_message": {
+        "zh": "請輸入您的問題。",
+        "en": "Please type your question.",
+    },
+    "error_message_too_long": {
+        "zh": "訊息太長了（上限 {limit} 字），請精簡後再傳送。",
+        "en": "That message is too long (limit {limit} characters). Please shorten it.",
+    },
+    "error_conversation_not_found": {
+        "zh": "找不到這段對話，請重新開始。",
+        "en": "This conversation could not be found. Please start a new one.",
+    },
+    "error_bad_request": {
+        "zh": "無法讀取這個請求。",
+        "en": "The request could not be read.",
+    },
+}
+
+
+def say(key: str, language: Language, **values: object) -> str:
+    """The fixed text `key` in `language`, with its {placeholders} filled."""
+    return TEXTS[key][language].format(**values)
+
+
+def both(key: str, **values: object) -> dict[str, str]:
+    """The fixed text in every language (API errors carry both: the widget picks)."""
+    return {lang: text.format(**values) for lang, text in TEXTS[key].items()}

@@ -1,0 +1,1 @@
+"""HTTP routers: they parse and validate; the services decide."""

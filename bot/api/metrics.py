@@ -1,0 +1,62 @@
+"""GET /api/metrics: the numbers of a period, computed from the event log only."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from bot.api.errors import ERROR_RESPONSES
+from bot.conversation.store import ConversationStore
+from bot.metrics import compute_metrics
+
+
+def _moment(value: str | None, *, end: bool) -> datetime | None:
+    """An ISO date ("2026-11-01": the whole day) or date-time; naive times are UTC."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            at = datetime.combine(day + timedelta(days=1) if end else day, time(), UTC)
+            return at
+        at = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an ISO date or date-time (2026-11-01)") from exc
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def router(store: ConversationStore, assumed_window: timedelta) -> APIRouter:
+    api = APIRouter(prefix="/api/metrics", tags=["metrics"])
+
+    @api.get("", responses=ERROR_RESPONSES)
+    async def metrics(
+        start: Annotated[
+            str | None, Query(alias="from", description="First day or moment, ISO 8601")
+        ] = None,
+        end: Annotated[
+            str | None, Query(alias="to", description="Last day (inclusive) or moment, ISO")
+        ] = None,
+    ) -> dict[str, Any]:
+        """Deflection, resolution (confirmed and assumed), refusal and handoff rates, first
+        response and handling times, containment per topic. Definitions: README, "Metrics"."""
+        since, until = _moment(start, end=False), _moment(end, end=True)
+        if since and until and until <= since:
+            raise ValueError("'to' must be after 'from'")
+
+        def compute() -> dict[str, Any]:
+            found = compute_metrics(
+                store.log(since, None),
+                start=since,
+                end=until,
+                assumed_window=assumed_window,
+                now=datetime.now(UTC),
+            )
+            return found.as_dict()
+
+        return {"from": since, "to": until, **(await run_in_threadpool(compute))}
+
+    return api

@@ -1,0 +1,178 @@
+"""Conversations as the customer sees them: start one, send a message, get the bot's turn.
+
+The service logs every step as a typed event (the customer's message first, so nothing is
+lost if answering fails), keeps the bot silent while a person owns the conversation, and
+turns two messages sent at once into two turns, one after the other.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+
+from bot.answering.answerer import AnswerContext, Answerer, Outcome
+from bot.answering.language import CustomerLanguage, detect_customer_language
+from bot.answering.texts import say
+from bot.conversation.events import (
+    BotTurn,
+    CustomerMessaged,
+    Decision,
+    FeedbackGiven,
+    Recorded,
+    TurnAnswered,
+    TurnClarifying,
+    TurnRefused,
+)
+from bot.conversation.feed import EventFeed
+from bot.conversation.status import ConversationStatus
+from bot.conversation.store import Conversation, ConversationStore
+
+TURN_TYPES: dict[Decision, type[BotTurn]] = {
+    Decision.ANSWERED: TurnAnswered,
+    Decision.CLARIFYING: TurnClarifying,
+    Decision.REFUSED: TurnRefused,
+}
+
+
+class MessageRejected(ValueError):
+    """A message the bot cannot take; `code` is stable, the texts are for the customer."""
+
+    def __init__(self, code: str, key: str, **values: object) -> None:
+        super().__init__(say(key, "en", **values))
+        self.code = code
+        self.key = key
+        self.values = values
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    conversation: Conversation
+    message: Recorded  # the customer's message as logged
+    turn: Recorded | None  # the bot's turn; None while a person owns the conversation
+
+
+class ConversationService:
+    def __init__(
+        self,
+        store: ConversationStore,
+        answerer: Answerer,
+        *,
+        feed: EventFeed | None = None,
+        max_message_chars: int = 4000,
+    ) -> None:
+        self.store = store
+        self.answerer = answerer
+        self.feed = feed or EventFeed()
+        self.max_message_chars = max_message_chars
+        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._locks_guard = threading.Lock()
+
+    def start(
+        self, channel: str = "web", customer_id: str | None = None, language: str | None = None
+    ) -> Conversation:
+        conversation = self.store.create(channel, customer_id, language)
+        self.feed.notify(conversation.id)
+        return conversation
+
+    def send(self, conversation_id: str, text: str) -> TurnResult:
+        """Log the customer's message and, while the bot owns the conversation, answer it."""
+        text = text.strip()
+        if not text:
+            raise MessageRejected("empty_message", "error_empty_message")
+        if len(text) > self.max_message_chars:
+            raise MessageRejected(
+                "message_too_long", "error_message_too_long", limit=self.max_message_chars
+            )
+        with self._lock_for(conversation_id):
+            conversation = self.store.get(conversation_id)
+            history = self.store.events(conversation_id)
+            language = detect_customer_language(text, _last_language(history, conversation))
+            message = self.store.append(
+                CustomerMessaged(conversation_id=conversation_id, text=text, language=language)
+            )
+            self.feed.notify(conversation_id)
+            if conversation.status == ConversationStatus.RESOLVED:
+                self.store.transition(
+                    conversation_id,
+                    ConversationStatus.BOT,
+                    reason="customer_wrote_again",
+                    actor="customer",
+                )
+            elif conversation.status != ConversationStatus.BOT:
+                return TurnResult(conversation, message, None)
+            outcome = self.answerer.answer(text, language, _context(history))
+            turn = self.store.append(_turn_event(conversation_id, outcome))
+            self.feed.notify(conversation_id)
+            return TurnResult(self.store.get(conversation_id), message, turn)
+
+    def request_person(self, conversation_id: str, reason: str = "customer_request") -> Recorded:
+        """The customer asked for a person (the widget's button): into the human queue."""
+        with self._lock_for(conversation_id):
+            recorded = self.store.transition(
+                conversation_id, ConversationStatus.WAITING, reason=reason, actor="customer"
+            )
+        self.feed.notify(conversation_id)
+        return recorded
+
+    def feedback(self, conversation_id: str, helpful: bool, turn_seq: int | None) -> Recorded:
+        recorded = self.store.append(
+            FeedbackGiven(conversation_id=conversation_id, helpful=helpful, turn_seq=turn_seq)
+        )
+        self.feed.notify(conversation_id)
+        return recorded
+
+    def transcript(self, conversation_id: str) -> tuple[Conversation, list[Recorded]]:
+        return self.store.get(conversation_id), self.store.events(conversation_id)
+
+    def _lock_for(self, conversation_id: str) -> threading.Lock:
+        with self._locks_guard:
+            lock = self._locks.get(conversation_id)
+            if lock is None:
+                lock = threading.Lock()
+                self._locks[conversation_id] = lock
+            return lock
+
+
+def _turn_event(conversation_id: str, outcome: Outcome) -> BotTurn:
+    cls = TURN_TYPES[outcome.decision]
+    extra = {"options": outcome.options} if cls is TurnClarifying else {}
+    return cls(
+        conversation_id=conversation_id,
+        question=outcome.question,
+        language=outcome.language,
+        reply=outcome.reply,
+        reason=outcome.reason,
+        confidence=outcome.confidence,
+        citations=outcome.citations,
+        retrieved=outcome.retrieved,
+        topic=outcome.topic,
+        latency_ms=outcome.latency_ms,
+        answer_mode=outcome.answer_mode,
+        details=outcome.details,
+        **extra,
+    )
+
+
+def _last_language(history: list[Recorded], conversation: Conversation) -> CustomerLanguage | None:
+    for recorded in reversed(history):
+        if isinstance(recorded.event, CustomerMessaged) and recorded.event.language in ("zh", "en"):
+            return recorded.event.language  # type: ignore[return-value]
+    if conversation.language in ("zh", "en"):
+        return conversation.language  # type: ignore[return-value]
+    return None
+
+
+def _context(history: list[Recorded]) -> AnswerContext:
+    """The last bot turn's question (for follow-ups) and options (for a clarifying question)."""
+    for recorded in reversed(history):
+        event = recorded.event
+        if isinstance(event, TurnClarifying):
+            return AnswerContext(previous_question=event.question, options=event.options)
+        if isinstance(event, TurnAnswered):
+            return AnswerContext(previous_question=event.question)
+        if isinstance(event, BotTurn):
+            return AnswerContext()
+    return AnswerContext()
