@@ -88,9 +88,7 @@ class LLMSettings(BaseModel):
     )
     api_key: str | None = Field(default=None, description="API key for the endpoint, if any.")
     model: str = Field(default="", description="Model name to ask the endpoint for.")
-    model_path: Path | None = Field(
-        default=None, description="The GGUF file for llamacpp mode."
-    )
+    model_path: Path | None = Field(default=None, description="The GGUF file for llamacpp mode.")
     timeout_s: float = Field(default=60.0, description="Seconds to wait for a draft.")
     max_tokens: int = Field(default=300, description="Longest draft, in tokens.")
     min_lexical_support: float = Field(
