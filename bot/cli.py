@@ -167,7 +167,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Serve kefu over HTTP (search page at /, API docs at /docs)."""
+    """Serve kefu over HTTP (chat test page at /, search at /search, API docs at /docs)."""
     import uvicorn
 
     from bot.app import create_app
@@ -202,6 +202,34 @@ def eval_retrieval(
     if limit:
         args += ["--limit", str(limit)]
     raise typer.Exit(retrieval_main(args))
+
+
+@eval_app.command("refusal")
+def eval_refusal(
+    dataset: Annotated[list[str], typer.Option("--dataset", help="clinc150, taipei_faq")],
+    limit: Annotated[
+        int | None, typer.Option(help="A seeded sample of N questions per half.")
+    ] = None,
+    save: Annotated[
+        Path | None, typer.Option(help="Store the fitted model in this data directory.")
+    ] = None,
+    save_default: Annotated[
+        bool, typer.Option(help="Store it as kefu's shipped default model.")
+    ] = False,
+) -> None:
+    """Fit the refusal model and its operating point; report accuracy, recall and the curve."""
+    from eval.refusal import main as refusal_main
+
+    args: list[str] = []
+    for d in dataset:
+        args += ["--dataset", d]
+    if limit:
+        args += ["--limit", str(limit)]
+    if save:
+        args += ["--save", str(save)]
+    if save_default:
+        args.append("--save-default")
+    raise typer.Exit(refusal_main(args))
 
 
 if __name__ == "__main__":

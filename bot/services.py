@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.answering.answerer import Answerer
+from bot.answering.language import detect_customer_language
 from bot.answering.refusal import RefusalModel
 from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
@@ -81,6 +82,9 @@ class Services:
         self.kb.keyword_index()
         for embedder in self.kb.embedders:
             embedder.embed_queries(["warm up 暖身"])
+        # The language detector and the tokeniser's dictionary load on first use.
+        for question in ("暖身一下可以嗎", "warming up, is that ok"):
+            self.answerer.answer(question, detect_customer_language(question))
 
 
 def conversation_store(settings: Settings) -> SqlConversationStore:
