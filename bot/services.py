@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.answering.answerer import Answerer
+from bot.answering.classifier import ClassifierSlot
+from bot.answering.composer import LLMComposer
 from bot.answering.language import detect_customer_language
 from bot.answering.refusal import RefusalModel
 from bot.conversation.feed import EventFeed
@@ -87,6 +89,22 @@ class Services:
             self.answerer.answer(question, detect_customer_language(question))
 
 
+def llm_composer(settings: Settings, embedders: list[Embedder]) -> LLMComposer | None:
+    """The optional LLM drafting, checked against the passages by the multilingual embedder."""
+    from bot.answering.llm import Drafter, chat_model
+
+    model = chat_model(settings.llm)
+    if model is None:
+        return None
+    checker = next((e for e in embedders if e.languages is None), None)
+    return LLMComposer(
+        Drafter(model, timeout_s=settings.llm.timeout_s),
+        checker,
+        min_lexical=settings.llm.min_lexical_support,
+        min_semantic=settings.llm.min_semantic_support,
+    )
+
+
 def conversation_store(settings: Settings) -> SqlConversationStore:
     url = settings.conversation.database_url
     if url:
@@ -103,7 +121,12 @@ def build_services(
     embedders = embedders if embedders is not None else build_embedders(settings)
     kb = KnowledgeBase.open(settings.data_dir, embedders, chroma_url=settings.chroma_url)
     retriever = HybridRetriever(kb, retrieval_config(settings, embedders))
-    answerer = Answerer(retriever, RefusalModel.load(settings.data_dir))
+    answerer = Answerer(
+        retriever,
+        RefusalModel.load(settings.data_dir),
+        composer=llm_composer(settings, embedders),
+        classifier=ClassifierSlot(settings.data_dir),
+    )
     store = store if store is not None else conversation_store(settings)
     conversations = ConversationService(
         store,

@@ -38,8 +38,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bot.answering.answerer import Answerer, AnswerPolicy
+from bot.answering.classifier import AnswerClassifier, ClassifierSlot, fit_answer_classifier
 from bot.answering.language import CustomerLanguage
-from bot.answering.refusal import LanguageModel, RefusalModel, signals
+from bot.answering.refusal import LanguageModel, RefusalModel
 from bot.conversation.events import Decision
 from eval.datasets import (
     EvalSet,
@@ -83,9 +84,9 @@ def clinc150(root: Path) -> RefusalSet:
             Probe(t, None) for t, _ in data[oos]
         ]
 
-    return RefusalSet(
-        "clinc150", "en", items.chunks, probes("val", "oos_val"), probes("test", "oos_test")
-    )
+    # The refusal model may learn from CLINC150's own out-of-scope training questions too.
+    fitting = probes("val", "oos_val") + [Probe(t, None) for t, _ in data["oos_train"]]
+    return RefusalSet("clinc150", "en", items.chunks, fitting, probes("test", "oos_test"))
 
 
 def taipei_faq(root: Path) -> RefusalSet:
@@ -172,7 +173,7 @@ def collect(answerer: Answerer, probes: Sequence[Probe], language: CustomerLangu
     rows = []
     for i, probe in enumerate(probes):
         attempt = answerer.attempt(probe.text, language)
-        values = signals(probe.text, attempt.candidates)
+        values = attempt.verdict.signals
         top = attempt.candidates[0].best.metadata.get("label") if attempt.candidates else None
         rows.append(
             {
@@ -303,11 +304,21 @@ def run(name: str, root: Path, limit: int | None, cache: Path) -> tuple[Language
     evalset = EvalSet(f"refusal-{name}", chosen.language, chosen.chunks, [])
     kb, build = build_kb(evalset, default_embedders(), cache / evalset.name)
     retriever = HybridRetriever(kb, RetrievalConfig(cache_size=64))
+    kb_dir = cache / evalset.name
+    classifier = AnswerClassifier.load(kb_dir)
+    if classifier is None or classifier.revision != kb.catalog.revision():
+        log.info("%s: fitting the answer classifier", name)
+        classifier = fit_answer_classifier(kb)
+        if classifier is not None:
+            classifier.save(kb_dir)
+    slot = ClassifierSlot(None, classifier)
     provisional = RefusalModel.load(None)
-    answerer = Answerer(retriever, provisional)
+    answerer = Answerer(retriever, provisional, classifier=slot)
     log.info("%s: collecting signals of %d fitting questions", name, len(chosen.fit))
     model = fit(collect(answerer, chosen.fit, chosen.language), name)
-    answerer = Answerer(retriever, RefusalModel({chosen.language: model}), AnswerPolicy())
+    answerer = Answerer(
+        retriever, RefusalModel({chosen.language: model}), AnswerPolicy(), classifier=slot
+    )
     log.info("%s: judging %d test questions", name, len(chosen.test))
     result = judge(answerer, chosen.test, chosen.language)
     model.measured = {

@@ -93,7 +93,7 @@ class HybridRetriever:
         for embedder in self.kb.embedders:
             if self.config.mode == "keyword" or not serves(embedder, language):
                 continue
-            vector = self._query_vector(embedder.name, query)
+            vector = self.query_vector(embedder.name, query)
             views = self.kb.vectors.query(embedder.name, vector, depth * 2)
             rankings[dense_signal(embedder.name)] = _best_view_per_chunk(views)[:depth]
         if self.config.mode != "dense":
@@ -163,7 +163,8 @@ class HybridRetriever:
                 break
         return hits
 
-    def _query_vector(self, embedder_name: str, query: str) -> np.ndarray:
+    def query_vector(self, embedder_name: str, query: str) -> np.ndarray:
+        """The query's vector from one embedder (cached: retrieval computed it already)."""
         key = (embedder_name, normalize(query))
         with self._lock:
             if key in self._query_vectors:

@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.answering.candidates import Candidate, group
+from bot.answering.classifier import ClassifierSlot
+from bot.answering.composer import LLMComposer
 from bot.answering.extract import citation, reply_text
 from bot.answering.followup import chosen_option, is_follow_up, with_context
 from bot.answering.language import CustomerLanguage
 from bot.answering.refusal import RefusalModel, Verdict, signals
 from bot.answering.texts import say
 from bot.conversation.events import Citation, Decision, Retrieved
+from knowledge.embedding import serves
 from knowledge.retriever import HybridRetriever
 
 SEARCH_DEPTH = 30
@@ -53,6 +56,8 @@ class Outcome:
 class AnswerPolicy:
     # Two different answers whose scores are this close (relative to the best) are both offered.
     clarify_gap: float = 0.03
+    # With an answer classifier: two answers whose probabilities are this close.
+    clarify_gap_p: float = 0.1
     max_options: int = 2
 
 
@@ -61,6 +66,7 @@ class _Attempt:
     question: str
     candidates: list[Candidate]
     verdict: Verdict
+    probabilities: dict[str, float] | None = None  # the answer classifier's, if any
 
 
 class Answerer:
@@ -69,10 +75,14 @@ class Answerer:
         retriever: HybridRetriever,
         refusal: RefusalModel,
         policy: AnswerPolicy | None = None,
+        composer: LLMComposer | None = None,
+        classifier: ClassifierSlot | None = None,
     ) -> None:
         self.retriever = retriever
         self.refusal = refusal
         self.policy = policy or AnswerPolicy()
+        self.composer = composer
+        self.classifier = classifier or ClassifierSlot(None)
 
     def answer(
         self, text: str, language: CustomerLanguage, context: AnswerContext | None = None
@@ -86,8 +96,25 @@ class Answerer:
     def attempt(self, question: str, language: CustomerLanguage) -> _Attempt:
         hits = self.retriever.search(question, SEARCH_DEPTH)
         candidates = group(hits)
-        verdict = self.refusal.judge(language, signals(question, candidates))
-        return _Attempt(question, candidates, verdict)
+        probabilities = self._classify(question, language) if candidates else None
+        if probabilities is not None:
+            # The classifier knows the knowledge's phrasings better than the nearest rows do:
+            # the retrieved answer it finds likeliest goes first.
+            best = max(candidates, key=lambda c: probabilities.get(c.key, 0.0))
+            candidates = [best, *(c for c in candidates if c is not best)]
+        verdict = self.refusal.judge(language, signals(question, candidates, probabilities))
+        return _Attempt(question, candidates, verdict, probabilities)
+
+    def _classify(self, question: str, language: CustomerLanguage) -> dict[str, float] | None:
+        classifier = self.classifier.current(self.retriever.kb.catalog.revision())
+        if classifier is None:
+            return None
+        vectors = {
+            e.name: self.retriever.query_vector(e.name, question)
+            for e in self.retriever.kb.embedders
+            if serves(e, language) and e.name in classifier.heads
+        }
+        return classifier.probabilities(vectors)
 
     def _decide(self, text: str, language: CustomerLanguage, context: AnswerContext) -> Outcome:
         details: dict[str, Any] = {}
@@ -143,8 +170,15 @@ class Answerer:
                 **common,
             )
         reply = reply_text(top, attempt.question)
+        mode = "extractive"
+        if self.composer is not None:
+            drafted, details["llm"] = self.composer.compose(
+                attempt.question, attempt.candidates, language
+            )
+            if drafted is not None:
+                reply, mode = drafted, "llm"
         item_language = top.best.metadata.get("language")
-        if item_language in ("zh", "en") and item_language != language:
+        if mode == "extractive" and item_language in ("zh", "en") and item_language != language:
             reply = f"{reply}\n{say('only_in_other_language', language)}"
         return Outcome(
             decision=Decision.ANSWERED,
@@ -152,18 +186,26 @@ class Answerer:
             reason="follow_up" if attempt.question != text and picked is None else "confident",
             citations=(citation(top),),
             topic=top.topic,
+            answer_mode=mode,
             **common,
         )
 
     def _close_rivals(self, attempt: _Attempt, language: CustomerLanguage) -> list[Candidate]:
         """Different answers scoring within clarify_gap of the best, that are answerable too."""
         top = attempt.candidates[0]
+        p = attempt.probabilities
         rivals: list[Candidate] = []
         for rival in attempt.candidates[1 : self.policy.max_options]:
-            if top.score <= 0 or (top.score - rival.score) / top.score > self.policy.clarify_gap:
+            if p is not None:
+                close = p.get(top.key, 0.0) - p.get(rival.key, 0.0) <= self.policy.clarify_gap_p
+            else:
+                close = top.score > 0 and (top.score - rival.score) / top.score <= (
+                    self.policy.clarify_gap
+                )
+            if not close:
                 break
             reordered = [rival, *(c for c in attempt.candidates if c is not rival)]
-            if self.refusal.judge(language, signals(attempt.question, reordered)).answerable:
+            if self.refusal.judge(language, signals(attempt.question, reordered, p)).answerable:
                 rivals.append(rival)
         return rivals
 

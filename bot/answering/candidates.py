@@ -8,6 +8,7 @@ vote from the group's other hits, so that many close phrasings outweigh one luck
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from knowledge.retriever import Hit
 from knowledge.text import normalize
@@ -47,9 +48,13 @@ class Candidate:
         return f"{self.best.source} › {sheet}" if sheet else self.best.source
 
 
+def answer_key_of(metadata: dict[str, Any], item_id: str) -> str:
+    answer = str(metadata.get("answer") or "").strip()
+    return f"answer:{normalize(answer)}" if answer else f"item:{item_id}"
+
+
 def answer_key(hit: Hit) -> str:
-    answer = str(hit.metadata.get("answer") or "").strip()
-    return f"answer:{normalize(answer)}" if answer else f"item:{hit.id}"
+    return answer_key_of(hit.metadata, hit.id)
 
 
 def group(hits: list[Hit]) -> list[Candidate]:

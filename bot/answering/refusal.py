@@ -34,11 +34,18 @@ SIGNAL_REASONS = {
     "keyword_coverage": "low_keyword_coverage",
     "keyword_score": "low_keyword_coverage",
     "agreement": "little_agreement",
+    "classifier": "unlike_known_questions",
 }
 
 
-def signals(question: str, candidates: list[Candidate]) -> dict[str, float]:
-    """The refusal signals of a turn's best candidate (an empty dict when nothing was found)."""
+def signals(
+    question: str,
+    candidates: list[Candidate],
+    probabilities: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """The refusal signals of a turn's best candidate (an empty dict when nothing was found).
+
+    `probabilities` are the answer classifier's, when the knowledge base has one."""
     if not candidates:
         return {}
     top = candidates[0]
@@ -58,6 +65,8 @@ def signals(question: str, candidates: list[Candidate]) -> dict[str, float]:
     values["keyword_score"] = math.log1p(bm25 / max(len(asked), 1))
     total = sum(len(c.hits) for c in candidates)
     values["agreement"] = len(top.hits) / total if total else 0.0
+    if probabilities is not None:
+        values["classifier"] = probabilities.get(top.key, 0.0)
     return values
 
 

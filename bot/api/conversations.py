@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 from bot.answering.extract import citation_label
 from bot.api.errors import ERROR_RESPONSES
 from bot.conversation.events import BotTurn, Citation, Recorded
+from bot.conversation.feed import Listener
 from bot.conversation.service import ConversationService, TurnResult
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationNotFound
@@ -192,22 +194,39 @@ def router(service: ConversationService) -> APIRouter:
     async def stream(websocket: WebSocket, conversation_id: str, after: int = 0) -> None:
         """Every event of the conversation as JSON, from seq `after` on, live. A client that
         reconnects with the last seq it saw receives exactly what it missed."""
+        # Accept before closing: a close before the handshake reaches a browser as HTTP 403
+        # and close code 1006, never as 4404.
+        await websocket.accept()
         try:
             await run_in_threadpool(service.store.get, conversation_id)
         except ConversationNotFound:
             await websocket.close(code=4404, reason="conversation_not_found")
             return
-        await websocket.accept()
-        seen = after
+
+        async def push(listener: Listener) -> None:
+            seen = after
+            while True:
+                events = await run_in_threadpool(service.store.events, conversation_id, seen)
+                for recorded in events:
+                    await websocket.send_json(event_public(recorded).model_dump(mode="json"))
+                    seen = recorded.seq
+                await listener.wait(STREAM_POLL_S)
+
+        async def until_disconnected() -> None:
+            # The client says nothing; reading is how its leaving (or a server shutdown) is
+            # noticed. Without it a quiet conversation keeps its stream alive for ever.
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass
+
         with service.feed.listen(conversation_id) as listener:
-            try:
-                while True:
-                    events = await run_in_threadpool(service.store.events, conversation_id, seen)
-                    for recorded in events:
-                        await websocket.send_json(event_public(recorded).model_dump(mode="json"))
-                        seen = recorded.seq
-                    await listener.wait(STREAM_POLL_S)
-            except WebSocketDisconnect:
-                return
+            tasks = {asyncio.create_task(push(listener)), asyncio.create_task(until_disconnected())}
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                failure = task.exception()
+                if failure is not None and not isinstance(failure, WebSocketDisconnect):
+                    raise failure
 
     return api

@@ -38,6 +38,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ApiError, "description": "Bad input (code says which)"},
     404: {"model": ApiError, "description": "Unknown conversation"},
     409: {"model": ApiError, "description": "Not allowed in the conversation's status"},
+    413: {"model": ApiError, "description": "Message too long (code message_too_long)"},
     422: {"model": ApiError, "description": "Invalid request body"},
 }
 
