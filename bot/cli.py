@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -16,6 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from knowledge.base import KnowledgeBase
 
 app = typer.Typer(
     help="kefu: a self-hosted customer-service bot grounded in your FAQ files.",
@@ -112,8 +115,25 @@ def ingest(
             console.print(f"[yellow]warning[/yellow] {problem}")
         if f.error:
             console.print(f"[red]error[/red] {f.error} (its previous chunks keep serving)")
+    if not dry_run:
+        _refit_answer_classifier(services.kb, services.settings.data_dir)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _refit_answer_classifier(kb: KnowledgeBase, data_dir: Path) -> None:
+    """Fit the answer classifier again when the knowledge moved since it was fitted."""
+    from bot.answering.classifier import CLASSIFIER_FILE, AnswerClassifier, fit_answer_classifier
+
+    current = AnswerClassifier.load(data_dir)
+    if current is not None and current.revision == kb.catalog.revision():
+        return
+    fitted = fit_answer_classifier(kb)
+    if fitted is None:
+        (data_dir / CLASSIFIER_FILE).unlink(missing_ok=True)
+        return
+    fitted.save(data_dir)
+    console.print(f"answer classifier: fitted on {len(fitted.keys)} answers")
 
 
 @app.command()

@@ -139,7 +139,7 @@ class Answerer:
             for h in c.hits[:1]
         )[:KEEP_RETRIEVED]
         verdict = attempt.verdict
-        common = {
+        common: dict[str, Any] = {
             "question": attempt.question,
             "language": language,
             "confidence": round(verdict.probability, 4),
@@ -147,12 +147,12 @@ class Answerer:
             "details": details,
         }
         if not verdict.answerable:
-            top = attempt.candidates[0].topic if attempt.candidates else None
+            topic = attempt.candidates[0].topic if attempt.candidates else None
             return Outcome(
                 decision=Decision.REFUSED,
                 reply=say("refusal", language),
                 reason=verdict.reason,
-                topic=top,
+                topic=topic,
                 **common,
             )
         top = attempt.candidates[0]

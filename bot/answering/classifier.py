@@ -16,6 +16,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,13 +57,14 @@ class AnswerClassifier:
 
     def save(self, data_dir: Path) -> Path:
         path = data_dir / CLASSIFIER_FILE
-        arrays: dict[str, np.ndarray] = {}
+        arrays: dict[str, Any] = {}
         for name, head in self.heads.items():
             arrays[f"coef:{name}"] = head.coef
             arrays[f"intercept:{name}"] = head.intercept
         meta = json.dumps({"revision": self.revision, "keys": self.keys}, ensure_ascii=False)
         with path.open("wb") as fh:
-            np.savez_compressed(fh, meta=np.array(meta), **arrays)
+            arrays["meta"] = np.array(meta)
+            np.savez_compressed(fh, **arrays)
         return path
 
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from bot.answering.answerer import AnswerContext, Answerer, Outcome
 from bot.answering.language import CustomerLanguage, detect_customer_language
@@ -138,7 +139,7 @@ class ConversationService:
 
 def _turn_event(conversation_id: str, outcome: Outcome) -> BotTurn:
     cls = TURN_TYPES[outcome.decision]
-    extra = {"options": outcome.options} if cls is TurnClarifying else {}
+    extra: dict[str, Any] = {"options": outcome.options} if cls is TurnClarifying else {}
     return cls(
         conversation_id=conversation_id,
         question=outcome.question,
