@@ -40,7 +40,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from bot.answering.answerer import Answerer, AnswerPolicy
 from bot.answering.classifier import AnswerClassifier, ClassifierSlot, fit_answer_classifier
 from bot.answering.language import CustomerLanguage
-from bot.answering.refusal import LanguageModel, RefusalModel
+from bot.answering.refusal import WITH_CLASSIFIER, LanguageModel, RefusalModel
 from bot.conversation.events import Decision
 from eval.datasets import (
     EvalSet,
@@ -295,7 +295,9 @@ def _count(values: Any) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def run(name: str, root: Path, limit: int | None, cache: Path) -> tuple[LanguageModel, dict]:
+def run(
+    name: str, root: Path, limit: int | None, cache: Path
+) -> tuple[dict[str, LanguageModel], dict]:
     chosen = SETS[name](root)
     if limit:
         rng = random.Random(SEED)
@@ -315,10 +317,15 @@ def run(name: str, root: Path, limit: int | None, cache: Path) -> tuple[Language
     provisional = RefusalModel.load(None)
     answerer = Answerer(retriever, provisional, classifier=slot)
     log.info("%s: collecting signals of %d fitting questions", name, len(chosen.fit))
-    model = fit(collect(answerer, chosen.fit, chosen.language), name)
-    answerer = Answerer(
-        retriever, RefusalModel({chosen.language: model}), AnswerPolicy(), classifier=slot
-    )
+    rows = collect(answerer, chosen.fit, chosen.language)
+    # One model without the classifier's signal (for knowledge bases that have no classifier)
+    # and, when this one has a classifier, one with it.
+    plain = [{**r, "signals": _without(r["signals"], "classifier")} for r in rows]
+    models: dict[str, LanguageModel] = {chosen.language: fit(plain, name)}
+    if classifier is not None:
+        models[chosen.language + WITH_CLASSIFIER] = fit(rows, name)
+    model = models[chosen.language + WITH_CLASSIFIER if classifier else chosen.language]
+    answerer = Answerer(retriever, RefusalModel(models), AnswerPolicy(), classifier=slot)
     log.info("%s: judging %d test questions", name, len(chosen.test))
     result = judge(answerer, chosen.test, chosen.language)
     model.measured = {
@@ -329,7 +336,17 @@ def run(name: str, root: Path, limit: int | None, cache: Path) -> tuple[Language
     )
     result["notes"] = chosen.notes
     result["model"] = {"features": model.features, "threshold": model.threshold}
-    return model, result
+    plain_model = models[chosen.language]
+    plain_probs = [plain_model.probability(r["signals"]) for r in plain]
+    result["fit_without_classifier"] = {
+        "threshold": plain_model.threshold,
+        **_rates(plain, plain_probs, plain_model.threshold),
+    }
+    return models, result
+
+
+def _without(values: dict[str, float], name: str) -> dict[str, float]:
+    return {k: v for k, v in values.items() if k != name}
 
 
 def markdown(results: list[dict]) -> str:
@@ -403,8 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     models: dict[str, LanguageModel] = {}
     results = []
     for name in args.dataset:
-        model, result = run(name, root, args.limit, args.cache_dir)
-        models[result["language"]] = model
+        fitted_models, result = run(name, root, args.limit, args.cache_dir)
+        models.update(fitted_models)
         results.append(result)
         print(json.dumps({k: v for k, v in result.items() if k != "curve"}, ensure_ascii=False))
     args.out_dir.mkdir(parents=True, exist_ok=True)

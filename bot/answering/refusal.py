@@ -22,6 +22,7 @@ from knowledge.retriever import KEYWORD, dense_signal
 from knowledge.text import tokenize
 
 MODEL_FILE = "refusal.json"
+WITH_CLASSIFIER = "+classifier"  # the key suffix of a model that uses the classifier signal
 E5 = dense_signal("e5")
 MINILM = dense_signal("minilm")
 
@@ -118,13 +119,23 @@ class RefusalModel:
     def judge(self, language: str, values: dict[str, float]) -> Verdict:
         if not values:
             return Verdict(False, 0.0, "no_hit", values)
-        model = self.languages.get(language) or next(iter(self.languages.values()))
+        model = self.model_for(language, values)
         p = model.probability(values)
         if p >= model.threshold:
             return Verdict(True, p, "confident", values)
         return Verdict(
             False, p, SIGNAL_REASONS.get(model.weakest(values), "low_confidence"), values
         )
+
+    def model_for(self, language: str, values: dict[str, float]) -> LanguageModel:
+        """The language's model fitted with the answer classifier when its signal is there
+        ("en+classifier"), else the language's model without it, else any."""
+        if "classifier" in values and f"{language}{WITH_CLASSIFIER}" in self.languages:
+            return self.languages[f"{language}{WITH_CLASSIFIER}"]
+        if language in self.languages:
+            return self.languages[language]
+        plain = [m for name, m in self.languages.items() if WITH_CLASSIFIER not in name]
+        return plain[0] if plain else next(iter(self.languages.values()))
 
     def to_json(self) -> str:
         return json.dumps(
