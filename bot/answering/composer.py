@@ -20,7 +20,7 @@ class LLMComposer:
     drafter: Drafter
     embedder: Embedder | None
     min_lexical: float = 0.5
-    min_semantic: float = 0.8
+    min_semantic: float = 0.93
     passages: int = 3  # how many of the best candidates the model may read
 
     def compose(

@@ -45,9 +45,9 @@ _LANGUAGE_NAMES = {
     "en": "English",
 }
 
-# Chosen on the demo cases of eval/llm_local.py with Qwen2.5-Coder-1.5B (right answers or right
-# refusals out of 10): rules in the system message 6, this wording 7, rules after the passages 4
-# or 0 (the model then echoes the marker, the last thing it read).
+# Chosen on the 10 demo cases of eval/llm_local.py with Qwen2.5-Coder-1.5B (right answers plus
+# right refusals): plain rules in the system message 6/10, this wording 7/10, the rules in the
+# user message after the passages 4/10 (ending on the marker, it declined 3 of the first 3).
 SYSTEM_PROMPT = """You are a customer-service assistant for an online shop. Answer the \
 customer's question from the numbered passages the user gives you.
 Rules:
