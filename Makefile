@@ -8,7 +8,7 @@ DATA_DIR ?= data
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast eval bench lint demo-files clean local-llm
+.PHONY: install run test test-fast eval bench lint demo-files clean local-llm test-local-llm
 
 install: $(VENV)/.installed
 
@@ -28,7 +28,7 @@ test: install
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-fast: install
-	$(PY) -m pytest -m "not integration" -q
+	$(PY) -m pytest -m "not integration and not local_llm" -q
 
 eval: install
 	$(KEFU) eval retrieval --dataset drcd --dataset stackfaq --dataset clinc150 --dataset taipei_faq
@@ -63,6 +63,9 @@ LLAMA_CPP_VERSION ?= 0.3.36
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_BMI2=ON -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DLLAVA_BUILD=OFF \
 	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+
+test-local-llm: install
+	$(PY) -m pytest -m local_llm -q
 
 local-llm: install
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \

@@ -388,12 +388,9 @@ def test_openai_compatible_endpoint_error_is_a_model_error():
 LOCAL_MODEL = Path("data/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
 
 
-@pytest.mark.integration
+@pytest.mark.local_llm
 def test_the_local_model_drafts_and_declines():
-    import importlib.util
-
-    if importlib.util.find_spec("llama_cpp") is None or not LOCAL_MODEL.is_file():
-        pytest.skip("run `make local-llm` for the local model")
+    # Opt-in (make test-local-llm): it needs `make local-llm` (a compile and a 1.1 GB model).
     model = chat_model(LLMSettings(mode="llamacpp", model_path=LOCAL_MODEL, timeout_s=300))
     assert model is not None
     local = Drafter(model, timeout_s=300)
