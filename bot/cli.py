@@ -252,5 +252,18 @@ def eval_refusal(
     raise typer.Exit(refusal_main(args))
 
 
+@eval_app.command("answers")
+def eval_answers(
+    limit: Annotated[int, typer.Option(help="How many DRCD questions (seeded sample).")] = 30,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Also draft with the configured LLM (KEFU_LLM__*).")
+    ] = False,
+) -> None:
+    """Extractive answers against LLM drafts on DRCD: right answers, grounding, seconds."""
+    from eval.answers import main as answers_main
+
+    raise typer.Exit(answers_main(["--limit", str(limit), *(["--llm"] if llm else [])]))
+
+
 if __name__ == "__main__":
     app()
