@@ -430,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     (args.out_dir / "refusal.md").write_text(markdown(results), encoding="utf-8")
     fitted = RefusalModel(models)
+    (args.out_dir / "refusal-model.json").write_text(fitted.to_json(), encoding="utf-8")
     if args.save_default:
         target = Path(__file__).resolve().parents[1] / "bot" / "answering"
         if (target / "refusal.json").exists():
