@@ -253,9 +253,14 @@ def judge(answerer: Answerer, probes: Sequence[Probe], language: CustomerLanguag
     def right(p: Probe, o: Any, ls: list) -> bool:
         return o.decision == Decision.ANSWERED and bool(ls) and ls[0] in (p.gold or ())
 
+    # The curve needs the best candidate of refused turns too: the first retrieved item.
     rows = [
-        {"in_scope": p.gold is not None, "correct": bool(ls) and ls[0] in (p.gold or ())}
-        for p, o, ls in outcomes
+        {
+            "in_scope": p.gold is not None,
+            "correct": bool(o.retrieved)
+            and _label(answerer, o.retrieved[0].item_id) in (p.gold or ()),
+        }
+        for p, o, _ in outcomes
     ]
     probs = [o.confidence for _, o, _ in outcomes]
     curve = [
