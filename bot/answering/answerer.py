@@ -20,8 +20,9 @@ from bot.answering.language import CustomerLanguage
 from bot.answering.refusal import RefusalModel, Verdict, signals
 from bot.answering.texts import say
 from bot.conversation.events import Citation, Decision, Retrieved
+from knowledge.base import QUESTION_VIEW
 from knowledge.embedding import serves
-from knowledge.retriever import HybridRetriever
+from knowledge.retriever import HybridRetriever, dense_signal
 
 SEARCH_DEPTH = 30
 KEEP_RETRIEVED = 10  # retrieved items recorded with the turn
@@ -102,8 +103,26 @@ class Answerer:
             # the retrieved answer it finds likeliest goes first.
             best = max(candidates, key=lambda c: probabilities.get(c.key, 0.0))
             candidates = [best, *(c for c in candidates if c is not best)]
-        verdict = self.refusal.judge(language, signals(question, candidates, probabilities))
+        filled = self._dense_of_top(question, language, candidates[0]) if candidates else None
+        verdict = self.refusal.judge(language, signals(question, candidates, probabilities, filled))
         return _Attempt(question, candidates, verdict, probabilities)
+
+    def _dense_of_top(
+        self, question: str, language: CustomerLanguage, top: Candidate
+    ) -> dict[str, float]:
+        """Dense similarities of a best candidate that some dense ranking did not reach."""
+        found: dict[str, float] = {}
+        kb = self.retriever.kb
+        for embedder in kb.embedders:
+            signal = dense_signal(embedder.name)
+            if not serves(embedder, language) or any(signal in h.scores for h in top.hits):
+                continue
+            ids = [top.best.id, top.best.id + QUESTION_VIEW]
+            stored = kb.vectors.vectors(embedder.name, ids)
+            if stored:
+                vector = self.retriever.query_vector(embedder.name, question)
+                found[signal] = max(float(vector @ v) for v in stored.values())
+        return found
 
     def _classify(self, question: str, language: CustomerLanguage) -> dict[str, float] | None:
         classifier = self.classifier.current(self.retriever.kb.catalog.revision())

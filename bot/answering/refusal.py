@@ -43,10 +43,13 @@ def signals(
     question: str,
     candidates: list[Candidate],
     probabilities: dict[str, float] | None = None,
+    similarity_of_top: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """The refusal signals of a turn's best candidate (an empty dict when nothing was found).
 
-    `probabilities` are the answer classifier's, when the knowledge base has one."""
+    `probabilities` are the answer classifier's, when the knowledge base has one;
+    `similarity_of_top` gives a dense signal's similarity for a best candidate that only the
+    keyword search found (so that the signal is never simply missing)."""
     if not candidates:
         return {}
     top = candidates[0]
@@ -54,6 +57,8 @@ def signals(
     values: dict[str, float] = {}
     for name, signal in (("similarity", E5), ("similarity_en", MINILM)):
         mine = _best_signal(top, signal)
+        if mine is None and similarity_of_top is not None:
+            mine = similarity_of_top.get(signal)
         if mine is None:
             continue
         rival = max((s for c in others if (s := _best_signal(c, signal)) is not None), default=0.0)
