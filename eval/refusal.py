@@ -14,6 +14,9 @@ report gives in-scope accuracy, out-of-scope recall, the clarifying rate and the
 - taipei_faq: knowledge = the Taipei City FAQ as a question/answer sheet; its own questions
   must be answered, crosswoz_utterances and smp2017_ecdt `chat` lines refused; each split
   in half at random (seed 13) for fitting and testing.
+- drcd: knowledge = DRCD paragraphs as passages, asked in other words by its questions;
+  the same off-topic lines refused. Data sets of one language are fitted together (one zh
+  model from taipei_faq and drcd) and tested apart.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from eval.datasets import (
     default_root,
 )
 from eval.datasets import clinc150 as clinc150_items
+from eval.datasets import drcd as drcd_items
 from eval.retrieval import DEFAULT_CACHE, DEFAULT_RESULTS, build_kb, default_embedders
 from ingest.model import Chunk
 from knowledge.retriever import HybridRetriever, RetrievalConfig
@@ -73,6 +77,7 @@ class RefusalSet:
     fit: list[Probe]
     test: list[Probe]
     notes: dict[str, Any] = field(default_factory=dict)
+    cache_name: str = ""  # the knowledge base's folder in the eval cache (default refusal-<name>)
 
 
 def clinc150(root: Path) -> RefusalSet:
@@ -120,6 +125,7 @@ def taipei_faq(root: Path) -> RefusalSet:
     rng = random.Random(SEED)
     rng.shuffle(answerable)
     rng.shuffle(outside)
+    outside = outside[: 2 * len(answerable)]  # enough to measure, not 9,000 more turns
     half_a, half_o = len(answerable) // 2, len(outside) // 2
     notes = {"answerable": len(answerable), "outside": len(outside), "rows": len(kept)}
     return RefusalSet(
@@ -157,7 +163,33 @@ def _smp_chat(folder: Path) -> list[str]:
     return [t for t in texts if t]
 
 
-SETS = {"clinc150": clinc150, "taipei_faq": taipei_faq}
+def drcd(root: Path) -> RefusalSet:
+    """Passages (DRCD paragraphs chunked as a PDF page would be) asked in other words than
+    theirs: the Chinese counterpart of CLINC150's paraphrases, which Taipei's verbatim
+    questions are not. Off-topic: the same travel and small-talk lines as taipei_faq."""
+    items = drcd_items(root)
+    answerable = [Probe(q.text, q.gold) for q in items.queries]
+    outside = [
+        Probe(t, None)
+        for t in _lines(root / "crosswoz_utterances") + _smp_chat(root / "smp2017_ecdt")
+    ]
+    rng = random.Random(SEED + 1)
+    rng.shuffle(answerable)
+    rng.shuffle(outside)
+    outside = outside[: len(answerable)]  # as many off-topic lines as questions
+    half_a, half_o = len(answerable) // 2, len(outside) // 2
+    return RefusalSet(
+        "drcd",
+        "zh",
+        items.chunks,
+        answerable[:half_a] + outside[:half_o],
+        answerable[half_a:] + outside[half_o:],
+        {"answerable": len(answerable), "outside": len(outside)},
+        cache_name="drcd",  # the same knowledge base as the retrieval evaluation's
+    )
+
+
+SETS = {"clinc150": clinc150, "taipei_faq": taipei_faq, "drcd": drcd}
 
 
 # ---- fitting ------------------------------------------------------------------------------------
@@ -300,15 +332,26 @@ def _count(values: Any) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def run(
-    name: str, root: Path, limit: int | None, cache: Path
-) -> tuple[dict[str, LanguageModel], dict]:
+@dataclass
+class Prepared:
+    """A data set with its knowledge base, answerer pieces and fitting signals collected."""
+
+    name: str
+    chosen: RefusalSet
+    retriever: HybridRetriever
+    slot: ClassifierSlot
+    has_classifier: bool
+    rows: list[dict]
+    build: dict[str, Any]
+
+
+def prepare(name: str, root: Path, limit: int | None, cache: Path) -> Prepared:
     chosen = SETS[name](root)
     if limit:
         rng = random.Random(SEED)
         chosen.fit = rng.sample(chosen.fit, min(limit, len(chosen.fit)))
         chosen.test = rng.sample(chosen.test, min(limit, len(chosen.test)))
-    evalset = EvalSet(f"refusal-{name}", chosen.language, chosen.chunks, [])
+    evalset = EvalSet(chosen.cache_name or f"refusal-{name}", chosen.language, chosen.chunks, [])
     kb, build = build_kb(evalset, default_embedders(), cache / evalset.name)
     retriever = HybridRetriever(kb, RetrievalConfig(cache_size=64))
     kb_dir = cache / evalset.name
@@ -319,35 +362,55 @@ def run(
         if classifier is not None:
             classifier.save(kb_dir)
     slot = ClassifierSlot(None, classifier)
-    provisional = RefusalModel.load(None)
-    answerer = Answerer(retriever, provisional, classifier=slot)
+    answerer = Answerer(retriever, RefusalModel.load(None), classifier=slot)
     log.info("%s: collecting signals of %d fitting questions", name, len(chosen.fit))
     rows = collect(answerer, chosen.fit, chosen.language)
-    # One model without the classifier's signal (for knowledge bases that have no classifier)
-    # and, when this one has a classifier, one with it.
+    return Prepared(name, chosen, retriever, slot, classifier is not None, rows, build)
+
+
+def fit_language(prepared: list[Prepared], language: str) -> dict[str, LanguageModel]:
+    """One model per language over the fitting questions of all its data sets, without the
+    classifier's signal (for knowledge bases that have no classifier), and one with it fitted
+    on the data sets that have a classifier."""
+    mine = [p for p in prepared if p.chosen.language == language]
+    names = "+".join(p.name for p in mine)
+    rows = [r for p in mine for r in p.rows]
     plain = [{**r, "signals": _without(r["signals"], "classifier")} for r in rows]
-    models: dict[str, LanguageModel] = {chosen.language: fit(plain, name)}
-    if classifier is not None:
-        models[chosen.language + WITH_CLASSIFIER] = fit(rows, name)
-    model = models[chosen.language + WITH_CLASSIFIER if classifier else chosen.language]
-    answerer = Answerer(retriever, RefusalModel(models), AnswerPolicy(), classifier=slot)
-    log.info("%s: judging %d test questions", name, len(chosen.test))
+    models = {language: fit(plain, names)}
+    with_classifier = [r for p in mine if p.has_classifier for r in p.rows]
+    if with_classifier:
+        models[language + WITH_CLASSIFIER] = fit(with_classifier, names)
+    return models
+
+
+def test(prepared: Prepared, models: dict[str, LanguageModel]) -> dict[str, Any]:
+    chosen = prepared.chosen
+    answerer = Answerer(
+        prepared.retriever, RefusalModel(models), AnswerPolicy(), classifier=prepared.slot
+    )
+    log.info("%s: judging %d test questions", prepared.name, len(chosen.test))
     result = judge(answerer, chosen.test, chosen.language)
-    model.measured = {
+    key = chosen.language + (WITH_CLASSIFIER if prepared.has_classifier else "")
+    model = models[key]
+    model.measured[prepared.name] = {
         k: v for k, v in result.items() if k in ("in_scope_accuracy", "out_of_scope_recall")
     }
     result.update(
-        {"dataset": name, "language": chosen.language, "fit": len(chosen.fit), "build": build}
+        {
+            "dataset": prepared.name,
+            "language": chosen.language,
+            "fit": len(chosen.fit),
+            "build": prepared.build,
+            "notes": chosen.notes,
+            "model": {
+                "name": key,
+                "fitted_on": model.fitted_on,
+                "features": model.features,
+                "threshold": model.threshold,
+            },
+        }
     )
-    result["notes"] = chosen.notes
-    result["model"] = {"features": model.features, "threshold": model.threshold}
-    plain_model = models[chosen.language]
-    plain_probs = [plain_model.probability(r["signals"]) for r in plain]
-    result["fit_without_classifier"] = {
-        "threshold": plain_model.threshold,
-        **_rates(plain, plain_probs, plain_model.threshold),
-    }
-    return models, result
+    return result
 
 
 def _without(values: dict[str, float], name: str) -> dict[str, float]:
@@ -424,9 +487,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = args.data_root or default_root()
     models: dict[str, LanguageModel] = {}
     results = []
-    for name in args.dataset:
-        fitted_models, result = run(name, root, args.limit, args.cache_dir)
-        models.update(fitted_models)
+    prepared = [prepare(name, root, args.limit, args.cache_dir) for name in args.dataset]
+    for language in sorted({p.chosen.language for p in prepared}):
+        models.update(fit_language(prepared, language))
+    for p in prepared:
+        result = test(p, models)
         results.append(result)
         print(json.dumps({k: v for k, v in result.items() if k != "curve"}, ensure_ascii=False))
     args.out_dir.mkdir(parents=True, exist_ok=True)
