@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.answering.candidates import Candidate, group
+from bot.answering.candidates import Candidate, answer_key, group
 from bot.answering.classifier import ClassifierSlot
 from bot.answering.composer import LLMComposer
 from bot.answering.extract import citation, reply_text
@@ -22,7 +22,8 @@ from bot.answering.texts import say
 from bot.conversation.events import Citation, Decision, Retrieved
 from knowledge.base import QUESTION_VIEW
 from knowledge.embedding import serves
-from knowledge.retriever import HybridRetriever, dense_signal
+from knowledge.retriever import Hit, HybridRetriever, dense_signal
+from knowledge.text import tokenize
 
 SEARCH_DEPTH = 30
 KEEP_RETRIEVED = 10  # retrieved items recorded with the turn
@@ -34,6 +35,7 @@ class AnswerContext:
 
     previous_question: str | None = None  # the question of the last answered/clarifying turn
     options: tuple[str, ...] = ()  # the options of a clarifying question just asked
+    option_items: tuple[str, ...] = ()  # the item each option stands for
 
 
 @dataclass(frozen=True)
@@ -137,10 +139,14 @@ class Answerer:
 
     def _decide(self, text: str, language: CustomerLanguage, context: AnswerContext) -> Outcome:
         details: dict[str, Any] = {}
-        picked = chosen_option(text, list(context.options)) if context.options else None
-        if picked is not None:
+        index = chosen_option(text, list(context.options)) if context.options else None
+        picked = context.options[index] if index is not None else None
+        if index is not None:
             details["picked_option"] = picked
-            attempt = self.attempt(picked, language)
+            offered = self._offered(context, index)
+            if offered is not None:
+                return self._answer(offered, picked or text, language, details, "picked_option")
+            attempt = self.attempt(picked or text, language)
         else:
             attempt = self.attempt(text, language)
             if context.previous_question and is_follow_up(text, language):
@@ -149,7 +155,9 @@ class Answerer:
                     "alone": round(attempt.verdict.probability, 4),
                     "with_context": round(joined.verdict.probability, 4),
                 }
-                if joined.verdict.probability > attempt.verdict.probability:
+                if joined.verdict.probability > attempt.verdict.probability and _leans_on(
+                    text, joined
+                ):
                     attempt = joined
         details["signals"] = {k: round(v, 4) for k, v in attempt.verdict.signals.items()}
         retrieved = tuple(
@@ -188,26 +196,65 @@ class Answerer:
                 options=options,
                 **common,
             )
-        reply = reply_text(top, attempt.question)
+        reason = "follow_up" if attempt.question != text and picked is None else "confident"
+        return self._answer(attempt.candidates, attempt.question, language, details, reason, common)
+
+    def _answer(
+        self,
+        candidates: list[Candidate],
+        question: str,
+        language: CustomerLanguage,
+        details: dict[str, Any],
+        reason: str,
+        common: dict[str, Any] | None = None,
+    ) -> Outcome:
+        top = candidates[0]
+        reply = reply_text(top, question)
         mode = "extractive"
         if self.composer is not None:
-            drafted, details["llm"] = self.composer.compose(
-                attempt.question, attempt.candidates, language
-            )
+            drafted, details["llm"] = self.composer.compose(question, candidates, language)
             if drafted is not None:
                 reply, mode = drafted, "llm"
         item_language = top.best.metadata.get("language")
         if mode == "extractive" and item_language in ("zh", "en") and item_language != language:
             reply = f"{reply}\n{say('only_in_other_language', language)}"
+        common = common or {
+            "question": question,
+            "language": language,
+            "confidence": 1.0,
+            "retrieved": (Retrieved(top.best.id, 1.0),),
+            "details": details,
+        }
         return Outcome(
             decision=Decision.ANSWERED,
             reply=reply,
-            reason="follow_up" if attempt.question != text and picked is None else "confident",
+            reason=reason,
             citations=(citation(top),),
             topic=top.topic,
             answer_mode=mode,
             **common,
         )
+
+    def _offered(self, context: AnswerContext, index: int) -> list[Candidate] | None:
+        """The item the bot itself offered as option `index`, as a candidate: the customer
+        chose it, so it is answered as it is (its label may not find it again)."""
+        if index >= len(context.option_items):
+            return None
+        item_id = context.option_items[index]
+        stored = self.retriever.kb.catalog.get([item_id]).get(item_id)
+        if stored is None:  # gone since the question was asked
+            return None
+        hit = Hit(
+            id=item_id,
+            text=stored.text,
+            source=stored.source,
+            locator=stored.locator,
+            metadata={**stored.metadata, "hash": stored.hash},
+            score=1.0,
+            scores={},
+            ranks={},
+        )
+        return [Candidate(answer_key(hit), (hit,), 1.0)]
 
     def _close_rivals(self, attempt: _Attempt, language: CustomerLanguage) -> list[Candidate]:
         """Different answers scoring within clarify_gap of the best, that are answerable too."""
@@ -237,3 +284,15 @@ class Answerer:
             return say("clarify_passage", language, source=candidate.best.source, page=page)
         text = candidate.best.text.strip().splitlines()[0]
         return text[:60] + ("…" if len(text) > 60 else "")
+
+
+def _leans_on(message: str, joined: _Attempt) -> bool:
+    """Does the completed reading's answer take up what the follow-up itself asks? "那離島呢？"
+    after a shipping question does (the answer mentions 離島); "那今天台北天氣如何？" does not,
+    and must be judged on its own."""
+    own = set(tokenize(message))
+    if not own or not joined.candidates:
+        return True  # nothing of its own to check ("那呢？", "and?")
+    top = joined.candidates[0]
+    seen = set(tokenize(top.best.text)) | set(tokenize(top.question or ""))
+    return bool(own & seen)

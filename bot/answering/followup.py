@@ -36,13 +36,17 @@ def with_context(text: str, previous_question: str) -> str:
     return f"{previous_question} {text.strip()}"
 
 
-def chosen_option(text: str, options: list[str]) -> str | None:
-    """The option a customer picked after a clarifying question, if the message picks one."""
-    said = re.sub(r"[\s。.!！?？]+$", "", text.strip().lower())
-    for option in options:
-        if said == option.strip().lower():
-            return option
+def _bare(text: str) -> str:
+    return re.sub(r"[\s。.!！?？]+$", "", text.strip().lower())
+
+
+def chosen_option(text: str, options: list[str]) -> int | None:
+    """Which option (0-based) a customer picked after a clarifying question, if any."""
+    said = _bare(text)
+    for i, option in enumerate(options):
+        if said == _bare(option):
+            return i
     for number, words in _ORDINALS.items():
         if number <= len(options) and said in words:
-            return options[number - 1]
+            return number - 1
     return None

@@ -24,9 +24,9 @@ def detect_customer_language(
     """lingua decides between Chinese and English ("how do I 退貨" is English); a message it
     cannot place (digits, emoji, "ok?") keeps the conversation's language, else counts scripts."""
     found = _detector().detect_language_of(text)
-    if found is Language.CHINESE:
+    if found == Language.CHINESE:
         return "zh"
-    if found is Language.ENGLISH:
+    if found == Language.ENGLISH:
         return "en"
     if fallback is not None:
         return fallback

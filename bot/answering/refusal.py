@@ -55,7 +55,7 @@ def signals(
     top = candidates[0]
     others = candidates[1:]
     values: dict[str, float] = {}
-    for name, signal in (("similarity", E5), ("similarity_en", MINILM)):
+    for name, signal in (("similarity", _general_dense(candidates)), ("similarity_en", MINILM)):
         mine = _best_signal(top, signal)
         if mine is None and similarity_of_top is not None:
             mine = similarity_of_top.get(signal)
@@ -74,6 +74,15 @@ def signals(
     if probabilities is not None:
         values["classifier"] = probabilities.get(top.key, 0.0)
     return values
+
+
+def _general_dense(candidates: list[Candidate]) -> str:
+    """The dense signal behind "similarity": e5, else the model a user brought (any dense
+    signal but the English-only MiniLM), so that the signal exists with custom models too."""
+    seen = {s for c in candidates for h in c.hits for s in h.scores if s.startswith("dense:")}
+    if E5 in seen or not (seen - {MINILM}):
+        return E5
+    return sorted(seen - {MINILM})[0]
 
 
 def _best_signal(candidate: Candidate, signal: str) -> float | None:

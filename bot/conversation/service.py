@@ -171,7 +171,11 @@ def _context(history: list[Recorded]) -> AnswerContext:
     for recorded in reversed(history):
         event = recorded.event
         if isinstance(event, TurnClarifying):
-            return AnswerContext(previous_question=event.question, options=event.options)
+            return AnswerContext(
+                previous_question=event.question,
+                options=event.options,
+                option_items=tuple(c.item_id for c in event.citations),
+            )
         if isinstance(event, TurnAnswered):
             return AnswerContext(previous_question=event.question)
         if isinstance(event, BotTurn):

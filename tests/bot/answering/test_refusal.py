@@ -1,0 +1,272 @@
+"""Refusing from calibrated signals: the signals, the per-language model, its file, and the
+reasons a refused turn carries."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bot.answering.answerer import Answerer
+from bot.answering.candidates import group
+from bot.answering.refusal import (
+    MODEL_FILE,
+    SIGNAL_REASONS,
+    LanguageModel,
+    RefusalModel,
+    Verdict,
+    signals,
+)
+from bot.answering.texts import say
+from bot.conversation.events import Decision
+from knowledge.base import KnowledgeBase
+from knowledge.embedding import HashingEmbedder
+from knowledge.ingestion import ingest_paths
+from knowledge.retriever import Hit, HybridRetriever
+from knowledge.text import tokenize
+
+
+def sigmoid(z: float) -> float:
+    return 1 / (1 + math.exp(-z))
+
+
+def model(
+    features: dict[str, tuple[float, float, float]], threshold: float = 0.5, intercept: float = 0.0
+) -> LanguageModel:
+    """features: name → (mean, scale, coef)."""
+    return LanguageModel(
+        features=list(features),
+        mean=[m for m, _, _ in features.values()],
+        scale=[s for _, s, _ in features.values()],
+        coef=[c for _, _, c in features.values()],
+        intercept=intercept,
+        threshold=threshold,
+    )
+
+
+# ---- the signals --------------------------------------------------------------------------
+
+
+def scored(item_id: str, score: float, answer: str, question: str, **scores: float) -> Hit:
+    """A FAQ row's hit; dense_e5=0.9 is the score of signal dense:e5."""
+    named = {k.replace("_", ":"): v for k, v in scores.items()}
+    text = f"Question: {question}\nAnswer: {answer}"
+    meta = {"question": question, "answer": answer}
+    return Hit(item_id, text, "faq.xlsx", "sheet=FAQ;row=2", meta, score, named, {})
+
+
+def test_signals_of_the_best_candidate():
+    question = "how long does delivery take to Kinmen"
+    hits = [
+        scored("a", 3.0, "Two days.", "How long does delivery take?", dense_e5=0.90, keyword=8.0),
+        scored("b", 2.0, "Three days.", "When will my parcel arrive?", dense_e5=0.85, keyword=9.0),
+        scored("c", 1.5, "Two days.", "Delivery time?", dense_e5=0.93, keyword=2.0),
+        scored("d", 1.0, "NT$60.", "How much is shipping?", dense_e5=0.40),
+    ]
+    candidates = group(hits)
+    assert [c.best.id for c in candidates] == ["a", "b", "d"]
+    asked = set(tokenize(question))
+    assert len(asked) == 4  # long, deliveri, take, kinmen
+
+    values = signals(question, candidates)
+    assert values == {
+        "similarity": pytest.approx(0.93),  # the best of the candidate's rows, not only the first
+        "margin": pytest.approx(0.93 - 0.85),
+        "keyword_coverage": pytest.approx(3 / 4),  # kinmen is nowhere in the answer
+        "keyword_score": pytest.approx(math.log1p(8.0 / 4)),
+        "agreement": pytest.approx(2 / 4),
+    }
+
+
+def test_english_signals_come_from_minilm_when_it_scored():
+    hits = [
+        scored("a", 2.0, "A.", "How much is shipping?", dense_e5=0.9, dense_minilm=0.8),
+        scored("b", 1.0, "B.", "Do you ship abroad?", dense_e5=0.7, dense_minilm=0.5),
+    ]
+    values = signals("how much is shipping", group(hits))
+    assert values["similarity_en"] == pytest.approx(0.8)
+    assert values["margin_en"] == pytest.approx(0.3)
+    assert values["margin"] == pytest.approx(0.2)
+
+
+def test_no_candidates_no_signals():
+    assert signals("退貨要怎麼申請？", []) == {}
+
+
+# ---- the model ----------------------------------------------------------------------------
+
+
+def test_probability_is_the_logistic_of_standardised_signals():
+    m = model({"similarity": (0.85, 0.05, 2.0), "agreement": (0.1, 0.1, 0.5)}, intercept=0.3)
+    values = {"similarity": 0.80, "agreement": 0.3}
+    expected = sigmoid(0.3 + 2.0 * (0.80 - 0.85) / 0.05 + 0.5 * (0.3 - 0.1) / 0.1)
+    assert m.probability(values) == pytest.approx(expected)
+    assert m.weakest(values) == "similarity"
+
+
+def test_judge_answers_at_the_threshold_and_refuses_below_it():
+    refusal = RefusalModel({"zh": model({"similarity": (0.85, 0.05, 2.0)}, threshold=0.5)})
+    at = refusal.judge("zh", {"similarity": 0.85})
+    assert at == Verdict(True, 0.5, "confident", {"similarity": 0.85})
+    below = refusal.judge("zh", {"similarity": 0.84})
+    assert not below.answerable and below.reason == "low_similarity"
+    assert below.probability == pytest.approx(sigmoid(2.0 * -0.01 / 0.05))
+
+
+def test_no_hit_is_refused_as_no_hit():
+    verdict = RefusalModel.load(None).judge("zh", {})
+    assert verdict == Verdict(False, 0.0, "no_hit", {})
+
+
+@pytest.mark.parametrize(
+    ("weak", "reason"),
+    [
+        ("similarity", "low_similarity"),
+        ("margin", "close_competitor"),
+        ("keyword_coverage", "low_keyword_coverage"),
+        ("agreement", "little_agreement"),
+        ("a_signal_with_no_name_for_it", "low_confidence"),
+    ],
+)
+def test_a_refusal_names_the_signal_that_pulled_hardest(weak: str, reason: str):
+    names = ["similarity", "margin", "keyword_coverage", "agreement", weak]
+    features = {name: (0.5, 0.1, 1.0) for name in names}
+    values = {name: 0.45 for name in names}  # each a little below average…
+    values[weak] = 0.0  # …and one far below
+    verdict = RefusalModel({"zh": model(features)}).judge("zh", values)
+    assert not verdict.answerable and verdict.reason == reason
+
+
+def test_a_language_without_its_own_model_uses_the_first():
+    strict = model({"similarity": (0.9, 0.01, 5.0)})
+    lenient = model({"similarity": (0.1, 0.01, 5.0)})
+    refusal = RefusalModel({"zh": strict, "en": lenient})
+    assert not refusal.judge("ja", {"similarity": 0.5}).answerable  # zh's, the first
+    assert refusal.judge("en", {"similarity": 0.5}).answerable
+
+
+# ---- the model file -----------------------------------------------------------------------
+
+
+def test_save_and_load_give_the_same_model(tmp_path: Path):
+    fitted = RefusalModel(
+        {
+            "zh": model({"similarity": (0.85, 0.05, 2.0), "margin": (0.02, 0.03, 0.7)}, 0.62),
+            "en": LanguageModel(
+                ["similarity_en"], [0.7], [0.1], [1.5], -0.2, 0.4, "eval 2026-11", {"recall": 0.9}
+            ),
+        }
+    )
+    path = fitted.save(tmp_path)
+    assert path == tmp_path / MODEL_FILE
+    assert json.loads(path.read_text(encoding="utf-8"))["en"]["fitted_on"] == "eval 2026-11"
+    assert RefusalModel.load(tmp_path) == fitted
+
+
+def test_without_a_fitted_model_the_shipped_default_loads(tmp_path: Path):
+    shipped = RefusalModel.load(None)
+    assert RefusalModel.load(tmp_path) == shipped  # no refusal.json in this data dir
+    assert {"zh", "en"} <= set(shipped.languages)
+    for language, m in shipped.languages.items():
+        assert len(m.features) == len(m.mean) == len(m.scale) == len(m.coef) > 0, language
+        assert set(m.features) <= set(SIGNAL_REASONS), f"{language}: a signal nobody computes"
+        assert all(s > 0 for s in m.scale), language
+        assert 0 < m.threshold < 1, language
+
+
+def test_the_shipped_default_refuses_what_is_far_and_answers_what_is_close():
+    shipped = RefusalModel.load(None)
+    close = {
+        "similarity": 0.97,
+        "margin": 0.1,
+        "similarity_en": 1.0,
+        "margin_en": 0.6,
+        "keyword_coverage": 1.0,
+        "keyword_score": 1.3,
+        "agreement": 0.1,
+    }
+    far = {
+        "similarity": 0.70,
+        "margin": 0.0,
+        "similarity_en": 0.1,
+        "margin_en": 0.0,
+        "keyword_coverage": 0.0,
+        "keyword_score": 0.0,
+        "agreement": 0.03,
+    }
+    for language in ("zh", "en"):
+        assert shipped.judge(language, close).answerable, language
+        refused = shipped.judge(language, far)
+        assert not refused.answerable and refused.reason != "confident", language
+
+
+# ---- refusing a turn ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_kb(tmp_path: Path) -> KnowledgeBase:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "運送"
+    for row in (
+        ("問題", "答案"),
+        ("運費怎麼算？", "全館滿 NT$990 免運費，未滿收 NT$60。"),
+        ("寄送離島要多少運費？", "澎湖、金門、馬祖運費 NT$220。"),
+        ("下單後多久會收到商品？", "付款後 1–2 個工作天內出貨。"),
+    ):
+        sheet.append(row)
+    book.save(tmp_path / "faq.xlsx")
+    # Named e5, the hashing embedder's cosine is the turn's similarity signal.
+    kb = KnowledgeBase.in_memory([HashingEmbedder("e5")], tmp_path / "kb")
+    assert ingest_paths(kb, [tmp_path / "faq.xlsx"]).ok
+    return kb
+
+
+def test_an_empty_knowledge_base_refuses_with_no_hit(tmp_path: Path):
+    kb = KnowledgeBase.in_memory([HashingEmbedder("e5")], tmp_path)
+    outcome = Answerer(HybridRetriever(kb), RefusalModel.load(None)).answer("運費怎麼算？", "zh")
+    assert outcome.decision is Decision.REFUSED
+    assert (outcome.reason, outcome.confidence) == ("no_hit", 0.0)
+    assert outcome.reply == say("refusal", "zh")
+    assert outcome.citations == () and outcome.topic is None
+
+
+@pytest.mark.parametrize(
+    ("weights", "reason"),
+    [
+        ({"similarity": 3.0, "keyword_coverage": 1.0}, "low_similarity"),
+        ({"similarity": 1.0, "keyword_coverage": 3.0}, "low_keyword_coverage"),
+    ],
+)
+def test_a_far_question_is_refused_with_its_weakest_signal(
+    small_kb: KnowledgeBase, weights: dict[str, float], reason: str
+):
+    features = {name: (0.5, 0.1, coef) for name, coef in weights.items()}
+    refusal = RefusalModel({"zh": model(features), "en": model(features)})
+    outcome = Answerer(HybridRetriever(small_kb), refusal).answer("今天台北天氣如何？", "zh")
+
+    seen = outcome.details["signals"]
+    pulls = {name: coef * (seen[name] - 0.5) / 0.1 for name, coef in weights.items()}
+    assert sigmoid(sum(pulls.values())) < 0.5  # the test's premise: this question is far
+    assert min(pulls, key=lambda n: pulls[n]) == next(
+        name for name, r in SIGNAL_REASONS.items() if r == reason
+    )
+    assert outcome.decision is Decision.REFUSED and outcome.reason == reason
+    assert outcome.confidence == pytest.approx(sigmoid(sum(pulls.values())), abs=1e-3)
+    assert outcome.reply == say("refusal", "zh") and outcome.citations == ()
+
+
+def test_a_missing_signal_does_not_make_a_far_question_answerable(tmp_path: Path):
+    book = openpyxl.Workbook()
+    book.active.append(("問題", "答案"))
+    book.active.append(("運費怎麼算？", "全館滿 NT$990 免運費。"))
+    book.save(tmp_path / "faq.xlsx")
+    kb = KnowledgeBase.in_memory([HashingEmbedder("custom")], tmp_path / "kb")
+    ingest_paths(kb, [tmp_path / "faq.xlsx"])
+    similarity_only = model({"similarity": (0.85, 0.05, 2.0)})
+    refusal = RefusalModel({"zh": similarity_only, "en": similarity_only})
+    outcome = Answerer(HybridRetriever(kb), refusal).answer("今天台北天氣如何？", "zh")
+    assert outcome.decision is Decision.REFUSED, outcome.details
