@@ -365,6 +365,7 @@ def prepare(name: str, root: Path, limit: int | None, cache: Path) -> Prepared:
     answerer = Answerer(retriever, RefusalModel.load(None), classifier=slot)
     log.info("%s: collecting signals of %d fitting questions", name, len(chosen.fit))
     rows = collect(answerer, chosen.fit, chosen.language)
+    (kb_dir / "refusal-signals.json").write_text(json.dumps(rows), encoding="utf-8")
     return Prepared(name, chosen, retriever, slot, classifier is not None, rows, build)
 
 
@@ -375,7 +376,9 @@ def fit_language(prepared: list[Prepared], language: str) -> dict[str, LanguageM
     mine = [p for p in prepared if p.chosen.language == language]
     names = "+".join(p.name for p in mine)
     rows = [r for p in mine for r in p.rows]
-    plain = [{**r, "signals": _without(r["signals"], "classifier")} for r in rows]
+    # Without a classifier the knowledge has about one row per answer, where rows never agree
+    # (agreement is 1/30 for every question): a signal that would only mislead.
+    plain = [{**r, "signals": _without(r["signals"], "classifier", "agreement")} for r in rows]
     models = {language: fit(plain, names)}
     with_classifier = [r for p in mine if p.has_classifier for r in p.rows]
     if with_classifier:
@@ -413,8 +416,8 @@ def test(prepared: Prepared, models: dict[str, LanguageModel]) -> dict[str, Any]
     return result
 
 
-def _without(values: dict[str, float], name: str) -> dict[str, float]:
-    return {k: v for k, v in values.items() if k != name}
+def _without(values: dict[str, float], *names: str) -> dict[str, float]:
+    return {k: v for k, v in values.items() if k not in names}
 
 
 def markdown(results: list[dict]) -> str:

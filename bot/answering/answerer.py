@@ -174,12 +174,12 @@ class Answerer:
             "details": details,
         }
         if not verdict.answerable:
-            topic = attempt.candidates[0].topic if attempt.candidates else None
+            # No topic: the nearest item of a question the knowledge cannot answer says
+            # nothing about what it was about (and would skew containment per topic).
             return Outcome(
                 decision=Decision.REFUSED,
                 reply=say("refusal", language),
                 reason=verdict.reason,
-                topic=topic,
                 **common,
             )
         top = attempt.candidates[0]
