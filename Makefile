@@ -8,7 +8,7 @@ DATA_DIR ?= data
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast eval bench lint demo-files clean local-llm test-local-llm
+.PHONY: install run test test-deps test-fast eval bench lint demo-files clean local-llm test-local-llm
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: install
 	$(KEFU) ingest knowledge/demo/files --data-dir $(DATA_DIR)
 	$(KEFU) serve --data-dir $(DATA_DIR)
+
+# System packages the tests use: a CJK font to build Chinese PDFs (Debian/Ubuntu, as root).
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+test-deps:
+	@test -f $(CJK_FONT) || { apt-get update -qq && apt-get install -y -qq fonts-wqy-zenhei; }
 
 test: install
 	$(PY) -m pytest -n 2 --dist loadgroup

@@ -120,8 +120,8 @@ def test_clean_page_text(raw: str, clean: str) -> None:
     assert pdf.clean_page_text(raw) == clean
 
 
-@pytest.mark.skipif(not CJK_FONT.exists(), reason=f"no CJK font at {CJK_FONT}")
 def test_chinese_pdf_end_to_end(make_pdf) -> None:
+    assert CJK_FONT.exists(), f"no CJK font at {CJK_FONT}: run `make test-deps` (as root)"
     body = (
         "退貨申請須於收到商品後七天內提出，請登入會員中心填寫退貨單，客服人員將於一個工作天內與您聯繫。"
         * 2
