@@ -196,12 +196,15 @@ def serve(
     settings = _settings(data_dir)
     services = build_services(settings)
     services.warm_up()
-    uvicorn.run(
-        create_app(services),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-    )
+    try:
+        uvicorn.run(
+            create_app(services),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="info",
+        )
+    finally:
+        services.close()
 
 
 @eval_app.command("retrieval")

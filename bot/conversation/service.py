@@ -119,6 +119,10 @@ class ConversationService:
         return recorded
 
     def feedback(self, conversation_id: str, helpful: bool, turn_seq: int | None) -> Recorded:
+        if turn_seq is not None:
+            found = self.store.events(conversation_id, after_seq=turn_seq - 1)
+            if not found or found[0].seq != turn_seq or not isinstance(found[0].event, BotTurn):
+                raise ValueError(f"event {turn_seq} of this conversation is not a bot turn")
         recorded = self.store.append(
             FeedbackGiven(conversation_id=conversation_id, helpful=helpful, turn_seq=turn_seq)
         )

@@ -420,3 +420,18 @@ def test_openapi_lists_the_routes_and_their_errors(client: TestClient):
     assert messages["413"]["content"]["application/json"]["schema"]["$ref"].endswith("/ApiError")
     assert "ApiError" in spec["components"]["schemas"]
     assert "TurnPublic" in spec["components"]["schemas"]
+
+
+def test_feedback_must_point_at_a_bot_turn(client):
+    conversation = client.post("/api/conversations", json={}).json()["id"]
+    turn = client.post(f"/api/conversations/{conversation}/messages", json={"text": "退貨"}).json()
+    ok = client.post(
+        f"/api/conversations/{conversation}/feedback",
+        json={"helpful": True, "turn_seq": turn["turn_seq"]},
+    )
+    assert ok.status_code == 201
+    for wrong in (turn["message_seq"], 999):
+        refused = client.post(
+            f"/api/conversations/{conversation}/feedback", json={"helpful": True, "turn_seq": wrong}
+        )
+        assert refused.status_code == 400 and refused.json()["code"] == "bad_request"
