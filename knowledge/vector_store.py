@@ -167,14 +167,15 @@ class ChromaVectorStore:
 
     def query(self, collection: str, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         col = self._col(collection)
-        n = min(k, col.count())
-        if n == 0:
-            return []
+        # No count() first: Chroma 1.5 accepts n_results beyond the collection's size (and an
+        # empty collection), and count() held the GIL for most of a turn's time under load.
         got = col.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=n,
+            n_results=k,
             include=["distances"],
         )
+        if not got["ids"] or not got["ids"][0]:
+            return []
         return [
             (i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)
         ]
