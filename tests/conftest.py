@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,3 +51,31 @@ def wait_until_up(url: str, proc, timeout: float = 120) -> None:
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"server behind {url} did not start")
         time.sleep(0.3)
+
+
+KEFU = [sys.executable, "-m", "bot.cli"]
+
+
+@contextmanager
+def kefu_server(data_dir: Path, stop_within: float = 30) -> Iterator[str]:
+    """`kefu serve` on `data_dir` in a process of its own; yields its URL. Stopping it is part
+    of the test: a server that does not exit within `stop_within` s of SIGTERM fails it."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*KEFU, "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{url}/api/health", proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=stop_within)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+            pytest.fail(f"kefu serve did not stop within {stop_within:g} s of SIGTERM")

@@ -293,6 +293,4 @@ def _leans_on(message: str, joined: _Attempt) -> bool:
     own = set(tokenize(message))
     if not own or not joined.candidates:
         return True  # nothing of its own to check ("那呢？", "and?")
-    top = joined.candidates[0]
-    seen = set(tokenize(top.best.text)) | set(tokenize(top.question or ""))
-    return bool(own & seen)
+    return bool(own & joined.candidates[0].words)

@@ -8,10 +8,11 @@ vote from the group's other hits, so that many close phrasings outweigh one luck
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from knowledge.retriever import Hit
-from knowledge.text import normalize
+from knowledge.text import normalize, tokenize
 
 VOTE_DEPTH = 30  # hits that may vote
 VOTE_WEIGHT = 0.1  # what each further hit of the same answer adds, times its fused score
@@ -40,6 +41,11 @@ class Candidate:
     @property
     def is_faq(self) -> bool:
         return self.question is not None and self.answer is not None
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """The tokens of its best item's text and question (what keyword coverage looks at)."""
+        return frozenset(tokenize(self.best.text)) | frozenset(tokenize(self.question or ""))
 
     @property
     def topic(self) -> str:

@@ -65,8 +65,7 @@ def signals(
         values[name] = mine
         values[name.replace("similarity", "margin")] = mine - rival
     asked = set(tokenize(question))
-    seen = set(tokenize(top.best.text)) | set(tokenize(top.question or ""))
-    values["keyword_coverage"] = len(asked & seen) / len(asked) if asked else 0.0
+    values["keyword_coverage"] = len(asked & top.words) / len(asked) if asked else 0.0
     bm25 = _best_signal(top, KEYWORD) or 0.0
     values["keyword_score"] = math.log1p(bm25 / max(len(asked), 1))
     total = sum(len(c.hits) for c in candidates)

@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_until_up
+from tests.conftest import KEFU, kefu_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("models")]
-
-KEFU = [sys.executable, "-m", "bot.cli"]
 
 
 def kefu(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -71,21 +68,8 @@ def test_cli_failure_names_the_file_and_exits_nonzero(ingested: Path, tmp_path: 
 
 @pytest.fixture(scope="module")
 def server(ingested: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [*KEFU, "serve", "--data-dir", str(ingested), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{url}/api/health", proc)
+    with kefu_server(ingested) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_search_api_over_http(server: str):

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,10 @@ from bot.conversation.events import BotTurn, TurnAnswered, TurnRefused
 from bot.conversation.service import ConversationService
 from bot.services import Services, build_services
 from bot.settings import ConversationSettings, Settings
-from tests.conftest import DEMO_FILES, free_port, wait_until_up
+from tests.conftest import DEMO_FILES, KEFU, kefu_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("models")]
 
-KEFU = [sys.executable, "-m", "bot.cli"]
 READY = "ingested.ok"
 
 
@@ -245,25 +243,8 @@ def server(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     is part of the test: it must exit promptly even after WebSocket clients came and went."""
     data = tmp_path_factory.mktemp("served") / "data"
     shutil.copytree(demo_data, data)
-    port = free_port()
-    proc = subprocess.Popen(
-        [*KEFU, "serve", "--data-dir", str(data), "--port", str(port)],
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{url}/api/health", proc)
+    with kefu_server(data) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
-            pytest.fail("kefu serve did not stop within 30 s of SIGTERM")
 
 
 def test_a_conversation_over_http(server: str):
