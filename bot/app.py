@@ -7,7 +7,7 @@ from importlib.resources import files
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from bot.api import conversations, errors, metrics
@@ -29,6 +29,10 @@ class SearchResponse(BaseModel):
     hits: list[SearchHit]
 
 
+def _static(name: str) -> str:
+    return files("bot").joinpath("static", name).read_text(encoding="utf-8")
+
+
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="kefu",
@@ -44,6 +48,25 @@ def create_app(services: Services) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def chat_page() -> str:
         return files("bot").joinpath("static/chat.html").read_text(encoding="utf-8")
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget_script() -> Response:
+        """The customer widget, embeddable with <script src=".../widget.js">."""
+        return Response(_static("widget.js"), media_type="text/javascript; charset=utf-8")
+
+    @app.get("/demo", response_class=HTMLResponse, include_in_schema=False)
+    def demo_page() -> str:
+        """A demo shop page that embeds the widget."""
+        return _static("demo.html")
+
+    @app.get("/console", response_class=HTMLResponse, include_in_schema=False)
+    def console_page() -> str:
+        """The agents' console: log in, the live queue, claim, reply, resolve."""
+        return _static("console.html")
+
+    @app.get("/console.js", include_in_schema=False)
+    def console_script() -> Response:
+        return Response(_static("console.js"), media_type="text/javascript; charset=utf-8")
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page() -> str:
