@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from bot.cli_users import users_app
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 eval_app = typer.Typer(help="Measurements anyone can rerun.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+app.add_typer(users_app, name="user")
 console = Console()
 
 DataDir = Annotated[
@@ -253,6 +255,26 @@ def eval_refusal(
     if save_default:
         args.append("--save-default")
     raise typer.Exit(refusal_main(args))
+
+
+@eval_app.command("gate")
+def eval_gate(
+    fit: Annotated[
+        bool, typer.Option("--fit", help="Refit the negativity model and store it as shipped.")
+    ] = False,
+    weights: Annotated[
+        Path | None, typer.Option(help="Measure these negativity weights instead.")
+    ] = None,
+) -> None:
+    """Handoff gate: negativity F1 (zh, en), explicit requests, false handoffs on FAQ questions."""
+    from eval.gate import main as gate_main
+
+    args: list[str] = []
+    if fit:
+        args.append("--fit")
+    if weights:
+        args += ["--weights", str(weights)]
+    raise typer.Exit(gate_main(args))
 
 
 @eval_app.command("answers")

@@ -24,10 +24,15 @@ Definitions ("after" means a later seq in the same conversation):
   answered at least `assumed_window` before `now` / engaged. The same conversations answered
   less than `assumed_window` before `now` are pending_conversations: not yet either way.
 * answered_rate, clarifying_rate, refusal_rate: turns of that kind / all bot turns.
-* first_response_time: seconds from a conversation's first CustomerMessaged to the first bot
-  turn after it; conversations with no such turn are left out. first_response_time_bot is the
-  bot's; first_response_time is the first response by anyone, the same until agents' replies
-  are events too.
+* first_response_time_bot: seconds from a conversation's first CustomerMessaged to the first
+  bot turn after it; conversations with no such turn are left out.
+* first_response_time_human: seconds from a conversation's first handoff to the first
+  AgentReplied after it; handed-off conversations no agent answered are left out.
+* first_response_time: seconds from the first CustomerMessaged to the first bot turn or
+  AgentReplied after it, whichever came first.
+* csat: SurveyAnswered.csat (1-5) of the engaged conversations: mean, answers, and
+  csat_satisfied_rate = answers of 4 or 5 / answers (the usual "CSAT %").
+* ces: SurveyAnswered.ces (1-7, 7 = very easy to get help): mean and answers.
 * average_handling_time: seconds from the first CustomerMessaged to the last StatusChanged to
   resolved; for a conversation never resolved that way but resolution-assumed, to its last
   answer.
@@ -49,12 +54,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.conversation.events import (
+    AgentReplied,
     BotTurn,
     ConversationStarted,
     CustomerMessaged,
     Event,
     FeedbackGiven,
     StatusChanged,
+    SurveyAnswered,
     TurnAnswered,
     TurnClarifying,
     TurnHandedOff,
@@ -129,11 +136,26 @@ class Metrics:
     refused_turns: int
     handed_off_turns: int
     first_response_time_bot: Summary
+    first_response_time_human: Summary
     first_response_time: Summary
     average_handling_time: Summary
     turn_latency_ms: Summary
     per_topic: dict[str, TopicContainment]
     top_refused_questions: tuple[tuple[str, int], ...]
+    csat_answers: tuple[int, ...] = ()
+    ces_answers: tuple[int, ...] = ()
+
+    @property
+    def csat(self) -> float | None:
+        return _mean(self.csat_answers)
+
+    @property
+    def csat_satisfied_rate(self) -> float | None:
+        return _rate(sum(a >= 4 for a in self.csat_answers), len(self.csat_answers))
+
+    @property
+    def ces(self) -> float | None:
+        return _mean(self.ces_answers)
 
     @property
     def deflected(self) -> int:
@@ -198,8 +220,16 @@ class Metrics:
             "refusal_rate": self.refusal_rate,
             "first_response_time_seconds": self.first_response_time.as_dict(),
             "first_response_time_bot_seconds": self.first_response_time_bot.as_dict(),
+            "first_response_time_human_seconds": self.first_response_time_human.as_dict(),
             "average_handling_time_seconds": self.average_handling_time.as_dict(),
             "turn_latency_ms": self.turn_latency_ms.as_dict(),
+            "csat": {
+                "mean": self.csat,
+                "answers": len(self.csat_answers),
+                "satisfied_rate": self.csat_satisfied_rate,
+                "scale": "1-5",
+            },
+            "ces": {"mean": self.ces, "answers": len(self.ces_answers), "scale": "1-7"},
             "containment_by_topic": {
                 topic: {
                     "conversations": kept.conversations,
@@ -226,9 +256,12 @@ class _Outcome:
     confirmed: bool
     assumed: bool
     pending: bool
-    first_response_s: float | None
+    first_response_s: float | None  # bot's
+    first_response_human_s: float | None
+    first_response_any_s: float | None
     handling_s: float | None
     topic: str
+    surveys: tuple[SurveyAnswered, ...] = ()
 
 
 def compute_metrics(
@@ -266,6 +299,7 @@ def compute_metrics(
     kinds = Counter(type(t) for t in turns)
     refused = Counter(t.question.strip().lower() for t in turns if isinstance(t, TurnRefused))
     first_responses = [o.first_response_s for o in outcomes if o.first_response_s is not None]
+    surveys = [s for o in outcomes for s in o.surveys]
 
     return Metrics(
         start=start,
@@ -284,8 +318,14 @@ def compute_metrics(
         refused_turns=kinds[TurnRefused],
         handed_off_turns=kinds[TurnHandedOff],
         first_response_time_bot=Summary.of(first_responses),
-        # the same until agents' replies are events: then the earlier of bot and agent
-        first_response_time=Summary.of(first_responses),
+        first_response_time_human=Summary.of(
+            o.first_response_human_s for o in outcomes if o.first_response_human_s is not None
+        ),
+        first_response_time=Summary.of(
+            o.first_response_any_s for o in outcomes if o.first_response_any_s is not None
+        ),
+        csat_answers=tuple(s.csat for s in surveys),
+        ces_answers=tuple(s.ces for s in surveys),
         average_handling_time=Summary.of(
             o.handling_s for o in outcomes if o.handling_s is not None
         ),
@@ -327,6 +367,16 @@ def _outcome(events: Sequence[Event], now: datetime, window: timedelta) -> _Outc
             pending = not assumed
 
     first_reply = next((i for i in bot_turns if i > first_message), None)
+    agent_replies = [i for i, e in enumerate(events) if isinstance(e, AgentReplied)]
+    first_agent_reply = next((i for i in agent_replies if handoffs and i > handoffs[0]), None)
+    first_any = min(
+        (
+            i
+            for i in (first_reply, next((i for i in agent_replies if i > first_message), None))
+            if i is not None
+        ),
+        default=None,
+    )
     resolved = [
         i
         for i, e in enumerate(events)
@@ -348,8 +398,17 @@ def _outcome(events: Sequence[Event], now: datetime, window: timedelta) -> _Outc
         first_response_s=(
             _seconds(asked_at, events[first_reply].at) if first_reply is not None else None
         ),
+        first_response_human_s=(
+            _seconds(events[handoffs[0]].at, events[first_agent_reply].at)
+            if first_agent_reply is not None
+            else None
+        ),
+        first_response_any_s=(
+            _seconds(asked_at, events[first_any].at) if first_any is not None else None
+        ),
         handling_s=handling_s,
         topic=next((e.topic for e in events if isinstance(e, BotTurn) and e.topic), NO_TOPIC),
+        surveys=tuple(e for e in events if isinstance(e, SurveyAnswered)),
     )
 
 
@@ -364,6 +423,10 @@ def _trigger(handoff: Event) -> str:
         return handoff.trigger or UNSPECIFIED
     assert isinstance(handoff, StatusChanged)
     return handoff.reason or UNSPECIFIED
+
+
+def _mean(values: Sequence[int]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def _rate(part: int, whole: int) -> float | None:

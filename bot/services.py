@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from sqlalchemy.engine import Engine
+
+from bot.access.accounts import Accounts
+from bot.access.ratelimit import RateLimiter
 from bot.answering.answerer import Answerer
 from bot.answering.classifier import ClassifierSlot
 from bot.answering.composer import LLMComposer
@@ -14,7 +19,13 @@ from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
 from bot.settings import Settings
+from handoff.desk import AgentDesk
+from handoff.gate import Gate
+from handoff.packet import PacketBuilder
+from handoff.queue import HumanQueue
+from handoff.sentiment import SentimentModel
 from knowledge.base import KnowledgeBase
+from knowledge.drafts import KnowledgeDrafts
 from knowledge.embedding import E5Embedder, Embedder, SentenceTransformerEmbedder, minilm_embedder
 from knowledge.ingestion import IngestOptions
 from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense_signal
@@ -65,6 +76,32 @@ def ingest_options(
     )
 
 
+@dataclass(frozen=True)
+class Limits:
+    per_client: RateLimiter  # customer endpoints, per client address
+    per_conversation: RateLimiter  # posts to one conversation
+    logins: RateLimiter  # log-in attempts per address and username
+
+
+def rate_limits(settings: Settings) -> Limits:
+    a = settings.access
+    return Limits(
+        RateLimiter(a.customer_rate_limit, a.rate_limit_storage),
+        RateLimiter(a.conversation_rate_limit, a.rate_limit_storage),
+        RateLimiter(a.login_rate_limit, a.rate_limit_storage),
+    )
+
+
+def handoff_gate(settings: Settings, embedders: list[Embedder]) -> Gate:
+    """The gate, its sentiment model on the multilingual embedder (none: sentiment is off)."""
+    multilingual = next((e for e in embedders if e.languages is None), None)
+    # the shipped weights are fitted on multilingual-e5-small's vectors, and mean nothing on
+    # another model's
+    e5 = multilingual if isinstance(multilingual, E5Embedder) else None
+    sentiment = SentimentModel.load(e5) if e5 is not None else None
+    return Gate(settings.gate, sentiment, multilingual)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -73,6 +110,12 @@ class Services:
     store: ConversationStore
     answerer: Answerer
     conversations: ConversationService
+    accounts: Accounts
+    drafts: KnowledgeDrafts
+    queue: HumanQueue
+    desk: AgentDesk
+    packets: PacketBuilder
+    limits: Limits
 
     def close(self) -> None:
         close = getattr(self.store, "close", None)
@@ -128,10 +171,42 @@ def build_services(
         classifier=ClassifierSlot(settings.data_dir),
     )
     store = store if store is not None else conversation_store(settings)
+    queue = HumanQueue(store, settings.queue)
     conversations = ConversationService(
         store,
         answerer,
         feed=EventFeed(),
         max_message_chars=settings.conversation.max_message_chars,
+        gate=handoff_gate(settings, embedders),
+        waiting=queue.waiting_ids,
     )
-    return Services(settings, kb, retriever, store, answerer, conversations)
+    engine = sql_engine(store, settings)
+    a = settings.access
+    accounts = Accounts(
+        engine,
+        idle=timedelta(minutes=a.session_idle_minutes),
+        lifetime=timedelta(hours=a.session_max_hours),
+    )
+    drafts = KnowledgeDrafts(engine)
+    return Services(
+        settings,
+        kb,
+        retriever,
+        store,
+        answerer,
+        conversations,
+        accounts,
+        drafts,
+        queue,
+        AgentDesk(conversations, drafts),
+        PacketBuilder(store, kb.catalog, answerer),
+        rate_limits(settings),
+    )
+
+
+def sql_engine(store: ConversationStore, settings: Settings) -> Engine:
+    """Accounts and drafts live in the conversation store's database."""
+    if isinstance(store, SqlConversationStore):
+        return store.engine
+    # a memory store (fast tests): accounts and drafts still need SQL
+    return conversation_store(settings).engine

@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from handoff.queue import QueueSettings
+from handoff.settings import GateSettings
+
 
 class EmbeddingSettings(BaseModel):
     models: list[Literal["e5", "minilm", "custom"]] = Field(
@@ -103,6 +106,34 @@ class LLMSettings(BaseModel):
     )
 
 
+class AccessSettings(BaseModel):
+    session_idle_minutes: int = Field(
+        default=120, description="An agent's or admin's session ends after this long unused."
+    )
+    session_max_hours: int = Field(
+        default=12, description="A session ends this long after logging in, used or not."
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
+    )
+    customer_rate_limit: str = Field(
+        default="300/minute",
+        description="Requests one client address may make to the customer endpoints.",
+    )
+    conversation_rate_limit: str = Field(
+        default="30/minute",
+        description="Messages, handoffs, feedback and surveys one conversation may post.",
+    )
+    login_rate_limit: str = Field(
+        default="10/minute", description="Log-in attempts per client address and username."
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live: memory:// (per process) or a "
+        "redis://host:port URL shared by every worker.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KEFU_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -121,6 +152,9 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
 
 
 def settings_table() -> str:

@@ -53,6 +53,46 @@ TEXTS: dict[str, dict[Language, str]] = {
         "zh": "找不到這段對話，請重新開始。",
         "en": "This conversation could not be found. Please start a new one.",
     },
+    "error_rate_limited": {
+        "zh": "您傳送得太快了，請 {seconds} 秒後再試。",
+        "en": "You're sending too fast. Please try again in {seconds} seconds.",
+    },
+    "error_survey_not_open": {
+        "zh": "對話結束後才能填寫滿意度調查。",
+        "en": "The survey opens when the conversation has ended.",
+    },
+    "error_survey_answered": {
+        "zh": "您已經填寫過這次的調查，謝謝！",
+        "en": "You have already answered this survey. Thank you!",
+    },
+    "error_not_logged_in": {
+        "zh": "請先登入。",
+        "en": "Please log in.",
+    },
+    "error_session_expired": {
+        "zh": "登入已逾時，請重新登入。",
+        "en": "Your session has expired. Please log in again.",
+    },
+    "error_invalid_credentials": {
+        "zh": "帳號或密碼不正確。",
+        "en": "Wrong username or password.",
+    },
+    "error_forbidden": {
+        "zh": "您的帳號不能做這件事。",
+        "en": "Your account may not do this.",
+    },
+    "error_already_claimed": {
+        "zh": "這段對話已由 {name} 接手。",
+        "en": "{name} has already claimed this conversation.",
+    },
+    "error_not_waiting": {
+        "zh": "這段對話不在等候中（目前狀態：{current}），無法接手。",
+        "en": "This conversation is not waiting (it is {current}), so it cannot be claimed.",
+    },
+    "error_not_assignee": {
+        "zh": "這段對話不是由您負責，請先接手。",
+        "en": "You don't own this conversation; claim it first.",
+    },
     "error_bad_request": {
         "zh": "無法讀取這個請求。",
         "en": "The request could not be read.",

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Path, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection
 
+from bot.access.ratelimit import RateLimited, RateLimiter
 from bot.answering.extract import citation_label
+from bot.api.auth import client_address
 from bot.api.errors import ERROR_RESPONSES
 from bot.conversation.events import BotTurn, Citation, Recorded
 from bot.conversation.feed import Listener
 from bot.conversation.service import ConversationService, TurnResult
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationNotFound
+from handoff.queue import HumanQueue
 
 ConversationId = Annotated[str, Path(description="The conversation's id", max_length=64)]
 STREAM_POLL_S = 15.0
@@ -38,6 +44,10 @@ class ConversationPublic(BaseModel):
     status: ConversationStatus
     created_at: datetime
     updated_at: datetime
+    queue_position: int | None = Field(
+        default=None, description="While waiting: the customer's place in the human queue"
+    )
+    agent_name: str | None = Field(default=None, description="While with an agent: who")
 
 
 class MessageCreate(BaseModel):
@@ -82,6 +92,12 @@ class Transcript(BaseModel):
     events: list[EventPublic]
 
 
+class SurveyCreate(BaseModel):
+    csat: int = Field(ge=1, le=5, description="How satisfied: 1 (very unhappy) to 5 (very happy)")
+    ces: int = Field(ge=1, le=7, description="How easy it was to get help: 1 (very hard) to 7")
+    comment: str = Field(default="", max_length=2000)
+
+
 class FeedbackCreate(BaseModel):
     helpful: bool
     turn_seq: int | None = Field(default=None, ge=1, description="The answer the feedback is on")
@@ -103,7 +119,9 @@ def citations_public(citations: tuple[Citation, ...], language: str) -> list[Cit
     return [CitationPublic(**c.__dict__, label=citation_label(c, language)) for c in citations]
 
 
-def event_public(recorded: Recorded) -> EventPublic:
+def event_public(recorded: Recorded, *, for_agent: bool = False) -> EventPublic:
+    """An event as an API client sees it. Customers get no private events (callers filter
+    with `customer_visible`) and no internals of bot turns (retrieved scores, details)."""
     event = recorded.event
     data = event.payload()
     if isinstance(event, BotTurn):
@@ -111,7 +129,17 @@ def event_public(recorded: Recorded) -> EventPublic:
         data["citations"] = [
             c.model_dump() for c in citations_public(event.citations, event.language)
         ]
+        if not for_agent:
+            del data["retrieved"], data["details"]
+    if not for_agent:
+        data.pop("agent", None)  # usernames stay inside; customers see display names
+        if data.get("actor", "").startswith("agent:"):
+            data["actor"] = "agent"
     return EventPublic(seq=recorded.seq, kind=event.kind, at=event.at, data=data)
+
+
+def customer_visible(recorded: Recorded) -> bool:
+    return not recorded.event.private
 
 
 def turn_public(result: TurnResult) -> TurnPublic:
@@ -152,8 +180,39 @@ def turn_public(result: TurnResult) -> TurnPublic:
     )
 
 
-def router(service: ConversationService) -> APIRouter:
-    api = APIRouter(prefix="/api/conversations", tags=["conversations"])
+def with_place(c: Conversation, events: list[Recorded], queue: HumanQueue) -> ConversationPublic:
+    """The conversation with the customer's place in the queue, or the agent's name."""
+    public = conversation_public(c)
+    if c.status == ConversationStatus.WAITING:
+        public.queue_position = queue.position(c.id)
+    elif c.status == ConversationStatus.WITH_AGENT:
+        for recorded in reversed(events):
+            name = getattr(recorded.event, "agent_name", None)
+            if name:
+                public.agent_name = name
+                break
+    return public
+
+
+def router(
+    service: ConversationService,
+    queue: HumanQueue,
+    per_client: RateLimiter,
+    per_conversation: RateLimiter,
+) -> APIRouter:
+    def limited(request: HTTPConnection) -> None:
+        """Customer endpoints are anonymous: each client address has a budget, and so has
+        each conversation (one customer hammering send)."""
+        if request.scope["type"] != "http":
+            return  # a stream counts itself, and closes with a code of its own
+        per_client.hit("client", client_address(request))
+        conversation_id = request.path_params.get("conversation_id")
+        if conversation_id and request.scope["method"] == "POST":
+            per_conversation.hit("conversation", conversation_id)
+
+    api = APIRouter(
+        prefix="/api/conversations", tags=["conversations"], dependencies=[Depends(limited)]
+    )
 
     @api.post("", status_code=201, response_model=ConversationPublic, responses=ERROR_RESPONSES)
     def start(body: ConversationCreate | None = None) -> ConversationPublic:
@@ -171,14 +230,25 @@ def router(service: ConversationService) -> APIRouter:
         """The conversation and its events (only those after seq `after`, if given)."""
         conversation, events = service.transcript(conversation_id)
         return Transcript(
-            conversation=conversation_public(conversation),
-            events=[event_public(r) for r in events if r.seq > after],
+            conversation=with_place(conversation, events, queue),
+            events=[event_public(r) for r in events if r.seq > after and customer_visible(r)],
         )
 
     @api.post("/{conversation_id}/handoff", response_model=EventPublic, responses=ERROR_RESPONSES)
     def handoff(conversation_id: ConversationId) -> EventPublic:
         """The customer asks for a person: the conversation joins the human queue."""
         return event_public(service.request_person(conversation_id))
+
+    @api.post(
+        "/{conversation_id}/survey",
+        status_code=201,
+        response_model=EventPublic,
+        responses=ERROR_RESPONSES,
+    )
+    def survey(conversation_id: ConversationId, body: SurveyCreate) -> EventPublic:
+        """The end-of-conversation survey: CSAT (1-5) and customer effort (1-7). Open once the
+        conversation is resolved (409 survey_not_open), once (409 survey_already_answered)."""
+        return event_public(service.survey(conversation_id, body.csat, body.ces, body.comment))
 
     @api.post(
         "/{conversation_id}/feedback",
@@ -198,35 +268,102 @@ def router(service: ConversationService) -> APIRouter:
         # and close code 1006, never as 4404.
         await websocket.accept()
         try:
+            per_client.hit("client", client_address(websocket))
             await run_in_threadpool(service.store.get, conversation_id)
+        except RateLimited:
+            await websocket.close(code=4429, reason="rate_limited")
+            return
         except ConversationNotFound:
             await websocket.close(code=4404, reason="conversation_not_found")
             return
 
-        async def push(listener: Listener) -> None:
-            seen = after
-            while True:
-                events = await run_in_threadpool(service.store.events, conversation_id, seen)
-                for recorded in events:
-                    await websocket.send_json(event_public(recorded).model_dump(mode="json"))
-                    seen = recorded.seq
-                await listener.wait(STREAM_POLL_S)
+        place: list[int | None] = [None]
 
-        async def until_disconnected() -> None:
-            # The client says nothing; reading is how its leaving (or a server shutdown) is
-            # noticed. Without it a quiet conversation keeps its stream alive for ever.
-            while (await websocket.receive())["type"] != "websocket.disconnect":
-                pass
+        async def after_events(listener: Listener) -> None:
+            conversation = await run_in_threadpool(service.store.get, conversation_id)
+            position = None
+            if conversation.status == ConversationStatus.WAITING:
+                position = await run_in_threadpool(queue.position, conversation_id)
+            if position is not None and position != place[0]:
+                signal = {"kind": "queue_position", "data": {"position": position}}
+                await websocket.send_json(signal)
+            place[0] = position
 
-        with service.feed.listen(conversation_id) as listener:
-            tasks = {asyncio.create_task(push(listener)), asyncio.create_task(until_disconnected())}
-            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            for task in done:
-                failure = task.exception()
-                if failure is not None and not isinstance(failure, WebSocketDisconnect):
-                    raise failure
+        def typing() -> None:
+            signal = {"kind": "typing", "data": {"role": "customer", "name": ""}}
+            service.feed.signal(conversation_id, signal, sender_role="customer")
+
+        await stream_events(
+            websocket,
+            service,
+            conversation_id,
+            after,
+            role="customer",
+            visible=customer_visible,
+            present=event_public,
+            after_events=after_events,
+            on_typing=typing,
+        )
 
     return api
+
+
+async def stream_events(
+    websocket: WebSocket,
+    service: ConversationService,
+    conversation_id: str,
+    after: int,
+    *,
+    role: str,
+    visible: Callable[[Recorded], bool],
+    present: Callable[[Recorded], EventPublic],
+    after_events: Callable[[Listener], Awaitable[None]] | None = None,
+    on_typing: Callable[[], None] | None = None,
+) -> None:
+    """Send the conversation's events after seq `after`, then live ones and signals, until
+    the client leaves. The client may send {"type": "typing"}."""
+
+    async def push(listener: Listener) -> None:
+        seen = after
+        while True:
+            events = await run_in_threadpool(service.store.events, conversation_id, seen)
+            for recorded in events:
+                if visible(recorded):
+                    await websocket.send_json(present(recorded).model_dump(mode="json"))
+                seen = recorded.seq
+            for signal in listener.take_signals():
+                await websocket.send_json(signal)
+            if after_events is not None:
+                await after_events(listener)
+            await listener.wait(STREAM_POLL_S)
+
+    async def receive() -> None:
+        # Reading is also how the client's leaving (or a server shutdown) is noticed; without
+        # it a quiet conversation keeps its stream alive for ever.
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if on_typing is not None and _is_typing(message.get("text")):
+                on_typing()
+
+    with service.feed.listen(conversation_id, role) as listener:
+        tasks = {asyncio.create_task(push(listener)), asyncio.create_task(receive())}
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            failure = task.exception()
+            if failure is not None and not isinstance(failure, WebSocketDisconnect):
+                raise failure
+
+
+def _is_typing(text: str | None) -> bool:
+    if not text or len(text) > 200:
+        return False
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(message, dict) and message.get("type") == "typing"

@@ -9,10 +9,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from bot.access.ratelimit import RateLimited
 from bot.answering.texts import both
-from bot.conversation.service import MessageRejected
+from bot.conversation.service import MessageRejected, SurveyRefused
 from bot.conversation.status import InvalidTransition
 from bot.conversation.store import ConversationNotFound, StatusConflict
+from handoff.desk import AlreadyClaimed, NotAssignee, NotWaiting
+from knowledge.drafts import DraftRejected
 
 
 class ApiError(BaseModel):
@@ -36,14 +39,19 @@ def error(
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ApiError, "description": "Bad input (code says which)"},
+    401: {"model": ApiError, "description": "Not logged in, or the session expired"},
+    403: {"model": ApiError, "description": "Not allowed for this user"},
     404: {"model": ApiError, "description": "Unknown conversation"},
     409: {"model": ApiError, "description": "Not allowed in the conversation's status"},
     413: {"model": ApiError, "description": "Message too long (code message_too_long)"},
     422: {"model": ApiError, "description": "Invalid request body"},
+    429: {"model": ApiError, "description": "Too many requests (code rate_limited)"},
 }
 
 
 def install(app: FastAPI) -> None:
+    from bot.api.auth import AccessDenied
+
     @app.exception_handler(MessageRejected)
     async def rejected(_: Request, exc: MessageRejected) -> JSONResponse:
         status = 413 if exc.code == "message_too_long" else 400
@@ -62,6 +70,48 @@ def install(app: FastAPI) -> None:
     async def conflict(_: Request, exc: StatusConflict) -> JSONResponse:
         details = {"status": exc.actual, "expected": exc.expected}
         return error(409, "status_conflict", str(exc), details=details)
+
+    @app.exception_handler(SurveyRefused)
+    async def survey_refused(_: Request, exc: SurveyRefused) -> JSONResponse:
+        return error(409, exc.code, str(exc), exc.key)
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        response = error(
+            429, "rate_limited", str(exc), "error_rate_limited", seconds=exc.retry_after_s
+        )
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+
+    @app.exception_handler(AccessDenied)
+    async def access_denied(_: Request, exc: AccessDenied) -> JSONResponse:
+        return error(exc.status, exc.code, exc.code.replace("_", " "), exc.key)
+
+    @app.exception_handler(AlreadyClaimed)
+    async def already_claimed(_: Request, exc: AlreadyClaimed) -> JSONResponse:
+        details = {"agent": exc.agent, "agent_name": exc.agent_name}
+        return error(
+            409, "status_conflict", str(exc), "error_already_claimed", details, name=exc.agent_name
+        )
+
+    @app.exception_handler(NotWaiting)
+    async def not_waiting(_: Request, exc: NotWaiting) -> JSONResponse:
+        return error(
+            409,
+            "invalid_transition",
+            str(exc),
+            "error_not_waiting",
+            {"status": exc.status},
+            current=exc.status.value,
+        )
+
+    @app.exception_handler(NotAssignee)
+    async def not_assignee(_: Request, exc: NotAssignee) -> JSONResponse:
+        return error(403, "not_assignee", str(exc), "error_not_assignee")
+
+    @app.exception_handler(DraftRejected)
+    async def draft_rejected(_: Request, exc: DraftRejected) -> JSONResponse:
+        return error(400, exc.code, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

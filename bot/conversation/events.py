@@ -44,6 +44,7 @@ class Retrieved:
 @dataclass(frozen=True, kw_only=True)
 class Event:
     kind: ClassVar[str] = "event"
+    private: ClassVar[bool] = False  # private events are for agents only, never the customer
     conversation_id: str
     at: datetime = field(default_factory=now)
 
@@ -120,7 +121,8 @@ class StatusChanged(Event):
     from_status: ConversationStatus
     to_status: ConversationStatus
     reason: str = ""
-    actor: str = "bot"  # "bot", "customer", "agent:<name>", "system"
+    actor: str = "bot"  # "bot", "customer", "agent:<username>", "system"
+    agent_name: str | None = None  # the agent's display name, when an agent moved it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +132,50 @@ class FeedbackGiven(Event):
     kind: ClassVar[str] = "feedback_given"
     helpful: bool
     turn_seq: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentReplied(Event):
+    """A person wrote to the customer."""
+
+    kind: ClassVar[str] = "agent_replied"
+    text: str
+    agent: str  # username
+    agent_name: str  # display name, as the customer sees it
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentNoted(Event):
+    """A private note for other agents; never shown to the customer."""
+
+    kind: ClassVar[str] = "agent_noted"
+    private: ClassVar[bool] = True
+    text: str
+    agent: str
+    agent_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyAnswered(Event):
+    """The end-of-conversation survey: CSAT 1-5 and customer effort 1-7 (7 = very easy)."""
+
+    kind: ClassVar[str] = "survey_answered"
+    csat: int
+    ces: int
+    comment: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class KnowledgeDraftSaved(Event):
+    """An agent saved a question and their reply as a knowledge draft for an admin."""
+
+    kind: ClassVar[str] = "knowledge_draft_saved"
+    private: ClassVar[bool] = True
+    draft_id: str
+    question: str
+    answer: str
+    agent: str
+    agent_name: str
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -143,6 +189,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TurnHandedOff,
         StatusChanged,
         FeedbackGiven,
+        AgentReplied,
+        AgentNoted,
+        SurveyAnswered,
+        KnowledgeDraftSaved,
     )
 }
 

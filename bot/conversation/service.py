@@ -7,11 +7,13 @@ turns two messages sent at once into two turns, one after the other.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.answering.answerer import AnswerContext, Answerer, Outcome
 from bot.answering.language import CustomerLanguage, detect_customer_language
@@ -22,13 +24,19 @@ from bot.conversation.events import (
     Decision,
     FeedbackGiven,
     Recorded,
+    StatusChanged,
+    SurveyAnswered,
     TurnAnswered,
     TurnClarifying,
+    TurnHandedOff,
     TurnRefused,
 )
 from bot.conversation.feed import EventFeed
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationStore
+
+if TYPE_CHECKING:
+    from handoff.gate import Gate, GateVerdict, PastTurn
 
 TURN_TYPES: dict[Decision, type[BotTurn]] = {
     Decision.ANSWERED: TurnAnswered,
@@ -47,6 +55,15 @@ class MessageRejected(ValueError):
         self.values = values
 
 
+class SurveyRefused(Exception):
+    """The survey cannot be taken now; `code`: survey_not_open or survey_already_answered."""
+
+    def __init__(self, code: str, key: str) -> None:
+        super().__init__(say(key, "en"))
+        self.code = code
+        self.key = key
+
+
 @dataclass(frozen=True)
 class TurnResult:
     conversation: Conversation
@@ -62,11 +79,16 @@ class ConversationService:
         *,
         feed: EventFeed | None = None,
         max_message_chars: int = 4000,
+        gate: Gate | None = None,
+        waiting: Callable[[], list[str]] | None = None,
     ) -> None:
         self.store = store
         self.answerer = answerer
         self.feed = feed or EventFeed()
         self.max_message_chars = max_message_chars
+        self.gate = gate
+        # the ids of the waiting conversations, whose customers hear when the queue moves
+        self._waiting = waiting or (lambda: [])
         self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -111,15 +133,63 @@ class ConversationService:
                 return TurnResult(conversation, message, None)
             with self._answering:
                 outcome = self.answerer.answer(text, language, _context(history))
-            turn = self.store.append(_turn_event(conversation_id, outcome))
+                verdict = self._screen(text, language, outcome, history)
+            if verdict is not None and verdict.trigger is not None:
+                turn = self.store.append(_handed_off_event(conversation_id, outcome, verdict))
+                self.store.transition(
+                    conversation_id,
+                    ConversationStatus.WAITING,
+                    reason=verdict.trigger,
+                    actor="bot",
+                )
+                self.queue_changed()
+            else:
+                turn = self.store.append(_turn_event(conversation_id, outcome, verdict))
             self.feed.notify(conversation_id)
             return TurnResult(self.store.get(conversation_id), message, turn)
+
+    def _screen(
+        self, text: str, language: str, outcome: Outcome, history: list[Recorded]
+    ) -> GateVerdict | None:
+        """The gate's verdict on this message and the bot's answer to it."""
+        if self.gate is None:
+            return None
+        past = past_turns(history)
+        verdict = self.gate.before_answer(text, language, past)
+        if verdict.trigger is None:
+            verdict = self.gate.after_answer(text, outcome.decision.value, verdict, past)
+        return verdict
 
     def request_person(self, conversation_id: str, reason: str = "customer_request") -> Recorded:
         """The customer asked for a person (the widget's button): into the human queue."""
         with self._lock_for(conversation_id):
             recorded = self.store.transition(
                 conversation_id, ConversationStatus.WAITING, reason=reason, actor="customer"
+            )
+        self.queue_changed()
+        self.feed.notify(conversation_id)
+        return recorded
+
+    def queue_changed(self) -> None:
+        self.feed.queue_changed(self._waiting())
+
+    def survey(self, conversation_id: str, csat: int, ces: int, comment: str = "") -> Recorded:
+        """The end-of-conversation survey, once per resolution."""
+        if not 1 <= csat <= 5 or not 1 <= ces <= 7:
+            raise ValueError("csat is 1-5 and ces is 1-7")
+        with self._lock_for(conversation_id):
+            conversation = self.store.get(conversation_id)
+            if conversation.status != ConversationStatus.RESOLVED:
+                raise SurveyRefused("survey_not_open", "error_survey_not_open")
+            for recorded in reversed(self.store.events(conversation_id)):
+                if isinstance(recorded.event, SurveyAnswered):
+                    raise SurveyRefused("survey_already_answered", "error_survey_answered")
+                if isinstance(recorded.event, StatusChanged):
+                    break  # the resolution this survey is about
+            recorded = self.store.append(
+                SurveyAnswered(
+                    conversation_id=conversation_id, csat=csat, ces=ces, comment=comment.strip()
+                )
             )
         self.feed.notify(conversation_id)
         return recorded
@@ -147,9 +217,12 @@ class ConversationService:
             return lock
 
 
-def _turn_event(conversation_id: str, outcome: Outcome) -> BotTurn:
+def _turn_event(
+    conversation_id: str, outcome: Outcome, verdict: GateVerdict | None = None
+) -> BotTurn:
     cls = TURN_TYPES[outcome.decision]
     extra: dict[str, Any] = {"options": outcome.options} if cls is TurnClarifying else {}
+    details = outcome.details if verdict is None else {**outcome.details, "gate": _gate(verdict)}
     return cls(
         conversation_id=conversation_id,
         question=outcome.question,
@@ -162,9 +235,58 @@ def _turn_event(conversation_id: str, outcome: Outcome) -> BotTurn:
         topic=outcome.topic,
         latency_ms=outcome.latency_ms,
         answer_mode=outcome.answer_mode,
-        details=outcome.details,
+        details=details,
         **extra,
     )
+
+
+def _handed_off_event(conversation_id: str, outcome: Outcome, verdict: GateVerdict) -> BotTurn:
+    """The gate handed off: the customer is told so; the answer the bot would have given is
+    kept in the details, for the agent's suggested reply."""
+    language = outcome.language
+    would_have = {
+        "decision": outcome.decision.value,
+        "reply": outcome.reply,
+        "citations": [dataclasses.asdict(c) for c in outcome.citations],
+    }
+    return TurnHandedOff(
+        conversation_id=conversation_id,
+        question=outcome.question,
+        language=language,
+        reply=say("handed_off", "en" if language == "en" else "zh"),
+        reason=verdict.trigger or "",
+        confidence=outcome.confidence,
+        retrieved=outcome.retrieved,
+        topic=outcome.topic,
+        latency_ms=outcome.latency_ms,
+        answer_mode=outcome.answer_mode,
+        details={**outcome.details, "gate": _gate(verdict), "answer": would_have},
+        trigger=verdict.trigger or "",
+        trigger_value=verdict.value,
+    )
+
+
+def _gate(verdict: GateVerdict) -> dict[str, Any]:
+    return {"trigger": verdict.trigger, "sentiment": verdict.sentiment, "signals": verdict.signals}
+
+
+def past_turns(history: list[Recorded]) -> list[PastTurn]:
+    """The customer's earlier messages with the bot's decision on each, oldest first."""
+    from handoff.gate import PastTurn
+
+    past: list[PastTurn] = []
+    for recorded in history:
+        event = recorded.event
+        if isinstance(event, CustomerMessaged):
+            past.append(PastTurn(event.text, None, None))
+        elif isinstance(event, BotTurn) and past and past[-1].decision is None:
+            score = event.details.get("gate", {}).get("sentiment")
+            past[-1] = PastTurn(
+                past[-1].text,
+                event.decision.value,
+                float(score) if isinstance(score, int | float) else None,
+            )
+    return past
 
 
 def _last_language(history: list[Recorded], conversation: Conversation) -> CustomerLanguage | None:

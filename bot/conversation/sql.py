@@ -279,6 +279,7 @@ class SqlConversationStore:
         actor: str = "bot",
         expected: ConversationStatus | None = None,
         assignee: str | None = None,
+        agent_name: str | None = None,
     ) -> Recorded:
         with self._write() as conn:
             current = _status(conn, conversation_id, lock=True)
@@ -291,6 +292,7 @@ class SqlConversationStore:
                 to_status=to,
                 reason=reason,
                 actor=actor,
+                agent_name=agent_name,
             )
             # Compare-and-set: the row lock above already keeps others out, but the WHERE on the
             # status makes the move correct even for a writer that did not take the lock.

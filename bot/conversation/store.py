@@ -73,6 +73,7 @@ class ConversationStore(Protocol):
         actor: str = "bot",
         expected: ConversationStatus | None = None,
         assignee: str | None = None,
+        agent_name: str | None = None,
     ) -> Recorded:
         """Move the status atomically and record StatusChanged. Raises InvalidTransition for a
         move the table forbids, StatusConflict when `expected` is given and the status is not
@@ -152,6 +153,7 @@ class MemoryConversationStore:
         actor: str = "bot",
         expected: ConversationStatus | None = None,
         assignee: str | None = None,
+        agent_name: str | None = None,
     ) -> Recorded:
         with self._lock:
             kept = self._find(conversation_id)
@@ -165,6 +167,7 @@ class MemoryConversationStore:
                 to_status=to,
                 reason=reason,
                 actor=actor,
+                agent_name=agent_name,
             )
             kept.events.append(event)
             kept.conversation = replace(

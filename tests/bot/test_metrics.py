@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.conversation.events import (
+    AgentReplied,
     BotTurn,
     ConversationStarted,
     CustomerMessaged,
     Event,
     FeedbackGiven,
     StatusChanged,
+    SurveyAnswered,
     TurnAnswered,
     TurnClarifying,
     TurnHandedOff,
@@ -374,3 +376,54 @@ def test_computed_from_a_store_log():
     assert (m.conversations, m.resolution_assumed, m.bot_turns) == (1, 1, 1)
     assert m.first_response_time_bot == Summary(count=1, mean=2, p50=2, p90=2, p95=2)
     assert m.average_handling_time.mean == 2
+
+
+def test_human_first_response_csat_and_ces() -> None:
+    """H: the bot answers at 2 s, the customer asks for a person at 30 s, an agent replies at
+    90 s (human first response 60 s) and resolves; the survey says CSAT 4, CES 6.
+    J: handed off at once by the gate, the agent answers 40 s later: the first response by
+    anyone is the bot's handoff turn at 1 s; CSAT 2, CES 3. K: waiting, nobody answered yet."""
+    h = (
+        Talk("H", T)
+        .says(sec(0))
+        .bot(TurnAnswered, sec(2), latency_ms=50)
+        .status(sec(30), S.BOT, S.WAITING, "customer_request", "customer")
+        .status(sec(50), S.WAITING, S.WITH_AGENT, "claimed", "agent:mei")
+    )
+    h.events.append(
+        AgentReplied(
+            conversation_id="H", at=T + sec(90), text="您好", agent="mei", agent_name="美玲"
+        )
+    )
+    h.status(sec(200), S.WITH_AGENT, S.RESOLVED, "resolved", "agent:mei")
+    h.events.append(SurveyAnswered(conversation_id="H", at=T + sec(210), csat=4, ces=6))
+    j = (
+        Talk("J", T)
+        .says(sec(0))
+        .bot(TurnHandedOff, sec(1), latency_ms=50, trigger="negative_sentiment")
+        .status(sec(1), S.BOT, S.WAITING, "negative_sentiment")
+        .status(sec(20), S.WAITING, S.WITH_AGENT, "claimed", "agent:tom")
+    )
+    j.events.append(
+        AgentReplied(
+            conversation_id="J", at=T + sec(41), text="抱歉", agent="tom", agent_name="Tom"
+        )
+    )
+    j.status(sec(60), S.WITH_AGENT, S.RESOLVED, "resolved", "agent:tom")
+    j.events.append(SurveyAnswered(conversation_id="J", at=T + sec(70), csat=2, ces=3))
+    k = Talk("K", T).says(sec(0)).status(sec(1), S.BOT, S.WAITING, "customer_request", "customer")
+
+    m = compute_metrics(log_of(h, j, k), start=START, end=END, assumed_window=WINDOW, now=NOW)
+    assert m.first_response_time_human == Summary(count=2, mean=50, p50=50, p90=58, p95=59)
+    assert m.first_response_time == Summary(count=2, mean=1.5, p50=1.5, p90=1.9, p95=1.95)
+    assert (m.csat, m.csat_satisfied_rate, m.ces) == (3.0, 0.5, 4.5)
+    d = m.as_dict()
+    assert d["csat"] == {"mean": 3.0, "answers": 2, "satisfied_rate": 0.5, "scale": "1-5"}
+    assert d["ces"] == {"mean": 4.5, "answers": 2, "scale": "1-7"}
+    assert d["first_response_time_human_seconds"]["count"] == 2
+
+
+def test_no_surveys_means_null_not_zero() -> None:
+    m = compute_metrics(log_of(A), start=START, end=END, assumed_window=WINDOW, now=NOW)
+    assert (m.csat, m.csat_satisfied_rate, m.ces) == (None, None, None)
+    assert m.first_response_time_human == Summary(count=0)

@@ -331,7 +331,14 @@ def test_migration_creates_the_schema_on_an_empty_database(
     open_sql_store(sql_url)
 
     schema = inspect(inspector_engine)
-    assert set(schema.get_table_names()) == {"alembic_version", "conversations", "events"}
+    assert set(schema.get_table_names()) == {
+        "alembic_version",
+        "conversations",
+        "events",
+        "users",
+        "sessions",
+        "knowledge_drafts",
+    }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",
         "channel",

@@ -1,0 +1,191 @@
+"""The agents' desk: claim a waiting conversation, reply, write private notes, resolve it or
+hand it back to the bot, and save a reply as a knowledge draft.
+
+Every action is an event in the conversation's log. Claiming is one atomic compare-and-set on
+the status (waiting → with_agent), so of two agents claiming at once exactly one wins.
+"""
+
+from __future__ import annotations
+
+from bot.access.accounts import Role, User
+from bot.conversation.events import (
+    AgentNoted,
+    AgentReplied,
+    KnowledgeDraftSaved,
+    Recorded,
+    StatusChanged,
+)
+from bot.conversation.service import ConversationService
+from bot.conversation.status import ConversationStatus, InvalidTransition
+from bot.conversation.store import Conversation, StatusConflict
+from knowledge.drafts import Draft, KnowledgeDrafts
+
+MAX_TEXT_CHARS = 4000
+
+
+class AlreadyClaimed(Exception):
+    def __init__(self, agent: str, agent_name: str) -> None:
+        super().__init__(f"{agent_name} has already claimed this conversation")
+        self.agent = agent
+        self.agent_name = agent_name
+
+
+class NotWaiting(Exception):
+    def __init__(self, status: ConversationStatus) -> None:
+        super().__init__(f"the conversation is {status}, not waiting")
+        self.status = status
+
+
+class NotAssignee(Exception):
+    def __init__(self) -> None:
+        super().__init__("the conversation is not yours; claim it first")
+
+
+class AgentDesk:
+    def __init__(
+        self,
+        conversations: ConversationService,
+        drafts: KnowledgeDrafts,
+    ) -> None:
+        self.conversations = conversations
+        self.store = conversations.store
+        self.drafts = drafts
+
+    def claim(self, conversation_id: str, agent: User) -> Conversation:
+        with self.conversations._lock_for(conversation_id):
+            try:
+                self.store.transition(
+                    conversation_id,
+                    ConversationStatus.WITH_AGENT,
+                    reason="claimed",
+                    actor=_actor(agent),
+                    expected=ConversationStatus.WAITING,
+                    assignee=agent.username,
+                    agent_name=agent.display_name,
+                )
+            except StatusConflict as conflict:
+                current = self.store.get(conversation_id)
+                if conflict.actual == ConversationStatus.WITH_AGENT and current.assignee:
+                    raise AlreadyClaimed(current.assignee, self._name(current)) from None
+                raise NotWaiting(conflict.actual) from None
+        self._changed(conversation_id, queue=True)
+        return self.store.get(conversation_id)
+
+    def reply(self, conversation_id: str, agent: User, text: str) -> Recorded:
+        text = _text(text)
+        with self.conversations._lock_for(conversation_id):
+            self._own(conversation_id, agent)
+            recorded = self.store.append(
+                AgentReplied(
+                    conversation_id=conversation_id,
+                    text=text,
+                    agent=agent.username,
+                    agent_name=agent.display_name,
+                )
+            )
+        self._changed(conversation_id)
+        return recorded
+
+    def note(self, conversation_id: str, agent: User, text: str) -> Recorded:
+        """A private note: any agent may leave one; the customer never sees it."""
+        recorded = self.store.append(
+            AgentNoted(
+                conversation_id=conversation_id,
+                text=_text(text),
+                agent=agent.username,
+                agent_name=agent.display_name,
+            )
+        )
+        self._changed(conversation_id)
+        return recorded
+
+    def resolve(self, conversation_id: str, agent: User) -> Conversation:
+        return self._move(conversation_id, agent, ConversationStatus.RESOLVED, "resolved")
+
+    def return_to_bot(self, conversation_id: str, agent: User) -> Conversation:
+        return self._move(conversation_id, agent, ConversationStatus.BOT, "returned_to_bot")
+
+    def typing(self, conversation_id: str, agent: User) -> None:
+        self.store.get(conversation_id)  # an unknown id is an error, not a silent no-op
+        self.conversations.feed.signal(
+            conversation_id,
+            {"kind": "typing", "data": {"role": "agent", "name": agent.display_name}},
+            sender_role="agent",
+        )
+
+    def save_draft(
+        self, agent: User, question: str, answer: str, conversation_id: str | None = None
+    ) -> Draft:
+        language = None
+        if conversation_id is not None:
+            language = self.store.get(conversation_id).language
+        draft = self.drafts.add(
+            question, answer, agent.username, language=language, conversation_id=conversation_id
+        )
+        if conversation_id is not None:
+            self.store.append(
+                KnowledgeDraftSaved(
+                    conversation_id=conversation_id,
+                    draft_id=draft.id,
+                    question=draft.question,
+                    answer=draft.answer,
+                    agent=agent.username,
+                    agent_name=agent.display_name,
+                )
+            )
+            self._changed(conversation_id)
+        return draft
+
+    def _move(
+        self, conversation_id: str, agent: User, to: ConversationStatus, reason: str
+    ) -> Conversation:
+        """Resolve or return: the owner may, and so may an admin; a waiting conversation
+        (nobody owns it yet) any agent may."""
+        with self.conversations._lock_for(conversation_id):
+            current = self.store.get(conversation_id)
+            if current.status == ConversationStatus.WITH_AGENT:
+                if current.assignee != agent.username and agent.role != Role.ADMIN:
+                    raise NotAssignee()
+            elif current.status != ConversationStatus.WAITING:
+                raise InvalidTransition(current.status, to)
+            self.store.transition(
+                conversation_id,
+                to,
+                reason=reason,
+                actor=_actor(agent),
+                expected=current.status,
+                agent_name=agent.display_name,
+            )
+        self._changed(conversation_id, queue=True)
+        return self.store.get(conversation_id)
+
+    def _own(self, conversation_id: str, agent: User) -> None:
+        current = self.store.get(conversation_id)
+        if current.status != ConversationStatus.WITH_AGENT or current.assignee != agent.username:
+            raise NotAssignee()
+
+    def _name(self, conversation: Conversation) -> str:
+        """The display name of the agent who claimed the conversation."""
+        for recorded in reversed(self.store.events(conversation.id)):
+            event = recorded.event
+            if isinstance(event, StatusChanged) and event.actor == f"agent:{conversation.assignee}":
+                return event.agent_name or conversation.assignee or ""
+        return conversation.assignee or ""
+
+    def _changed(self, conversation_id: str, queue: bool = False) -> None:
+        self.conversations.feed.notify(conversation_id)
+        if queue:
+            self.conversations.queue_changed()
+
+
+def _actor(agent: User) -> str:
+    return f"agent:{agent.username}"
+
+
+def _text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise ValueError("the message is empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"the message is longer than {MAX_TEXT_CHARS} characters")
+    return text
