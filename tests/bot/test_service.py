@@ -26,6 +26,7 @@ from bot.conversation.events import (
     StatusChanged,
     TurnAnswered,
     TurnClarifying,
+    TurnHandedOff,
     TurnRefused,
 )
 from bot.conversation.service import ConversationService, MessageRejected
@@ -352,3 +353,67 @@ def test_started_conversations_log_their_start(service: ConversationService):
         "U123",
         "zh",
     )
+
+
+@pytest.fixture
+def gated(store: ConversationStore, answerer: Answerer) -> ConversationService:
+    """The service with the handoff gate (no sentiment model: the hashing embedder's vectors
+    mean nothing to it; explicit requests, topics and refusal streaks still count)."""
+    from handoff.gate import Gate
+    from handoff.settings import GateSettings
+
+    return ConversationService(store, answerer, gate=Gate(GateSettings(), None))
+
+
+def test_the_gate_hands_off_an_explicit_request_with_its_reason(gated: ConversationService):
+    conversation = gated.start(language="zh")
+    result = gated.send(conversation.id, "網購怎麼退貨？我要找真人客服")
+    turn = result.turn
+    assert turn is not None and isinstance(turn.event, TurnHandedOff)
+    assert turn.event.trigger == "explicit_request"
+    assert turn.event.reply == say("handed_off", "zh")
+    assert not turn.event.citations  # the customer is told about the handoff, not answered
+    # the answer the bot would have given is kept for the agent's suggested reply
+    assert turn.event.details["answer"]["reply"] == ANSWER["網購怎麼退貨？"]
+    assert turn.event.details["gate"]["signals"]
+    assert result.conversation.status == S.WAITING
+    changed = gated.transcript(conversation.id)[1][-1].event
+    assert isinstance(changed, StatusChanged) and changed.reason == "explicit_request"
+    # the bot is silent from now on
+    assert gated.send(conversation.id, "運費怎麼算？").turn is None
+
+
+def test_the_gate_lets_plain_questions_through_and_records_its_signals(
+    gated: ConversationService,
+):
+    conversation = gated.start(language="zh")
+    turn = gated.send(conversation.id, "運費怎麼算？").turn
+    assert turn is not None and isinstance(turn.event, TurnAnswered)
+    assert "gate" in turn.event.details and turn.event.details["gate"]["trigger"] is None
+
+
+def test_refusals_in_a_row_hand_off(gated: ConversationService):
+    conversation = gated.start(language="zh")
+    first = gated.send(conversation.id, "今天台北天氣如何？").turn
+    assert first is not None and isinstance(first.event, TurnRefused)
+    second = gated.send(conversation.id, "請問明天高雄會下雨嗎").turn
+    assert second is not None and isinstance(second.event, TurnHandedOff)
+    assert second.event.trigger in ("repeated_refusals", "rephrased_question")
+    assert gated.store.get(conversation.id).status == S.WAITING
+
+
+def test_the_survey_opens_once_the_conversation_is_resolved(gated: ConversationService):
+    from bot.conversation.service import SurveyRefused
+
+    conversation = gated.start(language="zh")
+    gated.send(conversation.id, "運費怎麼算？")
+    with pytest.raises(SurveyRefused):
+        gated.survey(conversation.id, 5, 7)
+    gated.store.transition(conversation.id, S.RESOLVED, reason="resolved", actor="agent:mei")
+    with pytest.raises(ValueError):
+        gated.survey(conversation.id, 0, 7)
+    recorded = gated.survey(conversation.id, 5, 7, " 很快 ")
+    assert (recorded.event.csat, recorded.event.ces, recorded.event.comment) == (5, 7, "很快")
+    with pytest.raises(SurveyRefused) as again:
+        gated.survey(conversation.id, 1, 1)
+    assert again.value.code == "survey_already_answered"
