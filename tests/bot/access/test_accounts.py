@@ -1,10 +1,9 @@
-"""Accounts and sessions on a real SQLite database (and PostgreSQL in the contract suite's
-style: the same code, another URL)."""
+"""Accounts and sessions on a real SQLite file and a real PostgreSQL database."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -16,9 +15,10 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def accounts(tmp_path: Path) -> Accounts:
-    store = SqlConversationStore.sqlite(tmp_path)
-    return Accounts(store.engine, idle=timedelta(minutes=30), lifetime=timedelta(hours=8))
+def accounts(sql_url: str) -> Iterator[Accounts]:
+    store = SqlConversationStore(sql_url)
+    yield Accounts(store.engine, idle=timedelta(minutes=30), lifetime=timedelta(hours=8))
+    store.close()
 
 
 def test_passwords_are_stored_as_argon2_hashes(accounts: Accounts) -> None:

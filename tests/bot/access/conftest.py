@@ -1,0 +1,8 @@
+"""Accounts run on the conversation store's database: SQLite and a real PostgreSQL."""
+
+from tests.bot.conversation.conftest import (  # noqa: F401 (fixtures)
+    postgres_admin,
+    postgres_url,
+    sql_url,
+    sqlite_url,
+)
