@@ -16,12 +16,6 @@ from bot.conversation.status import ConversationStatus, InvalidTransition
 from handoff.desk import AgentDesk, AlreadyClaimed, NotAssignee, NotWaiting
 from handoff.queue import HumanQueue
 from knowledge.drafts import DraftRejected, KnowledgeDrafts
-from tests.bot.conversation.conftest import (  # noqa: F401 (fixtures)
-    postgres_admin,
-    postgres_url,
-    sql_url,
-    sqlite_url,
-)
 
 S = ConversationStatus
 MEI = User("mei", "美玲", Role.AGENT)
@@ -50,29 +44,35 @@ def waiting(desk: AgentDesk) -> str:
     return conversation.id
 
 
+def race_to_claim(desk: AgentDesk, conversation: str, agents: list[User]) -> list[str]:
+    """Every agent claims at the same moment: "won:<username>" or "lost:<the winner>"."""
+    barrier = threading.Barrier(len(agents))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def claim(agent: User) -> None:
+        barrier.wait()
+        try:
+            desk.claim(conversation, agent)
+            result = f"won:{agent.username}"
+        except AlreadyClaimed as lost:
+            result = f"lost:{lost.agent}"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=claim, args=(a,)) for a in agents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
 def test_of_many_agents_claiming_at_once_exactly_one_wins(desk: AgentDesk) -> None:
     agents = [User(f"agent{i}", f"Agent {i}", Role.AGENT) for i in range(6)]
     for _ in range(3):
         conversation = waiting(desk)
-        barrier = threading.Barrier(len(agents))
-        outcomes: list[str] = []
-        lock = threading.Lock()
-
-        def claim(agent: User, conversation: str = conversation) -> None:
-            barrier.wait()
-            try:
-                desk.claim(conversation, agent)
-                result = f"won:{agent.username}"
-            except AlreadyClaimed as lost:
-                result = f"lost:{lost.agent}"
-            with lock:
-                outcomes.append(result)
-
-        threads = [threading.Thread(target=claim, args=(a,)) for a in agents]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        outcomes = race_to_claim(desk, conversation, agents)
         winners = [o for o in outcomes if o.startswith("won:")]
         assert len(winners) == 1, outcomes
         owner = winners[0].removeprefix("won:")
