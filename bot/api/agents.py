@@ -3,11 +3,10 @@ the bot, canned replies from the knowledge base, and knowledge drafts. Login req
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Query, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -20,11 +19,13 @@ from bot.api.conversations import (
     EventPublic,
     event_public,
     stream_events,
+    until_client_leaves,
     with_place,
 )
 from bot.api.errors import ERROR_RESPONSES
 from bot.conversation.events import Citation, Recorded
 from bot.conversation.feed import QUEUE
+from bot.conversation.store import ConversationNotFound
 from handoff.desk import AgentDesk
 from handoff.packet import PacketBuilder
 from handoff.queue import HumanQueue, QueueEntry
@@ -258,19 +259,7 @@ def router(
                         last = snapshot
                     await listener.wait(STREAM_POLL_S)
 
-        async def until_disconnected() -> None:
-            while (await websocket.receive())["type"] != "websocket.disconnect":
-                pass
-
-        tasks = {asyncio.create_task(push()), asyncio.create_task(until_disconnected())}
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for task in done:
-            failure = task.exception()
-            if failure is not None and not isinstance(failure, WebSocketDisconnect):
-                raise failure
+        await until_client_leaves(websocket, push)
 
     @api.websocket("/conversations/{conversation_id}/events")
     async def conversation_stream(
@@ -282,8 +271,6 @@ def router(
         user = await websocket_user(websocket, accounts, Role.AGENT)
         if user is None:
             return
-        from bot.conversation.store import ConversationNotFound
-
         try:
             await run_in_threadpool(store.get, conversation_id)
         except ConversationNotFound:

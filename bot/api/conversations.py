@@ -337,26 +337,39 @@ async def stream_events(
                 await after_events(listener)
             await listener.wait(STREAM_POLL_S)
 
+    def on_text(text: str) -> None:
+        if on_typing is not None and _is_typing(text):
+            on_typing()
+
+    with service.feed.listen(conversation_id, role) as listener:
+        await until_client_leaves(websocket, lambda: push(listener), on_text)
+
+
+async def until_client_leaves(
+    websocket: WebSocket,
+    push: Callable[[], Awaitable[None]],
+    on_text: Callable[[str], None] | None = None,
+) -> None:
+    """Run `push` until the client leaves. Reading is how its leaving (or a server shutdown)
+    is noticed; without it a quiet stream stays open for ever."""
+
     async def receive() -> None:
-        # Reading is also how the client's leaving (or a server shutdown) is noticed; without
-        # it a quiet conversation keeps its stream alive for ever.
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            if on_typing is not None and _is_typing(message.get("text")):
-                on_typing()
+            if on_text is not None and message.get("text"):
+                on_text(message["text"])
 
-    with service.feed.listen(conversation_id, role) as listener:
-        tasks = {asyncio.create_task(push(listener)), asyncio.create_task(receive())}
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for task in done:
-            failure = task.exception()
-            if failure is not None and not isinstance(failure, WebSocketDisconnect):
-                raise failure
+    tasks = {asyncio.create_task(push()), asyncio.create_task(receive())}
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in done:
+        failure = task.exception()
+        if failure is not None and not isinstance(failure, WebSocketDisconnect):
+            raise failure
 
 
 def _is_typing(text: str | None) -> bool:
