@@ -24,10 +24,13 @@ run: install
 	$(KEFU) ingest knowledge/demo/files --data-dir $(DATA_DIR)
 	$(KEFU) serve --data-dir $(DATA_DIR)
 
-# System packages the tests use: a CJK font to build Chinese PDFs (Debian/Ubuntu, as root).
+# System packages the tests use (Debian/Ubuntu, as root): a CJK font to build Chinese PDFs, and
+# Chromium for the browser tests (Playwright drives the system's browser: none is downloaded).
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+CHROMIUM := /usr/bin/chromium
 test-deps:
-	@test -f $(CJK_FONT) || { apt-get update -qq && apt-get install -y -qq fonts-wqy-zenhei; }
+	@{ test -f $(CJK_FONT) && test -x $(CHROMIUM); } || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei chromium; }
 
 test: install
 	$(PY) -m pytest -n 2 --dist loadgroup
