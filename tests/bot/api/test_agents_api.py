@@ -280,3 +280,24 @@ def test_customer_endpoints_are_rate_limited(services: Services) -> None:
         assert "秒" in limited.json()["messages"]["zh"]
         # another conversation has its own budget
         assert send(client, start(client), ANSWERED)["status"] == "answered"
+
+
+def test_a_dropped_stream_gets_exactly_what_it_missed(client: TestClient, mei: TestClient) -> None:
+    conversation = waiting(client)
+    claim(mei, conversation)
+    with client.websocket_connect(f"/api/conversations/{conversation}/events") as customer:
+        seen = [next_event(customer) for _ in range(len(events(client, conversation)))]
+    last = max(e["seq"] for e in seen if "seq" in e)
+    # while the customer is away: two replies and a private note
+    for text in ("第一則", "第二則"):
+        mei.post(f"/api/agent/conversations/{conversation}/messages", json={"text": text})
+    mei.post(f"/api/agent/conversations/{conversation}/notes", json={"text": "secret"})
+    with client.websocket_connect(
+        f"/api/conversations/{conversation}/events?after={last}"
+    ) as customer:
+        missed = [next_event(customer), next_event(customer)]
+    assert [(e["kind"], e["data"]["text"]) for e in missed] == [
+        ("agent_replied", "第一則"),
+        ("agent_replied", "第二則"),
+    ]
+    assert [e["seq"] for e in missed] == [last + 1, last + 2]
