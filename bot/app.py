@@ -10,7 +10,7 @@ from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from bot.api import conversations, errors, metrics
+from bot.api import agents, auth, conversations, errors, metrics
 from bot.services import Services
 
 
@@ -41,7 +41,24 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    app.include_router(conversations.router(services.conversations))
+    limits = services.limits
+    app.include_router(
+        conversations.router(
+            services.conversations, services.queue, limits.per_client, limits.per_conversation
+        )
+    )
+    app.include_router(
+        auth.router(services.accounts, limits.logins, services.settings.access.secure_cookies)
+    )
+    app.include_router(
+        agents.router(
+            services.accounts,
+            services.desk,
+            services.queue,
+            services.packets,
+            services.retriever,
+        )
+    )
     window = timedelta(minutes=services.settings.conversation.assumed_resolution_minutes)
     app.include_router(metrics.router(services.store, window))
 
