@@ -7,6 +7,7 @@ from importlib.resources import files
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
@@ -41,6 +42,16 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
+    if services.settings.access.widget_origins:
+        # The widget on a shop's own site calls the customer API across origins. No
+        # credentials: the agents' session cookie never goes along on such a call.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=services.settings.access.widget_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+            allow_credentials=False,
+        )
     limits = services.limits
     app.include_router(
         conversations.router(

@@ -127,6 +127,11 @@ class AccessSettings(BaseModel):
     login_rate_limit: str = Field(
         default="10/minute", description="Log-in attempts per client address and username."
     )
+    widget_origins: list[str] = Field(
+        default=[],
+        description="Other sites allowed to embed the widget (CORS origins such as "
+        "https://shop.example.tw); empty = only pages served by kefu itself.",
+    )
     rate_limit_storage: str = Field(
         default="memory://",
         description="Where rate-limit counters live: memory:// (per process) or a "

@@ -59,7 +59,8 @@ class QueueEntry:
     trigger_value: float | str | None
     sentiment: float | None  # the highest negativity seen in the conversation
     last_message: str | None
-    agent: str | None
+    agent: str | None  # the username of the agent who has it
+    agent_name: str | None = None  # their display name
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,17 @@ class HumanQueue:
             (r.event.text for r in reversed(events) if isinstance(r.event, CustomerMessaged)),
             None,
         )
+        agent_name = None
+        if conversation.assignee:
+            claimed_by = f"agent:{conversation.assignee}"
+            agent_name = next(
+                (
+                    r.event.agent_name
+                    for r in reversed(events)
+                    if isinstance(r.event, StatusChanged) and r.event.actor == claimed_by
+                ),
+                None,
+            )
         return QueueEntry(
             conversation=conversation,
             priority=round(priority, 3),
@@ -154,6 +166,7 @@ class HumanQueue:
             sentiment=sentiment,
             last_message=last,
             agent=conversation.assignee,
+            agent_name=agent_name or conversation.assignee,
         )
 
 

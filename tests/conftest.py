@@ -79,3 +79,43 @@ def kefu_server(data_dir: Path, stop_within: float = 30) -> Iterator[str]:
             proc.kill()
             proc.wait(timeout=30)
             pytest.fail(f"kefu serve did not stop within {stop_within:g} s of SIGTERM")
+
+
+READY = "ingested.ok"
+
+
+def ingested_once(base: Path) -> Path:
+    """The demo shop ingested by `kefu ingest` with the real models, once per test run: xdist
+    workers share the run's base temp dir and take turns on a lock (pytest 9 with xdist 3.8
+    ignores xdist_group, so every worker may get some of these tests)."""
+    import shutil
+
+    from filelock import FileLock
+
+    built = base / "demo-real-models"
+    with FileLock(str(base / "demo-real-models.lock")):
+        if not (built / READY).is_file():
+            shutil.rmtree(built, ignore_errors=True)
+            done = subprocess.run(
+                [*KEFU, "ingest", str(DEMO_FILES), "--data-dir", str(built)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                timeout=900,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            (built / READY).touch()
+    return built
+
+
+def ingested_demo_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A data dir of its own holding the ingested demo shop (a Chroma directory belongs to one
+    process, so each server or test module gets a copy of the run's one build)."""
+    import shutil
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's, shared by the workers
+    data = tmp_path_factory.mktemp(name) / "data"
+    shutil.copytree(ingested_once(base), data, ignore=shutil.ignore_patterns(READY))
+    return data

@@ -50,6 +50,7 @@ class QueueEntryPublic(BaseModel):
     channel: str
     customer_id: str | None
     agent: str | None
+    agent_name: str | None
 
 
 class QueuePublic(BaseModel):
@@ -125,6 +126,7 @@ def entry_public(e: QueueEntry) -> QueueEntryPublic:
         channel=c.channel,
         customer_id=c.customer_id,
         agent=e.agent,
+        agent_name=e.agent_name,
     )
 
 

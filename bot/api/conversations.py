@@ -326,13 +326,14 @@ async def stream_events(
     async def push(listener: Listener) -> None:
         seen = after
         while True:
+            # signals first: a "typing" that came before a message must not arrive after it
+            for signal in listener.take_signals():
+                await websocket.send_json(signal)
             events = await run_in_threadpool(service.store.events, conversation_id, seen)
             for recorded in events:
                 if visible(recorded):
                     await websocket.send_json(present(recorded).model_dump(mode="json"))
                 seen = recorded.seq
-            for signal in listener.take_signals():
-                await websocket.send_json(signal)
             if after_events is not None:
                 await after_events(listener)
             await listener.wait(STREAM_POLL_S)

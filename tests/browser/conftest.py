@@ -14,8 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from tests.conftest import KEFU, REPO, kefu_server
-from tests.integration.test_conversations import READY, ingested_once
+from tests.conftest import KEFU, REPO, ingested_demo_copy, kefu_server
 
 # Debian's Chromium: the browser tests run air-gapped, so Playwright never downloads one.
 CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
@@ -42,11 +41,7 @@ expect.set_options(timeout=15_000)
 def browser_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ingested demo shop (built once per run, shared with the integration tests) with
     the agents' accounts added by `kefu user add`."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # the run's, shared by the workers
-    data = tmp_path_factory.mktemp("browser") / "data"
-    shutil.copytree(ingested_once(base), data, ignore=shutil.ignore_patterns(READY))
+    data = ingested_demo_copy(tmp_path_factory, "browser")
     for username, (display_name, password) in AGENTS.items():
         added = subprocess.run(
             [

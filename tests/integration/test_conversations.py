@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from filelock import FileLock
 from openpyxl import load_workbook
 
 from bot.answering.followup import with_context
@@ -26,11 +23,9 @@ from bot.conversation.events import BotTurn, TurnAnswered, TurnRefused
 from bot.conversation.service import ConversationService
 from bot.services import Services, build_services
 from bot.settings import ConversationSettings, Settings
-from tests.conftest import DEMO_FILES, KEFU, kefu_server
+from tests.conftest import DEMO_FILES, ingested_demo_copy, kefu_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("models")]
-
-READY = "ingested.ok"
 
 
 def faq_row(sheet: str, question: str) -> tuple[int, str]:
@@ -41,35 +36,10 @@ def faq_row(sheet: str, question: str) -> tuple[int, str]:
     raise KeyError(f"{question!r} is not in sheet {sheet}")
 
 
-def ingested_once(base: Path) -> Path:
-    """The demo shop ingested by `kefu ingest` with the real models, once per test run: xdist
-    workers share the run's base temp dir and take turns on a lock (pytest 9 with xdist 3.8
-    ignores xdist_group, so every worker may get some of these tests)."""
-    built = base / "demo-real-models"
-    with FileLock(str(base / "demo-real-models.lock")):
-        if not (built / READY).is_file():
-            shutil.rmtree(built, ignore_errors=True)
-            done = subprocess.run(
-                [*KEFU, "ingest", str(DEMO_FILES), "--data-dir", str(built)],
-                capture_output=True,
-                text=True,
-                env={**os.environ, "HF_HUB_OFFLINE": "1"},
-                timeout=900,
-            )
-            assert done.returncode == 0, done.stdout + done.stderr
-            (built / READY).touch()
-    return built
-
-
 @pytest.fixture(scope="module")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of its own of the ingested demo (a Chroma directory belongs to one process)."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # the run's, shared by the workers
-    data = tmp_path_factory.mktemp("conversations") / "data"
-    shutil.copytree(ingested_once(base), data, ignore=shutil.ignore_patterns(READY))
-    return data
+    return ingested_demo_copy(tmp_path_factory, "conversations")
 
 
 @pytest.fixture(scope="module")

@@ -301,3 +301,29 @@ def test_a_dropped_stream_gets_exactly_what_it_missed(client: TestClient, mei: T
         ("agent_replied", "第二則"),
     ]
     assert [e["seq"] for e in missed] == [last + 1, last + 2]
+
+
+def test_the_widget_may_be_embedded_by_the_sites_named_in_settings(services: Services) -> None:
+    settings = services.settings.model_copy(
+        update={
+            "access": services.settings.access.model_copy(
+                update={"widget_origins": ["https://shop.example.tw"]}
+            )
+        }
+    )
+    with TestClient(create_app(replace(services, settings=settings))) as client:
+        allowed = client.options(
+            "/api/conversations",
+            headers={
+                "origin": "https://shop.example.tw",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type",
+            },
+        )
+        assert allowed.headers["access-control-allow-origin"] == "https://shop.example.tw"
+        assert "access-control-allow-credentials" not in allowed.headers
+        other = client.post("/api/conversations", headers={"origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+    with TestClient(create_app(services)) as client:
+        plain = client.post("/api/conversations", headers={"origin": "https://shop.example.tw"})
+        assert "access-control-allow-origin" not in plain.headers
