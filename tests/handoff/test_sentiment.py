@@ -1,0 +1,107 @@
+"""The shipped negativity model over the real e5 embedder, and the gate signals that use it."""
+
+from __future__ import annotations
+
+import pytest
+
+from handoff.gate import Gate, PastTurn
+from handoff.sentiment import SentimentModel, shipped_weights
+from handoff.settings import GateSettings
+
+
+def test_the_shipped_weights_load() -> None:
+    weights = shipped_weights()
+    assert weights.embedder == "e5"
+    assert len(weights.coef) == 384
+    assert 0 < weights.threshold < 1
+
+
+@pytest.fixture(scope="module")
+def model() -> SentimentModel:
+    from knowledge.embedding import E5Embedder
+
+    return SentimentModel.load(E5Embedder())
+
+
+ANGRY = [
+    "你們的客服真的爛到極點，問三次都沒有人回！",
+    "東西送來就是壞的，你們到底有沒有在檢查？氣死人",
+    "我已經等了三個禮拜，再不出貨我就要退款，太扯了",
+    "這種態度還敢做生意？",
+    "This is absolutely unacceptable, my order is two weeks late!",
+    "You people are useless. Nobody has answered my emails.",
+    "I'm furious, the package arrived broken AGAIN",
+    "Stop wasting my time and fix my order",
+]
+NEUTRAL = [
+    "請問運費怎麼算？",
+    "你們週末有營業嗎？",
+    "可以用信用卡分期付款嗎",
+    "退貨需要附上發票嗎？",
+    "How long does delivery to Taichung take?",
+    "Do you accept Line Pay?",
+    "Can I change the size of my order?",
+    "What is your return policy for sale items?",
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("text", ANGRY)
+def test_angry_messages_score_above_the_threshold(model: SentimentModel, text: str) -> None:
+    assert model.score(text) >= model.threshold
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("text", NEUTRAL)
+def test_neutral_questions_score_below_the_threshold(model: SentimentModel, text: str) -> None:
+    assert model.score(text) < model.threshold
+
+
+@pytest.mark.integration
+def test_scores_are_probabilities_in_order(model: SentimentModel) -> None:
+    scores = model.scores([*ANGRY, *NEUTRAL])
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert min(scores[: len(ANGRY)]) > max(scores[len(ANGRY) :])
+    assert scores[0] == pytest.approx(model.score(ANGRY[0]), abs=1e-5)
+
+
+@pytest.mark.integration
+def test_the_gate_hands_off_an_angry_message(model: SentimentModel) -> None:
+    gate = Gate(GateSettings(), model)
+    verdict = gate.before_answer("你們的客服真的爛到極點，問三次都沒有人回！", "zh", [])
+    assert verdict.trigger == "negative_sentiment"
+    assert verdict.sentiment == verdict.value == verdict.signals["sentiment"]
+    calm = gate.before_answer("請問運費怎麼算？", "zh", [])
+    assert calm.trigger is None and calm.sentiment < model.threshold
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("record", [True, False], ids=["recorded", "scored-now"])
+def test_worsening_mood_over_the_turns(model: SentimentModel, record: bool) -> None:
+    # With the plain negativity trigger out of reach, only the trend can fire.
+    gate = Gate(GateSettings(sentiment_threshold=1.0), model)
+    calm = ["請問我的訂單什麼時候會出貨？", "好的，那大概要幾天？"]
+    past = [PastTurn(t, "answered", model.score(t) if record else None) for t in calm]
+    text = "都已經過了兩個禮拜了還沒收到，你們到底在幹嘛？"
+    verdict = gate.before_answer(text, "zh", past)
+    assert verdict.trigger == "sentiment_worsening"
+    assert isinstance(verdict.value, float) and verdict.value >= 0.35
+    # The same message in a conversation that was heated from the start is no change.
+    heated = [PastTurn(t, "answered", None) for t in ANGRY[:2]]
+    assert gate.before_answer(text, "zh", heated).trigger is None
+
+
+@pytest.mark.integration
+def test_the_same_question_in_other_words_after_a_refusal(model: SentimentModel) -> None:
+    gate = Gate(GateSettings(), model)
+    past = [PastTurn("忘記密碼怎麼辦", "refused", 0.1)]
+    again = "密碼忘了要怎麼重設"
+    verdict = gate.after_answer(again, "refused", gate.before_answer(again, "zh", past), past)
+    # Both fire; the report names the first, and the similarity is recorded either way.
+    assert verdict.trigger == "repeated_refusals"
+    assert verdict.signals["rephrase_similarity"] >= 0.91
+    clarified = gate.after_answer(again, "clarifying", gate.before_answer(again, "zh", past), past)
+    assert clarified.trigger == "rephrased_question"
+    other = "可以寄到離島嗎"
+    moved_on = gate.after_answer(other, "clarifying", gate.before_answer(other, "zh", past), past)
+    assert moved_on.trigger is None
