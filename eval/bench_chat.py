@@ -220,6 +220,8 @@ def serve(
         # every simulated customer comes from 127.0.0.1, faster than any person types
         "KEFU_ACCESS__CUSTOMER_RATE_LIMIT": "1000000/minute",
         "KEFU_ACCESS__CONVERSATION_RATE_LIMIT": "1000000/minute",
+        # the gate measures every message but hands nobody off: every message is a bot turn
+        "KEFU_GATE__SHADOW": "true",
     }
     command = [sys.executable, "-m", "bot.cli", "serve", "--data-dir", str(data_dir)]
     command += ["--host", "127.0.0.1", "--port", str(port)]

@@ -11,6 +11,11 @@ class GateSettings(BaseModel):
     """When a conversation goes to a person. Each signal can be switched off; the thresholds
     were chosen on the measurements of `kefu eval gate`."""
 
+    shadow: bool = Field(
+        default=False,
+        description="Shadow mode: measure and record every signal, and the trigger that would "
+        "have fired, but never hand off (to tune thresholds on real traffic first).",
+    )
     explicit_request: bool = Field(
         default=True,
         description="Hand off when the customer asks for a person (真人, agent, 找主管…).",

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, MetaData, String, Table, Text, insert, select
+from sqlalchemy import Column, String, Table, Text, insert, select
 from sqlalchemy.engine import Engine
 
 from bot.conversation.events import now
-from bot.conversation.sql import UtcDateTime
+from bot.conversation.sql import UtcDateTime, metadata
 
 MAX_CHARS = 4000
 
@@ -42,16 +42,16 @@ class DraftRejected(ValueError):
         self.code = code
 
 
-_meta = MetaData()
+# In the conversation store's schema (migration 0002).
 drafts = Table(
     "knowledge_drafts",
-    _meta,
+    metadata,
     Column("id", String(32), primary_key=True),
     Column("question", Text, nullable=False),
     Column("answer", Text, nullable=False),
     Column("language", String(16)),
     Column("conversation_id", String(64)),
-    Column("status", String(16), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
     Column("created_by", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

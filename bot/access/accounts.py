@@ -16,12 +16,12 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Column, ForeignKey, MetaData, String, Table, delete, insert, select, update
+from sqlalchemy import Column, ForeignKey, String, Table, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.conversation.events import now
-from bot.conversation.sql import UtcDateTime
+from bot.conversation.sql import UtcDateTime, metadata
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD_CHARS = 10
@@ -63,10 +63,10 @@ class SessionInvalid(Exception):
         self.code = code
 
 
-_meta = MetaData()
+# In the conversation store's schema (migration 0002).
 users = Table(
     "users",
-    _meta,
+    metadata,
     Column("username", String(64), primary_key=True),
     Column("display_name", String(120), nullable=False),
     Column("role", String(16), nullable=False),
@@ -75,11 +75,13 @@ users = Table(
 )
 sessions = Table(
     "sessions",
-    _meta,
+    metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("username", String(64), ForeignKey("users.username"), nullable=False),
+    Column(
+        "username", String(64), ForeignKey("users.username", ondelete="CASCADE"), nullable=False
+    ),
     Column("created_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 
 

@@ -158,6 +158,9 @@ class ConversationService:
         verdict = self.gate.before_answer(text, language, past)
         if verdict.trigger is None:
             verdict = self.gate.after_answer(text, outcome.decision.value, verdict, past)
+        if self.gate.settings.shadow and verdict.trigger is not None:
+            signals = {**verdict.signals, "shadow_trigger": verdict.trigger}
+            verdict = dataclasses.replace(verdict, trigger=None, value=None, signals=signals)
         return verdict
 
     def request_person(self, conversation_id: str, reason: str = "customer_request") -> Recorded:

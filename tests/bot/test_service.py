@@ -417,3 +417,17 @@ def test_the_survey_opens_once_the_conversation_is_resolved(gated: ConversationS
     with pytest.raises(SurveyRefused) as again:
         gated.survey(conversation.id, 1, 1)
     assert again.value.code == "survey_already_answered"
+
+
+def test_in_shadow_mode_the_gate_records_but_never_hands_off(
+    store: ConversationStore, answerer: Answerer
+):
+    from handoff.gate import Gate
+    from handoff.settings import GateSettings
+
+    shadow = ConversationService(store, answerer, gate=Gate(GateSettings(shadow=True), None))
+    conversation = shadow.start(language="zh")
+    turn = shadow.send(conversation.id, "網購怎麼退貨？我要找真人客服").turn
+    assert turn is not None and isinstance(turn.event, TurnAnswered)
+    assert turn.event.details["gate"]["signals"]["shadow_trigger"] == "explicit_request"
+    assert shadow.store.get(conversation.id).status == S.BOT

@@ -58,11 +58,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
     from bot.app import create_app
     from bot.services import build_services
-    from bot.settings import Settings
+    from bot.settings import AccessSettings, Settings
+    from handoff.settings import GateSettings
     from knowledge.embedding import HashingEmbedder
 
     data = tmp_path_factory.mktemp("bench-chat") / "data"
-    services = build_services(Settings(data_dir=data), embedders=[HashingEmbedder()])
+    # simulated customers all come from 127.0.0.1, faster than anyone types
+    unlimited = AccessSettings(
+        customer_rate_limit="1000000/minute", conversation_rate_limit="1000000/minute"
+    )
+    # the gate measures but hands nobody off: every message is a bot turn to time
+    services = build_services(
+        Settings(data_dir=data, access=unlimited, gate=GateSettings(shadow=True)),
+        embedders=[HashingEmbedder()],
+    )
     chunks = [
         Chunk.build(
             "faq.xlsx",
