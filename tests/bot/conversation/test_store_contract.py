@@ -18,7 +18,6 @@ from sqlalchemy.engine import Engine
 
 import bot.access.accounts  # noqa: F401 (its tables are in the schema)
 import knowledge.drafts  # noqa: F401 (its table is in the schema)
-
 from bot.conversation.events import (
     Citation,
     ConversationStarted,
