@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -348,7 +348,7 @@ async def stream_events(
 
 async def until_client_leaves(
     websocket: WebSocket,
-    push: Callable[[], Awaitable[None]],
+    push: Callable[[], Coroutine[Any, Any, None]],
     on_text: Callable[[str], None] | None = None,
 ) -> None:
     """Run `push` until the client leaves. Reading is how its leaving (or a server shutdown)
