@@ -42,6 +42,7 @@ eval: install
 	$(KEFU) eval retrieval --dataset drcd --dataset stackfaq --dataset clinc150 --dataset taipei_faq
 	$(KEFU) eval refusal --dataset clinc150 --dataset taipei_faq
 	$(KEFU) eval answers --limit 300
+	$(KEFU) eval gate
 
 # Ingest benchmark, then the chat benchmark (a real server, 20 concurrent customers).
 BENCH_CHAT_ARGS ?= --dataset clinc150 --dataset taipei_faq --customers 20 --seconds 120
