@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,6 +77,62 @@ NULL_MEANS = (
     "null = nothing to divide by or no samples (no engaged conversations, no bot turns, ...); "
     "it is not zero"
 )
+
+
+# What each dashboard number means, for the people who read it (the module docstring is the
+# precise version).
+DEFINITIONS: dict[str, dict[str, str]] = {
+    "deflection_rate": {
+        "en": "Share of conversations the bot handled without a person.",
+        "zh": "沒有轉接真人、由機器人處理完的對話比例。",
+    },
+    "resolution_confirmed_rate": {
+        "en": "Share of conversations where the customer said an answer helped (👍).",
+        "zh": "客戶表示答案有幫助（👍）的對話比例。",
+    },
+    "resolution_assumed_rate": {
+        "en": "Share of conversations that ended on an answer with no further question and "
+        "no handoff, after the waiting window.",
+        "zh": "以答案結束、之後沒有再提問也沒有轉接（超過等待時間）的對話比例。",
+    },
+    "refusal_rate": {
+        "en": "Share of the bot's turns where it found no answer and said so.",
+        "zh": "機器人找不到答案並如實告知的回合比例。",
+    },
+    "handoff_rate": {
+        "en": "Share of conversations handed to a person; by trigger: what started it.",
+        "zh": "轉接真人的對話比例；依原因：觸發轉接的訊號。",
+    },
+    "first_response_time_seconds": {
+        "en": "Seconds from the customer's first message to the first reply (bot or person).",
+        "zh": "從客戶第一則訊息到第一次回覆（機器人或真人）的秒數。",
+    },
+    "first_response_time_human_seconds": {
+        "en": "Seconds from the handoff to the first reply of a person.",
+        "zh": "從轉接到真人第一次回覆的秒數。",
+    },
+    "average_handling_time_seconds": {
+        "en": "Seconds from the first message until the conversation was resolved.",
+        "zh": "從第一則訊息到對話結案的秒數。",
+    },
+    "csat": {
+        "en": "Customer satisfaction, 1-5, from the end-of-conversation survey; satisfied = 4 "
+        "or 5.",
+        "zh": "顧客滿意度（1–5 分），來自對話結束後的調查；滿意 = 4 或 5 分。",
+    },
+    "ces": {
+        "en": "Customer effort: how easy it was to get help, 1 (very hard) to 7 (very easy).",
+        "zh": "顧客費力度：取得協助有多容易，1（非常困難）到 7（非常容易）。",
+    },
+    "conversations_per_day": {
+        "en": "Conversations with at least one customer message, by the day they started (UTC).",
+        "zh": "每天開始、且客戶至少傳過一則訊息的對話數（UTC 日期）。",
+    },
+    "containment_by_topic": {
+        "en": "Per topic of the first answer: share of conversations not handed to a person.",
+        "zh": "依第一個答案的主題：未轉接真人的對話比例。",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -144,6 +200,8 @@ class Metrics:
     top_refused_questions: tuple[tuple[str, int], ...]
     csat_answers: tuple[int, ...] = ()
     ces_answers: tuple[int, ...] = ()
+    conversations_per_day: tuple[tuple[str, int], ...] = ()  # (UTC day, engaged started)
+    behind: dict[str, tuple[str, ...]] = field(default_factory=dict)  # metric → conversations
 
     @property
     def csat(self) -> float | None:
@@ -199,6 +257,7 @@ class Metrics:
                 "assumed_resolution_window_seconds": self.assumed_window.total_seconds(),
             },
             "null_means": NULL_MEANS,
+            "definitions": DEFINITIONS,
             "engaged_conversations": self.conversations,
             "deflected_conversations": self.deflected,
             "deflection_rate": self.deflection_rate,
@@ -230,6 +289,9 @@ class Metrics:
                 "scale": "1-5",
             },
             "ces": {"mean": self.ces, "answers": len(self.ces_answers), "scale": "1-7"},
+            "conversations_per_day": [
+                {"day": day, "conversations": n} for day, n in self.conversations_per_day
+            ],
             "containment_by_topic": {
                 topic: {
                     "conversations": kept.conversations,
@@ -262,6 +324,9 @@ class _Outcome:
     handling_s: float | None
     topic: str
     surveys: tuple[SurveyAnswered, ...] = ()
+    conversation_id: str = ""
+    started_on: str = ""  # the UTC day it started, ISO
+    refused: bool = False  # the bot refused at least once
 
 
 def compute_metrics(
@@ -291,6 +356,8 @@ def compute_metrics(
         outcome = _outcome(events, now, assumed_window) if started else None
         if outcome is not None:
             outcomes.append(outcome)
+
+    per_day = Counter(o.started_on for o in outcomes)
 
     triggers = Counter(o.handoff_trigger for o in outcomes if o.handoff_trigger is not None)
     topics: dict[str, list[_Outcome]] = defaultdict(list)
@@ -340,7 +407,24 @@ def compute_metrics(
         top_refused_questions=tuple(
             sorted(refused.items(), key=lambda q: (-q[1], q[0]))[:TOP_REFUSED_QUESTIONS]
         ),
+        conversations_per_day=tuple(sorted(per_day.items())),
+        behind=_behind(outcomes),
     )
+
+
+def _behind(outcomes: list[_Outcome]) -> dict[str, tuple[str, ...]]:
+    """The conversations behind each count, by metric key (see CONVERSATION_SETS)."""
+    sets: dict[str, list[str]] = defaultdict(list)
+    for o in outcomes:
+        keys = ["engaged", "handed_off" if o.handoff_trigger is not None else "deflected"]
+        if o.handoff_trigger is not None:
+            keys.append(f"trigger:{o.handoff_trigger}")
+        keys += ["resolution_confirmed"] * o.confirmed + ["resolution_assumed"] * o.assumed
+        keys += ["refused"] * o.refused + ["surveyed"] * bool(o.surveys)
+        keys.append(f"topic:{o.topic}")
+        for key in keys:
+            sets[key].append(o.conversation_id)
+    return {key: tuple(sorted(ids)) for key, ids in sorted(sets.items())}
 
 
 def _outcome(events: Sequence[Event], now: datetime, window: timedelta) -> _Outcome | None:
@@ -409,6 +493,9 @@ def _outcome(events: Sequence[Event], now: datetime, window: timedelta) -> _Outc
         handling_s=handling_s,
         topic=next((e.topic for e in events if isinstance(e, BotTurn) and e.topic), NO_TOPIC),
         surveys=tuple(e for e in events if isinstance(e, SurveyAnswered)),
+        conversation_id=events[0].conversation_id,
+        started_on=events[0].at.date().isoformat(),
+        refused=any(isinstance(e, TurnRefused) for e in events),
     )
 
 

@@ -7,14 +7,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Column, String, Table, Text, insert, select
+from openpyxl import Workbook
+from sqlalchemy import Column, String, Table, Text, insert, select, update
 from sqlalchemy.engine import Engine
 
 from bot.conversation.events import now
 from bot.conversation.sql import UtcDateTime, metadata
 
 MAX_CHARS = 4000
+DRAFTS_FILE = "knowledge_drafts.xlsx"  # approved drafts, a source like any other
+DRAFTS_SHEET = "drafts"
 
 
 class DraftStatus(StrEnum):
@@ -70,9 +75,10 @@ class KnowledgeDrafts:
         *,
         language: str | None = None,
         conversation_id: str | None = None,
+        allow_empty_answer: bool = False,
     ) -> Draft:
         question, answer = question.strip(), answer.strip()
-        if not question or not answer:
+        if not question or (not answer and not allow_empty_answer):
             raise DraftRejected("empty_draft", "a draft needs both a question and an answer")
         if len(question) > MAX_CHARS or len(answer) > MAX_CHARS:
             raise DraftRejected("draft_too_long", f"at most {MAX_CHARS} characters each")
@@ -105,21 +111,83 @@ class KnowledgeDrafts:
         return draft
 
     def list(self, status: DraftStatus | None = None) -> list[Draft]:
-        query = select(drafts).order_by(drafts.c.created_at.desc())
+        query = select(drafts).order_by(drafts.c.created_at.desc(), drafts.c.id)
         if status is not None:
             query = query.where(drafts.c.status == status.value)
         with self._engine.connect() as conn:
-            return [
-                Draft(
-                    r.id,
-                    r.question,
-                    r.answer,
-                    r.language,
-                    r.conversation_id,
-                    DraftStatus(r.status),
-                    r.created_by,
-                    r.created_at,
-                    r.updated_at,
-                )
-                for r in conn.execute(query)
-            ]
+            return [_draft(r) for r in conn.execute(query)]
+
+    def get(self, draft_id: str) -> Draft:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(drafts).where(drafts.c.id == draft_id)).one_or_none()
+        if row is None:
+            raise DraftRejected("draft_not_found", f"no draft {draft_id!r}")
+        return _draft(row)
+
+    def edit(self, draft_id: str, question: str | None, answer: str | None) -> Draft:
+        """Change a pending draft's question or answer (an empty answer is allowed while it
+        is pending: a group of unanswered questions starts as a question only)."""
+        draft = self._pending(draft_id)
+        question = draft.question if question is None else question.strip()
+        answer = draft.answer if answer is None else answer.strip()
+        if not question:
+            raise DraftRejected("empty_draft", "a draft needs a question")
+        if len(question) > MAX_CHARS or len(answer) > MAX_CHARS:
+            raise DraftRejected("draft_too_long", f"at most {MAX_CHARS} characters each")
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(drafts)
+                .where(drafts.c.id == draft_id)
+                .values(question=question, answer=answer, updated_at=now())
+            )
+        return self.get(draft_id)
+
+    def decide(self, draft_id: str, status: DraftStatus) -> Draft:
+        """Approve or reject a pending draft; only one with an answer can be approved."""
+        draft = self._pending(draft_id)
+        if status == DraftStatus.APPROVED and not (draft.question and draft.answer):
+            raise DraftRejected("empty_draft", "write the answer before approving the draft")
+        with self._engine.begin() as conn:
+            changed = conn.execute(
+                update(drafts)
+                .where(drafts.c.id == draft_id, drafts.c.status == DraftStatus.PENDING.value)
+                .values(status=status.value, updated_at=now())
+            ).rowcount
+        if not changed:
+            raise DraftRejected("draft_not_pending", "this draft was decided already")
+        return self.get(draft_id)
+
+    def _pending(self, draft_id: str) -> Draft:
+        draft = self.get(draft_id)
+        if draft.status != DraftStatus.PENDING:
+            raise DraftRejected("draft_not_pending", f"this draft is {draft.status} already")
+        return draft
+
+
+def write_drafts_sheet(path: Path, approved: list[Draft]) -> None:
+    """The approved drafts as an FAQ sheet (問題 / 答案), oldest first, for ingest."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = DRAFTS_SHEET
+    sheet.append(("問題", "答案", "編號"))
+    for draft in sorted(approved, key=lambda d: (d.created_at, d.id)):
+        sheet.append((draft.question, draft.answer, draft.id))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.part")
+    book.save(partial)
+    partial.replace(path)
+
+
+def _draft(r: Any) -> Draft:
+    return Draft(
+        r.id,
+        r.question,
+        r.answer,
+        r.language,
+        r.conversation_id,
+        DraftStatus(r.status),
+        r.created_by,
+        r.created_at,
+        r.updated_at,
+    )

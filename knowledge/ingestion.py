@@ -70,8 +70,9 @@ def discover(paths: Sequence[Path]) -> tuple[list[FileToIngest], list[str]]:
         if path.is_dir():
             folders.append(str(path))
             for f in sorted(p for p in path.rglob("*") if p.is_file()):
-                if f.name.startswith((".", "~$")):
-                    continue  # editor lock files and hidden files are not knowledge
+                inside = f.relative_to(path).parts
+                if f.name.startswith("~$") or any(part.startswith(".") for part in inside):
+                    continue  # editor lock files and hidden files or folders are not knowledge
                 found.append(FileToIngest(f, f.relative_to(path).as_posix(), str(path)))
         else:
             found.append(FileToIngest(path, path.name, str(path.parent)))

@@ -427,3 +427,20 @@ def test_no_surveys_means_null_not_zero() -> None:
     m = compute_metrics(log_of(A), start=START, end=END, assumed_window=WINDOW, now=NOW)
     assert (m.csat, m.csat_satisfied_rate, m.ces) == (None, None, None)
     assert m.first_response_time_human == Summary(count=0)
+
+
+def test_the_conversations_behind_each_number_and_per_day() -> None:
+    m = metrics_of(LOG)
+    assert len(m.behind["engaged"]) == m.conversations
+    assert len(m.behind.get("handed_off", ())) == m.handed_off
+    assert len(m.behind.get("deflected", ())) == m.deflected
+    assert len(m.behind.get("resolution_confirmed", ())) == m.resolution_confirmed
+    assert len(m.behind.get("resolution_assumed", ())) == m.resolution_assumed
+    assert "A" in m.behind["resolution_confirmed"] and "B" in m.behind["resolution_assumed"]
+    for trigger, n in m.handoffs_by_trigger.items():
+        assert len(m.behind[f"trigger:{trigger}"]) == n
+    assert sum(n for _, n in m.conversations_per_day) == m.conversations
+    assert m.as_dict()["conversations_per_day"][0] == {
+        "day": m.conversations_per_day[0][0],
+        "conversations": m.conversations_per_day[0][1],
+    }

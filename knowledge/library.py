@@ -1,0 +1,294 @@
+"""The knowledge files an admin manages: uploads kept under `<data dir>/sources/`, and ingest
+jobs that run one at a time in the background with their progress and per-file diff.
+
+A replaced file that fails to ingest is put back as it was, so what was serving keeps serving
+and the file to download is the one whose knowledge the bot uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from ingest.loaders import SUPPORTED_EXTENSIONS
+from knowledge.base import KnowledgeBase
+from knowledge.ingestion import FileOutcome, IngestOptions, ingest_paths
+
+log = logging.getLogger(__name__)
+
+SOURCES_DIR = "sources"
+PREVIOUS_DIR = ".previous"  # the version a replacement may have to fall back to
+KEPT_JOBS = 20
+CHUNK = 1 << 20
+
+
+class LibraryError(ValueError):
+    """An upload or a request the library refuses; `code` is stable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class FileReport:
+    source: str
+    outcome: str  # added, changed, unchanged, failed, removed
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    moved: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestJob:
+    id: str
+    label: str
+    state: str = "queued"  # queued, running, done, failed
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    files_total: int = 0
+    files_done: int = 0
+    current: str | None = None
+    embedded: int = 0
+    error: str | None = None
+    files: list[FileReport] = field(default_factory=list)
+
+
+class KnowledgeLibrary:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        data_dir: Path,
+        options: IngestOptions,
+        after_ingest: Callable[[], None] | None = None,
+    ) -> None:
+        self.kb = kb
+        self.folder = data_dir / SOURCES_DIR
+        self.options = options
+        self.after_ingest = after_ingest or (lambda: None)
+        self._jobs: OrderedDict[str, IngestJob] = OrderedDict()
+        self._lock = threading.Lock()
+        self._queue: list[tuple[IngestJob, list[Path], dict[str, Path]]] = []
+        self._wake = threading.Condition(self._lock)
+        self._worker: threading.Thread | None = None
+
+    # ---- files ----------------------------------------------------------------------------
+
+    def save(self, name: str, stream: BinaryIO, *, replace: bool = False) -> Path:
+        """Keep an uploaded file under its name. Refuses unsupported, empty and too large
+        files (nothing is written then) and, without `replace`, a name that is taken."""
+        name = _safe_name(name)
+        if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
+            supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
+            raise LibraryError(
+                "unsupported_file", f"{name}: kefu reads {supported}; this file is not one"
+            )
+        if not replace and (self.kb.catalog.source(name) is not None or self.path(name)):
+            raise LibraryError("source_exists", f"a source named {name} exists already")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        incoming = self.folder / f".{uuid.uuid4().hex}.part"
+        size = 0
+        try:
+            with incoming.open("wb") as out:
+                for block in iter(lambda: stream.read(CHUNK), b""):
+                    size += len(block)
+                    if size > self.options.max_bytes:
+                        limit = self.options.max_bytes // (1024 * 1024)
+                        raise LibraryError(
+                            "file_too_large", f"{name} is larger than the {limit} MB limit"
+                        )
+                    out.write(block)
+            if size == 0:
+                raise LibraryError("empty_file", f"{name} is empty")
+            target = self.folder / name
+            if target.exists():
+                previous = self.folder / PREVIOUS_DIR
+                previous.mkdir(exist_ok=True)
+                shutil.copy2(target, previous / name)
+            incoming.replace(target)
+            return target
+        finally:
+            incoming.unlink(missing_ok=True)
+
+    def path(self, name: str) -> Path | None:
+        """The file of a source on disk: the managed copy, else where it was ingested from."""
+        managed = self.folder / name
+        if managed.is_file():
+            return managed
+        record = self.kb.catalog.source(name)
+        if record is not None and record.origin:
+            elsewhere = Path(record.origin) / name
+            if elsewhere.is_file():
+                return elsewhere
+        return None
+
+    def is_managed(self, name: str) -> bool:
+        return (self.folder / name).is_file()
+
+    def delete(self, name: str) -> int:
+        """Drop a source from the knowledge base (and its managed file); items removed."""
+        if self.kb.catalog.source(name) is None and not self.is_managed(name):
+            raise LibraryError("source_not_found", f"no source named {name}")
+        removed = self.kb.drop_source(name)
+        (self.folder / name).unlink(missing_ok=True)
+        (self.folder / PREVIOUS_DIR / name).unlink(missing_ok=True)
+        return removed
+
+    # ---- ingest jobs ----------------------------------------------------------------------
+
+    def ingest(self, names: list[str] | None = None, label: str = "") -> IngestJob:
+        """Queue an ingest of some sources (by name), or of all whose file is on disk."""
+        if names is None:
+            paths: list[Path] = [self.folder] if self.folder.is_dir() else []
+            for record in self.kb.catalog.sources():
+                found = self.path(record.name)
+                if found is not None and found.parent != self.folder:
+                    paths.append(found)
+            label = label or "all sources"
+        else:
+            paths = [self.folder / _safe_name(n) for n in names]
+            label = label or ", ".join(names)
+        fallbacks = {
+            p.name: self.folder / PREVIOUS_DIR / p.name
+            for p in paths
+            if p.parent == self.folder and (self.folder / PREVIOUS_DIR / p.name).is_file()
+        }
+        job = IngestJob(uuid.uuid4().hex[:12], label)
+        with self._lock:
+            self._jobs[job.id] = job
+            while len(self._jobs) > KEPT_JOBS:
+                self._jobs.popitem(last=False)
+            self._queue.append((job, paths, fallbacks))
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
+                self._worker.start()
+            self._wake.notify()
+        return job
+
+    def job(self, job_id: str) -> IngestJob | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def jobs(self) -> list[IngestJob]:
+        with self._lock:
+            return list(reversed(self._jobs.values()))
+
+    def wait(self, job_id: str, timeout: float = 300) -> IngestJob:
+        """Block until the job is done or failed (for the command line and tests)."""
+        deadline = datetime.now(UTC).timestamp() + timeout
+        with self._lock:
+            while True:
+                job = self._jobs[job_id]
+                if job.state in ("done", "failed"):
+                    return job
+                left = deadline - datetime.now(UTC).timestamp()
+                if left <= 0:
+                    raise TimeoutError(f"ingest job {job_id} still {job.state}")
+                self._wake.wait(min(left, 0.5))
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._worker = None
+                    return
+                job, paths, fallbacks = self._queue.pop(0)
+            self._run(job, paths, fallbacks)
+            with self._lock:
+                self._wake.notify_all()
+
+    def _run(self, job: IngestJob, paths: list[Path], fallbacks: dict[str, Path]) -> None:
+        job.state, job.started_at = "running", datetime.now(UTC)
+        job.files_total = sum(1 for _ in _files(paths))
+
+        def on_file(outcome: FileOutcome) -> None:
+            job.files_done += 1
+            job.current = outcome.source
+            job.files.append(_report(outcome))
+
+        def on_embedded(n: int) -> None:
+            job.embedded += n
+
+        try:
+            report = ingest_paths(
+                self.kb, paths, self.options, on_file=on_file, on_embedded=on_embedded
+            )
+            for source, n in report.removed_sources.items():
+                job.files.append(FileReport(source, "removed", removed=n))
+            for failed in report.failed:
+                previous = fallbacks.get(failed.source)
+                if previous is not None and previous.is_file():
+                    shutil.copy2(previous, self.folder / failed.source)
+                    for f in job.files:
+                        if f.source == failed.source:
+                            f.problems.append("the previous version of the file was put back")
+                elif failed.path.parent == self.folder:
+                    failed.path.unlink(missing_ok=True)  # a new file that never served
+            self.after_ingest()
+            job.state = "done"
+        except Exception as exc:  # the job reports it; the server goes on serving
+            log.exception("ingest job %s failed", job.id)
+            job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            for previous in fallbacks.values():
+                previous.unlink(missing_ok=True)
+            job.current = None
+            job.finished_at = datetime.now(UTC)
+
+
+def _files(paths: list[Path]) -> Iterator[Path]:
+    for p in paths:
+        if p.is_dir():
+            yield from (
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and not f.name.startswith("~$")
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+        elif p.exists():
+            yield p
+
+
+def _report(outcome: FileOutcome) -> FileReport:
+    problems = [str(p) for p in outcome.problems]
+    if outcome.failed:
+        return FileReport(outcome.source, "failed", error=outcome.error, problems=problems)
+    d = outcome.diff
+    if outcome.skipped or d is None:
+        return FileReport(outcome.source, "unchanged", problems=problems)
+    kind = "added" if d.unchanged == 0 and not d.removed and not d.changed else "changed"
+    if not d.added and not d.changed and not d.removed and not d.moved:
+        kind = "unchanged"
+    return FileReport(
+        outcome.source,
+        kind,
+        added=len(d.added),
+        changed=len(d.changed),
+        removed=len(d.removed),
+        moved=d.moved,
+        unchanged=d.unchanged,
+        embedded=d.embedded,
+        problems=problems,
+    )
+
+
+def _safe_name(name: str) -> str:
+    """A file name of the sources folder: no folders, no hidden or partial files."""
+    base = Path(name.replace("\\", "/")).name.strip()
+    if not base or base.startswith(".") or base.startswith("~$") or len(base) > 200:
+        raise LibraryError("invalid_name", f"{name!r} is not a usable file name")
+    return base
