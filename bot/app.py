@@ -9,9 +9,10 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from bot.api import agents, auth, conversations, errors, metrics
+from bot.api import admin, agents, auth, conversations, errors, metrics
 from bot.services import Services
 
 
@@ -71,7 +72,20 @@ def create_app(services: Services) -> FastAPI:
         )
     )
     window = timedelta(minutes=services.settings.conversation.assumed_resolution_minutes)
-    app.include_router(metrics.router(services.store, window))
+    tag_settings = services.settings.tags
+    app.include_router(metrics.router(services.store, window, services.accounts, tag_settings))
+    app.include_router(
+        admin.router(
+            services.accounts,
+            services.library,
+            services.drafts,
+            services.store,
+            next((e for e in services.kb.embedders if e.languages is None), None),
+            tag_settings,
+            window,
+        )
+    )
+    app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def chat_page() -> str:
@@ -95,6 +109,15 @@ def create_app(services: Services) -> FastAPI:
     @app.get("/console.js", include_in_schema=False)
     def console_script() -> Response:
         return Response(_static("console.js"), media_type="text/javascript; charset=utf-8")
+
+    @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)
+    def admin_page() -> str:
+        """The admins' pages: knowledge files, drafts, the dashboard, unanswered questions."""
+        return _static("admin.html")
+
+    @app.get("/admin.js", include_in_schema=False)
+    def admin_script() -> Response:
+        return Response(_static("admin.js"), media_type="text/javascript; charset=utf-8")
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page() -> str:

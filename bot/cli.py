@@ -125,17 +125,11 @@ def ingest(
 
 def _refit_answer_classifier(kb: KnowledgeBase, data_dir: Path) -> None:
     """Fit the answer classifier again when the knowledge moved since it was fitted."""
-    from bot.answering.classifier import CLASSIFIER_FILE, AnswerClassifier, fit_answer_classifier
+    from bot.answering.classifier import refit_if_stale
 
-    current = AnswerClassifier.load(data_dir)
-    if current is not None and current.revision == kb.catalog.revision():
-        return
-    fitted = fit_answer_classifier(kb)
-    if fitted is None:
-        (data_dir / CLASSIFIER_FILE).unlink(missing_ok=True)
-        return
-    fitted.save(data_dir)
-    console.print(f"answer classifier: fitted on {len(fitted.keys)} answers")
+    fitted = refit_if_stale(kb, data_dir)
+    if fitted is not None:
+        console.print(f"answer classifier: fitted on {len(fitted.keys)} answers")
 
 
 @app.command()

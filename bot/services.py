@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from bot.access.accounts import Accounts
 from bot.access.ratelimit import RateLimiter
 from bot.answering.answerer import Answerer
-from bot.answering.classifier import ClassifierSlot
+from bot.answering.classifier import ClassifierSlot, refit_if_stale
 from bot.answering.composer import LLMComposer
 from bot.answering.language import detect_customer_language
 from bot.answering.refusal import RefusalModel
@@ -28,6 +28,7 @@ from knowledge.base import KnowledgeBase
 from knowledge.drafts import KnowledgeDrafts
 from knowledge.embedding import E5Embedder, Embedder, SentenceTransformerEmbedder, minilm_embedder
 from knowledge.ingestion import IngestOptions
+from knowledge.library import KnowledgeLibrary
 from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense_signal
 
 
@@ -116,6 +117,7 @@ class Services:
     desk: AgentDesk
     packets: PacketBuilder
     limits: Limits
+    library: KnowledgeLibrary
 
     def close(self) -> None:
         close = getattr(self.store, "close", None)
@@ -201,6 +203,12 @@ def build_services(
         AgentDesk(conversations, drafts),
         PacketBuilder(store, kb.catalog, answerer),
         rate_limits(settings),
+        KnowledgeLibrary(
+            kb,
+            settings.data_dir,
+            ingest_options(settings),
+            after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
+        ),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.tags import TagSettings
 from handoff.queue import QueueSettings
 from handoff.settings import GateSettings
 
@@ -160,6 +161,7 @@ class Settings(BaseSettings):
     gate: GateSettings = Field(default_factory=GateSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
+    tags: TagSettings = Field(default_factory=TagSettings)
 
 
 def settings_table() -> str:

@@ -145,3 +145,17 @@ class ClassifierSlot:
         if self._loaded is None or self._loaded.revision != revision:
             return None
         return self._loaded
+
+
+def refit_if_stale(kb: KnowledgeBase, data_dir: Path) -> AnswerClassifier | None:
+    """Fit the classifier again when the knowledge moved since it was fitted (after an
+    ingest); None when the knowledge has too few phrasings per answer to fit one."""
+    current = AnswerClassifier.load(data_dir)
+    if current is not None and current.revision == kb.catalog.revision():
+        return current
+    fitted = fit_answer_classifier(kb)
+    if fitted is None:
+        (data_dir / CLASSIFIER_FILE).unlink(missing_ok=True)
+        return None
+    fitted.save(data_dir)
+    return fitted

@@ -16,6 +16,16 @@ from bot.conversation.status import InvalidTransition
 from bot.conversation.store import ConversationNotFound, StatusConflict
 from handoff.desk import AlreadyClaimed, NotAssignee, NotWaiting
 from knowledge.drafts import DraftRejected
+from knowledge.library import LibraryError
+
+LIBRARY_STATUS = {
+    "source_exists": 409,
+    "file_too_large": 413,
+    "source_not_found": 404,
+    "job_not_found": 404,
+    "no_embedder": 503,
+}
+DRAFT_STATUS = {"draft_not_found": 404, "gap_not_found": 404, "draft_not_pending": 409}
 
 
 class ApiError(BaseModel):
@@ -111,7 +121,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DraftRejected)
     async def draft_rejected(_: Request, exc: DraftRejected) -> JSONResponse:
-        return error(400, exc.code, str(exc))
+        return error(DRAFT_STATUS.get(exc.code, 400), exc.code, str(exc))
+
+    @app.exception_handler(LibraryError)
+    async def library_refused(_: Request, exc: LibraryError) -> JSONResponse:
+        return error(LIBRARY_STATUS.get(exc.code, 400), exc.code, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
+from bot.access.accounts import Accounts, Role
 from bot.api.errors import ERROR_RESPONSES
 from bot.conversation.store import ConversationStore
 from bot.metrics import compute_metrics
+from bot.tags import TagSettings, tags_by_conversation
 
 
-def _moment(value: str | None, *, end: bool) -> datetime | None:
+def moment(value: str | None, *, end: bool) -> datetime | None:
     """An ISO date ("2026-11-01": the whole day) or date-time; naive times are UTC."""
     if value is None or not value.strip():
         return None
@@ -29,8 +31,16 @@ def _moment(value: str | None, *, end: bool) -> datetime | None:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def router(store: ConversationStore, assumed_window: timedelta) -> APIRouter:
-    api = APIRouter(prefix="/api/metrics", tags=["metrics"])
+def router(
+    store: ConversationStore,
+    assumed_window: timedelta,
+    accounts: Accounts,
+    tag_settings: TagSettings,
+) -> APIRouter:
+    from bot.api.auth import requires
+
+    admin = Depends(requires(accounts, Role.ADMIN))
+    api = APIRouter(prefix="/api/metrics", tags=["metrics"], dependencies=[admin])
 
     @api.get("", responses=ERROR_RESPONSES)
     async def metrics(
@@ -40,16 +50,23 @@ def router(store: ConversationStore, assumed_window: timedelta) -> APIRouter:
         end: Annotated[
             str | None, Query(alias="to", description="Last day (inclusive) or moment, ISO")
         ] = None,
+        tag: Annotated[
+            str | None, Query(max_length=200, description="Only conversations with this tag")
+        ] = None,
     ) -> dict[str, Any]:
         """Deflection, resolution (confirmed and assumed), refusal and handoff rates, first
         response and handling times, containment per topic. Definitions: README, "Metrics"."""
-        since, until = _moment(start, end=False), _moment(end, end=True)
+        since, until = moment(start, end=False), moment(end, end=True)
         if since and until and until <= since:
             raise ValueError("'to' must be after 'from'")
 
         def compute() -> dict[str, Any]:
+            log = list(store.log(since, None))
+            if tag:
+                tagged = tags_by_conversation(log, tag_settings)
+                log = [(seq, e) for seq, e in log if tag in tagged.get(e.conversation_id, ())]
             found = compute_metrics(
-                store.log(since, None),
+                log,
                 start=since,
                 end=until,
                 assumed_window=assumed_window,
@@ -57,6 +74,6 @@ def router(store: ConversationStore, assumed_window: timedelta) -> APIRouter:
             )
             return found.as_dict()
 
-        return {"from": since, "to": until, **(await run_in_threadpool(compute))}
+        return {"from": since, "to": until, "tag": tag, **(await run_in_threadpool(compute))}
 
     return api

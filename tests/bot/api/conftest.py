@@ -108,3 +108,18 @@ def next_event(ws: WebSocketTestSession, timeout: float = 10.0) -> dict[str, Any
     if "error" in box:
         raise box["error"]
     return dict(box["event"])
+
+
+ADMIN_PASSWORD = "admin correct horse"
+
+
+@pytest.fixture
+def admin(services: Services) -> Iterator[TestClient]:
+    """A client logged in as an admin (the customer endpoints work from it too)."""
+    services.accounts.add("boss", ADMIN_PASSWORD, "admin", "店長")
+    with TestClient(create_app(services)) as test_client:
+        response = test_client.post(
+            "/api/auth/login", json={"username": "boss", "password": ADMIN_PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        yield test_client

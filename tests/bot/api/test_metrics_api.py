@@ -10,6 +10,27 @@ from fastapi.testclient import TestClient
 
 from tests.bot.api.conftest import ANSWERED, REFUSED, send, start
 
+
+@pytest.fixture
+def client(admin: TestClient) -> TestClient:
+    """The metrics are the business's numbers: only an admin reads them."""
+    return admin
+
+
+def test_metrics_are_for_admins_only(services) -> None:
+    from bot.app import create_app
+
+    with TestClient(create_app(services)) as anonymous:
+        refused = anonymous.get("/api/metrics")
+        assert refused.status_code == 401 and refused.json()["code"] == "not_logged_in"
+        services.accounts.add("mei", "correct horse battery", "agent", "美玲")
+        anonymous.post(
+            "/api/auth/login", json={"username": "mei", "password": "correct horse battery"}
+        )
+        forbidden = anonymous.get("/api/metrics")
+        assert forbidden.status_code == 403 and forbidden.json()["code"] == "forbidden"
+
+
 RATES = (
     "deflection_rate",
     "handoff_rate",

@@ -1,0 +1,345 @@
+"""The admin API: knowledge sources (upload, re-ingest with progress, delete, download),
+knowledge drafts (review, edit, approve into the drafts sheet), the unanswered questions
+grouped by meaning, the conversations behind each metric, exports and tags. Admins only."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
+from openpyxl import Workbook
+from pydantic import BaseModel, Field
+
+from bot.access.accounts import Accounts, Role, User
+from bot.api.errors import ERROR_RESPONSES
+from bot.api.metrics import moment
+from bot.conversation.events import CustomerMessaged, Event
+from bot.conversation.store import ConversationStore
+from bot.metrics import compute_metrics
+from bot.tags import TagSettings, tags_by_conversation
+from bot.unanswered import GapGroup, gaps_workbook, group_questions, unanswered_questions
+from knowledge.drafts import (
+    DRAFTS_FILE,
+    Draft,
+    DraftRejected,
+    DraftStatus,
+    KnowledgeDrafts,
+    write_drafts_sheet,
+)
+from knowledge.embedding import Embedder
+from knowledge.library import IngestJob, KnowledgeLibrary, LibraryError
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class DraftEdit(BaseModel):
+    question: str | None = Field(default=None, max_length=4000)
+    answer: str | None = Field(default=None, max_length=4000)
+
+
+class DraftCreate(BaseModel):
+    question: str = Field(max_length=4000)
+    answer: str = Field(default="", max_length=4000)
+
+
+class GapDraft(BaseModel):
+    answer: str = Field(default="", max_length=4000)
+
+
+def job_public(job: IngestJob) -> dict[str, Any]:
+    return asdict(job)
+
+
+def draft_public(d: Draft) -> dict[str, Any]:
+    return {**asdict(d), "status": d.status.value}
+
+
+def group_public(g: GapGroup) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "label": g.label,
+        "count": g.count,
+        "first_seen": g.first_seen,
+        "last_seen": g.last_seen,
+        "reasons": g.reasons,
+        "trend": [{"week": week, "count": n} for week, n in g.trend],
+        "examples": [asdict(a) for a in g.examples],
+    }
+
+
+class Period:
+    """The `from` / `to` query of the admin pages (whole days; `to` inclusive)."""
+
+    def __init__(
+        self,
+        start: Annotated[str | None, Query(alias="from")] = None,
+        end: Annotated[str | None, Query(alias="to")] = None,
+        tag: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> None:
+        self.start = moment(start, end=False)
+        self.end = moment(end, end=True)
+        if self.start and self.end and self.end <= self.start:
+            raise ValueError("'to' must be after 'from'")
+        self.tag = tag
+
+
+def router(
+    accounts: Accounts,
+    library: KnowledgeLibrary,
+    drafts: KnowledgeDrafts,
+    store: ConversationStore,
+    embedder: Embedder | None,
+    tag_settings: TagSettings,
+    assumed_window: timedelta,
+) -> APIRouter:
+    from bot.api.auth import requires
+
+    admin = Depends(requires(accounts, Role.ADMIN))
+    api = APIRouter(
+        prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES, dependencies=[admin]
+    )
+
+    # ---- sources -------------------------------------------------------------------------
+
+    @api.get("/sources")
+    def sources() -> dict[str, Any]:
+        """The knowledge base's sources with item counts, last ingest and status."""
+        found = []
+        for record in library.kb.catalog.sources():
+            found.append(
+                {
+                    **record.__dict__,
+                    "managed": library.is_managed(record.name),
+                    "downloadable": library.path(record.name) is not None,
+                }
+            )
+        return {"sources": found}
+
+    @api.post("/sources", status_code=202)
+    def upload(file: Annotated[UploadFile, File()], replace: bool = False) -> dict[str, Any]:
+        """Upload a knowledge file; it is ingested in the background (poll the job)."""
+        saved = library.save(file.filename or "", file.file, replace=replace)
+        return {"job": job_public(library.ingest([saved.name], f"upload {saved.name}"))}
+
+    @api.delete("/sources/{name}")
+    def delete(name: str) -> dict[str, Any]:
+        """Remove a source and its items; the bot stops answering from it at once."""
+        return {"name": name, "removed_items": library.delete(name)}
+
+    @api.get("/sources/{name}/file")
+    def download(name: str) -> FileResponse:
+        """The current file of a source."""
+        path = library.path(name)
+        if path is None:
+            raise LibraryError("source_not_found", f"no file for source {name}")
+        return FileResponse(path, filename=path.name)
+
+    @api.post("/ingest", status_code=202)
+    def ingest_all() -> dict[str, Any]:
+        """Re-ingest every source whose file is on disk; only what changed is re-embedded."""
+        return {"job": job_public(library.ingest())}
+
+    @api.get("/ingest")
+    def jobs() -> dict[str, Any]:
+        return {"jobs": [job_public(j) for j in library.jobs()]}
+
+    @api.get("/ingest/{job_id}")
+    def job(job_id: str) -> dict[str, Any]:
+        """An ingest job as it is now: poll it for live progress."""
+        found = library.job(job_id)
+        if found is None:
+            raise LibraryError("job_not_found", f"no ingest job {job_id}")
+        return job_public(found)
+
+    # ---- drafts --------------------------------------------------------------------------
+
+    @api.get("/drafts")
+    def list_drafts(status: DraftStatus | None = None) -> dict[str, Any]:
+        return {"drafts": [draft_public(d) for d in drafts.list(status)]}
+
+    @api.post("/drafts", status_code=201)
+    def add_draft(body: DraftCreate, user: User = admin) -> dict[str, Any]:
+        return draft_public(
+            drafts.add(body.question, body.answer, user.username, allow_empty_answer=True)
+        )
+
+    @api.patch("/drafts/{draft_id}")
+    def edit_draft(draft_id: str, body: DraftEdit) -> dict[str, Any]:
+        return draft_public(drafts.edit(draft_id, body.question, body.answer))
+
+    @api.post("/drafts/{draft_id}/approve")
+    def approve(draft_id: str) -> dict[str, Any]:
+        """Approve a draft: it joins the drafts sheet, which is ingested at once."""
+        draft = drafts.decide(draft_id, DraftStatus.APPROVED)
+        write_drafts_sheet(library.folder / DRAFTS_FILE, drafts.list(DraftStatus.APPROVED))
+        job = library.ingest([DRAFTS_FILE], f"approved draft {draft.id}")
+        return {"draft": draft_public(draft), "job": job_public(job)}
+
+    @api.post("/drafts/{draft_id}/reject")
+    def reject(draft_id: str) -> dict[str, Any]:
+        return draft_public(drafts.decide(draft_id, DraftStatus.REJECTED))
+
+    # ---- unanswered questions ------------------------------------------------------------
+
+    def groups(period: Period) -> list[GapGroup]:
+        if embedder is None:
+            raise LibraryError("no_embedder", "grouping questions needs the e5 model")
+        asked = unanswered_questions(store.log(period.start, period.end))
+        return group_questions(asked, embedder)
+
+    @api.get("/gaps")
+    async def gaps(period: Annotated[Period, Depends()]) -> dict[str, Any]:
+        """Refused and handed-off questions grouped by meaning, the latest group first."""
+        found = await run_in_threadpool(groups, period)
+        return {"groups": [group_public(g) for g in found]}
+
+    @api.post("/gaps/{group_id}/draft", status_code=201)
+    def gap_draft(
+        group_id: str, body: GapDraft, period: Annotated[Period, Depends()], user: User = admin
+    ) -> dict[str, Any]:
+        """A knowledge draft whose question is the group's most typical question."""
+        group = next((g for g in groups(period) if g.id == group_id), None)
+        if group is None:
+            raise DraftRejected("gap_not_found", f"no group {group_id} in this period")
+        return draft_public(
+            drafts.add(group.label, body.answer, user.username, allow_empty_answer=True)
+        )
+
+    @api.get("/gaps.xlsx")
+    async def gaps_export(period: Annotated[Period, Depends()]) -> Response:
+        found = await run_in_threadpool(groups, period)
+        return Response(
+            gaps_workbook(found),
+            media_type=XLSX,
+            headers={"content-disposition": 'attachment; filename="unanswered.xlsx"'},
+        )
+
+    # ---- metrics: the conversations behind them, exports, tags ---------------------------
+
+    def log_of(period: Period) -> list[tuple[int, Event]]:
+        log = list(store.log(period.start, None))
+        if period.tag:
+            tagged = tags_by_conversation(log, tag_settings)
+            log = [(seq, e) for seq, e in log if period.tag in tagged.get(e.conversation_id, ())]
+        return log
+
+    def metrics_of(period: Period) -> dict[str, Any]:
+        found = compute_metrics(
+            log_of(period),
+            start=period.start,
+            end=period.end,
+            assumed_window=assumed_window,
+            now=datetime.now(UTC),
+        )
+        return found.as_dict() | {"behind": found.behind}
+
+    @api.get("/conversations")
+    def conversations(
+        period: Annotated[Period, Depends()],
+        metric: Annotated[str, Query(max_length=300)] = "engaged",
+    ) -> dict[str, Any]:
+        """The conversations behind a number of the dashboard (metric: engaged, deflected,
+        handed_off, resolution_confirmed, resolution_assumed, refused, surveyed,
+        trigger:<name>, topic:<name>)."""
+        log = log_of(period)
+        found = compute_metrics(
+            log,
+            start=period.start,
+            end=period.end,
+            assumed_window=assumed_window,
+            now=datetime.now(UTC),
+        )
+        ids = set(found.behind.get(metric, ()))
+        tagged = tags_by_conversation(log, tag_settings)
+        first: dict[str, str] = {}
+        started: dict[str, datetime] = {}
+        for _, event in log:
+            cid = event.conversation_id
+            if cid in ids:
+                started.setdefault(cid, event.at)
+                if isinstance(event, CustomerMessaged):
+                    first.setdefault(cid, event.text)
+        rows = []
+        for cid in sorted(ids, key=lambda c: started.get(c, datetime.min.replace(tzinfo=UTC))):
+            conversation = store.get(cid)
+            rows.append(
+                {
+                    "id": cid,
+                    "started_at": conversation.created_at,
+                    "status": conversation.status.value,
+                    "channel": conversation.channel,
+                    "customer_id": conversation.customer_id,
+                    "first_message": first.get(cid),
+                    "tags": tagged.get(cid, []),
+                }
+            )
+        return {"metric": metric, "conversations": rows}
+
+    @api.get("/metrics.csv")
+    def metrics_csv(period: Annotated[Period, Depends()]) -> Response:
+        rows = _flat(metrics_of(period))
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["metric", "value"])
+        writer.writerows(rows)
+        return Response(
+            "\ufeff" + out.getvalue(),  # a BOM, so Excel reads the Chinese right
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": 'attachment; filename="kefu-metrics.csv"'},
+        )
+
+    @api.get("/metrics.xlsx")
+    def metrics_xlsx(period: Annotated[Period, Depends()]) -> Response:
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = "metrics"
+        sheet.append(["metric", "value"])
+        for row in _flat(metrics_of(period)):
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        return Response(
+            out.getvalue(),
+            media_type=XLSX,
+            headers={"content-disposition": 'attachment; filename="kefu-metrics.xlsx"'},
+        )
+
+    @api.get("/tags")
+    def tags(period: Annotated[Period, Depends()]) -> dict[str, Any]:
+        """Tags and how many conversations of the period carry each."""
+        log = list(store.log(period.start, period.end))
+        counts: dict[str, int] = {}
+        for found in tags_by_conversation(log, tag_settings).values():
+            for tag in found:
+                counts[tag] = counts.get(tag, 0) + 1
+        ranked = sorted(counts.items(), key=lambda t: (-t[1], t[0]))
+        return {"tags": [{"tag": t, "conversations": n} for t, n in ranked]}
+
+    return api
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> list[list[Any]]:
+    """Nested metrics as (dotted key, value) rows; definitions and id lists left out."""
+    rows: list[list[Any]] = []
+    for key, value in data.items():
+        if key in ("definitions", "behind", "null_means"):
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows += _flat(value, f"{name}.")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    rows += _flat(item, f"{name}.{i}.")
+                else:
+                    rows.append([f"{name}.{i}", item])
+        else:
+            rows.append([name, value])
+    return rows
