@@ -173,7 +173,7 @@ def build_services(
         classifier=ClassifierSlot(settings.data_dir),
     )
     store = store if store is not None else conversation_store(settings)
-    queue = HumanQueue(store, settings.queue)
+    queue = HumanQueue(store, settings.queue, settings.tags)
     conversations = ConversationService(
         store,
         answerer,
@@ -201,7 +201,7 @@ def build_services(
         drafts,
         queue,
         AgentDesk(conversations, drafts),
-        PacketBuilder(store, kb.catalog, answerer),
+        PacketBuilder(store, kb.catalog, answerer, settings.tags),
         rate_limits(settings),
         KnowledgeLibrary(
             kb,

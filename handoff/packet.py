@@ -18,6 +18,7 @@ from bot.conversation.events import (
     TurnHandedOff,
 )
 from bot.conversation.store import Conversation, ConversationStore
+from bot.tags import TagSettings, conversation_tags, customer_tags
 from handoff.queue import last_handoff, sentiments
 from knowledge.catalog import Catalog
 
@@ -38,10 +39,17 @@ class Packet:
 
 
 class PacketBuilder:
-    def __init__(self, store: ConversationStore, catalog: Catalog, answerer: Answerer) -> None:
+    def __init__(
+        self,
+        store: ConversationStore,
+        catalog: Catalog,
+        answerer: Answerer,
+        tags: TagSettings | None = None,
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.answerer = answerer
+        self.tags = tags or TagSettings()
 
     def build(self, conversation: Conversation, events: list[Recorded]) -> Packet:
         handoff = last_handoff(events)
@@ -61,7 +69,7 @@ class PacketBuilder:
                 for seq, score, text in sentiments(events)
             ],
             retrieved=self._retrieved(turn),
-            customer=self._customer(conversation),
+            customer=self._customer(conversation, events),
             suggested_reply=self._suggestion(turn, question),
             signals=dict(turn.details.get("gate", {}).get("signals", {})) if turn else {},
         )
@@ -89,18 +97,18 @@ class PacketBuilder:
             )
         return found
 
-    def _customer(self, conversation: Conversation) -> dict[str, Any]:
+    def _customer(self, conversation: Conversation, events: list[Recorded]) -> dict[str, Any]:
         earlier: list[dict[str, Any]] = []
+        this = conversation_tags([r.event for r in events], self.tags)
+        tags = [this]
         if conversation.customer_id:
             for other in self.store.conversations(customer_id=conversation.customer_id):
                 if other.id == conversation.id:
                     continue
+                logged = self.store.events(other.id)
+                tags.append(conversation_tags([r.event for r in logged], self.tags))
                 first = next(
-                    (
-                        r.event.text
-                        for r in self.store.events(other.id)
-                        if isinstance(r.event, CustomerMessaged)
-                    ),
+                    (r.event.text for r in logged if isinstance(r.event, CustomerMessaged)),
                     None,
                 )
                 earlier.append(
@@ -118,6 +126,8 @@ class PacketBuilder:
             "customer_id": conversation.customer_id,
             "language": conversation.language,
             "earlier_conversations": earlier,
+            "conversation_tags": this,
+            "tags": customer_tags(tags),
         }
 
     def _suggestion(self, turn: BotTurn | None, question: str | None) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ from bot.conversation.events import (
 )
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationStore
+from bot.tags import TagSettings, conversation_tags
 
 
 class QueueSettings(BaseModel):
@@ -61,6 +62,7 @@ class QueueEntry:
     last_message: str | None
     agent: str | None  # the username of the agent who has it
     agent_name: str | None = None  # their display name
+    tags: tuple[str, ...] = ()  # what the customer asked about (bot.tags)
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,15 @@ def sentiments(events: Sequence[Recorded]) -> list[tuple[int, float, str]]:
 
 
 class HumanQueue:
-    def __init__(self, store: ConversationStore, settings: QueueSettings | None = None) -> None:
+    def __init__(
+        self,
+        store: ConversationStore,
+        settings: QueueSettings | None = None,
+        tags: TagSettings | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings or QueueSettings()
+        self.tags = tags or TagSettings()
 
     def entries(self) -> list[QueueEntry]:
         """Waiting conversations by priority (then by wait), then those with an agent."""
@@ -167,6 +175,7 @@ class HumanQueue:
             last_message=last,
             agent=conversation.assignee,
             agent_name=agent_name or conversation.assignee,
+            tags=tuple(conversation_tags([r.event for r in events], self.tags)),
         )
 
 

@@ -51,6 +51,7 @@ class QueueEntryPublic(BaseModel):
     customer_id: str | None
     agent: str | None
     agent_name: str | None
+    tags: list[str]
 
 
 class QueuePublic(BaseModel):
@@ -127,6 +128,7 @@ def entry_public(e: QueueEntry) -> QueueEntryPublic:
         customer_id=c.customer_id,
         agent=e.agent,
         agent_name=e.agent_name,
+        tags=list(e.tags),
     )
 
 

@@ -327,3 +327,16 @@ def test_the_widget_may_be_embedded_by_the_sites_named_in_settings(services: Ser
     with TestClient(create_app(services)) as client:
         plain = client.post("/api/conversations", headers={"origin": "https://shop.example.tw"})
         assert "access-control-allow-origin" not in plain.headers
+
+
+def test_tags_show_in_the_queue_and_the_packet(client: TestClient, mei: TestClient) -> None:
+    earlier = start(client, customer_id="cust-42")
+    send(client, earlier, ANSWERED)  # a returns question: its sheet is a tag
+    conversation = waiting(client)
+    entry = next(
+        e for e in mei.get("/api/agent/queue").json()["conversations"] if e["id"] == conversation
+    )
+    assert isinstance(entry["tags"], list)
+    customer = mei.get(f"/api/agent/conversations/{conversation}").json()["packet"]["customer"]
+    assert "退換貨" in customer["tags"]
+    assert "退換貨" not in customer["conversation_tags"]
