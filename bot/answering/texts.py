@@ -93,6 +93,35 @@ TEXTS: dict[str, dict[Language, str]] = {
         "zh": "這段對話不是由您負責，請先接手。",
         "en": "You don't own this conversation; claim it first.",
     },
+    "error_unsupported_file": {
+        "zh": "無法讀取這種檔案，請上傳 PDF、Excel、CSV、Markdown、純文字或 HTML 檔。",
+        "en": "kefu can't read this kind of file. Upload PDF, Excel, CSV, Markdown, text or HTML.",
+    },
+    "error_empty_file": {"zh": "這個檔案是空的。", "en": "The file is empty."},
+    "error_file_too_large": {
+        "zh": "檔案超過大小上限，請分成較小的檔案。",
+        "en": "The file is over the size limit. Split it into smaller files.",
+    },
+    "error_source_exists": {
+        "zh": "已經有同名的知識來源。要用新檔案取代它嗎？",
+        "en": "A source with this name exists already. Replace it with the new file?",
+    },
+    "error_invalid_name": {"zh": "這個檔名無法使用。", "en": "This file name can't be used."},
+    "error_source_not_found": {"zh": "找不到這個知識來源。", "en": "No such source."},
+    "error_job_not_found": {"zh": "找不到這項匯入工作。", "en": "No such ingest job."},
+    "error_empty_draft": {
+        "zh": "請先填寫問題與答案，再核准草稿。",
+        "en": "Write both the question and the answer before approving the draft.",
+    },
+    "error_draft_not_pending": {
+        "zh": "這份草稿已經處理過了。",
+        "en": "This draft has been decided already.",
+    },
+    "error_draft_not_found": {"zh": "找不到這份草稿。", "en": "No such draft."},
+    "error_gap_not_found": {
+        "zh": "這段期間沒有這組問題。",
+        "en": "There is no such group of questions in this period.",
+    },
     "error_bad_request": {
         "zh": "無法讀取這個請求。",
         "en": "The request could not be read.",

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from bot.access.ratelimit import RateLimited
-from bot.answering.texts import both
+from bot.answering.texts import TEXTS, both
 from bot.conversation.service import MessageRejected, SurveyRefused
 from bot.conversation.status import InvalidTransition
 from bot.conversation.store import ConversationNotFound, StatusConflict
@@ -38,6 +38,8 @@ class ApiError(BaseModel):
 def error(
     status: int, code: str, message: str, key: str | None = None, details: Any = None, **values: Any
 ) -> JSONResponse:
+    if key is None and f"error_{code}" in TEXTS:
+        key = f"error_{code}"  # the stable code has texts of its own
     body = ApiError(
         code=code,
         message=message,

@@ -218,3 +218,9 @@ def test_the_conversations_behind_a_number_and_the_exports(admin: TestClient) ->
     assert book["metrics"]["A1"].value == "metric"
     empty = admin.get("/api/metrics", params={"from": "2001-01-01", "to": "2001-01-31"}).json()
     assert empty["engaged_conversations"] == 0 and empty["deflection_rate"] is None
+
+
+def test_the_admins_errors_speak_both_languages(admin: TestClient) -> None:
+    refused = upload(admin, "notes.docx", b"PK\x03\x04")
+    assert refused.json()["messages"]["zh"].startswith("無法讀取這種檔案")
+    assert "PDF" in refused.json()["messages"]["en"]
