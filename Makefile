@@ -43,6 +43,7 @@ eval: install
 	$(KEFU) eval refusal --dataset clinc150 --dataset taipei_faq
 	$(KEFU) eval answers --limit 300
 	$(KEFU) eval gate
+	$(PY) -m eval.unanswered
 
 # Ingest benchmark, then the chat benchmark (a real server, 20 concurrent customers).
 BENCH_CHAT_ARGS ?= --dataset clinc150 --dataset taipei_faq --customers 20 --seconds 120
