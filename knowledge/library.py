@@ -73,12 +73,12 @@ class KnowledgeLibrary:
         kb: KnowledgeBase,
         data_dir: Path,
         options: IngestOptions,
-        after_ingest: Callable[[], None] | None = None,
+        after_ingest: Callable[[], object] | None = None,
     ) -> None:
         self.kb = kb
         self.folder = data_dir / SOURCES_DIR
         self.options = options
-        self.after_ingest = after_ingest or (lambda: None)
+        self.after_ingest = after_ingest or (lambda: None)  # e.g. refit the answer classifier
         self._jobs: OrderedDict[str, IngestJob] = OrderedDict()
         self._lock = threading.Lock()
         self._queue: list[tuple[IngestJob, list[Path], dict[str, Path]]] = []

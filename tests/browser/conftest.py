@@ -1,5 +1,6 @@
-"""Browser fixtures: one real `kefu serve` on the demo shop with two agents' accounts, and a
-headless Chromium (Playwright) whose pages take a numbered screenshot at every step."""
+"""Browser fixtures: one real `kefu serve` on the demo shop with two agents' and an admin's
+accounts, and a headless Chromium (Playwright) whose pages take a numbered screenshot at every
+step."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ AGENTS = {
     "alice": ("Alice 王", "alice-correct-horse-1"),
     "bob": ("Bob 林", "bob-battery-staple-2"),
 }
+ADMINS = {
+    "carol": ("Carol 陳", "carol-admin-staple-3"),
+}
 # A bot turn on a cold server (first query loads the encoders) can take several seconds.
 TURN_TIMEOUT_MS = 30_000
 
@@ -40,9 +44,11 @@ expect.set_options(timeout=15_000)
 @pytest.fixture(scope="session")
 def browser_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ingested demo shop (built once per run, shared with the integration tests) with
-    the agents' accounts added by `kefu user add`."""
+    the agents' and the admin's accounts added by `kefu user add`."""
     data = ingested_demo_copy(tmp_path_factory, "browser")
-    for username, (display_name, password) in AGENTS.items():
+    accounts = [(name, "agent", *account) for name, account in AGENTS.items()]
+    accounts += [(name, "admin", *account) for name, account in ADMINS.items()]
+    for username, role, display_name, password in accounts:
         added = subprocess.run(
             [
                 *KEFU,
@@ -50,7 +56,7 @@ def browser_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "add",
                 username,
                 "--role",
-                "agent",
+                role,
                 "--display-name",
                 display_name,
                 "--password-stdin",
@@ -211,6 +217,44 @@ class Console:
     def reply(self, text: str) -> None:
         self.reply_box.fill(text)
         self.reply_box.press("Enter")
+
+
+class AdminPages:
+    """The admin pages (/admin): knowledge, drafts, dashboard, unanswered questions."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.job = page.locator("#knowledge-job")
+        self.upload_error = page.locator("#upload-error")
+
+    def log_in(self, username: str = "carol") -> AdminPages:
+        """Logs in on /admin; an agent lands on the page that says admins only."""
+        display_name, password = {**AGENTS, **ADMINS}[username]
+        self.page.goto("/admin")
+        self.page.get_by_label(re.compile("帳號")).fill(username)
+        self.page.get_by_label(re.compile("密碼")).fill(password)
+        self.page.get_by_role("button", name=re.compile("登入")).click()
+        expect(self.page.locator("#me")).to_contain_text(display_name)
+        if username in ADMINS:
+            expect(self.page.locator("#admin")).to_be_visible()
+        return self
+
+    def tab(self, name: str) -> None:
+        """Opens a section by its tab (name: a part of its label, e.g. "Drafts")."""
+        tab = self.page.get_by_role("tab", name=re.compile(name))
+        tab.click()
+        expect(tab).to_have_attribute("aria-selected", "true")
+        expect(self.page.locator(f"#{tab.get_attribute('aria-controls')}")).to_be_visible()
+
+    def button(self, name: str):
+        return self.page.get_by_role("button", name=re.compile(name))
+
+    def confirm(self, name: str) -> None:
+        """Answers the page's confirmation dialog with its button `name`."""
+        dialog = self.page.locator("#confirm-dialog")
+        expect(dialog).to_be_visible()
+        dialog.get_by_role("button", name=re.compile(name)).click()
+        expect(dialog).to_be_hidden()
 
 
 def handed_off_by_api(http: httpx.Client, text: str = "請幫我轉接真人客服") -> str:
