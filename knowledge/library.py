@@ -217,7 +217,11 @@ class KnowledgeLibrary:
         def on_file(outcome: FileOutcome) -> None:
             job.files_done += 1
             job.current = outcome.source
-            job.files.append(_report(outcome))
+            report = _report(outcome)
+            if outcome.skipped:  # same bytes as last time: all its items are unchanged
+                record = self.kb.catalog.source(outcome.source)
+                report.unchanged = record.items if record is not None else 0
+            job.files.append(report)
 
         def on_embedded(n: int) -> None:
             job.embedded += n

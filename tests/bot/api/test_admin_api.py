@@ -113,8 +113,8 @@ def test_an_upload_then_a_changed_upload_change_the_answer(admin: TestClient) ->
     assert sheet is not None and sheet["B2"].value == SECOND
 
     again = finished(admin, admin.post("/api/admin/ingest"))
-    outcomes = {f["source"]: f["outcome"] for f in again["files"]}
-    assert outcomes["moon.xlsx"] == "unchanged"
+    outcomes = {f["source"]: (f["outcome"], f["unchanged"]) for f in again["files"]}
+    assert outcomes["moon.xlsx"] == ("unchanged", 1)
 
     removed = admin.delete("/api/admin/sources/moon.xlsx")
     assert removed.json() == {"name": "moon.xlsx", "removed_items": 1}
