@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, Path, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
@@ -362,15 +363,17 @@ async def until_client_leaves(
             if on_text is not None and message.get("text"):
                 on_text(message["text"])
 
-    tasks = {asyncio.create_task(push()), asyncio.create_task(receive())}
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    for task in done:
-        failure = task.exception()
-        if failure is not None and not isinstance(failure, WebSocketDisconnect):
-            raise failure
+    # anyio's task group, the server's own concurrency: when either side ends, the other is
+    # cancelled, and a cancelled stream (the client gone, a shutdown) leaves nothing running
+    async with anyio.create_task_group() as group:
+
+        async def first_to_end(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+            with contextlib.suppress(WebSocketDisconnect):
+                await work()
+            group.cancel_scope.cancel()
+
+        group.start_soon(first_to_end, push)
+        group.start_soon(first_to_end, receive)
 
 
 def _is_typing(text: str | None) -> bool:

@@ -385,6 +385,8 @@ def test_the_stream_replays_the_history_then_pushes_live(client: TestClient):
 
         client.post(f"/api/conversations/{conversation_id}/handoff")
         assert next_event(ws)["data"]["to_status"] == "waiting"
+        # nothing left in flight when the client leaves
+        assert next_event(ws) == {"kind": "queue_position", "data": {"position": 1}}
 
 
 def test_reconnecting_with_the_last_seq_gets_only_what_was_missed(client: TestClient):
