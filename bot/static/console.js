@@ -286,7 +286,10 @@
             : null,
           el("span", { class: "wait", "data-waited": String(entry.waited_s || 0), text: "⏱ " + clock(entry.waited_s || 0) })),
         el("span", { class: "last", text: entry.last_message || "—" }),
-        el("span", { class: "muted", text: [entry.channel, entry.language, entry.customer_id].filter(Boolean).join(" · ") }));
+        el("span", { class: "muted", text: [entry.channel, entry.language, entry.customer_id].filter(Boolean).join(" · ") }),
+        (entry.tags || []).length
+          ? el("span", { class: "muted tags", title: "標籤 Tags", text: "🏷 " + entry.tags.join(" · ") })
+          : null);
       list.appendChild(el("li", { class: entry.status }, button));
     });
     if (focusedId) {
@@ -576,6 +579,8 @@
     fact(facts, "客戶編號 Customer id", customer.customer_id || conversation.customer_id);
     fact(facts, "語言 Language", customer.language || conversation.language);
     fact(facts, "開始於 Started", when(conversation.created_at));
+    fact(facts, "這次的標籤 Tags, this conversation", (customer.conversation_tags || []).join(" · ") || "—");
+    fact(facts, "客戶的標籤 Tags, this customer", (customer.tags || []).join(" · ") || "—");
     var earlier = $("packet-earlier");
     clear(earlier);
     (customer.earlier_conversations || []).forEach(function (other) {

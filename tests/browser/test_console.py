@@ -108,7 +108,11 @@ def test_canned_replies_private_notes_and_knowledge_drafts(new_page, shot, http:
     conversation_id = handed_off_by_api(http, "我要找真人客服，退貨到底要怎麼申請？")
     page = new_page()
     console = Console(page).log_in("alice")
+    # what the customer asked about is tagged, in the queue and on the packet
+    entry = page.locator(f'#queue [data-conversation-id="{conversation_id}"]')
+    expect(entry).to_contain_text("退換貨")
     console.open(conversation_id)
+    expect(page.locator("#packet-customer")).to_contain_text("退換貨")
     console.button("Claim").click()
     expect(console.status).to_contain_text("You own it")
 
