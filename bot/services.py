@@ -93,14 +93,21 @@ def rate_limits(settings: Settings) -> Limits:
     )
 
 
-def handoff_gate(settings: Settings, embedders: list[Embedder]) -> Gate:
-    """The gate, its sentiment model on the multilingual embedder (none: sentiment is off)."""
+def handoff_gate(
+    settings: Settings, embedders: list[Embedder], retriever: HybridRetriever | None = None
+) -> Gate:
+    """The gate, its sentiment model on the multilingual embedder (none: sentiment is off),
+    reusing the query vectors retrieval computed for the same message."""
     multilingual = next((e for e in embedders if e.languages is None), None)
     # the shipped weights are fitted on multilingual-e5-small's vectors, and mean nothing on
     # another model's
     e5 = multilingual if isinstance(multilingual, E5Embedder) else None
     sentiment = SentimentModel.load(e5) if e5 is not None else None
-    return Gate(settings.gate, sentiment, multilingual)
+    known = None
+    if retriever is not None and multilingual is not None:
+        name = multilingual.name
+        known = lambda text: retriever.cached_query_vector(name, text)  # noqa: E731
+    return Gate(settings.gate, sentiment, multilingual, known)
 
 
 @dataclass
@@ -179,7 +186,7 @@ def build_services(
         answerer,
         feed=EventFeed(),
         max_message_chars=settings.conversation.max_message_chars,
-        gate=handoff_gate(settings, embedders),
+        gate=handoff_gate(settings, embedders, retriever),
         waiting=queue.waiting_ids,
     )
     engine = sql_engine(store, settings)

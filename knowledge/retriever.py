@@ -163,6 +163,11 @@ class HybridRetriever:
                 break
         return hits
 
+    def cached_query_vector(self, embedder_name: str, query: str) -> np.ndarray | None:
+        """The query's vector if a search computed it lately, else None (nothing encoded)."""
+        with self._lock:
+            return self._query_vectors.get((embedder_name, normalize(query)))
+
     def query_vector(self, embedder_name: str, query: str) -> np.ndarray:
         """The query's vector from one embedder (cached: retrieval computed it already)."""
         key = (embedder_name, normalize(query))

@@ -105,3 +105,40 @@ def test_the_same_question_in_other_words_after_a_refusal(model: SentimentModel)
     other = "可以寄到離島嗎"
     moved_on = gate.after_answer(other, "clarifying", gate.before_answer(other, "zh", past), past)
     assert moved_on.trigger is None
+
+
+class CountingEncoder:
+    """The real e5 model, counting the texts it is asked to encode."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.languages = inner.languages
+        self.encoded: list[str] = []
+
+    def embed_queries(self, texts):
+        self.encoded += list(texts)
+        return self.inner.embed_queries(texts)
+
+
+@pytest.mark.integration
+def test_the_gate_reuses_the_vector_retrieval_computed(model: SentimentModel) -> None:
+    from handoff.gate import Gate
+    from handoff.settings import GateSettings
+
+    text = "你們到底在搞什麼！！東西兩個禮拜還沒到"
+    counting = CountingEncoder(model.embedder)
+    retrieval_cache = {text: model.embedder.embed_queries([text])[0]}
+    reusing = Gate(
+        GateSettings(),
+        SentimentModel(counting, model.weights),  # type: ignore[arg-type]
+        counting,  # type: ignore[arg-type]
+        known_vector=retrieval_cache.get,
+    )
+    verdict = reusing.before_answer(text, "zh", [])
+    assert counting.encoded == []  # nothing encoded twice
+    fresh = Gate(GateSettings(), model, model.embedder).before_answer(text, "zh", [])
+    assert verdict.sentiment == pytest.approx(fresh.sentiment, abs=1e-4)
+    assert verdict.trigger == fresh.trigger == "negative_sentiment"
+    reusing.before_answer("另一句沒算過的話", "zh", [])
+    assert counting.encoded == ["另一句沒算過的話"]
