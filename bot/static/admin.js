@@ -203,6 +203,7 @@
 
   function duration(seconds) {
     if (!isNumber(seconds)) return "—";
+    if (seconds < 1) return Math.round(seconds * 1000) + " ms";  // the bot's replies
     if (seconds < 60) return seconds.toFixed(seconds < 10 ? 1 : 0) + " s";
     var s = Math.round(seconds);
     var h = Math.floor(s / 3600);
