@@ -169,3 +169,14 @@ def tags_by_conversation(
 def customer_tags(conversations_tags: Iterable[Sequence[str]]) -> list[str]:
     """A customer's tags: the union of their conversations' tags, sorted."""
     return sorted({tag for tags in conversations_tags for tag in tags})
+
+
+def with_tag(
+    log: Iterable[tuple[int, Event]], tag: str | None, settings: TagSettings
+) -> list[tuple[int, Event]]:
+    """The events of the conversations that carry `tag` (all of them when tag is None)."""
+    events = list(log)
+    if not tag:
+        return events
+    tagged = tags_by_conversation(events, settings)
+    return [(seq, e) for seq, e in events if tag in tagged.get(e.conversation_id, ())]

@@ -13,11 +13,11 @@ from bot.conversation.events import (
     AgentReplied,
     KnowledgeDraftSaved,
     Recorded,
-    StatusChanged,
 )
 from bot.conversation.service import ConversationService
 from bot.conversation.status import ConversationStatus, InvalidTransition
 from bot.conversation.store import Conversation, StatusConflict
+from handoff.queue import claimer_name
 from knowledge.drafts import Draft, KnowledgeDrafts
 
 MAX_TEXT_CHARS = 4000
@@ -52,7 +52,7 @@ class AgentDesk:
         self.drafts = drafts
 
     def claim(self, conversation_id: str, agent: User) -> Conversation:
-        with self.conversations._lock_for(conversation_id):
+        with self.conversations.lock_for(conversation_id):
             try:
                 self.store.transition(
                     conversation_id,
@@ -66,14 +66,15 @@ class AgentDesk:
             except StatusConflict as conflict:
                 current = self.store.get(conversation_id)
                 if conflict.actual == ConversationStatus.WITH_AGENT and current.assignee:
-                    raise AlreadyClaimed(current.assignee, self._name(current)) from None
+                    name = claimer_name(current, self.store.events(conversation_id))
+                    raise AlreadyClaimed(current.assignee, name or current.assignee) from None
                 raise NotWaiting(conflict.actual) from None
         self._changed(conversation_id, queue=True)
         return self.store.get(conversation_id)
 
     def reply(self, conversation_id: str, agent: User, text: str) -> Recorded:
         text = _text(text)
-        with self.conversations._lock_for(conversation_id):
+        with self.conversations.lock_for(conversation_id):
             self._own(conversation_id, agent)
             recorded = self.store.append(
                 AgentReplied(
@@ -141,7 +142,7 @@ class AgentDesk:
     ) -> Conversation:
         """Resolve or return: the owner may, and so may an admin; a waiting conversation
         (nobody owns it yet) any agent may."""
-        with self.conversations._lock_for(conversation_id):
+        with self.conversations.lock_for(conversation_id):
             current = self.store.get(conversation_id)
             if current.status == ConversationStatus.WITH_AGENT:
                 if current.assignee != agent.username and agent.role != Role.ADMIN:
@@ -163,14 +164,6 @@ class AgentDesk:
         current = self.store.get(conversation_id)
         if current.status != ConversationStatus.WITH_AGENT or current.assignee != agent.username:
             raise NotAssignee()
-
-    def _name(self, conversation: Conversation) -> str:
-        """The display name of the agent who claimed the conversation."""
-        for recorded in reversed(self.store.events(conversation.id)):
-            event = recorded.event
-            if isinstance(event, StatusChanged) and event.actor == f"agent:{conversation.assignee}":
-                return event.agent_name or conversation.assignee or ""
-        return conversation.assignee or ""
 
     def _changed(self, conversation_id: str, queue: bool = False) -> None:
         self.conversations.feed.notify(conversation_id)

@@ -86,6 +86,19 @@ def last_handoff(events: Sequence[Recorded]) -> Handoff | None:
     return None
 
 
+def claimer_name(conversation: Conversation, events: Sequence[Recorded]) -> str | None:
+    """The display name of the agent who claimed the conversation (its assignee), as the
+    claim recorded it; the username when no claim names one; None when nobody has it."""
+    if not conversation.assignee:
+        return None
+    claimed_by = f"agent:{conversation.assignee}"
+    for recorded in reversed(events):
+        event = recorded.event
+        if isinstance(event, StatusChanged) and event.actor == claimed_by:
+            return event.agent_name or conversation.assignee
+    return conversation.assignee
+
+
 def sentiments(events: Sequence[Recorded]) -> list[tuple[int, float, str]]:
     """(seq of the customer's message, its negativity, its text) as the gate recorded them."""
     found: list[tuple[int, float, str]] = []
@@ -152,17 +165,6 @@ class HumanQueue:
             (r.event.text for r in reversed(events) if isinstance(r.event, CustomerMessaged)),
             None,
         )
-        agent_name = None
-        if conversation.assignee:
-            claimed_by = f"agent:{conversation.assignee}"
-            agent_name = next(
-                (
-                    r.event.agent_name
-                    for r in reversed(events)
-                    if isinstance(r.event, StatusChanged) and r.event.actor == claimed_by
-                ),
-                None,
-            )
         return QueueEntry(
             conversation=conversation,
             priority=round(priority, 3),
@@ -174,7 +176,7 @@ class HumanQueue:
             sentiment=sentiment,
             last_message=last,
             agent=conversation.assignee,
-            agent_name=agent_name or conversation.assignee,
+            agent_name=claimer_name(conversation, events),
             tags=tuple(conversation_tags([r.event for r in events], self.tags)),
         )
 

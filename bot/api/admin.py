@@ -21,8 +21,8 @@ from bot.api.errors import ERROR_RESPONSES
 from bot.api.metrics import moment
 from bot.conversation.events import CustomerMessaged, Event
 from bot.conversation.store import ConversationStore
-from bot.metrics import compute_metrics
-from bot.tags import TagSettings, tags_by_conversation
+from bot.metrics import Metrics, compute_metrics
+from bot.tags import TagSettings, tags_by_conversation, with_tag
 from bot.unanswered import GapGroup, gaps_workbook, group_questions, unanswered_questions
 from knowledge.drafts import (
     DRAFTS_FILE,
@@ -222,21 +222,17 @@ def router(
 
     # ---- metrics: the conversations behind them, exports, tags ---------------------------
 
-    def log_of(period: Period) -> list[tuple[int, Event]]:
-        log = list(store.log(period.start, None))
-        if period.tag:
-            tagged = tags_by_conversation(log, tag_settings)
-            log = [(seq, e) for seq, e in log if period.tag in tagged.get(e.conversation_id, ())]
-        return log
-
-    def metrics_of(period: Period) -> dict[str, Any]:
-        found = compute_metrics(
-            log_of(period),
+    def measured(period: Period, log: list[tuple[int, Event]]) -> Metrics:
+        return compute_metrics(
+            log,
             start=period.start,
             end=period.end,
             assumed_window=assumed_window,
             now=datetime.now(UTC),
         )
+
+    def metrics_of(period: Period) -> dict[str, Any]:
+        found = measured(period, with_tag(store.log(period.start, None), period.tag, tag_settings))
         return found.as_dict() | {"behind": found.behind}
 
     @api.get("/conversations")
@@ -247,14 +243,8 @@ def router(
         """The conversations behind a number of the dashboard (metric: engaged, deflected,
         handed_off, resolution_confirmed, resolution_assumed, refused, surveyed,
         trigger:<name>, topic:<name>)."""
-        log = log_of(period)
-        found = compute_metrics(
-            log,
-            start=period.start,
-            end=period.end,
-            assumed_window=assumed_window,
-            now=datetime.now(UTC),
-        )
+        log = with_tag(store.log(period.start, None), period.tag, tag_settings)
+        found = measured(period, log)
         ids = set(found.behind.get(metric, ()))
         tagged = tags_by_conversation(log, tag_settings)
         first: dict[str, str] = {}

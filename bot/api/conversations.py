@@ -23,7 +23,7 @@ from bot.conversation.feed import Listener
 from bot.conversation.service import ConversationService, TurnResult
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationNotFound
-from handoff.queue import HumanQueue
+from handoff.queue import HumanQueue, claimer_name
 
 ConversationId = Annotated[str, Path(description="The conversation's id", max_length=64)]
 STREAM_POLL_S = 15.0
@@ -187,11 +187,7 @@ def with_place(c: Conversation, events: list[Recorded], queue: HumanQueue) -> Co
     if c.status == ConversationStatus.WAITING:
         public.queue_position = queue.position(c.id)
     elif c.status == ConversationStatus.WITH_AGENT:
-        for recorded in reversed(events):
-            name = getattr(recorded.event, "agent_name", None)
-            if name:
-                public.agent_name = name
-                break
+        public.agent_name = claimer_name(c, events)
     return public
 
 

@@ -12,7 +12,7 @@ from bot.access.accounts import Accounts, Role
 from bot.api.errors import ERROR_RESPONSES
 from bot.conversation.store import ConversationStore
 from bot.metrics import compute_metrics
-from bot.tags import TagSettings, tags_by_conversation
+from bot.tags import TagSettings, with_tag
 
 
 def moment(value: str | None, *, end: bool) -> datetime | None:
@@ -61,12 +61,8 @@ def router(
             raise ValueError("'to' must be after 'from'")
 
         def compute() -> dict[str, Any]:
-            log = list(store.log(since, None))
-            if tag:
-                tagged = tags_by_conversation(log, tag_settings)
-                log = [(seq, e) for seq, e in log if tag in tagged.get(e.conversation_id, ())]
             found = compute_metrics(
-                log,
+                with_tag(store.log(since, None), tag, tag_settings),
                 start=since,
                 end=until,
                 assumed_window=assumed_window,

@@ -114,7 +114,7 @@ class ConversationService:
             raise MessageRejected(
                 "message_too_long", "error_message_too_long", limit=self.max_message_chars
             )
-        with self._lock_for(conversation_id):
+        with self.lock_for(conversation_id):
             conversation = self.store.get(conversation_id)
             history = self.store.events(conversation_id)
             language = detect_customer_language(text, _last_language(history, conversation))
@@ -165,7 +165,7 @@ class ConversationService:
 
     def request_person(self, conversation_id: str, reason: str = "customer_request") -> Recorded:
         """The customer asked for a person (the widget's button): into the human queue."""
-        with self._lock_for(conversation_id):
+        with self.lock_for(conversation_id):
             recorded = self.store.transition(
                 conversation_id, ConversationStatus.WAITING, reason=reason, actor="customer"
             )
@@ -180,7 +180,7 @@ class ConversationService:
         """The end-of-conversation survey, once per resolution."""
         if not 1 <= csat <= 5 or not 1 <= ces <= 7:
             raise ValueError("csat is 1-5 and ces is 1-7")
-        with self._lock_for(conversation_id):
+        with self.lock_for(conversation_id):
             conversation = self.store.get(conversation_id)
             if conversation.status != ConversationStatus.RESOLVED:
                 raise SurveyRefused("survey_not_open", "error_survey_not_open")
@@ -211,7 +211,8 @@ class ConversationService:
     def transcript(self, conversation_id: str) -> tuple[Conversation, list[Recorded]]:
         return self.store.get(conversation_id), self.store.events(conversation_id)
 
-    def _lock_for(self, conversation_id: str) -> threading.Lock:
+    def lock_for(self, conversation_id: str) -> threading.Lock:
+        """The lock that orders everything done to one conversation (also the agents' desk)."""
         with self._locks_guard:
             lock = self._locks.get(conversation_id)
             if lock is None:

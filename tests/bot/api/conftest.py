@@ -52,10 +52,10 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
-@pytest.fixture
-def services(demo_data_dir: Path, tmp_path: Path) -> Iterator[Services]:
+def services_over(data_dir: Path, tmp_path: Path) -> Iterator[Services]:
+    """The services over a knowledge base, with a conversation store of the test's own."""
     settings = Settings(
-        data_dir=demo_data_dir,
+        data_dir=data_dir,
         conversation=ConversationSettings(
             database_url=f"sqlite+pysqlite:///{tmp_path / 'conversations.db'}"
         ),
@@ -63,6 +63,11 @@ def services(demo_data_dir: Path, tmp_path: Path) -> Iterator[Services]:
     built = build_services(settings, embedders=[HashingEmbedder("e5")])
     yield built
     built.close()
+
+
+@pytest.fixture
+def services(demo_data_dir: Path, tmp_path: Path) -> Iterator[Services]:
+    yield from services_over(demo_data_dir, tmp_path)
 
 
 @pytest.fixture

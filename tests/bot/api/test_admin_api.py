@@ -18,11 +18,9 @@ from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
 
 from bot.app import create_app
-from bot.services import Services, build_services
-from bot.settings import ConversationSettings, Settings
-from knowledge.embedding import HashingEmbedder
+from bot.services import Services
 from knowledge.ingestion import IngestOptions
-from tests.bot.api.conftest import REFUSED, send, start
+from tests.bot.api.conftest import REFUSED, send, services_over, start
 
 QUESTION = "鯨魚罐頭有賣嗎？"
 FIRST, SECOND = "目前不提供月球配送。", "月球配送將於明年開放。"
@@ -33,15 +31,7 @@ def services(demo_data_dir: Path, tmp_path: Path) -> Iterator[Services]:
     """The app over a copy of the demo knowledge base of its own: these tests change it."""
     data = tmp_path / "data"
     shutil.copytree(demo_data_dir, data)
-    settings = Settings(
-        data_dir=data,
-        conversation=ConversationSettings(
-            database_url=f"sqlite+pysqlite:///{tmp_path / 'conversations.db'}"
-        ),
-    )
-    built = build_services(settings, embedders=[HashingEmbedder("e5")])
-    yield built
-    built.close()
+    yield from services_over(data, tmp_path)
 
 
 def workbook(rows: list[tuple[str, str]]) -> bytes:
