@@ -15,7 +15,12 @@ from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from bot.access.ratelimit import RateLimited, RateLimiter
-from bot.answering.extract import citation_label
+from bot.answering.extract import (
+    citation_label,
+    citation_page,
+    citation_title,
+    customer_label,
+)
 from bot.api.auth import client_address
 from bot.api.errors import ERROR_RESPONSES
 from bot.conversation.events import BotTurn, Citation, Recorded
@@ -56,11 +61,28 @@ class MessageCreate(BaseModel):
 
 
 class CitationPublic(BaseModel):
+    """Where an answer comes from, as the customer sees it: no file names, sheets or rows."""
+
+    item_id: str
+    label: str = Field(
+        description="Where it comes from, for the customer, in the reply's language: the FAQ's "
+        "question, or the document's title and page"
+    )
+    title: str = Field(description="The FAQ row's question, or the document's title")
+    page: int | None = Field(default=None, description="The document's page, if it has pages")
+    url: str | None = Field(default=None, description="The item's public address, if any")
+
+
+class CitationInternal(BaseModel):
+    """A citation as agents and admins see it: the file and the place in it."""
+
     item_id: str
     source: str
     locator: str
-    label: str = Field(description="Where it comes from, in the reply's language")
+    label: str = Field(description="The file, sheet and row or page, in the reply's language")
     snippet: str
+    title: str
+    url: str | None = None
 
 
 class TurnPublic(BaseModel):
@@ -117,21 +139,46 @@ def conversation_public(c: Conversation) -> ConversationPublic:
 
 
 def citations_public(citations: tuple[Citation, ...], language: str) -> list[CitationPublic]:
-    return [CitationPublic(**c.__dict__, label=citation_label(c, language)) for c in citations]
+    return [
+        CitationPublic(
+            item_id=c.item_id,
+            label=customer_label(c, language),
+            title=citation_title(c),
+            page=citation_page(c),
+            url=c.url or None,
+        )
+        for c in citations
+    ]
+
+
+def citations_internal(citations: tuple[Citation, ...], language: str) -> list[CitationInternal]:
+    return [
+        CitationInternal(
+            item_id=c.item_id,
+            source=c.source,
+            locator=c.locator,
+            label=citation_label(c, language),
+            snippet=c.snippet,
+            title=citation_title(c),
+            url=c.url or None,
+        )
+        for c in citations
+    ]
 
 
 def event_public(recorded: Recorded, *, for_agent: bool = False) -> EventPublic:
     """An event as an API client sees it. Customers get no private events (callers filter
-    with `customer_visible`) and no internals of bot turns (retrieved scores, details)."""
+    with `customer_visible`) and no internals of bot turns (retrieved scores, details, the
+    topic's file and sheet; citations name the FAQ's question or the document, not the file)."""
     event = recorded.event
     data = event.payload()
     if isinstance(event, BotTurn):
         data["decision"] = event.decision.value
-        data["citations"] = [
-            c.model_dump() for c in citations_public(event.citations, event.language)
-        ]
+        present = citations_internal if for_agent else citations_public
+        data["citations"] = [c.model_dump() for c in present(event.citations, event.language)]
         if not for_agent:
-            del data["retrieved"], data["details"]
+            # the topic names the knowledge file and sheet: for agents and the dashboard only
+            del data["retrieved"], data["details"], data["topic"]
     if not for_agent:
         data.pop("agent", None)  # usernames stay inside; customers see display names
         if data.get("actor", "").startswith("agent:"):

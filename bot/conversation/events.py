@@ -24,12 +24,16 @@ class Decision(StrEnum):
 
 @dataclass(frozen=True)
 class Citation:
-    """Where an answer comes from: the item, its file and its place in the file."""
+    """Where an answer comes from: the item, its file and its place in the file (for agents),
+    and what a customer is shown: the FAQ row's question or the document's title, and its
+    public address when the source has one."""
 
     item_id: str
     source: str
     locator: str  # "sheet=常見問題;row=5" or "page=3;offset=120"
     snippet: str
+    title: str = ""  # the row's question, else the document's title ("" in older logs)
+    url: str = ""  # the item's public address (an http(s) link), if the source gives one
 
 
 @dataclass(frozen=True)

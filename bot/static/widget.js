@@ -278,7 +278,7 @@
     ".cites ul { margin: 0; padding: 0; list-style: none; }",
     ".cites li + li { margin-top: 6px; }",
     ".cite-label { display: block; font-size: 13px; font-weight: 600; color: #0b5cad; }",
-    ".cite-snippet { display: block; font-size: 12px; color: #3d434b; }",
+    "a.cite-label { text-decoration: underline; }",
     ".actions { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px;",
     "  white-space: normal; }",
     ".actions button, .survey .send { border: 1px solid #0b5cad; background: #fff;",
@@ -497,10 +497,14 @@
     var citations = d.citations || [];
     if (citations.length && kind === "answered") {
       var list = el("ul");
+      // The customer sees the FAQ's question or the document's title and page, linked only
+      // to a public http(s) address; never a file name, a row or the raw row again.
       citations.forEach(function (c) {
-        list.appendChild(el("li", { class: "cite" },
-          el("span", { class: "cite-label", text: c.label || c.source || "" }),
-          c.snippet ? el("span", { class: "cite-snippet", text: shorten(c.snippet, 160) }) : null));
+        var label = c.label || c.title || "";
+        var link = /^https?:\/\//i.test(c.url || "")
+          ? el("a", { class: "cite-label", href: c.url, target: "_blank", rel: "noopener noreferrer", text: label })
+          : el("span", { class: "cite-label", text: label });
+        list.appendChild(el("li", { class: "cite" }, link));
       });
       li.appendChild(el("div", { class: "cites" }, el("p", { text: t("sources") }), list));
     }
@@ -514,7 +518,9 @@
       });
       li.appendChild(choices);
     }
-    if (kind === "refused") {
+    // A refusal, and the middle band ("the closest I found: is it what you meant?"), offer a
+    // person next to whatever options there are.
+    if (kind === "refused" || (kind === "clarifying" && d.reason === "closest_match")) {
       var offer = el("div", { class: "actions" });
       var ask = el("button", {
         type: "button", class: "handoff", "data-kefu": "handoff", text: t("talk"),
@@ -543,11 +549,6 @@
       if (d.queue_position) queuePosition = d.queue_position;
     }
     if (live) noteUnread();
-  }
-
-  function shorten(text, limit) {
-    text = String(text).replace(/\s+/g, " ").trim();
-    return text.length > limit ? text.slice(0, limit - 1) + "…" : text;
   }
 
   function drawFeedback(e) {

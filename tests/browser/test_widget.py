@@ -22,10 +22,12 @@ def test_a_faq_question_in_zh_is_answered_with_its_citation(new_page, shot):
     expect(widget.log.locator(".msg.customer")).to_have_text(re.compile("退貨要怎麼申請？"))
     answer = widget.log.locator(".msg.bot.answered")
     expect(answer).to_contain_text("我的訂單", timeout=TURN_TIMEOUT_MS)
-    expect(answer.locator(".cite-label").first).to_have_text(
-        re.compile(r"shop_faq\.xlsx · 退換貨 · 第 \d+ 列")
-    )
-    expect(answer.locator(".cite-snippet").first).to_contain_text("退貨")
+    # the source is the FAQ's question, not a file with its sheet and row, nor the raw row
+    expect(answer.locator(".cite-label").first).to_have_text("退貨要怎麼申請？")
+    cites = answer.locator(".cites")
+    expect(cites).not_to_contain_text(re.compile(r"第 ?\d+ ?列|shop_faq|問題:|答案:|分類|更新日期"))
+    expect(answer.locator(".cite-snippet")).to_have_count(0)
+    expect(answer.locator("a.cite-label")).to_have_count(0)  # the demo FAQ has no public URL
     shot(page, "answer-with-citation")
 
     answer.get_by_role("button", name="有幫助").click()
@@ -162,3 +164,16 @@ def test_a_vague_question_offers_options_as_buttons(new_page, shot):
     answer = widget.log.locator(".msg.bot.answered")
     expect(answer).to_contain_text("LINE Pay", timeout=TURN_TIMEOUT_MS)
     shot(page, "option-answered")
+
+
+def test_an_english_answer_names_the_faq_question_as_its_source(new_page, shot):
+    page = new_page()
+    widget = Widget(page).open()
+    widget.ask("How long does delivery take?")
+    answer = widget.log.locator(".msg.bot.answered")
+    expect(answer).to_contain_text("business days", timeout=TURN_TIMEOUT_MS)
+    expect(answer.locator(".cite-label").first).to_have_text("How long does delivery take?")
+    expect(answer.locator(".cites")).not_to_contain_text(
+        re.compile(r"\brow \d+|xlsx|English FAQ|Question:|Answer:|Category|Updated")
+    )
+    shot(page, "english-answer-with-its-question-as-source")

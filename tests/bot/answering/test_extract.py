@@ -11,6 +11,7 @@ from bot.answering.extract import (
     SNIPPET_CHARS,
     citation,
     citation_label,
+    customer_label,
     reply_text,
     sentences,
 )
@@ -209,3 +210,68 @@ def test_citation_label_in_both_languages(source: str, locator: str, zh: str, en
     cited = Citation("id", source, locator, "…")
     assert citation_label(cited, "zh") == zh
     assert citation_label(cited, "en") == en
+
+
+# ---- what a customer is shown ---------------------------------------------------------------
+
+
+def test_a_faq_rows_citation_shows_the_customer_its_question_not_the_file_and_row():
+    row = hit("faq-5", 1.0, question=" 鑑賞期是幾天？ ", answer="7 天", kind="faq")
+    cited = citation(group([row])[0])
+    assert cited.title == "鑑賞期是幾天？" and cited.url == ""
+    for language in ("zh", "en"):
+        label = customer_label(cited, language)
+        assert label == "鑑賞期是幾天？"
+        assert "shop_faq" not in label and "列" not in label and "row" not in label
+
+
+@pytest.mark.parametrize(
+    ("metadata", "zh", "en"),
+    [
+        (
+            {"title": "好日子生活選物 服務條款與政策"},
+            "好日子生活選物 服務條款與政策 · 第 3 頁",
+            "好日子生活選物 服務條款與政策 · p. 3",
+        ),
+        ({}, "policy · 第 3 頁", "policy · p. 3"),  # no title: the file's name, no extension
+    ],
+)
+def test_a_pdf_passage_shows_its_title_and_page(metadata: dict[str, Any], zh: str, en: str):
+    passage = hit(
+        "pdf-3",
+        1.0,
+        text="保固期滿後仍可付費維修。",
+        source="policy.pdf",
+        locator="page=3;offset=120",
+        kind="passage",
+        page=3,
+        **metadata,
+    )
+    cited = citation(group([passage])[0])
+    assert customer_label(cited, "zh") == zh
+    assert customer_label(cited, "en") == en
+    # agents keep the file and page
+    assert citation_label(cited, "en") == "policy.pdf · p. 3"
+
+
+def test_a_csv_row_without_a_title_falls_back_to_the_file_stem_in_old_logs():
+    logged = Citation("id", "orders_export.csv", "row=11", "…")  # logged before titles existed
+    assert customer_label(logged, "zh") == "orders_export"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "url"),
+    [
+        ("field.URL", "https://shop.example/faq/returns", "https://shop.example/faq/returns"),
+        ("field.連結", " http://shop.example/a ", "http://shop.example/a"),
+        ("field.網址", "HTTPS://shop.example/b", "HTTPS://shop.example/b"),
+        ("field.URL", "javascript:alert(1)", ""),  # not a link a customer may follow
+        ("field.URL", "\\\\fileserver\\faq.xlsx", ""),
+        ("field.備註", "https://shop.example/c", ""),  # a link in another column is not its URL
+    ],
+)
+def test_a_citation_links_only_to_a_public_address_in_a_url_column(
+    column: str, value: str, url: str
+):
+    row = hit("faq-9", 1.0, question="q", answer="a", kind="faq", **{column: value})
+    assert citation(group([row])[0]).url == url

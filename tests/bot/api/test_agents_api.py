@@ -15,7 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 from bot.access.ratelimit import RateLimiter
 from bot.app import create_app
 from bot.services import Services
-from tests.bot.api.conftest import ANSWERED, REFUSED, events, next_event, send, start
+from tests.bot.api.conftest import ANSWERED, REFUSED, events, faq_row, next_event, send, start
 
 PASSWORD = "correct horse battery"
 
@@ -340,3 +340,18 @@ def test_tags_show_in_the_queue_and_the_packet(client: TestClient, mei: TestClie
     customer = mei.get(f"/api/agent/conversations/{conversation}").json()["packet"]["customer"]
     assert "退換貨" in customer["tags"]
     assert "退換貨" not in customer["conversation_tags"]
+
+
+def test_agents_keep_the_file_sheet_and_row_the_customer_does_not_see(
+    client: TestClient, mei: TestClient
+) -> None:
+    conversation = start(client)
+    customer_turn = send(client, conversation, ANSWERED)
+    assert customer_turn["citations"][0]["label"] == ANSWERED
+    row, _ = faq_row("退換貨", ANSWERED)
+    agent_view = mei.get(f"/api/agent/conversations/{conversation}").json()
+    answered = next(e for e in agent_view["events"] if e["kind"] == "turn_answered")
+    (cited,) = answered["data"]["citations"]
+    assert (cited["source"], cited["locator"]) == ("shop_faq.xlsx", f"sheet=退換貨;row={row}")
+    assert cited["label"] == f"shop_faq.xlsx · 退換貨 · 第 {row} 列"
+    assert cited["title"] == ANSWERED and ANSWERED in cited["snippet"]

@@ -3,24 +3,33 @@ event stream, and the errors a client gets (each with a stable code)."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from bot.answering.refusal import RefusalModel
 from bot.answering.texts import both, say
+from bot.app import create_app
 from bot.services import Services
+from knowledge.base import KnowledgeBase
+from knowledge.embedding import HashingEmbedder
+from knowledge.ingestion import ingest_paths
 from tests.bot.api.conftest import (
     ANSWERED,
     REFUSED,
+    SIMILARITY,
     events,
     faq_row,
     next_event,
     send,
+    services_over,
     start,
 )
 
@@ -30,6 +39,16 @@ XSS = "<img src=x onerror=alert(1)>"
 
 def message_kinds(client: TestClient, conversation_id: str) -> list[str]:
     return [e["kind"] for e in events(client, conversation_id)]
+
+
+def assert_no_internal_locator(body: Any) -> None:
+    """Nothing a customer receives names a knowledge file, a sheet and row, or repeats the raw
+    row ("問題: …\n答案: …")."""
+    text = json.dumps(body, ensure_ascii=False)
+    for internal in ("shop_faq.xlsx", "orders_export", "policy.pdf", "sheet=", "row="):
+        assert internal not in text, internal
+    assert not re.search(r"第 ?\d+ ?列|\brow \d+", text), text
+    assert not re.search(r"(問題|答案|分類|更新日期|Question|Answer): ", text), text
 
 
 # ---- starting -----------------------------------------------------------------------------
@@ -83,7 +102,7 @@ def test_start_with_an_unknown_language_is_an_invalid_request(client: TestClient
 def test_a_message_gets_the_bots_turn(client: TestClient):
     conversation_id = start(client)
     turn = send(client, conversation_id, ANSWERED)
-    row, answer = faq_row("退換貨", ANSWERED)
+    _, answer = faq_row("退換貨", ANSWERED)
     assert set(turn) == {
         "conversation_id",
         "status",
@@ -107,19 +126,21 @@ def test_a_message_gets_the_bots_turn(client: TestClient):
     assert (turn["conversation_status"], turn["message_seq"], turn["turn_seq"]) == ("bot", 2, 3)
     assert turn["latency_ms"] > 0
     (cited,) = turn["citations"]
-    assert cited["source"] == "shop_faq.xlsx"
-    assert cited["locator"] == f"sheet=退換貨;row={row}"
-    assert cited["label"] == f"shop_faq.xlsx · 退換貨 · 第 {row} 列"
-    assert answer in cited["snippet"] and cited["item_id"]
+    # the customer is told the FAQ's question, not the file, its sheet and row
+    assert cited["item_id"] and (cited["label"], cited["title"]) == (ANSWERED, ANSWERED)
+    assert (cited["page"], cited["url"]) == (None, None)
+    assert set(cited) == {"item_id", "label", "title", "page", "url"}
+    assert_no_internal_locator(turn)
 
 
 def test_an_english_question_gets_english_citation_labels(client: TestClient):
     conversation_id = start(client, language="en")
     turn = send(client, conversation_id, "How long does delivery take?")
-    row, answer = faq_row("English FAQ", "How long does delivery take?")
+    _, answer = faq_row("English FAQ", "How long does delivery take?")
     assert turn["status"] == "answered" and turn["language"] == "en"
     assert turn["reply"] == answer
-    assert turn["citations"][0]["label"] == f"shop_faq.xlsx · English FAQ · row {row}"
+    assert turn["citations"][0]["label"] == "How long does delivery take?"
+    assert_no_internal_locator(turn)
 
 
 def test_an_off_topic_question_is_refused_with_a_reason(client: TestClient):
@@ -149,7 +170,8 @@ def test_the_transcript_and_what_came_after_a_seq(client: TestClient):
     assert log[1]["data"] == {"text": ANSWERED, "language": "zh"}
     turn = log[2]["data"]
     assert turn["decision"] == "answered" and turn["reply"] == faq_row("退換貨", ANSWERED)[1]
-    assert turn["citations"][0]["label"].startswith("shop_faq.xlsx · 退換貨 · 第 ")
+    assert turn["citations"][0]["label"] == ANSWERED
+    assert_no_internal_locator(turn)
     # the bot's internals (retrieved scores, signal values) are for agents, not customers
     assert "details" not in turn and "retrieved" not in turn
     assert all(e["at"] for e in log)
@@ -441,3 +463,40 @@ def test_feedback_must_point_at_a_bot_turn(client):
             f"/api/conversations/{conversation}/feedback", json={"helpful": True, "turn_seq": wrong}
         )
         assert refused.status_code == 400 and refused.json()["code"] == "bad_request"
+
+
+# ---- citations a customer understands -----------------------------------------------------
+
+
+def test_a_pdf_answer_cites_the_documents_title_and_page(client: TestClient):
+    conversation_id = start(client)
+    question = "保固期滿後仍可付費維修，每件商品酌收檢測費新台幣三百元嗎？"
+    turn = send(client, conversation_id, question)
+    assert turn["status"] == "answered", turn
+    (cited,) = turn["citations"]
+    assert cited["title"] == "好日子生活選物 服務條款與政策"  # the PDF's own title
+    assert (cited["label"], cited["page"]) == ("好日子生活選物 服務條款與政策 · 第 4 頁", 4)
+    assert_no_internal_locator(turn)
+
+
+def test_a_row_with_a_public_url_column_is_linked(tmp_path: Path):
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "help_center.csv").write_text(
+        "問題,答案,網址\n"
+        "可以用禮物卡付款嗎？,可以，結帳時輸入禮物卡序號即可折抵。,https://shop.example/help/gift-card\n"
+        "禮物卡有使用期限嗎？,禮物卡自購買日起三年內有效。,javascript:alert(1)\n",
+        encoding="utf-8",
+    )
+    data = tmp_path / "data"
+    kb = KnowledgeBase.open(data, [HashingEmbedder("e5")])
+    assert ingest_paths(kb, [files]).ok
+    RefusalModel({"zh": SIMILARITY, "en": SIMILARITY}).save(data)
+    for services in services_over(data, tmp_path):
+        with TestClient(create_app(services)) as client:
+            linked = send(client, start(client), "可以用禮物卡付款嗎？")
+            (cited,) = linked["citations"]
+            assert cited["label"] == "可以用禮物卡付款嗎？"
+            assert cited["url"] == "https://shop.example/help/gift-card"
+            unsafe = send(client, start(client), "禮物卡有使用期限嗎？")
+            assert unsafe["status"] == "answered" and unsafe["citations"][0]["url"] is None
