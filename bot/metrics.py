@@ -23,7 +23,11 @@ Definitions ("after" means a later seq in the same conversation):
   a TurnAnswered with no CustomerMessaged and no FeedbackGiven(helpful=False) after it, and
   answered at least `assumed_window` before `now` / engaged. The same conversations answered
   less than `assumed_window` before `now` are pending_conversations: not yet either way.
-* answered_rate, clarifying_rate, refusal_rate: turns of that kind / all bot turns.
+* answered_rate, clarifying_rate, closest_match_rate, refusal_rate: turns of that kind / all
+  bot turns. A TurnClarifying whose reason is "closest_match" (the middle band: the bot was
+  not sure enough to answer nor to refuse and offered its closest item and a person) counts
+  as closest_match, not as clarifying, so that the four rates and the handed-off turns'
+  share add up to one.
 * first_response_time_bot: seconds from a conversation's first CustomerMessaged to the first
   bot turn after it; conversations with no such turn are left out.
 * first_response_time_human: seconds from a conversation's first handoff to the first
@@ -69,6 +73,10 @@ from bot.conversation.events import (
 )
 from bot.conversation.status import ConversationStatus
 
+# The reason of a middle-band clarifying turn (bot.answering.answerer.CLOSEST_MATCH; not
+# imported, so that metrics need none of the answering machinery).
+CLOSEST_MATCH = "closest_match"
+
 NO_TOPIC = "(none)"
 UNSPECIFIED = "(unspecified)"  # a handoff with an empty trigger or reason
 TOP_REFUSED_QUESTIONS = 20
@@ -94,6 +102,11 @@ DEFINITIONS: dict[str, dict[str, str]] = {
         "en": "Share of conversations that ended on an answer with no further question and "
         "no handoff, after the waiting window.",
         "zh": "以答案結束、之後沒有再提問也沒有轉接（超過等待時間）的對話比例。",
+    },
+    "closest_match_rate": {
+        "en": "Share of the bot's turns where it was unsure and offered the closest item it "
+        "found, or a person, instead of answering.",
+        "zh": "機器人不確定時，改為提供最接近的內容（或轉接真人）而非直接回答的回合比例。",
     },
     "refusal_rate": {
         "en": "Share of the bot's turns where it found no answer and said so.",
@@ -201,6 +214,7 @@ class Metrics:
     csat_answers: tuple[int, ...] = ()
     ces_answers: tuple[int, ...] = ()
     conversations_per_day: tuple[tuple[str, int], ...] = ()  # (UTC day, engaged started)
+    closest_match_turns: int = 0  # clarifying turns of the middle band, not in clarifying_turns
     behind: dict[str, tuple[str, ...]] = field(default_factory=dict)  # metric → conversations
 
     @property
@@ -244,6 +258,10 @@ class Metrics:
         return _rate(self.clarifying_turns, self.bot_turns)
 
     @property
+    def closest_match_rate(self) -> float | None:
+        return _rate(self.closest_match_turns, self.bot_turns)
+
+    @property
     def refusal_rate(self) -> float | None:
         return _rate(self.refused_turns, self.bot_turns)
 
@@ -272,10 +290,12 @@ class Metrics:
             "bot_turns": self.bot_turns,
             "answered_turns": self.answered_turns,
             "clarifying_turns": self.clarifying_turns,
+            "closest_match_turns": self.closest_match_turns,
             "refused_turns": self.refused_turns,
             "handed_off_turns": self.handed_off_turns,
             "answered_rate": self.answered_rate,
             "clarifying_rate": self.clarifying_rate,
+            "closest_match_rate": self.closest_match_rate,
             "refusal_rate": self.refusal_rate,
             "first_response_time_seconds": self.first_response_time.as_dict(),
             "first_response_time_bot_seconds": self.first_response_time_bot.as_dict(),
@@ -364,6 +384,7 @@ def compute_metrics(
     for o in outcomes:
         topics[o.topic].append(o)
     kinds = Counter(type(t) for t in turns)
+    closest = sum(1 for t in turns if isinstance(t, TurnClarifying) and t.reason == CLOSEST_MATCH)
     refused = Counter(t.question.strip().lower() for t in turns if isinstance(t, TurnRefused))
     first_responses = [o.first_response_s for o in outcomes if o.first_response_s is not None]
     surveys = [s for o in outcomes for s in o.surveys]
@@ -381,7 +402,8 @@ def compute_metrics(
         pending_conversations=sum(o.pending for o in outcomes),
         bot_turns=len(turns),
         answered_turns=kinds[TurnAnswered],
-        clarifying_turns=kinds[TurnClarifying],
+        clarifying_turns=kinds[TurnClarifying] - closest,
+        closest_match_turns=closest,
         refused_turns=kinds[TurnRefused],
         handed_off_turns=kinds[TurnHandedOff],
         first_response_time_bot=Summary.of(first_responses),

@@ -27,6 +27,10 @@ from knowledge.text import tokenize
 
 SEARCH_DEPTH = 30
 KEEP_RETRIEVED = 10  # retrieved items recorded with the turn
+# The reason of a clarifying turn in the middle band: "is this what you meant?" with the
+# closest item, where the bot was neither sure enough to answer nor sure enough to refuse.
+CLOSEST_MATCH = "closest_match"
+CLOSE_CANDIDATES = "close_candidates"
 
 
 @dataclass(frozen=True)
@@ -190,10 +194,22 @@ class Answerer:
             return Outcome(
                 decision=Decision.CLARIFYING,
                 reply=say("clarify", language),
-                reason="close_candidates",
+                reason=CLOSE_CANDIDATES,
                 citations=tuple(citation(c) for c in offered),
                 topic=top.topic,
                 options=options,
+                **common,
+            )
+        if picked is None and verdict.unsure:
+            # The middle band: neither a confident answer nor a flat refusal. The closest item
+            # is offered as an option to pick (or a person to ask), and nothing is asserted.
+            return Outcome(
+                decision=Decision.CLARIFYING,
+                reply=say("closest_match", language),
+                reason=CLOSEST_MATCH,
+                citations=(citation(top),),
+                topic=top.topic,
+                options=(self._option_label(top, language),),
                 **common,
             )
         reason = "follow_up" if attempt.question != text and picked is None else "confident"

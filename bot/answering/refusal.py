@@ -17,6 +17,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bot.answering.candidates import Candidate
 from knowledge.retriever import KEYWORD, dense_signal
 from knowledge.text import tokenize
@@ -36,7 +38,20 @@ SIGNAL_REASONS = {
     "keyword_score": "low_keyword_coverage",
     "agreement": "little_agreement",
     "classifier": "unlike_known_questions",
+    "similarity_lead": "low_similarity",
+    "specific_coverage": "low_keyword_coverage",
+    "rank_agreement": "little_agreement",
 }
+# The signals every knowledge base and language has: what a model for all of them uses.
+GENERAL_FEATURES = (
+    "similarity",
+    "margin",
+    "similarity_lead",
+    "keyword_coverage",
+    "specific_coverage",
+    "keyword_score",
+    "rank_agreement",
+)
 
 
 def signals(
@@ -64,8 +79,12 @@ def signals(
         rival = max((s for c in others if (s := _best_signal(c, signal)) is not None), default=0.0)
         values[name] = mine
         values[name.replace("similarity", "margin")] = mine - rival
+        if name == "similarity":
+            values["similarity_lead"] = _lead(mine, [_best_signal(c, signal) for c in others])
     asked = set(tokenize(question))
     values["keyword_coverage"] = len(asked & top.words) / len(asked) if asked else 0.0
+    values["specific_coverage"] = specific_coverage(asked, top, others)
+    values["rank_agreement"] = rank_agreement(candidates)
     bm25 = _best_signal(top, KEYWORD) or 0.0
     values["keyword_score"] = math.log1p(bm25 / max(len(asked), 1))
     total = sum(len(c.hits) for c in candidates)
@@ -73,6 +92,46 @@ def signals(
     if probabilities is not None:
         values["classifier"] = probabilities.get(top.key, 0.0)
     return values
+
+
+def _lead(mine: float, rivals: list[float | None]) -> float:
+    """How many standard deviations the best candidate's similarity stands above the other
+    retrieved answers': dense similarities sit in different ranges on different knowledge
+    (short utterances, long passages), the lead over the crowd much less so."""
+    found = [r for r in rivals if r is not None]
+    if len(found) < 2:
+        return 0.0
+    spread = float(np.std(found))
+    return (mine - float(np.mean(found))) / max(spread, 0.01)
+
+
+def specific_coverage(asked: set[str], top: Candidate, others: list[Candidate]) -> float:
+    """Share of the question's words the best candidate has, each word weighted by how rare it
+    is among the retrieved answers. A question about the knowledge's subject but not answered
+    by it shares the subject's common words with every candidate ("account", "申請") and
+    misses its own specific ones; an answerable question's specific words are in its answer."""
+    if not asked:
+        return 0.0
+    pool = [top, *others]
+    weights = {
+        word: math.log((len(pool) + 1) / (0.5 + sum(1 for c in pool if word in c.words)))
+        for word in asked
+    }
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    return sum(w for word, w in weights.items() if word in top.words) / total
+
+
+def rank_agreement(candidates: list[Candidate]) -> float:
+    """Share of the retrieval signals (each dense model, BM25) that rank one of the best
+    candidate's items first: an answer found first every way is rarely a lucky match."""
+    top = candidates[0]
+    seen = {s for c in candidates for h in c.hits for s in h.ranks}
+    if not seen:
+        return 0.0
+    firsts = {s for h in top.hits for s, rank in h.ranks.items() if rank == 1}
+    return len(firsts) / len(seen)
 
 
 def _general_dense(candidates: list[Candidate]) -> str:
@@ -100,6 +159,9 @@ class LanguageModel:
     intercept: float
     threshold: float  # refuse when the probability is below this
     fitted_on: str = ""
+    # Answer outright from this probability on; between `threshold` and this the bot offers
+    # its closest item and a person instead (None: no such band, answer from `threshold`).
+    confident: float | None = None
     measured: dict[str, Any] = field(default_factory=dict)  # figures at the operating point
 
     def probability(self, values: dict[str, float]) -> float:
@@ -121,8 +183,14 @@ class LanguageModel:
 class Verdict:
     answerable: bool
     probability: float
-    reason: str  # "confident", "no_hit", or the signal that refused ("low_similarity", ...)
+    # "confident", "unsure", "no_hit", or the signal that refused ("low_similarity", ...)
+    reason: str
     signals: dict[str, float]
+
+    @property
+    def unsure(self) -> bool:
+        """Not refused, yet not sure enough to answer outright: the middle band."""
+        return self.answerable and self.reason == "unsure"
 
 
 @dataclass
@@ -134,8 +202,10 @@ class RefusalModel:
             return Verdict(False, 0.0, "no_hit", values)
         model = self.model_for(language, values)
         p = model.probability(values)
-        if p >= model.threshold:
+        if p >= max(model.threshold, model.confident or 0.0):
             return Verdict(True, p, "confident", values)
+        if p >= model.threshold:
+            return Verdict(True, p, "unsure", values)
         return Verdict(
             False, p, SIGNAL_REASONS.get(model.weakest(values), "low_confidence"), values
         )

@@ -20,6 +20,12 @@ TEXTS: dict[str, dict[Language, str]] = {
         "zh": "請問您想問的是以下哪一個問題？",
         "en": "Which of these did you mean?",
     },
+    "closest_match": {
+        "zh": "我不確定資料中有這個問題的答案。這是我找到最接近的內容，是您要問的嗎？"
+        "如果不是，可以按「轉接真人客服」。",
+        "en": "I'm not sure our information answers that. This is the closest I found: is it "
+        "what you meant? If not, you can talk to a person.",
+    },
     "clarify_passage": {
         "zh": "{source} 第 {page} 頁的內容",
         "en": "the text on page {page} of {source}",

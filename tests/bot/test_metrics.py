@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from bot.conversation.events import (
     AgentReplied,
     BotTurn,
@@ -62,6 +64,7 @@ class Talk:
         latency_ms: float,
         topic: str | None = None,
         question: str = "q",
+        reason: str = "test",
         **extra: Any,
     ) -> Talk:
         self.events.append(
@@ -71,7 +74,7 @@ class Talk:
                 question=question,
                 language="zh-TW",
                 reply="…",
-                reason="test",
+                reason=reason,
                 confidence=0.5,
                 topic=topic,
                 latency_ms=latency_ms,
@@ -220,6 +223,38 @@ def test_turns_in_the_period():
     assert m.top_refused_questions == (("發票怎麼開？", 2), ("how do i get an invoice?", 1))
 
 
+def test_the_middle_band_is_counted_apart_from_clarifying():
+    """A clarifying turn that offers the closest item ("is this what you meant?") is its own
+    kind; a clarifying turn between close answers stays clarifying."""
+    from bot.answering.answerer import CLOSE_CANDIDATES
+    from bot.answering.answerer import CLOSEST_MATCH as ANSWERER_CLOSEST_MATCH
+    from bot.metrics import CLOSEST_MATCH
+
+    assert CLOSEST_MATCH == ANSWERER_CLOSEST_MATCH  # the metrics count what the answerer says
+    talk = (
+        Talk("K", T)
+        .says(sec(1))
+        .bot(TurnClarifying, sec(2), latency_ms=1, reason=CLOSE_CANDIDATES, options=("a", "b"))
+        .says(sec(3))
+        .bot(TurnClarifying, sec(4), latency_ms=1, reason=CLOSEST_MATCH, options=("a",))
+        .says(sec(5))
+        .bot(TurnClarifying, sec(6), latency_ms=1, reason=CLOSEST_MATCH, options=("b",))
+        .says(sec(7))
+        .bot(TurnAnswered, sec(8), latency_ms=1)
+        .says(sec(9))
+        .bot(TurnRefused, sec(10), latency_ms=1)
+    )
+    m = metrics_of(log_of(talk))
+    assert (m.bot_turns, m.answered_turns, m.clarifying_turns) == (5, 1, 1)
+    assert (m.closest_match_turns, m.refused_turns) == (2, 1)
+    assert (m.clarifying_rate, m.closest_match_rate) == (1 / 5, 2 / 5)
+    d = m.as_dict()
+    assert (d["closest_match_turns"], d["closest_match_rate"]) == (2, 2 / 5)
+    assert set(d["definitions"]["closest_match_rate"]) == {"en", "zh"}
+    rates = ("answered_rate", "clarifying_rate", "closest_match_rate", "refusal_rate")
+    assert sum(d[r] for r in rates) == pytest.approx(1.0)
+
+
 def test_response_and_handling_times():
     m = metrics_of(LOG)
     # first responses A 2, B 3, C 4, D 1, E 2, H 2, J 6 → sorted 1 2 2 2 3 4 6 (sum 20)
@@ -287,6 +322,7 @@ def test_empty_log_gives_zero_counts_and_no_rates():
         m.resolution_assumed_rate,
         m.answered_rate,
         m.clarifying_rate,
+        m.closest_match_rate,
         m.refusal_rate,
     ):
         assert rate is None

@@ -221,6 +221,52 @@ def test_picking_a_passage_option_answers_from_that_passage(answerer: Answerer):
     assert picked.reply == MANUAL_PAGES[0]
 
 
+# ---- the middle band: the closest item offered --------------------------------------------
+
+BANDED = RefusalModel(
+    {
+        lang: LanguageModel(["similarity"], [0.5], [0.1], [1.0], 0.0, 0.5, confident=0.99)
+        for lang in ("zh", "en")
+    }
+)  # refuse below similarity .5, answer from .96, offer the closest item between
+
+
+def test_an_unsure_match_offers_the_closest_item_and_a_person(retriever: HybridRetriever):
+    outcome = Answerer(retriever, BANDED).answer("離島運費多少？", "zh")
+    similarity = outcome.details["signals"]["similarity"]
+    assert 0.5 <= similarity < 0.96, similarity  # the premise: in the band
+    assert outcome.decision is Decision.CLARIFYING
+    assert outcome.reason == "closest_match"
+    assert outcome.reply == say("closest_match", "zh")
+    assert outcome.options == ("寄送離島要多少運費？",)
+    [cited] = outcome.citations
+    assert cited.locator == "sheet=運送;row=3"
+    assert 0.5 <= outcome.confidence < 0.99
+
+    # without a band the same turn is an answer
+    plain = Answerer(retriever, REFUSAL).answer("離島運費多少？", "zh")
+    assert plain.decision is Decision.ANSWERED
+
+
+def test_a_sure_match_is_answered_and_a_far_one_refused_with_a_band(retriever: HybridRetriever):
+    banded = Answerer(retriever, BANDED)
+    assert banded.answer("寄送離島要多少運費？", "zh").decision is Decision.ANSWERED
+    assert banded.answer("今天台北天氣如何？", "zh").decision is Decision.REFUSED
+
+
+def test_picking_the_closest_item_answers_it(retriever: HybridRetriever):
+    banded = Answerer(retriever, BANDED)
+    offered = banded.answer("離島運費多少？", "zh")
+    context = AnswerContext(
+        offered.question, offered.options, tuple(c.item_id for c in offered.citations)
+    )
+    for pick in ("1", "寄送離島要多少運費？"):
+        picked = banded.answer(pick, "zh", context)
+        assert picked.decision is Decision.ANSWERED, pick
+        assert picked.reply == row_of("寄送離島要多少運費？")[2]
+        assert picked.reason == "picked_option"
+
+
 # ---- follow-ups ---------------------------------------------------------------------------
 
 

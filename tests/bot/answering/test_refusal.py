@@ -72,13 +72,50 @@ def test_signals_of_the_best_candidate():
     assert len(asked) == 4  # long, deliveri, take, kinmen
 
     values = signals(question, candidates)
+    rivals = [0.85, 0.40]  # the other answers' best e5 similarities
+    spread = math.sqrt(sum((r - 0.625) ** 2 for r in rivals) / 2)
+    # long, deliveri, take: in the best answer only (df 1 of 3); kinmen: in none (df 0)
+    common, rare = math.log(4 / 1.5), math.log(4 / 0.5)
     assert values == {
         "similarity": pytest.approx(0.93),  # the best of the candidate's rows, not only the first
         "margin": pytest.approx(0.93 - 0.85),
+        "similarity_lead": pytest.approx((0.93 - 0.625) / spread),
         "keyword_coverage": pytest.approx(3 / 4),  # kinmen is nowhere in the answer
+        "specific_coverage": pytest.approx(3 * common / (3 * common + rare)),
         "keyword_score": pytest.approx(math.log1p(8.0 / 4)),
         "agreement": pytest.approx(2 / 4),
+        "rank_agreement": 0.0,  # these hits carry no ranks
     }
+
+
+def test_specific_coverage_discounts_the_subject_words_every_candidate_shares():
+    """Near the domain: a question whose shared words are the knowledge's subject ("card") and
+    whose own word ("stolen") no answer has is covered less than plain coverage says."""
+    hits = [
+        scored("a", 3.0, "Online.", "How do I activate my card?", dense_e5=0.9),
+        scored("b", 2.0, "In the app.", "How do I block my card?", dense_e5=0.8),
+        scored("c", 1.0, "At a branch.", "How do I replace my card?", dense_e5=0.7),
+    ]
+    near = signals("my card was stolen", group(hits))
+    answerable = signals("activate card", group(hits))
+    assert near["keyword_coverage"] == pytest.approx(1 / 2)  # card, stolen
+    assert near["specific_coverage"] < 0.2  # card is in every answer, stolen in none
+    assert answerable["specific_coverage"] == pytest.approx(1.0)
+    assert answerable["specific_coverage"] > near["specific_coverage"]
+
+
+def test_rank_agreement_counts_the_signals_that_rank_the_best_answer_first():
+    def ranked(item_id: str, score: float, answer: str, **ranks: int) -> Hit:
+        named = {k.replace("_", ":"): v for k, v in ranks.items()}
+        meta = {"question": item_id, "answer": answer}
+        return Hit(item_id, answer, "faq.xlsx", "row=2", meta, score, {}, named)
+
+    hits = [
+        ranked("a", 3.0, "A.", dense_e5=1, keyword=2),
+        ranked("a2", 2.5, "A.", dense_minilm=1),  # the same answer, another row
+        ranked("b", 2.0, "B.", dense_e5=2, keyword=1, dense_minilm=2),
+    ]
+    assert signals("a", group(hits))["rank_agreement"] == pytest.approx(2 / 3)
 
 
 def test_english_signals_come_from_minilm_when_it_scored():
@@ -114,6 +151,23 @@ def test_judge_answers_at_the_threshold_and_refuses_below_it():
     below = refusal.judge("zh", {"similarity": 0.84})
     assert not below.answerable and below.reason == "low_similarity"
     assert below.probability == pytest.approx(sigmoid(2.0 * -0.01 / 0.05))
+
+
+def test_between_the_threshold_and_the_confident_point_the_verdict_is_unsure():
+    m = model({"similarity": (0.85, 0.05, 2.0)}, threshold=0.3)
+    m.confident = 0.7
+    refusal = RefusalModel({"zh": m})
+    sure = refusal.judge("zh", {"similarity": 0.90})  # p = sigmoid(2) = .88
+    unsure = refusal.judge("zh", {"similarity": 0.85})  # p = .5
+    refused = refusal.judge("zh", {"similarity": 0.80})  # p = sigmoid(-2) = .12
+    assert (sure.answerable, sure.unsure, sure.reason) == (True, False, "confident")
+    assert (unsure.answerable, unsure.unsure, unsure.reason) == (True, True, "unsure")
+    assert (refused.answerable, refused.unsure, refused.reason) == (False, False, "low_similarity")
+
+
+def test_a_model_without_a_confident_point_has_no_band():
+    refusal = RefusalModel({"zh": model({"similarity": (0.85, 0.05, 2.0)}, threshold=0.3)})
+    assert refusal.judge("zh", {"similarity": 0.84}).reason == "confident"
 
 
 def test_no_hit_is_refused_as_no_hit():
