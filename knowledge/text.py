@@ -12,6 +12,8 @@ import jieba
 import opencc
 import Stemmer
 
+from knowledge.synonyms import fold
+
 jieba.setLogLevel(logging.WARNING)
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -31,7 +33,7 @@ _ZH_STOP = frozenset(
 )
 
 # Bump when tokenize() changes: stored tokens of older versions are recomputed on open.
-TOKENIZER_VERSION = "3"
+TOKENIZER_VERSION = "4"
 
 _lock = threading.Lock()
 _stemmer = Stemmer.Stemmer("english")
@@ -68,14 +70,24 @@ def _cjk_tokens(run: str) -> list[str]:
     # Neighbouring characters as well, for words jieba's dictionary cuts differently in
     # Taiwanese usage (入境 inside 出入境管理); DRCD keyword R@1 .928 → .941 (eval/).
     words.extend(run[i : i + 2] for i in range(len(run) - 1))
-    return words or [run]
+    return words or ([] if run in _ZH_STOP else [run])
 
 
 @lru_cache(maxsize=4096)
 def tokenize(text: str) -> tuple[str, ...]:
-    """Tokens for BM25: jieba words for Chinese, stemmed words for Latin script, no stop words."""
+    """Tokens for BM25: jieba words for Chinese, stemmed words for Latin script, no stop words;
+    everyday variants (統編, 小七, expire) are first folded to one form (knowledge/synonyms.py)."""
+    return _tokens(fold(normalize(text)))
+
+
+def tokenize_without_synonyms(text: str) -> tuple[str, ...]:
+    """`tokenize` before the synonym layer: for measuring what that layer changes."""
+    return _tokens(normalize(text))
+
+
+def _tokens(folded: str) -> tuple[str, ...]:
     tokens: list[str] = []
-    for run in _RUNS.findall(normalize(text)):
+    for run in _RUNS.findall(folded):
         if _IS_CJK.match(run):
             tokens.extend(_cjk_tokens(run))
         elif run not in _EN_STOP:

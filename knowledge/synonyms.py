@@ -1,0 +1,64 @@
+"""Everyday shop wordings folded to one form before keyword matching (貨到付款 = 取貨付款 …).
+
+BM25 only matches words that are spelled alike. Customers write 統編 where the FAQ says 統一編號,
+小七 or 7-11 where it says 7-ELEVEN, and mix English into Chinese (點數會expire嗎). `fold()`
+rewrites each known variant to the group's first form; `knowledge.text.tokenize` applies it to
+both the indexed text and the query, so either side may use any variant.
+
+The list is deliberately short and general to online shops in Taiwan: every group is a set of
+words a customer and a shop use for the same thing, not wordings of particular questions.
+The dense signals need none of it (e5 already places these words together). Its effect on the
+public data sets is measured by `python -m eval.retrieval --keyword-tokenizer no-synonyms`.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Each group: the form kept first, then the variants rewritten to it. Text is already
+# normalised (NFKC, lower case, Traditional characters) when it gets here.
+GROUPS: tuple[tuple[str, ...], ...] = (
+    ("貨到付款", "取貨付款", "到付", "cash on delivery"),
+    ("統一編號", "統編", "公司統編"),
+    ("到期", "過期", "逾期", "expired", "expires", "expire", "expiry", "expiration"),
+    # A 7-ELEVEN is a 超商: the folded form carries both words, so 超商取貨 finds 7-11 too.
+    ("小七超商", "7-11", "7-eleven", "7 eleven", "seven-eleven", "seven eleven", "711", "小七"),
+    ("全家超商", "familymart", "family mart", "全家便利商店"),
+    ("超商", "便利商店", "convenience store", "convenience-store"),
+    ("linepay", "line pay", "line-pay"),
+    ("街口支付", "jkopay", "jko pay", "街口"),
+    ("發票", "invoice", "invoices", "e-invoice", "e-invoices", "receipt", "receipts", "收據"),
+    ("信用卡", "刷卡", "credit card", "credit cards"),
+    ("退款", "退錢", "退費", "refund", "refunds", "refunded"),
+    ("email", "e-mail", "電子郵件", "電郵"),
+)
+
+_CANONICAL: dict[str, str] = {}
+for _group in GROUPS:
+    for _variant in _group:  # the kept form maps to itself: 到付 must not match inside 貨到付款
+        _CANONICAL.setdefault(_variant, _group[0])
+
+
+def _pattern(variant: str) -> str:
+    escaped = re.escape(variant)
+    # Latin words only match whole (711 not inside 37110, refund not inside refunding's stem).
+    if variant[0].isascii() and variant[0].isalnum():
+        escaped = r"(?<![a-z0-9])" + escaped
+    if variant[-1].isascii() and variant[-1].isalnum():
+        escaped += r"(?![a-z0-9])"
+    return escaped
+
+
+# Longest variants first, so "line pay" wins over any shorter variant inside it.
+_VARIANTS = re.compile(
+    "|".join(_pattern(v) for v in sorted(_CANONICAL, key=len, reverse=True)),
+)
+
+
+def fold(text: str) -> str:
+    """`text` (normalised) with every known variant rewritten to its group's first form.
+
+    The form is set apart by spaces so that the Chinese word cutter sees it whole
+    (在7-11取貨 would otherwise be cut 在小七超 / 商取貨).
+    """
+    return _VARIANTS.sub(lambda m: f" {_CANONICAL[m.group(0)]} ", text)
