@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 # People a customer asks for, in zh-TW.
 _ZH_PERSON = (
-    r"(真人(客服)?|專人|人工(客服|服務)?|客服(人員|專員|小姐|先生)|服務人員|工作人員"
+    r"(真人(客服)?|專人|(?<!理財)專員|人工(客服|服務)?|客服(人員|專員|小姐|先生)|服務人員|工作人員"
     r"|主管(?!機關|單位|機構)|經理(?!人)|店長|負責人|老闆(?!娘))"
 )
 _ZH_PATTERNS = [
     # 轉人工, 轉真人, 轉接客服: "轉" before a person is always a transfer
-    r"轉(接)?(給)?(真人|人工|專人|客服|主管|經理)",
+    r"轉(接)?(給)?(真人|人工|專人|專員|客服|主管|經理|服務人員)",
     r"(人工|真人)客服",
     # 找/叫/請/換/要 + a person (找主管, 叫你們主管出來, 我要找真人, 給我真人)
     r"(找|叫|換|要|給我|幫我找|讓)(一下|你們的?|妳們的?|一位|一個|個)?" + _ZH_PERSON,
@@ -28,7 +28,7 @@ _ZH_PATTERNS = [
     # (找個人均消費… is a price per head, 找人把鳥巢拆除 an errand)
     r"(找|要|叫)(一個|個)?(真)?人(來)?(跟我|和我|處理|回覆|回答|講|說|談|聊)",
     r"(跟|和|與)(真)?人(講|說|談|聊|對話)",
-    r"(請|麻煩)(你們的?)?(真人|專人|客服人員|客服專員|主管|經理|店長|負責人|服務人員|人)"
+    r"(請|麻煩|幫忙)(你們的?)?(售後)?(真人|專人|專員|客服人員|客服專員|主管|經理|店長|負責人|服務人員|人)"
     r"(來)?(跟我|與我|和我|幫我|打|聯絡|聯繫|回電|處理|回覆|回答|出來)",
     # 跟/和/與 + a person + 講/說/談/聊 (我要跟人講話, 讓我跟真人說)
     r"(跟|和|與|同)(你們的?)?" + _ZH_PERSON + r"(客服)?(講|說|談|聊|通話|對話|溝通|反映)",
@@ -38,13 +38,17 @@ _ZH_PATTERNS = [
     r"(不要|不想|不用|別)(再)?(跟|和)?(機器人|機械人|bot)",
     r"(機器人|機械人)(根本)?(沒用|聽不懂|很爛|好爛|太爛)",
     r"(有|有沒有)(真人|人)(在|可以)(嗎|回|回答|處理|幫)",
-    r"^(真人|人工|專人|客服人員)(客服)?[!！。.?？~～]*$",
+    # 有沒有人可以直接跟我講話, 有人能跟我說明嗎
+    r"(有|有沒有)(真)?人(可以|能|會)?(直接)?(跟|和|與)我(講|說|談|聊|對話|通話|聯絡|聯繫)",
+    # the message is, or opens with, the person asked for: 真人！, 人工服務 您好 在嗎
+    r"^(真人|人工|專人|客服人員)(客服|服務)?([!！。.?？~～\s]|$)",
 ]
 
 _EN_PERSON = (
     r"(an? |the |your |some |one of your |another )?"
+    r"((fucking|damn|goddamn|bloody|freaking) )?"
     r"(real |live |actual |human |customer service |customer support |support )?"
-    r"(human( being)?|person|agent|representative|rep|manager|supervisor|operator"
+    r"(h[uy]?m[ae]?n( being)?|person|agent|representative|rep|manager|supervisor|operator"
     r"|someone|somebody|staff( member)?|employee|boss|superior|customer service)"
     r"(?!'s|’s| (account|fee|role|approval|name|special|resources|limit|office))\b"
 )
@@ -77,6 +81,18 @@ _EN_ASKING = [
     r"\b(do ?n[o']t|no more|stop( the)?|enough( of)?( the)?) (want to talk to )?(an? |the |your )?"
     r"(bot|bots|robot|robots|machine|chatbot|automated)\b",
     r"\b(bot|robot|chatbot) is (useless|stupid|not helping|no help)\b",
+    # Reaching a person: "how do I contact an agent", "I want to speak with someone"
+    r"\b(contact|reach|speak (to|with)|talk (to|with)|chat(ting)? with)(ing)? " + _EN_PERSON,
+    # "Can a human help me with this?", "could one of your staff look at it?"
+    r"\b(can|could|may|will|would) (a|an|some|one of your|your|a member of your) (real |live "
+    r"|actual )?(h[uy]?m[ae]?n|person|agent|representative|staff( member)?|employee|team)s? "
+    r"(please )?(help|assist|look|handle|call|contact|check|take|talk|speak|answer)",
+    r"\b(any|an?) (real |live )?(h[uy]?m[ae]?n|person|agent|representative|one)s? available\b",
+    r"\btransfer (me )?(to )?(me )?(an? |the )?(h[uy]?m[ae]?n|person|agent|representative)\b",
+    # Telling the bot it is no help: "you're not helping", "you aren't helping"
+    r"\b(you'?re|you are|u are|u r|youre|you aren'?t|u aren'?t|you arent|u arent) "
+    r"(not )?(helping|helpful|no help|useless)\b",
+    r"\b(i )?(do ?n[o']?t|cannot|can'?t|cant) understand (you|u|ya)\b",
     # The whole message is the person asked for: "agent", "HUMAN!!!", "representative please"
     r"^\W*(please,? )?(an? )?(human|agent|representative|rep|operator|real person|live person"
     r"|person|manager|supervisor|live agent|customer service)(,? (please|pls|plz|now))*\W*$",

@@ -31,6 +31,8 @@ BUILT_IN_TOPICS: dict[str, list[str]] = {
         r"\b(file|make|lodge|submit|raise)\b.{0,12}\bcomplaint\b",
         r"\bcomplain(ing|t)? (about|against)\b|\bi('m| am) complaining\b",
         r"\bthis is a complaint\b",
+        r"\b(i('ll| will| am going to|'m going to| am gonna|'m gonna)|we('ll| will)) report "
+        r"(you|your (company|store|shop|business))\b|\breport(ing)? you to\b",
     ],
     "legal_threat": [
         # 律師 with what makes it a threat: 訴訟 and 律師諮詢 are plain questions in a
@@ -49,7 +51,8 @@ BUILT_IN_TOPICS: dict[str, list[str]] = {
         r"\bi (did ?n[o']t|never) (make|authori[sz]e)\b.{0,20}\b(purchase|charge|payment)",
     ],
     "account_security": [
-        r"(帳號|帳戶|賬號|密碼)(被|遭)(盜|駭|入侵|冒用|改|盜用|鎖)",
+        # not 被鎖 (locked): a customer who mistyped a password asks how to unlock it
+        r"(帳號|帳戶|賬號|密碼)(被|遭)(盜|駭|入侵|冒用|改|盜用)",
         r"被(盜|駭)(了|號)|有人(盜用|登入|登進)(了)?我的(帳號|帳戶)|異常登入",
         r"\bhack(ed|er|ers)?\b",
         r"\b(account|password|identity) (was |has been |got )?(stolen|compromised|taken over)\b",
@@ -62,6 +65,18 @@ BUILT_IN_TOPICS: dict[str, list[str]] = {
         r"\bterminate (the |my )?contract\b",
     ],
 }
+
+
+# Topics whose how-to questions are routine FAQ questions ("怎麼取消會員", "how do I delete my
+# account"): a message about them counts only when it is not asking how. A customer who
+# states it ("我要解約", "close my account now") still goes to a person.
+ROUTINE_WHEN_ASKED_HOW = frozenset({"cancellation"})
+_ASKING_HOW = re.compile(
+    r"怎麼|如何|要怎樣|怎樣|流程|步驟|手續|方法|可以.{0,12}嗎|可不可以|能不能|能否|是否"
+    r"|\bhow (do|can|to|should|would)\b|\bcan (i|we|you)\b|\bis it possible\b"
+    r"|\b(steps|process|procedure)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +109,10 @@ class TopicFinder:
 
     def find(self, text: str) -> TopicMatch | None:
         plain = " ".join(text.split())
+        asking_how = _ASKING_HOW.search(plain) is not None
         for name, patterns in self.topics.items():
+            if asking_how and name in ROUTINE_WHEN_ASKED_HOW:
+                continue
             for pattern in patterns:
                 found = pattern.search(plain)
                 if found:

@@ -44,6 +44,9 @@ def before(gate: Gate, text: str, language: str = "en") -> GateVerdict:
         "麻煩請專人打電話給我",
         "可以轉接客服人員嗎",
         "找主管",
+        "可以幫我轉接專員嗎？",
+        "有沒有人可以直接跟我講話",
+        "人工服務 您好 在嗎",
     ],
 )
 def test_zh_requests_for_a_person_hand_off(gate: Gate, text: str) -> None:
@@ -63,6 +66,11 @@ def test_zh_requests_for_a_person_hand_off(gate: Gate, text: str) -> None:
         "GET ME A REAL PERSON",
         "this bot is useless, transfer me to an agent",
         "Would it be possible to talk to a customer service representative?",
+        "Can a human help me with this?",
+        "connect me with your staff",
+        "how do I contact an agent",
+        "is there any person available?",
+        "you're not helping, I need to speak with a fucking human",
     ],
 )
 def test_en_requests_for_a_person_hand_off(gate: Gate, text: str) -> None:
@@ -81,6 +89,9 @@ def test_en_requests_for_a_person_hand_off(gate: Gate, text: str) -> None:
         "客服電話幾號？",
         "有專人到府安裝嗎？",
         "我想找個人均消費五百元的餐廳",
+        "理財專員的電話是幾號？",
+        "人工費用怎麼算？",
+        "How do I contact the seller about a missing item?",
     ],
 )
 def test_neutral_mentions_of_people_stay_with_the_bot(gate: Gate, text: str) -> None:
@@ -133,6 +144,8 @@ def test_a_switched_off_signal_is_recorded_but_does_not_fire() -> None:
         ("我要解約", "cancellation"),
         ("請幫我取消會員", "cancellation"),
         ("Please cancel my account", "cancellation"),
+        ("你們不退款我就去消保官檢舉", "legal_threat"),
+        ("I'll report you to consumer affairs", "complaint"),
     ],
 )
 def test_sensitive_topics(gate: Gate, text: str, topic: str) -> None:
@@ -150,6 +163,13 @@ def test_sensitive_topics(gate: Gate, text: str, topic: str) -> None:
         "How do I change my password?",
         "Can my name be Sue on the gift card?",
         "向法院提起行政訴訟要準備什麼？",
+        "怎麼取消會員",
+        "how do I delete my account",
+        "I'd like to cancel my membership, how do I do that?",
+        "帳號被鎖住了要怎麼解開",
+        "密碼忘了",
+        "退款多久會入帳",
+        "不想收電子報了",
     ],
 )
 def test_plain_questions_near_sensitive_topics_stay(gate: Gate, text: str) -> None:
