@@ -3,9 +3,24 @@
 Before the bot answers, the gate looks at the message itself (an explicit request for a
 person, negativity and its trend over the conversation, a sensitive topic, several questions,
 length); after the bot decided, at how the conversation is going (refusals in a row, the same
-question asked again after the bot did not help). Every signal's value is recorded in the
-verdict, whether it fired or not, so that a handoff can be explained and thresholds tuned
-from the event log.
+question asked again after the bot did not help, an upset customer the bot could not answer).
+Every signal's value is recorded in the verdict, whether it fired or not, so that a handoff
+can be explained and thresholds tuned from the event log.
+
+The customer's mood is one of three: calm, upset (negativity at or above the upset threshold)
+or angry (at or above the angry threshold). The decision table, first row that holds wins:
+
+| before answering | the bot's decision | outcome |
+|---|---|---|
+| asks for a person | any | hand off (explicit_request) |
+| a dispute, threat, fraud or security incident | any | hand off (sensitive_topic) |
+| angry | any | hand off (negative_sentiment) |
+| mood worsening over turns | any | hand off (sentiment_worsening) |
+| several questions / a very long message | any | hand off |
+| upset | not answered | hand off (upset_not_helped) |
+| upset | answered | answer, acknowledging the mood first and offering a person |
+| calm | refused twice, or asked again after no help | hand off |
+| calm | answered | answer |
 """
 
 from __future__ import annotations
@@ -19,7 +34,7 @@ import numpy as np
 
 from handoff.questions import count_questions, message_length
 from handoff.requests import RequestFinder
-from handoff.sentiment import SentimentModel, prepared
+from handoff.sentiment import SentimentModel, grievance, prepared
 from handoff.settings import GateSettings
 from handoff.topics import TopicFinder
 from knowledge.embedding import Embedder
@@ -32,10 +47,12 @@ TRIGGERS = (
     "sentiment_worsening",
     "complex_question",
     "long_message",
+    "upset_not_helped",
     "repeated_refusals",
     "rephrased_question",
 )
 VECTOR_CACHE = 512  # recent messages' vectors: the previous message is usually among them
+CALM, UPSET, ANGRY = "calm", "upset", "angry"
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,7 @@ class GateVerdict:
     value: float | str | None  # the firing signal's value: phrase, score, topic, count
     signals: dict[str, float | str | None]  # every signal's value, recorded with the turn
     sentiment: float  # this message's negativity, 0..1
+    mood: str = CALM  # calm, upset or angry, by the negativity thresholds
 
     @property
     def hand_off(self) -> bool:
@@ -84,6 +102,23 @@ class Gate:
             return self.settings.sentiment_threshold
         return self.sentiment.threshold if self.sentiment is not None else 1.0
 
+    @property
+    def upset_threshold(self) -> float:
+        if self.settings.upset_threshold is not None:
+            return min(self.settings.upset_threshold, self.sentiment_threshold)
+        if self.sentiment is None:
+            return 1.0
+        return min(self.sentiment.mild_threshold, self.sentiment_threshold)
+
+    def mood_of(self, score: float | None) -> str:
+        if score is None:
+            return CALM
+        if score >= self.sentiment_threshold:
+            return ANGRY
+        if self.settings.upset_sentiment and score >= self.upset_threshold:
+            return UPSET
+        return CALM
+
     # ---- before the bot answers ----------------------------------------------------------------
 
     def before_answer(self, text: str, language: str, past: Sequence[PastTurn]) -> GateVerdict:
@@ -114,7 +149,8 @@ class Gate:
             and rise is not None
             and score is not None
             and rise >= s.worsening_rise
-            and score >= s.worsening_floor
+            and score
+            >= (s.worsening_floor if s.worsening_floor is not None else self.upset_threshold)
         ):
             fired["sentiment_worsening"] = round(rise, 4)
 
@@ -129,7 +165,10 @@ class Gate:
         if s.long_message and length >= limit:
             fired["long_message"] = length
 
-        return _verdict(fired, signals, round(score or 0.0, 4))
+        mood = self.mood_of(score)
+        signals["mood"] = mood
+        signals["grievance"] = grievance(text) if mood != CALM else None
+        return _verdict(fired, signals, round(score or 0.0, 4), mood)
 
     def _negativity(self, text: str) -> float | None:
         if self.sentiment is None:
@@ -165,6 +204,9 @@ class Gate:
         signals = dict(before.signals)
         fired: dict[str, float | str | None] = {}
 
+        if before.mood == UPSET and decision != "answered":
+            fired["upset_not_helped"] = before.sentiment
+
         refusals = refusals_in_a_row(decision, past)
         signals["refusals_in_a_row"] = refusals
         if s.repeated_refusals and refusals >= s.refusals_in_a_row:
@@ -185,7 +227,7 @@ class Gate:
 
         if before.trigger is not None or not fired:
             return replace(before, signals=signals)
-        return _verdict(fired, signals, before.sentiment)
+        return _verdict(fired, signals, before.sentiment, before.mood)
 
     def _rephrase_similarity(self, text: str, past: Sequence[PastTurn]) -> float | None:
         """Cosine of this message and the previous one, when the bot did not help with that."""
@@ -238,7 +280,10 @@ def refusals_in_a_row(decision: str, past: Sequence[PastTurn]) -> int:
 
 
 def _verdict(
-    fired: dict[str, float | str | None], signals: dict[str, float | str | None], score: float
+    fired: dict[str, float | str | None],
+    signals: dict[str, float | str | None],
+    score: float,
+    mood: str,
 ) -> GateVerdict:
     first = next((t for t in TRIGGERS if t in fired), None)
-    return GateVerdict(first, fired.get(first) if first else None, signals, score)
+    return GateVerdict(first, fired.get(first) if first else None, signals, score, mood)

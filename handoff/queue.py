@@ -31,6 +31,7 @@ class QueueSettings(BaseModel):
         default={
             "negative_sentiment": 3.0,
             "sentiment_worsening": 3.0,
+            "upset_not_helped": 3.0,
             "sensitive_topic": 3.0,
             "explicit_request": 2.0,
             "customer_request": 2.0,

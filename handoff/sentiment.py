@@ -42,10 +42,68 @@ _INSULTS = re.compile(
 )
 _WORDS = re.compile(r"[A-Za-z]{2,}")
 _HEATED_PUNCTUATION = re.compile(r"[?？]{2,}|[!！][?？]|[?？][!！]")
+# A grievance that has lasted: waiting, asking again, being passed around. Anger at a company
+# is often only this ("third time I'm asking", 等了一個月), with no angry word at all.
+_PERSISTENCE = re.compile(
+    r"\b(still|again|yet again|every (single )?time|(second|third|fourth|fifth|\d+(st|nd|rd|th))"
+    r" time|on hold|for (hours|days|weeks|months|ages)|hours? (on|of)|nobody|no one|no-one"
+    r"|never (got|received|heard|replied|called|arrived)|keeps? (saying|telling)"
+    r"|transferred|passed (around|from)|how many times)\b"
+    r"|還是(沒|不|一樣)|一直(沒|不|都)|到底|又是|又要|第[二三四五六七八九幾2-9]次|每次都|好幾次"
+    r"|多少次|都沒(有)?人|沒人(理|回|接|處理)|等了(快|將近|超過)?[一二三四五六七八九十兩半幾0-9]+"
+    r"|拖了|轉來轉去|推來推去|踢皮球|鬼打牆|說好的|白等",
+    re.I,
+)
+# Sarcasm and resignation: praise that is not ("so glad", 真棒), giving up (算了, 認賠).
+_SARCASM = re.compile(
+    r"\b(so glad|thanks for nothing|thanks a lot|great job|well done|what a joke|amazing service"
+    r"|love (how|that)|just great|oh great|seriously\?|unbelievable|i'?m done|never again"
+    r"|take my business|never (ordering|buying|shopping))\b"
+    r"|呵呵|謝謝喔|謝了喔|真棒喔|好棒棒|真是厲害|服了|無言|算了吧|認賠|再也不(會)?買|不會再買",
+    re.I,
+)
+# Courtesy: 請問, 不好意思, 麻煩, please, thanks. A polite customer is asking, not fighting;
+# without this the model read 不好意思 (an apology) as a sign of trouble.
+_COURTESY = re.compile(
+    r"\b(please|pls|thanks|thank you|could you|would you|may i|hi|hello|sorry to bother)\b"
+    r"|請問|不好意思|麻煩(你|您|了)?|謝謝|感謝|您好|你好|想請問|打擾了|拜託",
+    re.I,
+)
+# What a grievance is about, for the words that acknowledge it: waiting, or having to ask again.
+_WAITING = re.compile(
+    r"\b(wait\w*|on hold|hours?|days|weeks|months|late|delayed|ages)\b|等|拖|久|還沒|遲遲|慢",
+    re.I,
+)
+_ASKED_AGAIN = re.compile(
+    r"\b(again|(second|third|fourth|fifth|\d+(st|nd|rd|th)) time|how many times|every time"
+    r"|keeps?|still)\b|又|再次|第[二三四五六七八九幾2-9]次|每次|好幾次|多少次|一直|一再",
+    re.I,
+)
+
+
+def grievance(text: str) -> str | None:
+    """ "waiting" or "asked_again" when the message says what the customer is upset about."""
+    if _WAITING.search(text):
+        return "waiting"
+    if _ASKED_AGAIN.search(text):
+        return "asked_again"
+    return None
+
+
 # Features beside the vector, each in 0..1. The share of Chinese characters lets the model
 # place zh and English messages on one scale (their training sets differ in how many are
-# negative); the others carry what e5 smooths over: shouting, "!!!", "??!", insults.
-LEXICAL = ("capitals", "exclamations", "heated_punctuation", "insults", "chinese")
+# negative); the others carry what e5 smooths over: shouting, "!!!", "??!", insults, a
+# grievance that has lasted, sarcasm, and courtesy.
+LEXICAL = (
+    "capitals",
+    "exclamations",
+    "heated_punctuation",
+    "insults",
+    "chinese",
+    "persistence",
+    "sarcasm",
+    "courtesy",
+)
 
 
 def lexical_features(text: str) -> list[float]:
@@ -55,7 +113,10 @@ def lexical_features(text: str) -> list[float]:
     heated = 1.0 if _HEATED_PUNCTUATION.search(text) else 0.0
     insults = min(len(_INSULTS.findall(text)), 2) / 2
     chinese = sum("\u4e00" <= c <= "\u9fff" for c in text) / max(len(text), 1)
-    return [capitals, exclamations, heated, insults, chinese]
+    persistence = min(len(_PERSISTENCE.findall(text)), 2) / 2
+    sarcasm = 1.0 if _SARCASM.search(text) else 0.0
+    courtesy = 1.0 if _COURTESY.search(text) else 0.0
+    return [capitals, exclamations, heated, insults, chinese, persistence, sarcasm, courtesy]
 
 
 @dataclass
@@ -68,9 +129,12 @@ class SentimentWeights:
     intercept: float
     lexical: list[str]  # names of the lexical features, in the order of lexical_coef
     lexical_coef: list[float]
-    threshold: float  # a message is negative when its score is at or above this
+    threshold: float  # angry: at or above this a message goes to a person at once
     fitted_on: dict[str, Any] = field(default_factory=dict)
     measured: dict[str, Any] = field(default_factory=dict)
+    # upset: at or above this (and below `threshold`) the bot acknowledges it, answers and
+    # offers a person, and hands off when it cannot help; 1.0: no such band
+    mild_threshold: float = 1.0
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -108,6 +172,7 @@ class SentimentModel:
                 f"{list(LEXICAL)}; refit them with `python -m eval.gate --fit`"
             )
         self.threshold = weights.threshold
+        self.mild_threshold = min(weights.mild_threshold, weights.threshold)
         self._coef = np.asarray(weights.coef, dtype=np.float32)
         self._lexical_coef = np.asarray(weights.lexical_coef, dtype=np.float32)
 

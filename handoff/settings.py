@@ -26,14 +26,29 @@ class GateSettings(BaseModel):
         "person, on top of the built-in zh-TW and English ones.",
     )
     negative_sentiment: bool = Field(
-        default=True, description="Hand off when the message is negative enough (angry, fed up)."
+        default=True,
+        description="Hand off an angry message at once (negativity at or above the angry "
+        "threshold).",
     )
     sentiment_threshold: float | None = Field(
         default=None,
         ge=0,
         le=1,
-        description="Negativity (0..1) at or above which the conversation is handed off; "
-        "unset: the operating point stored with the sentiment model.",
+        description="Negativity (0..1) at or above which a message is angry and goes to a "
+        "person at once; unset: the operating point stored with the sentiment model.",
+    )
+    upset_sentiment: bool = Field(
+        default=True,
+        description="Treat a mildly upset message (negativity between the upset and the angry "
+        "threshold) apart: the bot acknowledges it, answers and offers a person; when it "
+        "cannot answer, the conversation goes to a person (trigger upset_not_helped).",
+    )
+    upset_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Negativity (0..1) at or above which a message counts as upset; unset: the "
+        "operating point stored with the sentiment model.",
     )
     sentiment_worsening: bool = Field(
         default=True,
@@ -46,11 +61,12 @@ class GateSettings(BaseModel):
         description="How much the negativity must have risen, from the calmest of the last "
         "`worsening_window` turns to this one.",
     )
-    worsening_floor: float = Field(
-        default=0.5,
+    worsening_floor: float | None = Field(
+        default=None,
         ge=0,
         le=1,
-        description="The least negativity of this message for a rise to count as worsening.",
+        description="The least negativity of this message for a rise to count as worsening; "
+        "unset: the upset threshold.",
     )
     worsening_window: int = Field(
         default=3, ge=1, description="How many earlier customer messages the rise is measured over."

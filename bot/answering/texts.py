@@ -39,6 +39,25 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "I've passed your conversation to a person. Please stay here; they will reply "
         "in this chat.",
     },
+    # An upset customer the bot can help: acknowledged first (by what upset them), answered,
+    # then offered a person. Never said to a calm customer.
+    "acknowledge_waiting": {
+        "zh": "很抱歉讓您久等了。",
+        "en": "Sorry about the wait.",
+    },
+    "acknowledge_asked_again": {
+        "zh": "很抱歉讓您一再詢問同一件事。",
+        "en": "Sorry you've had to ask about this again.",
+    },
+    "acknowledge_trouble": {
+        "zh": "很抱歉造成您的困擾。",
+        "en": "I'm sorry for the trouble.",
+    },
+    "offer_person": {
+        "zh": "如果這樣還是沒解決，跟我說一聲或按「轉接真人客服」，我馬上請專人為您處理。",
+        "en": "If this doesn't sort it out, just say so or press \"Talk to a person\" and "
+        "I'll bring someone in right away.",
+    },
     "waiting_for_agent": {
         "zh": "您的訊息已收到，客服人員會盡快回覆您。",
         "en": "We've got your message; a person will reply as soon as possible.",

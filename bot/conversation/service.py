@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.answering.answerer import AnswerContext, Answerer, Outcome
 from bot.answering.language import CustomerLanguage, detect_customer_language
-from bot.answering.texts import say
+from bot.answering.texts import Language, say
 from bot.conversation.events import (
     BotTurn,
     CustomerMessaged,
@@ -144,6 +144,7 @@ class ConversationService:
                 )
                 self.queue_changed()
             else:
+                outcome = acknowledged(outcome, verdict)
                 turn = self.store.append(_turn_event(conversation_id, outcome, verdict))
             self.feed.notify(conversation_id)
             return TurnResult(self.store.get(conversation_id), message, turn)
@@ -270,8 +271,28 @@ def _handed_off_event(conversation_id: str, outcome: Outcome, verdict: GateVerdi
     )
 
 
+def acknowledged(outcome: Outcome, verdict: GateVerdict | None) -> Outcome:
+    """An answer to an upset customer: their mood acknowledged first (by what upset them, in
+    their language), then the answer, then a person offered. Calm customers get the answer
+    alone, and so does an upset one the bot did not answer (the gate hands that off)."""
+    if verdict is None or verdict.mood != "upset" or outcome.decision != Decision.ANSWERED:
+        return outcome
+    language: Language = "en" if outcome.language == "en" else "zh"
+    kind = verdict.signals.get("grievance") or "trouble"
+    key = f"acknowledge_{kind}"
+    reply = "\n\n".join((say(key, language), outcome.reply, say("offer_person", language)))
+    return dataclasses.replace(
+        outcome, reply=reply, details={**outcome.details, "acknowledged": key}
+    )
+
+
 def _gate(verdict: GateVerdict) -> dict[str, Any]:
-    return {"trigger": verdict.trigger, "sentiment": verdict.sentiment, "signals": verdict.signals}
+    return {
+        "trigger": verdict.trigger,
+        "sentiment": verdict.sentiment,
+        "mood": verdict.mood,
+        "signals": verdict.signals,
+    }
 
 
 def past_turns(history: list[Recorded]) -> list[PastTurn]:

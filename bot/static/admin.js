@@ -20,6 +20,7 @@
     sensitive_topic: "敏感主題 · Sensitive topic",
     negative_sentiment: "客戶情緒激動 · Upset customer",
     sentiment_worsening: "情緒越來越差 · Mood getting worse",
+    upset_not_helped: "客戶不滿且機器人無法回答 · Upset, and the bot could not answer",
     complex_question: "複雜問題 · Complex question",
     long_message: "長訊息 · Long message",
     repeated_refusals: "機器人多次答不出 · Bot refused repeatedly",
