@@ -44,6 +44,7 @@ eval: install
 	$(KEFU) eval answers --limit 300
 	$(KEFU) eval gate
 	$(PY) -m eval.unanswered
+	$(PY) -m eval.demo_shop
 
 # Ingest benchmark, then the chat benchmark (a real server, 20 concurrent customers).
 BENCH_CHAT_ARGS ?= --dataset clinc150 --dataset taipei_faq --customers 20 --seconds 120
