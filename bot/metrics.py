@@ -347,6 +347,7 @@ class _Outcome:
     conversation_id: str = ""
     started_on: str = ""  # the UTC day it started, ISO
     refused: bool = False  # the bot refused at least once
+    closest_match: bool = False  # the bot offered its closest item at least once
 
 
 def compute_metrics(
@@ -443,6 +444,7 @@ def _behind(outcomes: list[_Outcome]) -> dict[str, tuple[str, ...]]:
             keys.append(f"trigger:{o.handoff_trigger}")
         keys += ["resolution_confirmed"] * o.confirmed + ["resolution_assumed"] * o.assumed
         keys += ["refused"] * o.refused + ["surveyed"] * bool(o.surveys)
+        keys += ["closest_match"] * o.closest_match
         keys.append(f"topic:{o.topic}")
         for key in keys:
             sets[key].append(o.conversation_id)
@@ -518,6 +520,9 @@ def _outcome(events: Sequence[Event], now: datetime, window: timedelta) -> _Outc
         conversation_id=events[0].conversation_id,
         started_on=events[0].at.date().isoformat(),
         refused=any(isinstance(e, TurnRefused) for e in events),
+        closest_match=any(
+            isinstance(e, TurnClarifying) and e.reason == CLOSEST_MATCH for e in events
+        ),
     )
 
 

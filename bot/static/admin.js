@@ -73,6 +73,10 @@
       zh: "未確認、從未轉接，且最後一輪機器人回答之後客戶沒再發問也沒按 👎 的對話 ÷ 對話數；回答還太新的算「待定」。",
       en: "Not confirmed, never handed off, and the last bot turn is an answer followed by no customer message and no 👎 ÷ engaged conversations; answers too recent are pending."
     },
+    closest_match_rate: {
+      zh: "機器人不確定、改為提供最接近的內容或轉接真人的回合 ÷ 期間內機器人的所有回合。",
+      en: "Bot turns where it was unsure and offered the closest item or a person instead of answering ÷ all bot turns in the period."
+    },
     refusal_rate: {
       zh: "機器人答不出的回合 ÷ 期間內機器人的所有回合。",
       en: "Refused bot turns ÷ all bot turns in the period."
@@ -133,6 +137,8 @@
       } },
     { key: "refusal_rate", zh: "拒答率", en: "Refusal rate", kind: "rate", drill: "refused",
       sub: function (m) { return ratio(m.refused_turns, m.bot_turns, "回合 bot turns"); } },
+    { key: "closest_match_rate", zh: "提供最接近內容", en: "Closest item offered", kind: "rate", drill: "closest_match",
+      sub: function (m) { return ratio(m.closest_match_turns, m.bot_turns, "回合 bot turns"); } },
     { key: "handoff_rate", zh: "轉接率", en: "Handoff rate", kind: "rate", drill: "handed_off",
       sub: function (m) { return ratio(m.handed_off_conversations, m.engaged_conversations, "對話 conversations"); } },
     { key: "first_response_time_bot_seconds", zh: "首次回應時間・機器人", en: "First response time, bot", kind: "time", drill: "engaged" },

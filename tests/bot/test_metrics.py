@@ -253,6 +253,7 @@ def test_the_middle_band_is_counted_apart_from_clarifying():
     assert set(d["definitions"]["closest_match_rate"]) == {"en", "zh"}
     rates = ("answered_rate", "clarifying_rate", "closest_match_rate", "refusal_rate")
     assert sum(d[r] for r in rates) == pytest.approx(1.0)
+    assert m.behind["closest_match"] == ("K",)  # the conversations behind the number
 
 
 def test_response_and_handling_times():
