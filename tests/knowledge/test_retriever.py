@@ -60,3 +60,26 @@ def test_score_fusion_ranks_the_matching_item_first(hashing_kb: KnowledgeBase):
     load(hashing_kb)
     top = HybridRetriever(hashing_kb, RetrievalConfig(fusion="score")).search("delivery", 1)[0]
     assert top.locator == "row=4"
+
+
+def test_a_faq_row_s_question_is_a_signal_of_its_own(hashing_kb: KnowledgeBase):
+    faq = Chunk.build(
+        "faq.csv",
+        "row=2",
+        "問題: 點數會過期嗎？\n答案: 點數自發放日起 12 個月內有效。",
+        {
+            "language": "zh",
+            "question": "點數會過期嗎？",
+            "answer": "點數自發放日起 12 個月內有效。",
+        },
+    )
+    page = Chunk.build("policy.pdf", "page=1", "點數的使用規則與有效期限。", {"language": "zh"})
+    hashing_kb.sync_source("faq.csv", [faq])
+    hashing_kb.sync_source("policy.pdf", [page])
+    retriever = HybridRetriever(hashing_kb)
+    rankings = retriever.signals("點數會過期嗎？")
+    assert [doc for doc, _ in rankings["question:hashing"]] == [faq.id]
+    assert {doc for doc, _ in rankings["dense:hashing"]} == {faq.id, page.id}
+    hits = {h.id: h for h in retriever.search("點數會過期嗎？", 2)}
+    assert "question:hashing" in hits[faq.id].scores
+    assert "question:hashing" not in hits[page.id].scores
