@@ -225,9 +225,22 @@ def eval_retrieval(
 
 @eval_app.command("refusal")
 def eval_refusal(
-    dataset: Annotated[list[str], typer.Option("--dataset", help="clinc150, taipei_faq")],
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dataset", help="clinc150, taipei_faq, drcd, stackfaq (near-domain: all four)"
+        ),
+    ] = None,
+    near_domain: Annotated[
+        bool,
+        typer.Option(
+            help="Near-domain refusal: a quarter of each set's items taken out of its "
+            "knowledge, each set judged by a model fitted on the others."
+        ),
+    ] = False,
     limit: Annotated[
-        int | None, typer.Option(help="A seeded sample of N questions per half.")
+        int | None,
+        typer.Option(help="A seeded sample of N questions per half (near-domain: per kind)."),
     ] = None,
     save: Annotated[
         Path | None, typer.Option(help="Store the fitted model in this data directory.")
@@ -239,8 +252,8 @@ def eval_refusal(
     """Fit the refusal model and its operating point; report accuracy, recall and the curve."""
     from eval.refusal import main as refusal_main
 
-    args: list[str] = []
-    for d in dataset:
+    args: list[str] = ["--near-domain"] if near_domain else []
+    for d in dataset or []:
         args += ["--dataset", d]
     if limit:
         args += ["--limit", str(limit)]
@@ -260,7 +273,7 @@ def eval_gate(
         Path | None, typer.Option(help="Measure these negativity weights instead.")
     ] = None,
 ) -> None:
-    """Handoff gate: negativity F1 (zh, en), explicit requests, false handoffs on FAQ questions."""
+    """Handoff gate, each data set held out: calm and angry messages handed off, requests."""
     from eval.gate import main as gate_main
 
     args: list[str] = []

@@ -1,0 +1,57 @@
+"""The near-domain refusal evaluation: items taken out of the knowledge become questions to
+refuse, and one model fitted across data sets sets both the refusal point and the band."""
+
+from __future__ import annotations
+
+import random
+
+from eval.refusal import ANSWERABLE, FAR, NEAR, Probe, _split, fit_general
+from ingest.model import Chunk
+
+
+def chunk(label: str, i: int) -> Chunk:
+    return Chunk.build("faq", f"row={i}", f"item {label} {i}", {"label": label, "language": "en"})
+
+
+def test_items_taken_out_turn_their_questions_near_domain():
+    chunks = [chunk(f"L{n}", i) for n in range(20) for i in range(2)]
+    questions = [Probe(f"q{n}", frozenset({f"L{n}"})) for n in range(20)]
+    questions.append(Probe("asked of two items", frozenset({"L0", "L1"})))
+    made = _split("toy", "en", chunks, questions, ["weather?"], {})
+
+    gone = {f"L{n}" for n in range(20)} - {str(c.metadata["label"]) for c in made.chunks}
+    assert len(gone) == 5  # a quarter of the labels, with all their chunks
+    assert len(made.chunks) == 30
+    near = {p.text for p in made.probes[NEAR]}
+    assert near == {f"q{n[1:]}" for n in gone} | (
+        {"asked of two items"} if {"L0", "L1"} <= gone else set()
+    )
+    for probe in made.probes[ANSWERABLE]:
+        assert probe.gold and not probe.gold & gone  # answerable from what is kept only
+    assert [p.text for p in made.probes[FAR]] == ["weather?"]
+    again = _split("toy", "en", chunks, questions, ["weather?"], {})
+    assert {p.text for p in again.probes[NEAR]} == near  # seeded
+
+
+def rows(seed: int, shift: float) -> list[dict]:
+    """Answerable questions whose right answer scores high, near and far ones low."""
+    rng = random.Random(seed)
+    made = []
+    for kind, centre, correct in ((ANSWERABLE, 0.8, True), (NEAR, 0.4, False), (FAR, 0.1, False)):
+        for _ in range(200):
+            value = rng.gauss(centre + shift, 0.12)
+            signals = {"similarity": value, "specific_coverage": value}
+            made.append({"signals": signals, "kind": kind, "correct": correct})
+    return made
+
+
+def test_one_model_fitted_across_sets_refuses_near_and_answers_the_rest():
+    fitted = fit_general({"a": rows(1, 0.0), "b": rows(2, 0.05)}, "a+b")
+    assert fitted.fitted_on == "a+b"
+    assert 0 < fitted.threshold <= (fitted.confident or 0) < 1
+    held_out = rows(3, 0.02)
+    p = {id(r): fitted.probability(r["signals"]) for r in held_out}
+    refused_near = [p[id(r)] < fitted.threshold for r in held_out if r["kind"] == NEAR]
+    answered = [p[id(r)] >= fitted.threshold for r in held_out if r["kind"] == ANSWERABLE]
+    assert sum(refused_near) / len(refused_near) > 0.9
+    assert sum(answered) / len(answered) > 0.9
