@@ -43,6 +43,8 @@ class RetrievalConfig:
             "en": {KEYWORD: 0.25, "dense:minilm": 2.0},
         }
     )
+    # Weight of each FAQ-question signal (`question_signal`), unless `weights` names it.
+    question_weight: float = 1.0
     # How minmax fusion scales BM25: "minmax" (its list's best 1, last 0) or "ceiling" (0 to
     # the most any chunk could score for the question's words: a partial match counts partly).
     keyword_scale: Literal["minmax", "ceiling"] = "minmax"
@@ -148,7 +150,11 @@ class HybridRetriever:
         ranges: dict[str, tuple[float, float]] | None = None,
     ) -> list[tuple[str, float]]:
         """One ranking from the signals' rankings, weighted for the query's language."""
-        weights = {**self.config.weights, **self.config.language_weights.get(language, {})}
+        weights = {
+            **{s: self.config.question_weight for s in rankings if s.startswith("question:")},
+            **self.config.weights,
+            **self.config.language_weights.get(language, {}),
+        }
         if self.config.fusion == "rrf":
             return reciprocal_rank_fusion(rankings, weights, self.config.rrf_k)
         if self.config.fusion == "score":
