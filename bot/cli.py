@@ -206,7 +206,10 @@ def serve(
 @eval_app.command("retrieval")
 def eval_retrieval(
     dataset: Annotated[
-        list[str], typer.Option("--dataset", help="clinc150, stackfaq, drcd, taipei_faq")
+        list[str],
+        typer.Option(
+            "--dataset", help="clinc150, clinc150_small, stackfaq, drcd, taipei_faq, shop"
+        ),
     ],
     limit: Annotated[
         int | None, typer.Option(help="Evaluate a seeded sample of N queries.")
