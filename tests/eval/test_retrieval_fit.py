@@ -8,6 +8,7 @@ from typing import Any
 
 from eval.report import choose_fit, lodo
 from eval.retrieval import (
+    ALL_FIT_FUSIONS,
     exact_ranks,
     fit_config,
     fit_grid,
@@ -33,7 +34,9 @@ def test_fit_variants_rank_exactly_as_the_retriever_configured_from_them(
     rnd = random.Random(5)
     docs = [f"d{i:02d}" for i in range(30)]
     label_of = {d: f"L{i % 11}" for i, d in enumerate(docs)}
-    variants = fit_grid(["dense:e5", "dense:minilm"])[::37]  # a spread of weight sets, both fusions
+    variants = fit_grid(["dense:e5", "dense:minilm"], ALL_FIT_FUSIONS)[
+        ::37
+    ]  # a spread of weight sets, both fusions
     assert {(v.fusion, v.keyword_scale) for v in variants} == {
         ("minmax", "minmax"),
         ("minmax", "ceiling"),
