@@ -82,7 +82,9 @@ _EN_ASKING = [
     r"(bot|bots|robot|robots|machine|chatbot|automated)\b",
     r"\b(bot|robot|chatbot) is (useless|stupid|not helping|no help)\b",
     # Reaching a person: "how do I contact an agent", "I want to speak with someone"
-    r"\b(contact|reach|speak (to|with)|talk (to|with)|chat(ting)? with)(ing)? " + _EN_PERSON,
+    # (not "contact customer service": that asks for a phone number or an address)
+    r"\b(contact|reach|speak (to|with)|talk (to|with)|chat(ting)? with)(ing)? "
+    r"(?!(the |your )?customer (service|support|care)\b)" + _EN_PERSON,
     # "Can a human help me with this?", "could one of your staff look at it?"
     r"\b(can|could|may|will|would) (a|an|some|one of your|your|a member of your) (real |live "
     r"|actual )?(h[uy]?m[ae]?n|person|agent|representative|staff( member)?|employee|team)s? "

@@ -75,10 +75,12 @@ class GateSettings(BaseModel):
         default=True, description="Hand off messages about one of `sensitive_topics`."
     )
     sensitive_topics: list[str] = Field(
-        default_factory=lambda: list(BUILT_IN_TOPICS),
+        default_factory=lambda: [t for t in BUILT_IN_TOPICS if t != "cancellation"],
         description="The built-in sensitive topics that hand off (zh-TW and English patterns "
         "in handoff/topics.py): refund disputes, complaints, legal threats, fraud, account "
-        "security, cancellation. Drop a name to keep its messages with the bot.",
+        "security; add cancellation to hand off customers who say they are leaving (a how-to "
+        "question about cancelling stays with the bot either way). Drop a name to keep its "
+        "messages with the bot.",
     )
     extra_sensitive_topics: dict[str, list[str]] = Field(
         default_factory=dict,
@@ -89,7 +91,7 @@ class GateSettings(BaseModel):
         default=True, description="Hand off a message that asks several questions at once."
     )
     max_questions: int = Field(
-        default=3,
+        default=4,
         ge=2,
         description="Number of questions in one message at or above which it goes to a person.",
     )

@@ -148,10 +148,18 @@ def test_a_switched_off_signal_is_recorded_but_does_not_fire() -> None:
         ("I'll report you to consumer affairs", "complaint"),
     ],
 )
-def test_sensitive_topics(gate: Gate, text: str, topic: str) -> None:
+def test_sensitive_topics(text: str, topic: str) -> None:
+    # cancellation is built in but off by default: a shop turns it on to keep leavers
+    settings = GateSettings(sensitive_topics=[*GateSettings().sensitive_topics, "cancellation"])
+    gate = Gate(settings, sentiment=None, embedder=HashingEmbedder())
     language = "en" if text.isascii() else "zh"
     verdict = gate.before_answer(text, language, [])
     assert (verdict.trigger, verdict.value) == ("sensitive_topic", topic)
+
+
+def test_by_default_a_customer_who_cancels_stays_with_the_bot(gate: Gate) -> None:
+    assert "cancellation" not in GateSettings().sensitive_topics
+    assert before(gate, "我要解約", "zh").trigger is None
 
 
 @pytest.mark.parametrize(
@@ -215,9 +223,12 @@ def test_question_counting(text: str, questions: int) -> None:
 
 
 def test_several_questions_hand_off(gate: Gate) -> None:
-    verdict = before(gate, "What are your hours? Do you ship to Taichung? Can I pay by card?")
-    assert (verdict.trigger, verdict.value) == ("complex_question", 3)
-    assert before(gate, "What are your hours? Do you ship to Taichung?").trigger is None
+    text = "What are your hours? Do you ship to Taichung? Can I pay by card? And by LINE Pay?"
+    verdict = before(gate, text)
+    assert (verdict.trigger, verdict.value) == ("complex_question", 4)
+    # three in one message is a customer being thorough, not a case for a person
+    three = "What are your hours? Do you ship to Taichung? Can I pay by card?"
+    assert before(gate, three).trigger is None
 
 
 def test_long_messages_hand_off_by_language(gate: Gate) -> None:

@@ -1,0 +1,111 @@
+"""Fitting the negativity model: every set weighs the same, the thresholds hold on the worst
+calm set, and a held-out set is never seen by the model that measures it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eval.gate import (
+    MILD_CALM_RATE,
+    STRONG_CALM_RATE,
+    Embedded,
+    choose_thresholds,
+    fit_weights,
+    scores,
+    summarise,
+)
+from eval.gate_corpora import GateSet, Labelled, language_of
+
+DIM = 384
+
+
+def synthetic(name: str, calm: int, angry: int, shift: float, seed: int) -> Embedded:
+    """Vectors whose first dimension carries the anger (plus noise), as e5's would."""
+    rng = np.random.default_rng(seed)
+    rows = [Labelled(f"{name} calm {i}", False) for i in range(calm)] + [
+        Labelled(f"{name} angry {i}", True) for i in range(angry)
+    ]
+    vectors = rng.normal(0, 1, (calm + angry, DIM)).astype(np.float32)
+    vectors[calm:, 0] += shift
+    return Embedded(GateSet(name, "en", rows), vectors)
+
+
+@pytest.fixture
+def sets() -> list[Embedded]:
+    return [
+        synthetic("bitext", 400, 0, 0.0, 1),
+        synthetic("jddc", 400, 0, 0.0, 2),
+        synthetic("complaint_tweets", 200, 200, 4.0, 3),
+        synthetic("semeval", 300, 300, 4.0, 4),
+    ]
+
+
+def test_thresholds_hold_on_the_worst_calm_set(sets: list[Embedded]) -> None:
+    weights = fit_weights(sets)
+    assert weights.mild_threshold <= weights.threshold
+    for e in sets:
+        if e.name in ("bitext", "jddc", "complaint_tweets"):
+            calm = scores(weights, e)[~e.negative]
+            assert (calm >= weights.threshold).mean() <= STRONG_CALM_RATE
+            assert (calm >= weights.mild_threshold).mean() <= MILD_CALM_RATE
+    # separable anger is found
+    angry = scores(weights, sets[3])[sets[3].negative]
+    assert (angry >= weights.mild_threshold).mean() > 0.9
+
+
+def test_the_lowest_threshold_that_holds_is_chosen(sets: list[Embedded]) -> None:
+    weights = fit_weights(sets)
+    strong, mild = choose_thresholds(weights, sets)
+    calm = [scores(weights, e)[~e.negative] for e in sets if e.name in ("bitext", "jddc")]
+    lower = round(strong - 0.01, 2)
+    assert max(float((s >= lower).mean()) for s in calm) > STRONG_CALM_RATE or lower < 0.05
+    assert mild <= strong
+
+
+def test_a_set_is_recorded_as_fitted_on_only_when_it_was(sets: list[Embedded]) -> None:
+    weights = fit_weights(sets[1:])
+    assert "bitext" not in weights.fitted_on["sets"]
+    assert set(weights.fitted_on["sets"]) == {"jddc", "complaint_tweets", "semeval"}
+
+
+def test_each_set_weighs_the_same_whatever_its_size() -> None:
+    # One small angry set against one large calm set: without equal weights the model would
+    # call almost everything calm.
+    small_angry = synthetic("stc3_en", 0, 50, 4.0, 5)
+    big_calm = synthetic("clinc150", 2000, 0, 0.0, 6)
+    weights = fit_weights([small_angry, big_calm])
+    angry = scores(weights, small_angry)
+    assert float(np.median(angry)) > 0.5
+
+
+def test_the_summary_quotes_the_worst_set_next_to_the_mean() -> None:
+    rows = [
+        {"set": "a", "language": "en", "calm": {"handed_off": 0.01}, "angry": None},
+        {"set": "b", "language": "en", "calm": {"handed_off": 0.05}, "angry": None},
+        {
+            "set": "c",
+            "language": "en",
+            "calm": None,
+            "angry": {"handed_off": 0.6, "handed_off_or_upset": 0.9},
+        },
+        {
+            "set": "d",
+            "language": "zh",
+            "calm": {"handed_off": 0.0},
+            "angry": {"handed_off": 0.8, "handed_off_or_upset": 0.85},
+        },
+    ]
+    found = summarise(rows)
+    assert found["en"]["calm_handed_off_mean"] == pytest.approx(0.03)
+    assert found["en"]["calm_handed_off_worst"] == ("b", 0.05)
+    assert found["en"]["angry_handed_off_worst"] == ("c", 0.6)
+    assert found["zh"]["angry_upset_or_handed_off_mean"] == pytest.approx(0.85)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("退貨要幾天內申請", "zh"), ("how do I 退貨", "en"), ("點數會expire嗎", "zh")],
+)
+def test_written_lines_are_split_by_language(text: str, language: str) -> None:
+    assert language_of(text) == language
