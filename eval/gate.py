@@ -37,7 +37,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,9 @@ CACHE_CHUNK = 1024
 # The sets of calm customer messages the thresholds are placed on (worst case over them):
 # requests to a company, not product reviews or tweets to friends.
 CALM_SETS = ("bitext", "clinc150", "jddc", "taipei_faq", "crosswoz")
+# The calm side of the report: customers writing to a company (the calm of GoEmotions, SemEval
+# and the reviews is people not angry at anyone, often sad or scared; shown per set only).
+CUSTOMER_CALM_SETS = (*CALM_SETS, "complaint_tweets")
 # Sets of people who are not writing to a company (GENERAL_SETS) weigh this much of a set.
 GENERAL_WEIGHT = 0.5
 STRONG_CALM_RATE = 0.01
@@ -288,12 +291,19 @@ def leave_one_out(embedded: Sequence[Embedded], embedder: Embedder) -> list[dict
     return rows
 
 
-def summarise(rows: Sequence[dict]) -> dict[str, dict[str, Any]]:
-    """Per language: the mean and the worst set for calm handoffs and angry handoffs."""
+def summarise(
+    rows: Sequence[dict], calm_from: Collection[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per language: the mean and the worst set for calm handoffs (over the sets `calm_from`,
+    else every set) and angry handoffs."""
     out: dict[str, dict[str, Any]] = {}
     for language in ("zh", "en"):
         mine = [r for r in rows if r["language"] == language]
-        calm = [(r["set"], r["calm"]["handed_off"]) for r in mine if r["calm"]]
+        calm = [
+            (r["set"], r["calm"]["handed_off"])
+            for r in mine
+            if r["calm"] and (calm_from is None or r["set"] in calm_from)
+        ]
         angry = [(r["set"], r["angry"]["handed_off"]) for r in mine if r["angry"]]
         angry_any = [(r["set"], r["angry"]["handed_off_or_upset"]) for r in mine if r["angry"]]
         out[language] = {
@@ -377,7 +387,9 @@ def evaluate(
     results["thresholds"] = {"angry": weights.threshold, "upset": weights.mild_threshold}
     results["held_out"] = held_out
     results["written"] = tested
-    results["summary"] = summarise([r for r in held_out if r["set"] != "customer_lines"])
+    results["summary"] = summarise(
+        [r for r in held_out if r["set"] != "customer_lines"], CUSTOMER_CALM_SETS
+    )
     results["summary_written"] = summarise(tested)
     gate = Gate(GateSettings(), None)
     results["explicit_requests"] = measure_requests(gate, root)
@@ -427,7 +439,10 @@ def table(results: dict[str, Any]) -> Table:
 
 
 def summary_table(results: dict[str, Any]) -> Table:
-    t = Table(title="Per language, held-out public sets (mean / worst) and the written sets")
+    t = Table(
+        title="Per language: held-out public sets, mean / worst (calm: customers writing to a "
+        "company), and the written sets"
+    )
     for col in ("measure", "zh", "en", "target"):
         t.add_column(col, justify="left" if col == "measure" else "right")
     s, w = results["summary"], results["summary_written"]
