@@ -266,6 +266,7 @@ def measure_set(weights: SentimentWeights, embedded: Embedded, embedder: Embedde
             "handed_off": round(len(handed) / len(rows), 4),
             "upset": round(len(upset) / len(rows), 4),
             "handed_off_or_upset": round((len(handed) + len(upset)) / len(rows), 4),
+            "by_negativity": round(sum(r[1] == "negative_sentiment" for r in rows) / len(rows), 4),
             "by_trigger": dict(Counter(r[1] for r in handed).most_common()),
             "examples": _examples(handed if name == "calm" else [r for r in rows if r[1] is None]),
         }
@@ -299,16 +300,16 @@ def summarise(
     out: dict[str, dict[str, Any]] = {}
     for language in ("zh", "en"):
         mine = [r for r in rows if r["language"] == language]
-        calm = [
-            (r["set"], r["calm"]["handed_off"])
-            for r in mine
-            if r["calm"] and (calm_from is None or r["set"] in calm_from)
-        ]
+        calm_rows = [r for r in mine if r["calm"] and (calm_from is None or r["set"] in calm_from)]
+        calm = [(r["set"], r["calm"]["handed_off"]) for r in calm_rows]
+        calm_mood = [(r["set"], r["calm"].get("by_negativity", 0.0)) for r in calm_rows]
         angry = [(r["set"], r["angry"]["handed_off"]) for r in mine if r["angry"]]
         angry_any = [(r["set"], r["angry"]["handed_off_or_upset"]) for r in mine if r["angry"]]
         out[language] = {
             "calm_handed_off_mean": round(float(np.mean([v for _, v in calm])), 4),
             "calm_handed_off_worst": max(calm, key=lambda p: p[1]),
+            "calm_by_negativity_mean": round(float(np.mean([v for _, v in calm_mood])), 4),
+            "calm_by_negativity_worst": max(calm_mood, key=lambda p: p[1]),
             "angry_handed_off_mean": round(float(np.mean([v for _, v in angry])), 4),
             "angry_handed_off_worst": min(angry, key=lambda p: p[1]),
             "angry_upset_or_handed_off_mean": round(float(np.mean([v for _, v in angry_any])), 4),
@@ -455,6 +456,7 @@ def summary_table(results: dict[str, Any]) -> Table:
         ]
 
     t.add_row("calm handed off", *both("calm_handed_off"), f"≤ {TARGETS['calm_handoff']:.0%}")
+    t.add_row("calm handed off as angry", *both("calm_by_negativity"), "")
     t.add_row("angry handed off", *both("angry_handed_off"), f"≥ {TARGETS['angry_handoff']:.0%}")
     t.add_row("angry upset or handed off", *both("angry_upset_or_handed_off"), "")
     for name, r in results["explicit_requests"].items():

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.courtesy import COURTESY
 from knowledge.embedding import Embedder
 
 WEIGHTS_FILE = "sentiment.json"
@@ -60,13 +61,6 @@ _SARCASM = re.compile(
     r"|love (how|that)|just great|oh great|seriously\?|unbelievable|i'?m done|never again"
     r"|take my business|never (ordering|buying|shopping))\b"
     r"|呵呵|謝謝喔|謝了喔|真棒喔|好棒棒|真是厲害|服了|無言|算了吧|認賠|再也不(會)?買|不會再買",
-    re.I,
-)
-# Courtesy: 請問, 不好意思, 麻煩, please, thanks. A polite customer is asking, not fighting;
-# without this the model read 不好意思 (an apology) as a sign of trouble.
-_COURTESY = re.compile(
-    r"\b(please|pls|thanks|thank you|could you|would you|may i|hi|hello|sorry to bother)\b"
-    r"|請問|不好意思|麻煩(你|您|了)?|謝謝|感謝|您好|你好|想請問|打擾了|拜託",
     re.I,
 )
 # What a grievance is about, for the words that acknowledge it: waiting, or having to ask again.
@@ -115,7 +109,7 @@ def lexical_features(text: str) -> list[float]:
     chinese = sum("\u4e00" <= c <= "\u9fff" for c in text) / max(len(text), 1)
     persistence = min(len(_PERSISTENCE.findall(text)), 2) / 2
     sarcasm = 1.0 if _SARCASM.search(text) else 0.0
-    courtesy = 1.0 if _COURTESY.search(text) else 0.0
+    courtesy = 1.0 if COURTESY.search(text) else 0.0
     return [capitals, exclamations, heated, insults, chinese, persistence, sarcasm, courtesy]
 
 

@@ -21,6 +21,7 @@ from bot.answering.refusal import RefusalModel, Verdict, signals
 from bot.answering.texts import say
 from bot.conversation.events import Citation, Decision, Retrieved
 from knowledge.base import QUESTION_VIEW
+from knowledge.courtesy import without_courtesy
 from knowledge.embedding import serves
 from knowledge.retriever import Hit, HybridRetriever, dense_signal
 from knowledge.text import tokenize
@@ -101,6 +102,9 @@ class Answerer:
         return Outcome(**{**outcome.__dict__, "latency_ms": round(elapsed, 2)})
 
     def attempt(self, question: str, language: CustomerLanguage) -> _Attempt:
+        asked = question
+        # 不好意思，… 麻煩了 says how the customer asks, not what: searched and judged without it
+        question = without_courtesy(question)
         hits = self.retriever.search(question, SEARCH_DEPTH)
         candidates = group(hits)
         probabilities = self._classify(question, language) if candidates else None
@@ -111,7 +115,7 @@ class Answerer:
             candidates = [best, *(c for c in candidates if c is not best)]
         filled = self._dense_of_top(question, language, candidates[0]) if candidates else None
         verdict = self.refusal.judge(language, signals(question, candidates, probabilities, filled))
-        return _Attempt(question, candidates, verdict, probabilities)
+        return _Attempt(asked, candidates, verdict, probabilities)
 
     def _dense_of_top(
         self, question: str, language: CustomerLanguage, top: Candidate
