@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -623,11 +624,18 @@ def prepare_near(name: str, root: Path, limit: int | None, cache: Path) -> NearP
             classifier.save(kb_dir)
     slot = ClassifierSlot(None, classifier)
     answerer = Answerer(retriever, RefusalModel.load(None), classifier=slot)
-    rows = []
-    for kind, probes in chosen.probes.items():
-        log.info("%s: collecting signals of %d %s questions", name, len(probes), kind)
-        for row in collect(answerer, probes, chosen.language):
-            rows.append({**row, "kind": kind})
+    # The signals do not depend on the refusal model: kept, so that refitting takes seconds.
+    asked = json.dumps({k: [p.text for p in v] for k, v in chosen.probes.items()})
+    stored = kb_dir / f"near-signals-{hashlib.sha256(asked.encode()).hexdigest()[:12]}.json"
+    if stored.is_file():
+        rows = json.loads(stored.read_text(encoding="utf-8"))
+    else:
+        rows = []
+        for kind, probes in chosen.probes.items():
+            log.info("%s: collecting signals of %d %s questions", name, len(probes), kind)
+            for row in collect(answerer, probes, chosen.language):
+                rows.append({**row, "kind": kind})
+        stored.write_text(json.dumps(rows), encoding="utf-8")
     return NearPrepared(name, chosen, retriever, slot, rows, build)
 
 
@@ -645,7 +653,12 @@ def _near_rates(rows: list[dict], probs: list[float], threshold: float) -> dict[
     }
 
 
-def fit_general(sets: dict[str, list[dict]], name: str, band: float = 0.03) -> LanguageModel:
+def fit_general(
+    sets: dict[str, list[dict]],
+    name: str,
+    band: float = 0.03,
+    features: Sequence[str] = GENERAL_FEATURES,
+) -> LanguageModel:
     """One logistic model over the signals every knowledge base has, fitted on several data
     sets at once (each weighs the same, right and wrong answers balanced within each).
 
@@ -655,7 +668,7 @@ def fit_general(sets: dict[str, list[dict]], name: str, band: float = 0.03) -> L
     mean, so that it takes the least sure answers, which are the likeliest wrong."""
     from sklearn.linear_model import LogisticRegression
 
-    features = list(GENERAL_FEATURES)
+    features = list(features)
     rows = [r for mine in sets.values() for r in mine]
     x = np.array([[r["signals"].get(f, 0.0) for f in features] for r in rows])
     y = np.array([r["correct"] for r in rows])
@@ -777,7 +790,30 @@ def run_near(names: Sequence[str], root: Path, limit: int | None, cache: Path) -
         )
         print(json.dumps({k: v for k, v in results[-1].items() if k != "curve"}), flush=True)
     everything = fit_general({p.name: p.rows for p in prepared}, "+".join(names))
-    return {"results": results, "model": everything, "limit": limit}
+    # Knowledge with an answer classifier (many phrasings per answer) also gets a model that
+    # uses its probability; only CLINC150 has one, so it cannot be judged on a set left out.
+    with_classifier = {
+        p.name: p.rows for p in prepared if all("classifier" in r["signals"] for r in p.rows)
+    }
+    classifier_model = None
+    if with_classifier:
+        classifier_model = fit_general(
+            with_classifier, "+".join(with_classifier), features=(*GENERAL_FEATURES, "classifier")
+        )
+    for p, r in zip(prepared, results, strict=True):
+        model = everything
+        if classifier_model is not None and p.name in with_classifier:
+            model = classifier_model
+        probs = [model.probability(row["signals"]) for row in p.rows]
+        r["shipped_in_sample"] = {
+            k: round(v, 4) for k, v in _near_rates(p.rows, probs, model.threshold).items()
+        }
+    return {
+        "results": results,
+        "model": everything,
+        "classifier_model": classifier_model,
+        "limit": limit,
+    }
 
 
 def near_markdown(run: dict, command: str) -> str:
@@ -835,8 +871,27 @@ def near_markdown(run: dict, command: str) -> str:
         "",
         f"Shipped model: fitted on {model.fitted_on}, refuse below {model.threshold}, "
         f"answer from {model.confident}; features {', '.join(model.features)}.",
-        "",
     ]
+    if run.get("classifier_model") is not None:
+        clf = run["classifier_model"]
+        lines.append(
+            f"With an answer classifier: fitted on {clf.fitted_on}, refuse below "
+            f"{clf.threshold}, answer from {clf.confident}."
+        )
+    lines += [
+        "",
+        "The shipped models on the sets they were fitted on (in-sample, one threshold, no band):",
+        "",
+        "| data set | answered right | near refused | far refused |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in results:
+        own = r["shipped_in_sample"]
+        lines.append(
+            f"| {r['dataset']} | {own['answered_right']:.3f} | {own['near_refused']:.3f} | "
+            f"{own['far_refused']:.3f} |"
+        )
+    lines.append("")
     for r in results:
         lines += [
             f"## {r['dataset']}: the curve (one threshold, no band, no clarifying)",
@@ -860,7 +915,12 @@ def near_main(args: argparse.Namespace) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     command = "kefu eval refusal --near-domain" + "".join(f" --dataset {n}" for n in names)
     command += f" --limit {args.limit}" if args.limit else ""
-    serialisable = {**run, "model": asdict(run["model"])}
+    clf = run["classifier_model"]
+    serialisable = {
+        **run,
+        "model": asdict(run["model"]),
+        "classifier_model": asdict(clf) if clf is not None else None,
+    }
     (args.out_dir / "refusal-near.json").write_text(
         json.dumps(serialisable, ensure_ascii=False, indent=2), encoding="utf-8"
     )
@@ -875,6 +935,8 @@ def near_main(args: argparse.Namespace) -> int:
             "held_out_far_refused": r["judged"][FAR]["refused"],
         }
     fitted.languages["zh"].measured = model.measured
+    if clf is not None:
+        fitted.languages["en" + WITH_CLASSIFIER] = clf
     (args.out_dir / "refusal-near-model.json").write_text(fitted.to_json(), encoding="utf-8")
     if args.save_default:
         fitted.save(Path(__file__).resolve().parents[1] / "bot" / "answering")
