@@ -58,6 +58,8 @@ def retrieval_config(settings: Settings, embedders: list[Embedder]) -> Retrieval
             "zh": {KEYWORD: r.keyword_weight_zh},
             "en": {KEYWORD: r.keyword_weight_en, dense_signal("minilm"): r.minilm_weight_en},
         },
+        question_weight=r.question_weight,
+        keyword_scale=r.keyword_scale,
         rrf_k=r.rrf_k,
         candidates=r.candidates,
         cache_size=r.cache_size,

@@ -51,13 +51,24 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = Field(default=60, description="The k of reciprocal rank fusion.")
     dense_weight: float = Field(default=1.0, description="Weight of each dense ranking.")
     keyword_weight_zh: float = Field(
-        default=2.0, description="Weight of the BM25 ranking for Chinese questions."
+        default=0.5, description="Weight of the BM25 ranking for Chinese questions."
     )
     keyword_weight_en: float = Field(
-        default=0.25, description="Weight of the BM25 ranking for English questions."
+        default=0.1, description="Weight of the BM25 ranking for English questions."
     )
     minilm_weight_en: float = Field(
         default=2.0, description="Weight of the MiniLM ranking for English questions."
+    )
+    question_weight: float = Field(
+        default=0.25,
+        description="Weight of the ranking by a FAQ row's question alone (rows with question "
+        "and answer columns), next to the ranking by the whole row.",
+    )
+    keyword_scale: Literal["minmax", "ceiling"] = Field(
+        default="minmax",
+        description="How minmax fusion scales BM25: minmax (its best result 1, its last 0) or "
+        "ceiling (0 to the most any passage could score for the question's words, so that a "
+        "match on one common word counts little).",
     )
     candidates: int = Field(
         default=100, description="How many results each signal contributes before fusion."

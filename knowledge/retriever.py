@@ -34,19 +34,22 @@ class RetrievalConfig:
     fusion: Literal["minmax", "rrf", "score"] = "minmax"
     # Weight of each signal in the fusion; signals not named weigh 1.
     weights: dict[str, float] = field(default_factory=dict)
-    # Weights for queries in one language, over `weights`. BM25 over jieba words is the
-    # strongest signal in Chinese and the weakest on English paraphrases, where MiniLM leads
-    # (eval/results/retrieval.md).
+    # Weights for queries in one language, over `weights`. One set for every knowledge base,
+    # fitted across six data sets and checked leaving each out (eval/retrieval.py, `fit`):
+    # BM25 at half of e5 in Chinese and a tenth in English, where MiniLM leads; heavier BM25
+    # (x2 before) won on DRCD's reading questions but lost at R@5 to e5 alone on FAQ rows.
     language_weights: dict[str, dict[str, float]] = field(
         default_factory=lambda: {
-            "zh": {KEYWORD: 2.0},
-            "en": {KEYWORD: 0.25, "dense:minilm": 2.0},
+            "zh": {KEYWORD: 0.5},
+            "en": {KEYWORD: 0.1, "dense:minilm": 2.0},
         }
     )
-    # Weight of each FAQ-question signal (`question_signal`), unless `weights` names it.
-    question_weight: float = 1.0
+    # Weight of each FAQ-question signal (`question_signal`), unless `weights` names it: the
+    # question's own match counts a quarter on top of the row's better vector (same fit).
+    question_weight: float = 0.25
     # How minmax fusion scales BM25: "minmax" (its list's best 1, last 0) or "ceiling" (0 to
     # the most any chunk could score for the question's words: a partial match counts partly).
+    # The fit preferred "ceiling" in some held-out folds but "minmax" over all data sets.
     keyword_scale: Literal["minmax", "ceiling"] = "minmax"
     rrf_k: int = 60
     candidates: int = 100  # how deep each signal looks before fusing

@@ -33,6 +33,8 @@ def test_settings_defaults_are_the_measured_retrieval_defaults():
     assert wired.fusion == measured.fusion
     assert wired.language_weights == measured.language_weights
     assert wired.candidates == measured.candidates
+    assert wired.question_weight == measured.question_weight
+    assert wired.keyword_scale == measured.keyword_scale
 
 
 def test_ingest_defaults_match_the_settings():
