@@ -302,6 +302,7 @@ def lodo_markdown(results: Sequence[Mapping[str, Any]]) -> str:
     head = ["data set", "queries"]
     head += [f"{s.removeprefix('dense:')} R@1 / R@5" for s in signals]
     head += ["previous default", "**LODO hybrid R@1 / R@5**", "R@5 − best signal"]
+    head += ["shipped R@1 / R@5"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
 
     def pair(v: Mapping[str, Any] | None) -> str:
@@ -318,14 +319,15 @@ def lodo_markdown(results: Sequence[Mapping[str, Any]]) -> str:
         cells.append(pair(r["fit"].get(PREVIOUS_DEFAULT)))
         cells.append(f"**{pair(h)}**")
         cells.append(f"{h['r@5_minus_best_signal']:+.3f} ({h['best_signal_r@5']['signal']})")
+        cells.append(pair(r["variants"].get("kefu default (hybrid)")))
         lines.append("| " + " | ".join(cells) + " |")
     m, w = out["mean"], out["worst"]
     blank = ["", ""] + ["" for _ in signals] + [""]
-    lines.append("| mean | " + " | ".join(blank[1:]) + f" | {m['r@1']:.3f} / {m['r@5']:.3f} | |")
+    lines.append("| mean | " + " | ".join(blank[1:]) + f" | {m['r@1']:.3f} / {m['r@5']:.3f} | | |")
     lines.append(
         "| worst | "
         + " | ".join(blank[1:])
-        + f" | {w['r@1']:.3f} / {w['r@5']:.3f} | {w['r@5_minus_best_signal']:+.3f} |"
+        + f" | {w['r@1']:.3f} / {w['r@5']:.3f} | {w['r@5_minus_best_signal']:+.3f} | |"
     )
     chosen = "\n".join(
         f"- held out {d}: `{h['chosen_on_others']}`" for d, h in out["held_out"].items()
@@ -337,7 +339,7 @@ def lodo_markdown(results: Sequence[Mapping[str, Any]]) -> str:
             "Each row's hybrid is the weight set chosen on the *other* data sets: first never "
             "below the best single signal's R@5 on any of them, then the best mean R@1 "
             "(`eval.report.fit_key`). Previous default: "
-            f"`{PREVIOUS_DEFAULT}`.",
+            f"`{PREVIOUS_DEFAULT}`. Shipped: `RetrievalConfig()` of this checkout (in-sample).",
             "",
             *lines,
             "",
