@@ -241,6 +241,9 @@ def test_the_shipped_default_refuses_what_is_far_and_answers_what_is_close():
         "keyword_coverage": 1.0,
         "keyword_score": 1.3,
         "agreement": 0.1,
+        "similarity_lead": 4.0,
+        "specific_coverage": 1.0,
+        "rank_agreement": 1.0,
     }
     far = {
         "similarity": 0.70,
@@ -250,6 +253,9 @@ def test_the_shipped_default_refuses_what_is_far_and_answers_what_is_close():
         "keyword_coverage": 0.0,
         "keyword_score": 0.0,
         "agreement": 0.03,
+        "similarity_lead": 0.5,
+        "specific_coverage": 0.0,
+        "rank_agreement": 0.0,
     }
     for language in ("zh", "en"):
         assert shipped.judge(language, close).answerable, language
