@@ -39,8 +39,8 @@ test-fast: install
 	$(PY) -m pytest -m "not integration and not local_llm" -q
 
 eval: install
-	$(KEFU) eval retrieval --dataset drcd --dataset stackfaq --dataset clinc150 --dataset taipei_faq --dataset shop
-	$(KEFU) eval refusal --dataset clinc150 --dataset taipei_faq
+	$(KEFU) eval retrieval --dataset shop --dataset stackfaq --dataset taipei_faq --dataset drcd --dataset clinc150_small --fit-only
+	$(KEFU) eval refusal --near-domain --limit 300
 	$(KEFU) eval answers --limit 300
 	$(KEFU) eval gate
 	$(PY) -m eval.unanswered
