@@ -151,6 +151,18 @@ TEXTS: dict[str, dict[Language, str]] = {
         "zh": "無法讀取這個請求。",
         "en": "The request could not be read.",
     },
+    "error_nul_character": {
+        "zh": "訊息中有無法處理的字元（NUL），請刪除後再傳送。",
+        "en": "The message holds a character kefu can't keep (NUL). Remove it and send again.",
+    },
+    "error_control_character": {
+        "zh": "這個欄位不能包含控制字元。",
+        "en": "This field can't hold control characters.",
+    },
+    "error_internal": {
+        "zh": "系統發生錯誤，請稍後再試。",
+        "en": "Something went wrong on our side. Please try again later.",
+    },
 }
 
 

@@ -14,6 +14,7 @@ from bot.access.accounts import Accounts, Role, User
 from bot.answering.extract import citation_label
 from bot.api.auth import requires, websocket_user
 from bot.api.conversations import (
+    After,
     ConversationId,
     ConversationPublic,
     EventPublic,
@@ -23,6 +24,7 @@ from bot.api.conversations import (
     with_place,
 )
 from bot.api.errors import ERROR_RESPONSES
+from bot.api.fields import ExactText, PlainText, SaidText
 from bot.conversation.events import Citation, Recorded
 from bot.conversation.feed import QUEUE
 from bot.conversation.store import ConversationNotFound
@@ -76,7 +78,7 @@ class AgentView(BaseModel):
 
 
 class TextCreate(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
+    text: SaidText = Field(min_length=1, max_length=4000)
 
 
 class Suggestion(BaseModel):
@@ -94,9 +96,9 @@ class Suggestions(BaseModel):
 
 
 class DraftCreate(BaseModel):
-    conversation_id: str | None = Field(default=None, max_length=64)
-    question: str = Field(max_length=4000)
-    answer: str = Field(max_length=4000)
+    conversation_id: ExactText | None = Field(default=None, max_length=64)
+    question: PlainText = Field(max_length=4000)
+    answer: PlainText = Field(max_length=4000)
 
 
 class DraftPublic(BaseModel):
@@ -267,7 +269,7 @@ def router(
 
     @api.websocket("/conversations/{conversation_id}/events")
     async def conversation_stream(
-        websocket: WebSocket, conversation_id: str, after: int = 0
+        websocket: WebSocket, conversation_id: ConversationId, after: After = 0
     ) -> None:
         """Every event of the conversation (private ones too), live, and the customer's
         typing. Reconnect with the last seq seen to get exactly what was missed."""

@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 from bot.access.accounts import Accounts, Role, SessionInvalid, User
 from bot.access.ratelimit import RateLimiter
 from bot.api.errors import ERROR_RESPONSES
+from bot.api.fields import ExactText
 
 COOKIE = "kefu_session"
 
@@ -29,7 +30,7 @@ class AccessDenied(Exception):
 
 
 class Credentials(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: ExactText = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Path, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
@@ -23,6 +23,7 @@ from bot.answering.extract import (
 )
 from bot.api.auth import client_address
 from bot.api.errors import ERROR_RESPONSES
+from bot.api.fields import ID_PATTERN, MAX_SEQ, ExactText, PlainText
 from bot.conversation.events import BotTurn, Citation, Recorded
 from bot.conversation.feed import Listener
 from bot.conversation.service import ConversationService, TurnResult
@@ -30,13 +31,18 @@ from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationNotFound
 from handoff.queue import HumanQueue, claimer_name
 
-ConversationId = Annotated[str, Path(description="The conversation's id", max_length=64)]
+ConversationId = Annotated[
+    str, Path(description="The conversation's id", max_length=64, pattern=ID_PATTERN)
+]
+After = Annotated[
+    int, Query(ge=0, le=MAX_SEQ, description="Only the events after this seq (0: all of them)")
+]
 STREAM_POLL_S = 15.0
 
 
 class ConversationCreate(BaseModel):
-    channel: str = Field(default="web", max_length=40, description="web, line, api, ...")
-    customer_id: str | None = Field(default=None, max_length=200)
+    channel: ExactText = Field(default="web", max_length=40, description="web, line, api, ...")
+    customer_id: ExactText | None = Field(default=None, max_length=200)
     language: Literal["zh", "en"] | None = Field(
         default=None, description="The customer's language if known; else detected per message"
     )
@@ -118,12 +124,14 @@ class Transcript(BaseModel):
 class SurveyCreate(BaseModel):
     csat: int = Field(ge=1, le=5, description="How satisfied: 1 (very unhappy) to 5 (very happy)")
     ces: int = Field(ge=1, le=7, description="How easy it was to get help: 1 (very hard) to 7")
-    comment: str = Field(default="", max_length=2000)
+    comment: PlainText = Field(default="", max_length=2000)
 
 
 class FeedbackCreate(BaseModel):
     helpful: bool
-    turn_seq: int | None = Field(default=None, ge=1, description="The answer the feedback is on")
+    turn_seq: int | None = Field(
+        default=None, ge=1, le=MAX_SEQ, description="The answer the feedback is on"
+    )
 
 
 def conversation_public(c: Conversation) -> ConversationPublic:
@@ -271,7 +279,7 @@ def router(
         return turn_public(service.send(conversation_id, body.text))
 
     @api.get("/{conversation_id}", response_model=Transcript, responses=ERROR_RESPONSES)
-    def transcript(conversation_id: ConversationId, after: Annotated[int, "seq"] = 0) -> Transcript:
+    def transcript(conversation_id: ConversationId, after: After = 0) -> Transcript:
         """The conversation and its events (only those after seq `after`, if given)."""
         conversation, events = service.transcript(conversation_id)
         return Transcript(
@@ -306,7 +314,9 @@ def router(
         return event_public(service.feedback(conversation_id, body.helpful, body.turn_seq))
 
     @api.websocket("/{conversation_id}/events")
-    async def stream(websocket: WebSocket, conversation_id: str, after: int = 0) -> None:
+    async def stream(
+        websocket: WebSocket, conversation_id: ConversationId, after: After = 0
+    ) -> None:
         """Every event of the conversation as JSON, from seq `after` on, live. A client that
         reconnects with the last seq it saw receives exactly what it missed."""
         # Accept before closing: a close before the handshake reaches a browser as HTTP 403

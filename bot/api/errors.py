@@ -8,13 +8,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from bot.access.ratelimit import RateLimited
 from bot.answering.texts import TEXTS, both
+from bot.api.fields import TEXT_CODES
 from bot.conversation.service import MessageRejected, SurveyRefused
 from bot.conversation.status import InvalidTransition
 from bot.conversation.store import ConversationNotFound, StatusConflict
 from handoff.desk import AlreadyClaimed, NotAssignee, NotWaiting
+from ingest.plain_text import UnsafeText
 from knowledge.drafts import DraftRejected
 from knowledge.library import LibraryError
 
@@ -25,7 +28,22 @@ LIBRARY_STATUS = {
     "job_not_found": 404,
     "no_embedder": 503,
 }
-DRAFT_STATUS = {"draft_not_found": 404, "gap_not_found": 404, "draft_not_pending": 409}
+DRAFT_STATUS = {
+    "draft_not_found": 404,
+    "gap_not_found": 404,
+    "draft_not_pending": 409,
+    "draft_not_served": 422,
+}
+# What the framework itself answers (no route, wrong method, a body it cannot read).
+HTTP_CODES = {
+    400: "invalid_json",  # the only 400 FastAPI raises: a body it could not decode
+    401: "not_logged_in",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
 
 
 class ApiError(BaseModel):
@@ -129,6 +147,19 @@ def install(app: FastAPI) -> None:
     async def library_refused(_: Request, exc: LibraryError) -> JSONResponse:
         return error(LIBRARY_STATUS.get(exc.code, 400), exc.code, str(exc))
 
+    @app.exception_handler(UnsafeText)
+    async def unsafe_text(_: Request, exc: UnsafeText) -> JSONResponse:
+        return error(400, exc.code, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def framework(_: Request, exc: HTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        key = "error_bad_request" if exc.status_code == 400 else None
+        response = error(exc.status_code, code, str(exc.detail), key)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = exc.errors()
@@ -136,6 +167,10 @@ def install(app: FastAPI) -> None:
             return error(
                 400, "invalid_json", "The request body is not valid JSON.", "error_bad_request"
             )
+        text = next((p for p in problems if p.get("type") in TEXT_CODES), None)
+        if text is not None:
+            where = ".".join(str(x) for x in text.get("loc", ()))
+            return error(400, text["type"], f"{where}: {text.get('msg')}")
         details = [
             {"where": ".".join(str(x) for x in p.get("loc", ())), "problem": p.get("msg")}
             for p in problems
@@ -151,3 +186,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ValueError)
     async def bad_value(_: Request, exc: ValueError) -> JSONResponse:
         return error(400, "bad_request", str(exc))
+
+    @app.exception_handler(Exception)
+    async def server_error(_: Request, exc: Exception) -> JSONResponse:
+        # the server logs the traceback (Starlette raises it on); the client gets the shape
+        return error(500, "internal_error", "Something went wrong on the server.", "error_internal")

@@ -26,7 +26,7 @@ def moment(value: str | None, *, end: bool) -> datetime | None:
             at = datetime.combine(day + timedelta(days=1) if end else day, time(), UTC)
             return at
         at = datetime.fromisoformat(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: the day after 9999-12-31
         raise ValueError(f"{value!r} is not an ISO date or date-time (2026-11-01)") from exc
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 

@@ -34,6 +34,7 @@ from bot.conversation.events import (
 from bot.conversation.feed import EventFeed
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationStore
+from ingest.plain_text import UnsafeText, is_blank, plain_text
 
 if TYPE_CHECKING:
     from handoff.gate import Gate, GateVerdict, PastTurn
@@ -107,9 +108,13 @@ class ConversationService:
 
     def send(self, conversation_id: str, text: str) -> TurnResult:
         """Log the customer's message and, while the bot owns the conversation, answer it."""
-        text = text.strip()
-        if not text:
+        try:
+            text = plain_text(text)
+        except UnsafeText as unsafe:
+            raise MessageRejected(unsafe.code, f"error_{unsafe.code}") from None
+        if is_blank(text):
             raise MessageRejected("empty_message", "error_empty_message")
+        text = text.strip()
         if len(text) > self.max_message_chars:
             raise MessageRejected(
                 "message_too_long", "error_message_too_long", limit=self.max_message_chars
