@@ -40,6 +40,7 @@ from bot.conversation.events import (
     TurnRefused,
 )
 from bot.conversation.status import ConversationStatus
+from bot.exports import spreadsheet_row
 from knowledge.embedding import Embedder
 from knowledge.text import normalize
 
@@ -272,24 +273,28 @@ def gaps_workbook(groups: Sequence[GapGroup]) -> bytes:
     details.append(QUESTION_HEADERS)
     for group in groups:
         summary.append(
-            (
-                group.label,
-                group.count,
-                group.reasons.get(REFUSED, 0),
-                group.reasons.get(HANDED_OFF, 0),
-                _cell_time(group.first_seen),
-                _cell_time(group.last_seen),
-                "\n".join(q.text for q in group.examples),
+            spreadsheet_row(
+                (
+                    group.label,
+                    group.count,
+                    group.reasons.get(REFUSED, 0),
+                    group.reasons.get(HANDED_OFF, 0),
+                    _cell_time(group.first_seen),
+                    _cell_time(group.last_seen),
+                    "\n".join(q.text for q in group.examples),
+                )
             )
         )
         for question in group.questions or group.examples:
             details.append(
-                (
-                    group.label,
-                    question.text,
-                    _cell_time(question.at),
-                    REASON_NAMES.get(question.reason, question.reason),
-                    question.conversation_id,
+                spreadsheet_row(
+                    (
+                        group.label,
+                        question.text,
+                        _cell_time(question.at),
+                        REASON_NAMES.get(question.reason, question.reason),
+                        question.conversation_id,
+                    )
                 )
             )
     for sheet, widths in ((summary, (48, 8, 10, 12, 20, 20, 80)), (details, (48, 60, 20, 16, 34))):
