@@ -3,8 +3,11 @@ from a reply, or from the unanswered-questions report), waiting for an admin to 
 
 from __future__ import annotations
 
+import builtins
+import threading
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -16,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from bot.conversation.events import now
 from bot.conversation.sql import UtcDateTime, metadata
+from ingest.plain_text import UnsafeText, is_blank, plain_text, strip_controls
 
 MAX_CHARS = 4000
 DRAFTS_FILE = "knowledge_drafts.xlsx"  # approved drafts, a source like any other
@@ -39,6 +43,7 @@ class Draft:
     created_by: str
     created_at: datetime
     updated_at: datetime
+    problem: str | None = None  # why its last approval did not get it served
 
 
 class DraftRejected(ValueError):
@@ -60,12 +65,21 @@ drafts = Table(
     Column("created_by", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("problem", Text),  # migration 0003
 )
+
+
+class DraftNotServed(DraftRejected):
+    """Publishing the approved drafts failed; the message says why (for the admin)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("draft_not_served", message)
 
 
 class KnowledgeDrafts:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._approving = threading.Lock()
 
     def add(
         self,
@@ -77,7 +91,7 @@ class KnowledgeDrafts:
         conversation_id: str | None = None,
         allow_empty_answer: bool = False,
     ) -> Draft:
-        question, answer = question.strip(), answer.strip()
+        question, answer = _text(question), _text(answer)
         if not question or (not answer and not allow_empty_answer):
             raise DraftRejected("empty_draft", "a draft needs both a question and an answer")
         if len(question) > MAX_CHARS or len(answer) > MAX_CHARS:
@@ -128,8 +142,8 @@ class KnowledgeDrafts:
         """Change a pending draft's question or answer (an empty answer is allowed while it
         is pending: a group of unanswered questions starts as a question only)."""
         draft = self._pending(draft_id)
-        question = draft.question if question is None else question.strip()
-        answer = draft.answer if answer is None else answer.strip()
+        question = draft.question if question is None else _text(question)
+        answer = draft.answer if answer is None else _text(answer)
         if not question:
             raise DraftRejected("empty_draft", "a draft needs a question")
         if len(question) > MAX_CHARS or len(answer) > MAX_CHARS:
@@ -142,20 +156,50 @@ class KnowledgeDrafts:
             )
         return self.get(draft_id)
 
+    def approve(self, draft_id: str, publish: Callable[[builtins.list[Draft]], None]) -> Draft:
+        """Approve a pending draft once it is served. `publish` gets every approved draft,
+        this one among them, and makes them the knowledge base's (writes the drafts sheet and
+        ingests it), raising DraftNotServed when it could not. Only then is the draft marked
+        approved; otherwise it stays pending with the reason, and the others are untouched.
+        One approval at a time: each publishes the whole set."""
+        with self._approving:
+            draft = self._pending(draft_id)
+            # rows saved before input was normalised may hold control characters
+            question, answer = _kept(draft.question), _kept(draft.answer)
+            if not question or not answer:
+                raise DraftRejected("empty_draft", "write the answer before approving the draft")
+            approved = replace(draft, question=question, answer=answer)
+            try:
+                publish([*self.list(DraftStatus.APPROVED), approved])
+            except DraftNotServed as failed:
+                self._set(draft_id, DraftStatus.PENDING, problem=str(failed))
+                raise
+            self._set(draft_id, DraftStatus.APPROVED, question=question, answer=answer)
+        return self.get(draft_id)
+
+    def reject(self, draft_id: str) -> Draft:
+        self._pending(draft_id)
+        self._set(draft_id, DraftStatus.REJECTED)
+        return self.get(draft_id)
+
     def decide(self, draft_id: str, status: DraftStatus) -> Draft:
-        """Approve or reject a pending draft; only one with an answer can be approved."""
-        draft = self._pending(draft_id)
-        if status == DraftStatus.APPROVED and not (draft.question and draft.answer):
-            raise DraftRejected("empty_draft", "write the answer before approving the draft")
+        """Reject a pending draft; approving one goes through `approve`, which publishes it."""
+        if status != DraftStatus.REJECTED:
+            raise ValueError("a draft is approved with approve(), which gets it served")
+        return self.reject(draft_id)
+
+    def _set(self, draft_id: str, status: DraftStatus, **values: Any) -> None:
+        """Move a pending draft to `status` (compare-and-set: a draft is decided once)."""
+        if status != DraftStatus.PENDING:
+            values["problem"] = None
         with self._engine.begin() as conn:
             changed = conn.execute(
                 update(drafts)
                 .where(drafts.c.id == draft_id, drafts.c.status == DraftStatus.PENDING.value)
-                .values(status=status.value, updated_at=now())
+                .values(status=status.value, updated_at=now(), **values)
             ).rowcount
         if not changed:
             raise DraftRejected("draft_not_pending", "this draft was decided already")
-        return self.get(draft_id)
 
     def _pending(self, draft_id: str) -> Draft:
         draft = self.get(draft_id)
@@ -172,11 +216,30 @@ def write_drafts_sheet(path: Path, approved: list[Draft]) -> None:
     sheet.title = DRAFTS_SHEET
     sheet.append(("問題", "答案", "編號"))
     for draft in sorted(approved, key=lambda d: (d.created_at, d.id)):
-        sheet.append((draft.question, draft.answer, draft.id))
+        sheet.append((_kept(draft.question), _kept(draft.answer), draft.id))
+        for cell in sheet[sheet.max_row]:
+            cell.data_type = "s"  # text as typed: "=1+1" is an answer, not a formula
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.part")
     book.save(partial)
     partial.replace(path)
+
+
+def _text(value: str) -> str:
+    """A question or an answer as it is kept: plain text, nothing but invisible characters
+    counting as empty. A NUL is refused (DraftRejected nul_character)."""
+    try:
+        value = plain_text(value)
+    except UnsafeText as unsafe:
+        raise DraftRejected(unsafe.code, str(unsafe)) from None
+    return "" if is_blank(value) else value.strip()
+
+
+def _kept(value: str) -> str:
+    """What a stored question or answer can be in the drafts sheet (older rows may hold
+    control characters, which an XLSX cell cannot)."""
+    value = strip_controls(value)
+    return "" if is_blank(value) else value.strip()
 
 
 def _draft(r: Any) -> Draft:
@@ -190,4 +253,5 @@ def _draft(r: Any) -> Draft:
         r.created_by,
         r.created_at,
         r.updated_at,
+        r.problem,
     )

@@ -4,13 +4,13 @@ grouped by meaning, the conversations behind each metric, exports and tags. Admi
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from openpyxl import Workbook
@@ -18,15 +18,18 @@ from pydantic import BaseModel, Field
 
 from bot.access.accounts import Accounts, Role, User
 from bot.api.errors import ERROR_RESPONSES
+from bot.api.fields import ID_PATTERN, PlainText
 from bot.api.metrics import moment
 from bot.conversation.events import CustomerMessaged, Event
 from bot.conversation.store import ConversationStore
+from bot.exports import csv_export, spreadsheet_row
 from bot.metrics import Metrics, compute_metrics
 from bot.tags import TagSettings, tags_by_conversation, with_tag
 from bot.unanswered import GapGroup, gaps_workbook, group_questions, unanswered_questions
 from knowledge.drafts import (
     DRAFTS_FILE,
     Draft,
+    DraftNotServed,
     DraftRejected,
     DraftStatus,
     KnowledgeDrafts,
@@ -38,18 +41,21 @@ from knowledge.library import IngestJob, KnowledgeLibrary, LibraryError
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+DraftId = Annotated[str, Path(description="The draft's id", max_length=64, pattern=ID_PATTERN)]
+
+
 class DraftEdit(BaseModel):
-    question: str | None = Field(default=None, max_length=4000)
-    answer: str | None = Field(default=None, max_length=4000)
+    question: PlainText | None = Field(default=None, max_length=4000)
+    answer: PlainText | None = Field(default=None, max_length=4000)
 
 
 class DraftCreate(BaseModel):
-    question: str = Field(max_length=4000)
-    answer: str = Field(default="", max_length=4000)
+    question: PlainText = Field(max_length=4000)
+    answer: PlainText = Field(default="", max_length=4000)
 
 
 class GapDraft(BaseModel):
-    answer: str = Field(default="", max_length=4000)
+    answer: PlainText = Field(default="", max_length=4000)
 
 
 def job_public(job: IngestJob) -> dict[str, Any]:
@@ -170,20 +176,49 @@ def router(
         )
 
     @api.patch("/drafts/{draft_id}")
-    def edit_draft(draft_id: str, body: DraftEdit) -> dict[str, Any]:
+    def edit_draft(draft_id: DraftId, body: DraftEdit) -> dict[str, Any]:
         return draft_public(drafts.edit(draft_id, body.question, body.answer))
 
     @api.post("/drafts/{draft_id}/approve")
-    def approve(draft_id: str) -> dict[str, Any]:
-        """Approve a draft: it joins the drafts sheet, which is ingested at once."""
-        draft = drafts.decide(draft_id, DraftStatus.APPROVED)
-        write_drafts_sheet(library.folder / DRAFTS_FILE, drafts.list(DraftStatus.APPROVED))
-        job = library.ingest([DRAFTS_FILE], f"approved draft {draft.id}")
-        return {"draft": draft_public(draft), "job": job_public(job)}
+    def approve(draft_id: DraftId) -> dict[str, Any]:
+        """Approve a draft: it joins the drafts sheet, which is ingested before the answer.
+        The draft is approved once it is served; when it cannot be (422 draft_not_served) it
+        stays pending with the reason in `problem`, and the served drafts stay as they were."""
+        published: list[IngestJob] = []
+        draft = drafts.approve(draft_id, lambda approved: published.append(publish(approved)))
+        return {"draft": draft_public(draft), "job": job_public(published[-1])}
+
+    def publish(approved: list[Draft]) -> IngestJob:
+        sheet = library.folder / DRAFTS_FILE
+        before = sheet.read_bytes() if sheet.is_file() else None
+        try:
+            write_drafts_sheet(sheet, approved)
+            job = library.wait(
+                library.ingest([DRAFTS_FILE], f"approved draft {approved[-1].id}").id
+            )
+            failed = [f for f in job.files if f.source == DRAFTS_FILE and f.outcome == "failed"]
+            if job.state != "done" or failed:
+                raise DraftNotServed(
+                    job.error or (failed[0].error if failed else None) or "ingest failed"
+                )
+        except DraftNotServed:
+            restore(sheet, before)
+            raise
+        except Exception as exc:
+            restore(sheet, before)
+            raise DraftNotServed(f"{type(exc).__name__}: {exc}") from exc
+        return job
+
+    def restore(sheet: FilePath, before: bytes | None) -> None:
+        """The drafts sheet as it was: the knowledge base still serves that version."""
+        if before is None:
+            sheet.unlink(missing_ok=True)
+        else:
+            sheet.write_bytes(before)
 
     @api.post("/drafts/{draft_id}/reject")
-    def reject(draft_id: str) -> dict[str, Any]:
-        return draft_public(drafts.decide(draft_id, DraftStatus.REJECTED))
+    def reject(draft_id: DraftId) -> dict[str, Any]:
+        return draft_public(drafts.reject(draft_id))
 
     # ---- unanswered questions ------------------------------------------------------------
 
@@ -273,13 +308,8 @@ def router(
 
     @api.get("/metrics.csv")
     def metrics_csv(period: Annotated[Period, Depends()]) -> Response:
-        rows = _flat(metrics_of(period))
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["metric", "value"])
-        writer.writerows(rows)
         return Response(
-            "\ufeff" + out.getvalue(),  # a BOM, so Excel reads the Chinese right
+            csv_export(["metric", "value"], _flat(metrics_of(period))),
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": 'attachment; filename="kefu-metrics.csv"'},
         )
@@ -292,7 +322,7 @@ def router(
         sheet.title = "metrics"
         sheet.append(["metric", "value"])
         for row in _flat(metrics_of(period)):
-            sheet.append(row)
+            sheet.append(spreadsheet_row(row))
         out = io.BytesIO()
         book.save(out)
         return Response(
