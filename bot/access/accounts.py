@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.conversation.events import now
-from bot.conversation.sql import UtcDateTime, metadata
+from bot.conversation.sql import UtcDateTime, metadata, writer
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD_CHARS = 10
@@ -94,6 +94,7 @@ class Accounts:
         lifetime: timedelta = timedelta(hours=12),
     ) -> None:
         self._engine = engine
+        self._writer = writer(engine)  # every write transaction; see session() for why
         self._hasher = PasswordHasher()
         self.idle = idle
         self.lifetime = lifetime
@@ -114,7 +115,7 @@ class Accounts:
             )
         user = User(username, display_name.strip() or username, Role(role))
         try:
-            with self._engine.begin() as conn:
+            with self._writer.begin() as conn:
                 conn.execute(
                     insert(users).values(
                         username=user.username,
@@ -133,7 +134,7 @@ class Accounts:
             raise AccountError(
                 "weak_password", f"a password needs at least {MIN_PASSWORD_CHARS} characters"
             )
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             changed = conn.execute(
                 update(users)
                 .where(users.c.username == username)
@@ -145,7 +146,7 @@ class Accounts:
             raise AccountError("no_such_user", f"no user {username!r}")
 
     def remove(self, username: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(delete(sessions).where(sessions.c.username == username))
             gone = conn.execute(delete(users).where(users.c.username == username)).rowcount
         if not gone:
@@ -174,7 +175,7 @@ class Accounts:
         if row is None:
             return None
         if self._hasher.check_needs_rehash(stored):
-            with self._engine.begin() as conn:
+            with self._writer.begin() as conn:
                 conn.execute(
                     update(users)
                     .where(users.c.username == username)
@@ -184,7 +185,7 @@ class Accounts:
         token = secrets.token_urlsafe(32)
         at = now()
         expires = at + min(self.idle, self.lifetime)
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(delete(sessions).where(sessions.c.expires_at < at))
             conn.execute(
                 insert(sessions).values(
@@ -201,36 +202,42 @@ class Accounts:
         if not token:
             raise SessionInvalid("not_logged_in")
         at = now()
-        with self._engine.begin() as conn:
+        with self._engine.connect() as conn:
             row = conn.execute(
                 select(sessions, users.c.display_name, users.c.role)
                 .join(users, users.c.username == sessions.c.username)
                 .where(sessions.c.token_hash == _digest(token))
             ).one_or_none()
-            if row is None:
-                raise SessionInvalid("not_logged_in")
-            if row.expires_at <= at:
-                # kept (log-ins purge them) so that every later call also says "expired"
-                raise SessionInvalid("session_expired")
-            expires = min(at + self.idle, row.created_at + self.lifetime)
-            if expires - row.expires_at > timedelta(minutes=1):
-                conn.execute(
+        if row is None:
+            raise SessionInvalid("not_logged_in")
+        if row.expires_at <= at:
+            # kept (log-ins purge them) so that every later call also says "expired"
+            raise SessionInvalid("session_expired")
+        expires = min(at + self.idle, row.created_at + self.lifetime)
+        if expires - row.expires_at > timedelta(minutes=1):
+            # The read above is a transaction of its own: on SQLite, upgrading a read to a write
+            # fails at once ("database is locked") when another connection wrote in between.
+            # The write takes the lock first, and its WHERE holds the read's conditions.
+            with self._writer.begin() as conn:
+                moved = conn.execute(
                     update(sessions)
-                    .where(sessions.c.token_hash == row.token_hash)
+                    .where(sessions.c.token_hash == row.token_hash, sessions.c.expires_at > at)
                     .values(expires_at=expires)
-                )
-            else:
-                expires = row.expires_at
+                ).rowcount
+            if not moved:  # logged out, or its password changed, meanwhile
+                raise SessionInvalid("not_logged_in")
+        else:
+            expires = row.expires_at
         return Session(token, User(row.username, row.display_name, Role(row.role)), expires)
 
     def log_out(self, token: str | None) -> None:
         if token:
-            with self._engine.begin() as conn:
+            with self._writer.begin() as conn:
                 conn.execute(delete(sessions).where(sessions.c.token_hash == _digest(token)))
 
     def expire(self, token: str) -> None:
         """End a session now, as if its time had run out (for operators and tests)."""
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(
                 update(sessions)
                 .where(sessions.c.token_hash == _digest(token))

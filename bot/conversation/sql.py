@@ -357,6 +357,13 @@ class SqlConversationStore:
             return [_conversation(row) for row in conn.execute(query)]
 
 
+def writer(engine: Engine) -> Engine:
+    """`engine` for write transactions: on SQLite each begins IMMEDIATE, taking the write lock
+    (waiting on the busy timeout) before it reads, so a read-then-update never meets
+    "database is locked" when it upgrades. For the tables that live beside the store's."""
+    return engine.execution_options(**{_WRITE: True})
+
+
 def migration_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration for the store's migrations, with no alembic.ini: the scripts
     ship inside the package. With a connection, env.py migrates over that connection."""
