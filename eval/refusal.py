@@ -50,6 +50,7 @@ from bot.answering.refusal import (
     LanguageModel,
     RefusalModel,
 )
+from bot.answering.scale import refresh_scale
 from bot.conversation.events import Decision
 from eval.datasets import (
     EvalSet,
@@ -60,6 +61,7 @@ from eval.datasets import (
 )
 from eval.datasets import clinc150 as clinc150_items
 from eval.datasets import drcd as drcd_items
+from eval.datasets import shop as shop_items
 from eval.datasets import stackfaq as stackfaq_items
 from eval.retrieval import DEFAULT_CACHE, DEFAULT_RESULTS, build_kb, default_embedders
 from ingest.model import Chunk
@@ -204,6 +206,7 @@ SETS = {"clinc150": clinc150, "taipei_faq": taipei_faq, "drcd": drcd}
 HELD_OUT = 0.25  # share of a data set's items taken out of its knowledge base
 ANSWERABLE, NEAR, FAR = "answerable", "near", "far"
 FAR_LINES = 1000
+SIGNALS_VERSION = "standing, lead alone"  # stored signals of an older recipe are collected again
 
 
 @dataclass
@@ -240,10 +243,13 @@ def _split(
     questions: list[Probe],
     far: list[str],
     notes: dict[str, Any],
+    eligible: set[str] | None = None,
 ) -> NearSet:
-    """Take a quarter of the labels out: their chunks leave the knowledge base and the
-    questions whose every gold label left become near-domain questions."""
-    gone = _held_out([str(c.metadata["label"]) for c in chunks], name)
+    """Take a quarter of the labels (of the `eligible` ones, when given) out: their chunks
+    leave the knowledge base and the questions whose every gold label left become near-domain
+    questions."""
+    labels = [str(c.metadata["label"]) for c in chunks]
+    gone = _held_out([lb for lb in labels if eligible is None or lb in eligible], name)
     kept = [c for c in chunks if str(c.metadata["label"]) not in gone]
     answerable, near = [], []
     for probe in questions:
@@ -309,11 +315,30 @@ def near_drcd(root: Path) -> NearSet:
     return _split("drcd", "zh", items.chunks, questions, far, {})
 
 
+def near_shop(root: Path) -> NearSet:
+    """The demo shop (knowledge/demo/files) with a quarter of its FAQ rows taken out; the
+    everyday questions of eval/data/shop_queries.tsv whose every answering item left are
+    near-domain. A shop's FAQ has many rows on one subject (a 退換貨 sheet), so a right answer
+    has close rivals there, unlike in the public sets. Policy pages stay. Far: the same travel
+    and small-talk lines as taipei_faq. (eval/data/demo_questions.tsv is never used here: it
+    is the test of eval/demo_shop.py.)"""
+    items = shop_items(root)
+    questions = [Probe(q.text, q.gold) for q in items.queries]
+    rows = {
+        str(c.metadata["label"])
+        for c in items.chunks
+        if c.metadata.get("question") and c.metadata.get("answer")
+    }
+    far = _lines(root / "crosswoz_utterances") + _smp_chat(root / "smp2017_ecdt")
+    return _split("shop", "zh", items.chunks, questions, far, {"faq_rows": len(rows)}, rows)
+
+
 NEAR_SETS = {
     "clinc150": near_clinc150,
     "stackfaq": near_stackfaq,
     "taipei_faq": near_taipei_faq,
     "drcd": near_drcd,
+    "shop": near_shop,
 }
 
 
@@ -615,6 +640,7 @@ def prepare_near(name: str, root: Path, limit: int | None, cache: Path) -> NearP
     evalset = EvalSet(f"near-{name}", chosen.language, chosen.chunks, [])
     kb_dir = cache / evalset.name
     kb, build = build_kb(evalset, default_embedders(), kb_dir)
+    refresh_scale(kb)  # as `kefu ingest` does
     # Every question is asked twice (signals, then the decision): the second time from cache.
     retriever = HybridRetriever(kb, RetrievalConfig(cache_size=20_000))
     classifier = AnswerClassifier.load(kb_dir)
@@ -626,6 +652,7 @@ def prepare_near(name: str, root: Path, limit: int | None, cache: Path) -> NearP
     answerer = Answerer(retriever, RefusalModel.load(None), classifier=slot)
     # The signals do not depend on the refusal model: kept, so that refitting takes seconds.
     asked = json.dumps({k: [p.text for p in v] for k, v in chosen.probes.items()})
+    asked += SIGNALS_VERSION
     stored = kb_dir / f"near-signals-{hashlib.sha256(asked.encode()).hexdigest()[:12]}.json"
     if stored.is_file():
         rows = json.loads(stored.read_text(encoding="utf-8"))

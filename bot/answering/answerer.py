@@ -18,6 +18,7 @@ from bot.answering.extract import citation, reply_text
 from bot.answering.followup import chosen_option, is_follow_up, with_context
 from bot.answering.language import CustomerLanguage
 from bot.answering.refusal import RefusalModel, Verdict, signals
+from bot.answering.scale import SimilarityScale, stored_scale
 from bot.answering.texts import say
 from bot.conversation.events import Citation, Decision, Retrieved
 from knowledge.base import QUESTION_VIEW
@@ -91,6 +92,7 @@ class Answerer:
         self.policy = policy or AnswerPolicy()
         self.composer = composer
         self.classifier = classifier or ClassifierSlot(None)
+        self._scale: tuple[int, SimilarityScale | None] | None = None
 
     def answer(
         self, text: str, language: CustomerLanguage, context: AnswerContext | None = None
@@ -114,8 +116,17 @@ class Answerer:
             best = max(candidates, key=lambda c: probabilities.get(c.key, 0.0))
             candidates = [best, *(c for c in candidates if c is not best)]
         filled = self._dense_of_top(question, language, candidates[0]) if candidates else None
-        verdict = self.refusal.judge(language, signals(question, candidates, probabilities, filled))
+        values = signals(question, candidates, probabilities, filled, self.scale())
+        verdict = self.refusal.judge(language, values)
         return _Attempt(asked, candidates, verdict, probabilities)
+
+    def scale(self) -> SimilarityScale | None:
+        """The knowledge base's similarity scale as the last ingest measured it, read again
+        only when the knowledge changes. A scale a few rows old is still the knowledge's."""
+        revision = self.retriever.kb.catalog.revision()
+        if self._scale is None or self._scale[0] != revision:
+            self._scale = (revision, stored_scale(self.retriever.kb))
+        return self._scale[1]
 
     def _dense_of_top(
         self, question: str, language: CustomerLanguage, top: Candidate
@@ -291,7 +302,8 @@ class Answerer:
             if not close:
                 break
             reordered = [rival, *(c for c in attempt.candidates if c is not rival)]
-            if self.refusal.judge(language, signals(attempt.question, reordered, p)).answerable:
+            values = signals(attempt.question, reordered, p, scale=self.scale())
+            if self.refusal.judge(language, values).answerable:
                 rivals.append(rival)
         return rivals
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from bot.answering.candidates import answer_key_of
+from bot.answering.scale import refresh_scale
 from knowledge.base import QUESTION_VIEW, KnowledgeBase
 from knowledge.embedding import serves
 
@@ -149,7 +150,9 @@ class ClassifierSlot:
 
 def refit_if_stale(kb: KnowledgeBase, data_dir: Path) -> AnswerClassifier | None:
     """Fit the classifier again when the knowledge moved since it was fitted (after an
-    ingest); None when the knowledge has too few phrasings per answer to fit one."""
+    ingest), and measure the knowledge's similarity scale again (bot/answering/scale.py);
+    None when the knowledge has too few phrasings per answer to fit a classifier."""
+    refresh_scale(kb)
     current = AnswerClassifier.load(data_dir)
     if current is not None and current.revision == kb.catalog.revision():
         return current

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from bot.answering.candidates import Candidate
+from bot.answering.scale import SimilarityScale
 from knowledge.retriever import KEYWORD, dense_signal
 from knowledge.text import tokenize
 
@@ -41,13 +42,22 @@ SIGNAL_REASONS = {
     "similarity_lead": "low_similarity",
     "specific_coverage": "low_keyword_coverage",
     "rank_agreement": "little_agreement",
+    "standing": "low_similarity",
 }
 # The signals a model for every knowledge base and language uses: the ones relative to the
 # other retrieved answers. Absolute similarities and keyword scores sit in different ranges on
 # different knowledge (a Taipei FAQ question is .9 like any other Chinese question, a CLINC150
 # utterance .9 like its paraphrases) and, with one data set left out of fitting, they made
-# the model worse on it (eval/refusal.py --near-domain).
-GENERAL_FEATURES = ("margin", "similarity_lead", "specific_coverage", "rank_agreement")
+# the model worse on it (eval/refusal.py --near-domain). The similarity enters only as its
+# standing on the knowledge base's own scale (bot/answering/scale.py). Specific coverage,
+# left out: everyday wordings of a shop's questions share few words with its FAQ rows, and with
+# it the model refused them (eval/refusal.py --near-domain, the shop held out).
+GENERAL_FEATURES = ("margin", "similarity_lead", "rank_agreement", "standing")
+# The lead of a best candidate with fewer than two other answers retrieved (every retrieved
+# row gives its answer): it stands alone. Leads are capped there too, so that one very far
+# crowd does not outweigh the other signals.
+LEAD_ALONE = 5.0
+LEAD_CAP = 8.0
 
 
 def signals(
@@ -55,18 +65,21 @@ def signals(
     candidates: list[Candidate],
     probabilities: dict[str, float] | None = None,
     similarity_of_top: dict[str, float] | None = None,
+    scale: SimilarityScale | None = None,
 ) -> dict[str, float]:
     """The refusal signals of a turn's best candidate (an empty dict when nothing was found).
 
     `probabilities` are the answer classifier's, when the knowledge base has one;
     `similarity_of_top` gives a dense signal's similarity for a best candidate that only the
-    keyword search found (so that the signal is never simply missing)."""
+    keyword search found (so that the signal is never simply missing); `scale` is the
+    knowledge base's own similarity scale, measured at ingest (no scale: no "standing")."""
     if not candidates:
         return {}
     top = candidates[0]
     others = candidates[1:]
     values: dict[str, float] = {}
-    for name, signal in (("similarity", _general_dense(candidates)), ("similarity_en", MINILM)):
+    general = _general_dense(candidates)
+    for name, signal in (("similarity", general), ("similarity_en", MINILM)):
         mine = _best_signal(top, signal)
         if mine is None and similarity_of_top is not None:
             mine = similarity_of_top.get(signal)
@@ -77,6 +90,8 @@ def signals(
         values[name.replace("similarity", "margin")] = mine - rival
         if name == "similarity":
             values["similarity_lead"] = _lead(mine, [_best_signal(c, signal) for c in others])
+            if scale is not None and dense_signal(scale.embedder) == signal:
+                values["standing"] = scale.standing(mine)
     asked = set(tokenize(question))
     values["keyword_coverage"] = len(asked & top.words) / len(asked) if asked else 0.0
     values["specific_coverage"] = specific_coverage(asked, top, others)
@@ -93,12 +108,13 @@ def signals(
 def _lead(mine: float, rivals: list[float | None]) -> float:
     """How many standard deviations the best candidate's similarity stands above the other
     retrieved answers': dense similarities sit in different ranges on different knowledge
-    (short utterances, long passages), the lead over the crowd much less so."""
+    (short utterances, long passages), the lead over the crowd much less so. With fewer than
+    two other answers retrieved (all the rows found give this answer) it stands alone."""
     found = [r for r in rivals if r is not None]
     if len(found) < 2:
-        return 0.0
+        return LEAD_ALONE
     spread = float(np.std(found))
-    return (mine - float(np.mean(found))) / max(spread, 0.01)
+    return min((mine - float(np.mean(found))) / max(spread, 0.01), LEAD_CAP)
 
 
 def specific_coverage(asked: set[str], top: Candidate, others: list[Candidate]) -> float:

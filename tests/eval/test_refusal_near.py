@@ -40,7 +40,7 @@ def rows(seed: int, shift: float) -> list[dict]:
     for kind, centre, correct in ((ANSWERABLE, 0.8, True), (NEAR, 0.4, False), (FAR, 0.1, False)):
         for _ in range(200):
             value = rng.gauss(centre + shift, 0.12)
-            signals = {"similarity": value, "specific_coverage": value}
+            signals = {"standing": value, "similarity_lead": value}
             made.append({"signals": signals, "kind": kind, "correct": correct})
     return made
 

@@ -1,0 +1,143 @@
+"""The knowledge base's own similarity scale: measured from its stored vectors at ingest,
+stored in the catalog, measured again when the knowledge changes, and the turn's similarity
+expressed on it (the refusal signal "standing")."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bot.answering.candidates import group
+from bot.answering.classifier import refit_if_stale
+from bot.answering.refusal import LEAD_ALONE, LEAD_CAP, signals
+from bot.answering.scale import (
+    SCALE_KEY,
+    SimilarityScale,
+    measure_scale,
+    nearest_other,
+    refresh_scale,
+    stored_scale,
+)
+from ingest.model import Chunk
+from knowledge.base import QUESTION_VIEW, KnowledgeBase
+from knowledge.embedding import HashingEmbedder
+from knowledge.retriever import Hit
+
+ROWS = [
+    ("退貨要怎麼申請", "到我的訂單申請退貨"),
+    ("退貨怎麼辦理", "到我的訂單申請退貨"),  # the same answer asked another way
+    ("退款多久會到帳", "五個工作天內退款"),
+    ("運費怎麼算", "滿990免運"),
+    ("可以寄到金門嗎", "可以，運費220"),
+]
+
+
+def unit(*values: float) -> np.ndarray:
+    v = np.array(values, dtype=float)
+    return v / np.linalg.norm(v)
+
+
+def test_nearest_other_skips_targets_with_the_same_answer():
+    a, a2, b, c = unit(1, 0, 0), unit(1, 0.1, 0), unit(1, 1, 0), unit(0, 0, 1)
+    found = nearest_other(
+        np.array([a, c]), ["x", "z"], np.array([a, a2, b, c]), ["x", "x", "y", "z"]
+    )
+    # a's twin a2 gives the same answer: its nearest other answer is b; c is alone on its axis
+    assert found[0] == pytest.approx(float(a @ b))
+    assert found[1] == pytest.approx(max(float(c @ t) for t in (a, a2, b)))
+    assert nearest_other(np.array([a]), ["x"], np.array([a2]), ["x"])[0] == -1.0
+
+
+def ingest_rows(kb: KnowledgeBase, rows: list[tuple[str, str]]) -> None:
+    chunks = [
+        Chunk.build(
+            "faq.xlsx",
+            f"sheet=FAQ;row={i}",
+            f"問題: {q}\n答案: {a}",
+            {"question": q, "answer": a, "language": "zh"},
+        )
+        for i, (q, a) in enumerate(rows, start=2)
+    ]
+    kb.sync_source("faq.xlsx", chunks)
+
+
+def test_the_scale_is_each_rows_similarity_to_its_nearest_other_answer(tmp_path):
+    kb = KnowledgeBase.in_memory([HashingEmbedder("e5")], tmp_path)
+    ingest_rows(kb, ROWS)
+    scale = measure_scale(kb)
+    assert scale is not None
+    assert (scale.embedder, scale.rows, scale.revision) == ("e5", 5, kb.catalog.revision())
+
+    # By hand: every row asked as its question against every other answer's two vectors.
+    ids, _ = kb.catalog.all_tokens()
+    chunks = kb.catalog.get(ids)
+    vectors = kb.vectors.vectors("e5", [*ids, *(i + QUESTION_VIEW for i in ids)])
+    expected = []
+    for cid, chunk in chunks.items():
+        mine = vectors[cid + QUESTION_VIEW]
+        others = [
+            float(mine @ v)
+            for vid, v in vectors.items()
+            if chunks[vid.removesuffix(QUESTION_VIEW)].metadata["answer"]
+            != chunk.metadata["answer"]
+        ]
+        expected.append(max(others))
+    assert scale.mean == pytest.approx(float(np.mean(expected)))
+    assert scale.std == pytest.approx(float(np.std(expected)))
+
+
+def test_too_little_knowledge_has_no_scale(tmp_path):
+    kb = KnowledgeBase.in_memory([HashingEmbedder("e5")], tmp_path)
+    ingest_rows(kb, ROWS[:2])  # one answer
+    assert measure_scale(kb) is None
+    assert measure_scale(kb, "minilm") is None  # no such model
+
+
+def test_the_scale_is_stored_and_measured_again_when_the_knowledge_changes(tmp_path):
+    kb = KnowledgeBase.in_memory([HashingEmbedder("e5")], tmp_path)
+    ingest_rows(kb, ROWS[:4])
+    refit_if_stale(kb, tmp_path)  # as `kefu ingest` does
+    first = stored_scale(kb)
+    assert first is not None and first.rows == 4
+    assert SimilarityScale.from_json(kb.catalog.meta(SCALE_KEY) or "") == first
+    assert refresh_scale(kb) == first  # nothing changed: not measured again
+
+    ingest_rows(kb, ROWS)
+    assert stored_scale(kb) == first  # stale until the next ingest step
+    second = refresh_scale(kb)
+    assert second is not None and second.rows == 5
+    assert second.revision == kb.catalog.revision() > first.revision
+    assert stored_scale(kb) == second
+
+
+def test_standing_is_the_similarity_in_the_knowledges_own_spreads():
+    scale = SimilarityScale(revision=1, embedder="e5", rows=10, mean=0.9, std=0.02)
+    assert scale.standing(0.94) == pytest.approx(2.0)
+    assert scale.standing(0.86) == pytest.approx(-2.0)
+    assert SimilarityScale(1, "e5", 3, 0.9, 0.0).standing(0.91) == pytest.approx(1.0)  # floor .01
+
+
+def hit(item_id: str, answer: str, e5: float) -> Hit:
+    meta = {"question": f"q {item_id}", "answer": answer}
+    return Hit(item_id, answer, "faq.xlsx", f"row={item_id}", meta, e5, {"dense:e5": e5}, {})
+
+
+def test_the_turn_carries_its_standing_only_with_a_scale_of_its_similarity_model():
+    candidates = group([hit("a", "A", 0.95), hit("b", "B", 0.90), hit("c", "C", 0.80)])
+    scale = SimilarityScale(1, "e5", 10, 0.9, 0.02)
+    assert signals("q", candidates, scale=scale)["standing"] == pytest.approx(2.5)
+    assert "standing" not in signals("q", candidates)
+    assert "standing" not in signals("q", candidates, scale=SimilarityScale(1, "custom", 10, 0, 1))
+
+
+def test_a_best_answer_that_every_retrieved_row_gives_stands_alone():
+    alone = group([hit("a", "A", 0.95), hit("b", "A", 0.93), hit("c", "A", 0.90)])
+    assert len(alone) == 1
+    assert signals("q", alone)["similarity_lead"] == LEAD_ALONE
+    one_rival = group([hit("a", "A", 0.95), hit("b", "B", 0.60)])
+    assert signals("q", one_rival)["similarity_lead"] == LEAD_ALONE
+    crowd = group([hit("a", "A", 0.99), *(hit(f"r{i}", f"R{i}", 0.5 + i / 1e4) for i in range(9))])
+    assert signals("q", crowd)["similarity_lead"] == LEAD_CAP  # far from a tight crowd
+    assert not math.isnan(signals("q", crowd)["margin"])
