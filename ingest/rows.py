@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ingest.language import HAN
 from ingest.model import Item, LoadError, LoadResult, Problem
+from ingest.plain_text import is_blank, strip_controls
 
 QUESTION_NAMES = ("問題", "題目", "提問", "常見問題", "q", "question", "faq")
 ANSWER_NAMES = ("答案", "回答", "說明", "解答", "內容", "a", "answer")
@@ -143,7 +144,9 @@ def _labels(header: Sequence[str], width: int) -> list[str]:
 
 
 def _clean(cell: str) -> str:
-    return cell.replace("\r\n", "\n").replace("\r", "\n").strip()
+    # the file's fault, not the reader's: control characters (a NUL too) go, the text stays
+    cell = strip_controls(cell)
+    return "" if is_blank(cell) else cell.strip()
 
 
 def _quote(text: str, limit: int = 40) -> str:

