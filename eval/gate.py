@@ -65,6 +65,7 @@ from handoff.sentiment import (
     SentimentModel,
     SentimentWeights,
     lexical_features,
+    plain,
     prepared,
     shipped_weights_path,
 )
@@ -177,7 +178,7 @@ class Embedded:
 
     def features(self) -> np.ndarray:
         """The vector and the lexical features of each text, as the model reads them."""
-        lexical = np.array([lexical_features(prepared(t)) for t in self.texts], dtype=np.float32)
+        lexical = np.array([lexical_features(plain(t)) for t in self.texts], dtype=np.float32)
         return np.hstack([self.vectors, lexical.reshape(len(self.texts), len(LEXICAL))])
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge.courtesy import COURTESY
+from knowledge.courtesy import COURTESY, without_courtesy
 from knowledge.embedding import Embedder
 
 WEIGHTS_FILE = "sentiment.json"
@@ -30,7 +30,14 @@ MAX_CHARS = 256
 
 
 def prepared(text: str) -> str:
-    """The part of a message the model reads: whitespace collapsed, the first MAX_CHARS."""
+    """The part of a message whose vector the model reads: the courtesy around it left out (as
+    search leaves it out, so the gate reuses retrieval's vector; e5 read 不好意思 as a sign of
+    trouble), whitespace collapsed, the first MAX_CHARS. The lexical cues read `plain`."""
+    return " ".join(without_courtesy(text).split())[:MAX_CHARS]
+
+
+def plain(text: str) -> str:
+    """The message as its lexical cues read it: whitespace collapsed, the first MAX_CHARS."""
     return " ".join(text.split())[:MAX_CHARS]
 
 
@@ -189,6 +196,6 @@ class SentimentModel:
     def scores_of(self, texts: Sequence[str], vectors: np.ndarray) -> list[float]:
         """Scores of messages already embedded (as `prepared` texts): the gate reuses the
         vectors for rephrasing, the evaluation reads them from its cache."""
-        lexical = np.array([lexical_features(prepared(t)) for t in texts], dtype=np.float32)
+        lexical = np.array([lexical_features(plain(t)) for t in texts], dtype=np.float32)
         z = vectors @ self._coef + lexical @ self._lexical_coef + self.weights.intercept
         return [1.0 / (1.0 + math.exp(-float(v))) for v in z]

@@ -54,9 +54,9 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "I'm sorry for the trouble.",
     },
     "offer_person": {
-        "zh": "如果這樣還是沒解決，跟我說一聲或按「轉接真人客服」，我馬上請專人為您處理。",
-        "en": "If this doesn't sort it out, just say so or press \"Talk to a person\" and "
-        "I'll bring someone in right away.",
+        "zh": "如果這樣還是沒解決，請按「轉接真人客服」或輸入「轉真人」，我馬上請專人為您處理。",
+        "en": 'If this doesn\'t sort it out, press "Talk to a person" or type "agent" and I\'ll '
+        "bring someone in right away.",
     },
     "waiting_for_agent": {
         "zh": "您的訊息已收到，客服人員會盡快回覆您。",
