@@ -206,7 +206,8 @@ SETS = {"clinc150": clinc150, "taipei_faq": taipei_faq, "drcd": drcd}
 HELD_OUT = 0.25  # share of a data set's items taken out of its knowledge base
 ANSWERABLE, NEAR, FAR = "answerable", "near", "far"
 FAR_LINES = 1000
-SIGNALS_VERSION = "standing, lead alone"  # stored signals of an older recipe are collected again
+# Stored signals of an older recipe are collected again.
+SIGNALS_VERSION = "standing on its language's scale, lead alone"
 
 
 @dataclass

@@ -18,7 +18,7 @@ from bot.answering.extract import citation, reply_text
 from bot.answering.followup import chosen_option, is_follow_up, with_context
 from bot.answering.language import CustomerLanguage
 from bot.answering.refusal import RefusalModel, Verdict, signals
-from bot.answering.scale import SimilarityScale, stored_scale
+from bot.answering.scale import SimilarityScale, stored_scales
 from bot.answering.texts import say
 from bot.conversation.events import Citation, Decision, Retrieved
 from knowledge.base import QUESTION_VIEW
@@ -92,7 +92,7 @@ class Answerer:
         self.policy = policy or AnswerPolicy()
         self.composer = composer
         self.classifier = classifier or ClassifierSlot(None)
-        self._scale: tuple[int, SimilarityScale | None] | None = None
+        self._scales: dict[str, SimilarityScale] = {}
 
     def answer(
         self, text: str, language: CustomerLanguage, context: AnswerContext | None = None
@@ -116,17 +116,27 @@ class Answerer:
             best = max(candidates, key=lambda c: probabilities.get(c.key, 0.0))
             candidates = [best, *(c for c in candidates if c is not best)]
         filled = self._dense_of_top(question, language, candidates[0]) if candidates else None
-        values = signals(question, candidates, probabilities, filled, self.scale())
+        scale = self._scale_for(language, candidates[0]) if candidates else None
+        values = signals(question, candidates, probabilities, filled, scale)
         verdict = self.refusal.judge(language, values)
         return _Attempt(asked, candidates, verdict, probabilities)
 
-    def scale(self) -> SimilarityScale | None:
-        """The knowledge base's similarity scale as the last ingest measured it, read again
-        only when the knowledge changes. A scale a few rows old is still the knowledge's."""
+    def scale(self, language: CustomerLanguage) -> SimilarityScale | None:
+        """The similarity scale of the knowledge's rows in `language`, as the last ingest
+        measured it. Read again until it is measured at the knowledge's revision (an ingest in
+        another process measures it just after changing the knowledge); a scale a few rows
+        old is still the knowledge's own, so it is used meanwhile."""
         revision = self.retriever.kb.catalog.revision()
-        if self._scale is None or self._scale[0] != revision:
-            self._scale = (revision, stored_scale(self.retriever.kb))
-        return self._scale[1]
+        if not self._scales or any(s.revision != revision for s in self._scales.values()):
+            self._scales = stored_scales(self.retriever.kb)
+        return self._scales.get(language)
+
+    def _scale_for(self, language: CustomerLanguage, top: Candidate) -> SimilarityScale | None:
+        """The scale of the question's language, when its best item is in that language: a
+        question answered from an item in the other language is less similar to it on any
+        knowledge (e5 across languages), and its similarity says nothing on that scale."""
+        item_language = top.best.metadata.get("language")
+        return self.scale(language) if item_language in (None, "und", language) else None
 
     def _dense_of_top(
         self, question: str, language: CustomerLanguage, top: Candidate
@@ -302,7 +312,7 @@ class Answerer:
             if not close:
                 break
             reordered = [rival, *(c for c in attempt.candidates if c is not rival)]
-            values = signals(attempt.question, reordered, p, scale=self.scale())
+            values = signals(attempt.question, reordered, p, scale=self._scale_for(language, rival))
             if self.refusal.judge(language, values).answerable:
                 rivals.append(rival)
         return rivals

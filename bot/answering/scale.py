@@ -44,13 +44,6 @@ class SimilarityScale:
         of a row to its nearest other answer."""
         return (similarity - self.mean) / max(self.std, 0.01)
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> SimilarityScale:
-        return cls(**json.loads(text))
-
 
 def nearest_other(
     probes: np.ndarray, probe_keys: list[str], targets: np.ndarray, target_keys: list[str]
@@ -69,9 +62,12 @@ def nearest_other(
     return out
 
 
-def measure_scale(kb: KnowledgeBase, embedder: str | None = None) -> SimilarityScale | None:
+def measure_scale(
+    kb: KnowledgeBase, language: str | None = None, embedder: str | None = None
+) -> SimilarityScale | None:
     """The scale of `embedder` (default: e5, else the first dense model but the English-only
-    MiniLM, as the refusal signal "similarity" chooses); None when too few rows."""
+    MiniLM, as the refusal signal "similarity" chooses) over the rows in `language` (every
+    row when None); None when too few rows."""
     names = [e.name for e in kb.embedders]
     if embedder is None:
         general = [n for n in names if n != "minilm"]
@@ -84,7 +80,7 @@ def measure_scale(kb: KnowledgeBase, embedder: str | None = None) -> SimilarityS
     keys = {
         cid: answer_key_of(chunk.metadata, cid)
         for cid, chunk in chunks.items()
-        if serves(chosen, chunk.language or "und")
+        if serves(chosen, chunk.language or "und") and language in (None, chunk.language)
     }
     stored = kb.vectors.vectors(chosen.name, [*keys, *(cid + QUESTION_VIEW for cid in keys)])
     # A row is asked as its question (its question view), a passage as itself.
@@ -106,18 +102,35 @@ def measure_scale(kb: KnowledgeBase, embedder: str | None = None) -> SimilarityS
     return SimilarityScale(kb.catalog.revision(), chosen.name, len(nearest), mean, std)
 
 
-def stored_scale(kb: KnowledgeBase) -> SimilarityScale | None:
+def stored_scales(kb: KnowledgeBase) -> dict[str, SimilarityScale]:
+    """The scale of each language's rows, as the last ingest measured it."""
     text = kb.catalog.meta(SCALE_KEY)
-    return SimilarityScale.from_json(text) if text else None
+    found = json.loads(text) if text else {}
+    return {lang: SimilarityScale(**value) for lang, value in found.items()}
 
 
-def refresh_scale(kb: KnowledgeBase) -> SimilarityScale | None:
-    """Measure the scale again when the knowledge moved since it was measured."""
-    current = stored_scale(kb)
-    if current is not None and current.revision == kb.catalog.revision():
+def stored_scale(kb: KnowledgeBase, language: str) -> SimilarityScale | None:
+    return stored_scales(kb).get(language)
+
+
+def refresh_scale(kb: KnowledgeBase) -> dict[str, SimilarityScale]:
+    """Measure the scale of each language's rows again when the knowledge moved since it was
+    measured. Per language: e5 places a question nearer rows in its own language, so rows in
+    another language are not the neighbours a question is measured against."""
+    current = stored_scales(kb)
+    revision = kb.catalog.revision()
+    if current and all(s.revision == revision for s in current.values()):
         return current
-    scale = measure_scale(kb)
-    kb.catalog.set_meta(SCALE_KEY, scale.to_json() if scale is not None else "")
-    if scale is not None:
-        log.info("similarity scale: %d rows, mean %.3f, sd %.3f", scale.rows, scale.mean, scale.std)
-    return scale
+    ids, _ = kb.catalog.all_tokens()
+    languages = sorted({c.language for c in kb.catalog.get(ids).values() if c.language})
+    scales = {lang: s for lang in languages if (s := measure_scale(kb, lang)) is not None}
+    kb.catalog.set_meta(SCALE_KEY, json.dumps({k: asdict(v) for k, v in scales.items()}))
+    for lang, scale in scales.items():
+        log.info(
+            "similarity scale %s: %d rows, mean %.3f, sd %.3f",
+            lang,
+            scale.rows,
+            scale.mean,
+            scale.std,
+        )
+    return scales

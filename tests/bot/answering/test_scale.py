@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 
+from bot.answering.answerer import Answerer
 from bot.answering.candidates import group
 from bot.answering.classifier import refit_if_stale
-from bot.answering.refusal import LEAD_ALONE, LEAD_CAP, signals
+from bot.answering.refusal import LEAD_ALONE, LEAD_CAP, RefusalModel, signals
 from bot.answering.scale import (
-    SCALE_KEY,
     SimilarityScale,
     measure_scale,
     nearest_other,
@@ -23,7 +23,7 @@ from bot.answering.scale import (
 from ingest.model import Chunk
 from knowledge.base import QUESTION_VIEW, KnowledgeBase
 from knowledge.embedding import HashingEmbedder
-from knowledge.retriever import Hit
+from knowledge.retriever import Hit, HybridRetriever
 
 ROWS = [
     ("退貨要怎麼申請", "到我的訂單申請退貨"),
@@ -92,24 +92,56 @@ def test_too_little_knowledge_has_no_scale(tmp_path):
     kb = KnowledgeBase.in_memory([HashingEmbedder("e5")], tmp_path)
     ingest_rows(kb, ROWS[:2])  # one answer
     assert measure_scale(kb) is None
-    assert measure_scale(kb, "minilm") is None  # no such model
+    ingest_rows(kb, ROWS)
+    assert measure_scale(kb, embedder="minilm") is None  # no such model
+    assert measure_scale(kb, "en") is None  # no English rows
 
 
 def test_the_scale_is_stored_and_measured_again_when_the_knowledge_changes(tmp_path):
     kb = KnowledgeBase.in_memory([HashingEmbedder("e5")], tmp_path)
     ingest_rows(kb, ROWS[:4])
     refit_if_stale(kb, tmp_path)  # as `kefu ingest` does
-    first = stored_scale(kb)
-    assert first is not None and first.rows == 4
-    assert SimilarityScale.from_json(kb.catalog.meta(SCALE_KEY) or "") == first
-    assert refresh_scale(kb) == first  # nothing changed: not measured again
+    first = stored_scale(kb, "zh")
+    assert first is not None and first.rows == 4 and stored_scale(kb, "en") is None
+    assert first == measure_scale(kb, "zh")
+    assert refresh_scale(kb) == {"zh": first}  # nothing changed: not measured again
 
     ingest_rows(kb, ROWS)
-    assert stored_scale(kb) == first  # stale until the next ingest step
-    second = refresh_scale(kb)
-    assert second is not None and second.rows == 5
+    assert stored_scale(kb, "zh") == first  # stale until the next ingest step
+    second = refresh_scale(kb)["zh"]
+    assert second.rows == 5
     assert second.revision == kb.catalog.revision() > first.revision
-    assert stored_scale(kb) == second
+    assert stored_scale(kb, "zh") == second
+
+
+def meta(question: str, answer: str) -> dict[str, str]:
+    return {"question": question, "answer": answer}
+
+
+def test_each_language_is_measured_against_its_own_rows(tmp_path):
+    kb = KnowledgeBase.in_memory([HashingEmbedder("e5")], tmp_path)
+    english = [
+        ("How do I return an item?", "From My Orders."),
+        ("When is my refund paid?", "Within five working days."),
+        ("How much is shipping?", "Free from NT$990."),
+    ]
+    ingest_rows(kb, ROWS)
+    kb.sync_source(
+        "en.xlsx",
+        [
+            Chunk.build(
+                "en.xlsx",
+                f"row={i}",
+                f"Q: {q}\nA: {a}",
+                {"question": q, "answer": a, "language": "en"},
+            )
+            for i, (q, a) in enumerate(english, start=2)
+        ],
+    )
+    scales = refresh_scale(kb)
+    assert set(scales) == {"en", "zh"}
+    assert (scales["en"].rows, scales["zh"].rows) == (3, 5)
+    assert scales["zh"] == measure_scale(kb, "zh")  # the English rows are not its neighbours
 
 
 def test_standing_is_the_similarity_in_the_knowledges_own_spreads():
@@ -141,3 +173,19 @@ def test_a_best_answer_that_every_retrieved_row_gives_stands_alone():
     crowd = group([hit("a", "A", 0.99), *(hit(f"r{i}", f"R{i}", 0.5 + i / 1e4) for i in range(9))])
     assert signals("q", crowd)["similarity_lead"] == LEAD_CAP  # far from a tight crowd
     assert not math.isnan(signals("q", crowd)["margin"])
+
+
+def test_the_answerer_uses_the_scale_only_within_one_language(tmp_path):
+    kb = KnowledgeBase.in_memory([HashingEmbedder("e5")], tmp_path)
+    ingest_rows(kb, ROWS)
+    answerer = Answerer(HybridRetriever(kb), RefusalModel.load(None))
+    before = answerer.answer("退貨要怎麼申請", "zh")
+    assert "standing" not in before.details["signals"]  # not measured yet
+    scale = refresh_scale(kb)["zh"]
+    same = answerer.answer("退貨要怎麼申請", "zh")
+    assert same.details["signals"]["standing"] == pytest.approx(
+        scale.standing(same.details["signals"]["similarity"]), abs=1e-3
+    )
+    # The same words taken for English: the best item is Chinese, so no standing.
+    other = answerer.answer("退貨要怎麼申請", "en")
+    assert "standing" not in other.details["signals"]
