@@ -106,6 +106,8 @@ def stored_scales(kb: KnowledgeBase) -> dict[str, SimilarityScale]:
     """The scale of each language's rows, as the last ingest measured it."""
     text = kb.catalog.meta(SCALE_KEY)
     found = json.loads(text) if text else {}
+    if not all(isinstance(value, dict) for value in found.values()):
+        return {}  # stored in an older form: measured again at the next ingest
     return {lang: SimilarityScale(**value) for lang, value in found.items()}
 
 

@@ -14,11 +14,13 @@ from bot.answering.candidates import group
 from bot.answering.classifier import refit_if_stale
 from bot.answering.refusal import LEAD_ALONE, LEAD_CAP, RefusalModel, signals
 from bot.answering.scale import (
+    SCALE_KEY,
     SimilarityScale,
     measure_scale,
     nearest_other,
     refresh_scale,
     stored_scale,
+    stored_scales,
 )
 from ingest.model import Chunk
 from knowledge.base import QUESTION_VIEW, KnowledgeBase
@@ -189,3 +191,11 @@ def test_the_answerer_uses_the_scale_only_within_one_language(tmp_path):
     # The same words taken for English: the best item is Chinese, so no standing.
     other = answerer.answer("退貨要怎麼申請", "en")
     assert "standing" not in other.details["signals"]
+
+
+def test_a_scale_stored_in_an_older_form_is_measured_again(tmp_path):
+    kb = KnowledgeBase.in_memory([HashingEmbedder("e5")], tmp_path)
+    ingest_rows(kb, ROWS)
+    kb.catalog.set_meta(SCALE_KEY, '{"revision": 1, "embedder": "e5", "rows": 5}')
+    assert stored_scales(kb) == {}
+    assert set(refresh_scale(kb)) == {"zh"}
