@@ -4,15 +4,13 @@ expressed on it (the refusal signal "standing")."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from bot.answering.answerer import Answerer
 from bot.answering.candidates import group
 from bot.answering.classifier import refit_if_stale
-from bot.answering.refusal import LEAD_ALONE, LEAD_CAP, RefusalModel, signals
+from bot.answering.refusal import RefusalModel, signals
 from bot.answering.scale import (
     SCALE_KEY,
     SimilarityScale,
@@ -164,17 +162,6 @@ def test_the_turn_carries_its_standing_only_with_a_scale_of_its_similarity_model
     assert signals("q", candidates, scale=scale)["standing"] == pytest.approx(2.5)
     assert "standing" not in signals("q", candidates)
     assert "standing" not in signals("q", candidates, scale=SimilarityScale(1, "custom", 10, 0, 1))
-
-
-def test_a_best_answer_that_every_retrieved_row_gives_stands_alone():
-    alone = group([hit("a", "A", 0.95), hit("b", "A", 0.93), hit("c", "A", 0.90)])
-    assert len(alone) == 1
-    assert signals("q", alone)["similarity_lead"] == LEAD_ALONE
-    one_rival = group([hit("a", "A", 0.95), hit("b", "B", 0.60)])
-    assert signals("q", one_rival)["similarity_lead"] == LEAD_ALONE
-    crowd = group([hit("a", "A", 0.99), *(hit(f"r{i}", f"R{i}", 0.5 + i / 1e4) for i in range(9))])
-    assert signals("q", crowd)["similarity_lead"] == LEAD_CAP  # far from a tight crowd
-    assert not math.isnan(signals("q", crowd)["margin"])
 
 
 def test_the_answerer_uses_the_scale_only_within_one_language(tmp_path):
