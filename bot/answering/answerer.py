@@ -14,7 +14,7 @@ from typing import Any
 from bot.answering.candidates import Candidate, answer_key, group
 from bot.answering.classifier import ClassifierSlot
 from bot.answering.composer import LLMComposer
-from bot.answering.extract import citation, reply_text
+from bot.answering.extract import citation, public_title, reply_text
 from bot.answering.followup import chosen_option, is_follow_up, with_context
 from bot.answering.language import CustomerLanguage
 from bot.answering.refusal import RefusalModel, Verdict, signals
@@ -323,7 +323,9 @@ class Answerer:
             return candidate.question
         page = candidate.best.locator.split(";")[0].removeprefix("page=")
         if page.isdigit():
-            return say("clarify_passage", language, source=candidate.best.source, page=page)
+            # the document's title, as the customer's citations name it, never its file name
+            title = public_title(candidate.best)
+            return say("clarify_passage", language, source=title, page=page)
         text = candidate.best.text.strip().splitlines()[0]
         return text[:60] + ("…" if len(text) > 60 else "")
 
