@@ -17,7 +17,7 @@ from openpyxl import Workbook
 from pydantic import BaseModel, Field
 
 from bot.access.accounts import Accounts, Role, User
-from bot.api.errors import ERROR_RESPONSES
+from bot.api.errors import ERROR_RESPONSES, ApiError
 from bot.api.fields import ID_PATTERN, PlainText
 from bot.api.metrics import moment
 from bot.conversation.events import CustomerMessaged, Event
@@ -39,6 +39,27 @@ from knowledge.embedding import Embedder
 from knowledge.library import IngestJob, KnowledgeLibrary, LibraryError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv"
+# A source's file is sent with the type of its format (a fixed table, not the host's mime.types,
+# so that the spec can name every type the download may have).
+SOURCE_TYPES = {
+    ".pdf": "application/pdf",
+    ".xlsx": XLSX,
+    ".xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
+    ".csv": CSV,
+    ".tsv": "text/tab-separated-values",
+    ".txt": "text/plain",
+    ".md": "text/markdown",
+    ".html": "text/html",
+    ".htm": "text/html",
+}
+OTHER_FILE = "application/octet-stream"
+
+
+def download_responses(*media_types: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 of a route that answers with a file, for the OpenAPI spec."""
+    content = {t: {"schema": {"type": "string", "format": "binary"}} for t in media_types}
+    return {200: {"description": "The file, as an attachment", "content": content}}
 
 
 DraftId = Annotated[str, Path(description="The draft's id", max_length=64, pattern=ID_PATTERN)]
@@ -107,8 +128,14 @@ def router(
     from bot.api.auth import requires
 
     admin = Depends(requires(accounts, Role.ADMIN))
+    unavailable: dict[int | str, dict[str, Any]] = {
+        503: {"model": ApiError, "description": "No e5 model to group questions"}
+    }
     api = APIRouter(
-        prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES, dependencies=[admin]
+        prefix="/api/admin",
+        tags=["admin"],
+        responses={**ERROR_RESPONSES, **unavailable},
+        dependencies=[admin],
     )
 
     # ---- sources -------------------------------------------------------------------------
@@ -138,13 +165,18 @@ def router(
         """Remove a source and its items; the bot stops answering from it at once."""
         return {"name": name, "removed_items": library.delete(name)}
 
-    @api.get("/sources/{name}/file")
+    @api.get(
+        "/sources/{name}/file",
+        response_class=FileResponse,
+        responses=download_responses(*dict.fromkeys([*SOURCE_TYPES.values(), OTHER_FILE])),
+    )
     def download(name: str) -> FileResponse:
         """The current file of a source."""
         path = library.path(name)
         if path is None:
             raise LibraryError("source_not_found", f"no file for source {name}")
-        return FileResponse(path, filename=path.name)
+        media_type = SOURCE_TYPES.get(path.suffix.lower(), OTHER_FILE)
+        return FileResponse(path, filename=path.name, media_type=media_type)
 
     @api.post("/ingest", status_code=202)
     def ingest_all() -> dict[str, Any]:
@@ -246,7 +278,7 @@ def router(
             drafts.add(group.label, body.answer, user.username, allow_empty_answer=True)
         )
 
-    @api.get("/gaps.xlsx")
+    @api.get("/gaps.xlsx", response_class=Response, responses=download_responses(XLSX))
     async def gaps_export(period: Annotated[Period, Depends()]) -> Response:
         found = await run_in_threadpool(groups, period)
         return Response(
@@ -306,7 +338,7 @@ def router(
             )
         return {"metric": metric, "conversations": rows}
 
-    @api.get("/metrics.csv")
+    @api.get("/metrics.csv", response_class=Response, responses=download_responses(CSV))
     def metrics_csv(period: Annotated[Period, Depends()]) -> Response:
         return Response(
             csv_export(["metric", "value"], _flat(metrics_of(period))),
@@ -314,7 +346,7 @@ def router(
             headers={"content-disposition": 'attachment; filename="kefu-metrics.csv"'},
         )
 
-    @api.get("/metrics.xlsx")
+    @api.get("/metrics.xlsx", response_class=Response, responses=download_responses(XLSX))
     def metrics_xlsx(period: Annotated[Period, Depends()]) -> Response:
         book = Workbook()
         sheet = book.active

@@ -210,6 +210,23 @@ def test_the_conversations_behind_a_number_and_the_exports(admin: TestClient) ->
     assert empty["engaged_conversations"] == 0 and empty["deflection_rate"] is None
 
 
+def test_files_are_sent_with_a_type_the_spec_documents(admin: TestClient) -> None:
+    # found by the API fuzz test: the exports and downloads were documented as JSON
+    finished(admin, upload(admin, "moon.xlsx", workbook([(QUESTION, FIRST)])))
+    paths = admin.get("/openapi.json").json()["paths"]
+    for url, route in [
+        ("/api/admin/sources/moon.xlsx/file", "/api/admin/sources/{name}/file"),
+        ("/api/admin/metrics.csv", "/api/admin/metrics.csv"),
+        ("/api/admin/metrics.xlsx", "/api/admin/metrics.xlsx"),
+        ("/api/admin/gaps.xlsx", "/api/admin/gaps.xlsx"),
+    ]:
+        response = admin.get(url)
+        assert response.status_code == 200, url
+        sent = response.headers["content-type"].split(";")[0]
+        documented = paths[route]["get"]["responses"]["200"]["content"]
+        assert sent in documented and "application/json" not in documented, (url, sent)
+
+
 def test_the_admins_errors_speak_both_languages(admin: TestClient) -> None:
     refused = upload(admin, "notes.docx", b"PK\x03\x04")
     assert refused.json()["messages"]["zh"].startswith("無法讀取這種檔案")
