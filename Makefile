@@ -36,7 +36,7 @@ test: install
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-fast: install
-	$(PY) -m pytest -m "not integration and not local_llm" -q
+	$(PY) -m pytest -m "not integration and not local_llm and not fuzz" -q
 
 eval: install
 	$(KEFU) eval retrieval --dataset shop --dataset stackfaq --dataset taipei_faq --dataset drcd --dataset clinc150_small --fit-only

@@ -22,7 +22,7 @@ from starlette.testclient import WebSocketTestSession
 from bot.answering.refusal import LanguageModel, RefusalModel
 from bot.app import create_app
 from bot.services import Services, build_services
-from bot.settings import ConversationSettings, Settings
+from bot.settings import AccessSettings, ConversationSettings, Settings
 from knowledge.base import KnowledgeBase
 from knowledge.embedding import HashingEmbedder
 from knowledge.ingestion import ingest_paths
@@ -52,13 +52,16 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
-def services_over(data_dir: Path, tmp_path: Path) -> Iterator[Services]:
+def services_over(
+    data_dir: Path, tmp_path: Path, access: AccessSettings | None = None
+) -> Iterator[Services]:
     """The services over a knowledge base, with a conversation store of the test's own."""
     settings = Settings(
         data_dir=data_dir,
         conversation=ConversationSettings(
             database_url=f"sqlite+pysqlite:///{tmp_path / 'conversations.db'}"
         ),
+        access=access or AccessSettings(),
     )
     built = build_services(settings, embedders=[HashingEmbedder("e5")])
     yield built
