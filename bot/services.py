@@ -24,6 +24,7 @@ from handoff.gate import Gate
 from handoff.packet import PacketBuilder
 from handoff.queue import HumanQueue
 from handoff.sentiment import SentimentModel
+from ingest.model import LoadBudgets
 from knowledge.base import KnowledgeBase
 from knowledge.drafts import KnowledgeDrafts
 from knowledge.embedding import E5Embedder, Embedder, SentenceTransformerEmbedder, minilm_embedder
@@ -74,6 +75,13 @@ def ingest_options(
         chunk_size=i.chunk_size,
         chunk_overlap=i.chunk_overlap,
         max_bytes=i.max_file_mb * 1024 * 1024,
+        budgets=LoadBudgets(
+            max_cells=i.max_cells,
+            max_cell_chars=i.max_cell_chars,
+            max_unzipped_bytes=i.max_unzipped_mb * 1024 * 1024,
+            max_pages=i.max_pdf_pages,
+            max_page_chars=i.max_pdf_page_chars,
+        ),
         dry_run=dry_run,
         force=force,
     )

@@ -40,6 +40,26 @@ class IngestSettings(BaseModel):
     max_file_mb: int = Field(
         default=20, description="Files larger than this are refused with a clear message."
     )
+    # Budgets checked while a file is read: a few KB of zipped XML can ask for gigabytes.
+    max_unzipped_mb: int = Field(
+        default=200,
+        description="An XLSX whose parts unzip to more than this (a zip bomb) is refused.",
+    )
+    max_cells: int = Field(
+        default=200_000,
+        description="Cells holding a value an XLSX may have, and the most cells the table they "
+        "span (rows with values times columns with values) may cover.",
+    )
+    max_cell_chars: int = Field(
+        default=20_000,
+        description="Characters one spreadsheet cell (or shared string) may hold.",
+    )
+    max_pdf_pages: int = Field(default=2_000, description="Pages a PDF may have.")
+    max_pdf_page_chars: int = Field(
+        default=50_000,
+        description="Characters of text one PDF page may give; a page with more is left out "
+        "and reported.",
+    )
 
 
 class RetrievalSettings(BaseModel):

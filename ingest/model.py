@@ -17,6 +17,22 @@ class LoadError(Exception):
 
 
 @dataclass(frozen=True)
+class LoadBudgets:
+    """How much one file may hold before it is refused; checked while it is read.
+
+    The defaults are generous for real FAQ sheets and manuals and stop what would take the server
+    down: a workbook that unzips to gigabytes, a string of millions of characters, a value parked
+    at XFD1048576, a PDF of endless pages. `bot.settings.IngestSettings` sets them.
+    """
+
+    max_cells: int = 200_000  # spreadsheet cells holding a value, and the table they span
+    max_cell_chars: int = 20_000  # one cell or shared string
+    max_unzipped_bytes: int = 200 * 1024 * 1024  # an XLSX archive, all parts unzipped
+    max_pages: int = 2_000  # PDF pages
+    max_page_chars: int = 50_000  # text extracted from one PDF page
+
+
+@dataclass(frozen=True)
 class Problem:
     """Something a loader could not use (a page with no text, a broken row), kept for the report."""
 

@@ -132,12 +132,15 @@ def find_header_row(grid: Sequence[Sequence[str]]) -> int | None:
     return max(candidates, key=lambda i: (strength(i), -i))
 
 
-def _labels(header: Sequence[str], width: int) -> list[str]:
+def _labels(
+    header: Sequence[str], width: int, column_numbers: Sequence[int] | None = None
+) -> list[str]:
     labels: list[str] = []
     seen: dict[str, int] = {}
     for i in range(width):
         raw = re.sub(r"\s+", " ", header[i]).strip() if i < len(header) else ""
-        label = raw or f"column {column_letter(i)}"
+        number = column_numbers[i] - 1 if column_numbers and i < len(column_numbers) else i
+        label = raw or f"column {column_letter(number)}"
         seen[label] = seen.get(label, 0) + 1
         labels.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
     return labels
@@ -181,12 +184,14 @@ def read_rows(
     source: str,
     sheet: str | None = None,
     row_numbers: Sequence[int] | None = None,
+    column_numbers: Sequence[int] | None = None,
     extra_metadata: dict[str, str] | None = None,
 ) -> SheetRows:
     """Turn one sheet's grid into FAQ items.
 
     `sheet` is None for CSV (locators are then "row=N"); `row_numbers` gives the number the user
-    sees for each grid row (the CSV line a record starts on), by default its 1-based position.
+    sees for each grid row (the CSV line a record starts on), by default its 1-based position;
+    `column_numbers` does the same for columns (a sheet read as its real extent skips empty ones).
     """
     numbers = list(row_numbers) if row_numbers is not None else list(range(1, len(grid) + 1))
     rows = [[_clean(c) for c in row] for row in grid]
@@ -221,7 +226,7 @@ def read_rows(
     header = rows[header_index]
     body = list(zip(numbers[header_index + 1 :], rows[header_index + 1 :], strict=True))
     width = max([_width(header)] + [_width(row) for _, row in body])
-    labels = _labels(header, width)
+    labels = _labels(header, width, column_numbers)
     q_col, a_col = find_qa_columns([header[i] if i < len(header) else "" for i in range(width)])
     order = [c for c in (q_col, a_col) if c is not None]
     order += [i for i in range(width) if i not in order]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ingest.chunking import chunk_items
 from ingest.loaders import SUPPORTED_EXTENSIONS, load_file
-from ingest.model import LoadError, Problem
+from ingest.model import LoadBudgets, LoadError, Problem
 from knowledge.base import KnowledgeBase
 from knowledge.diff import SourceDiff
 
@@ -22,6 +22,7 @@ class IngestOptions:
     chunk_size: int = 100  # see bot.settings.IngestSettings
     chunk_overlap: int = 10
     max_bytes: int = 20 * 1024 * 1024
+    budgets: LoadBudgets = field(default_factory=LoadBudgets)  # cells, text, pages, unzipped
     dry_run: bool = False
     force: bool = False  # read every file again even if its bytes did not change
 
@@ -148,7 +149,9 @@ def _ingest_one(
             outcome.skipped = True
             outcome.diff = SourceDiff(f.source, unchanged=previous.items)
             return outcome
-        loaded = load_file(f.path, source=f.source, max_bytes=options.max_bytes)
+        loaded = load_file(
+            f.path, source=f.source, max_bytes=options.max_bytes, budgets=options.budgets
+        )
         outcome.problems = list(loaded.problems)
         chunks = chunk_items(
             loaded, chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap

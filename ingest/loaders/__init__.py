@@ -13,9 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ingest.loaders import csv, html, pdf, text, xlsx
-from ingest.model import LoadError, LoadResult
+from ingest.model import LoadBudgets, LoadError, LoadResult
 
 Loader = Callable[[Path, str], LoadResult]
+BudgetedLoader = Callable[[Path, str, LoadBudgets | None], LoadResult]
 
 LOADERS: dict[str, Loader] = {
     ".pdf": pdf.load,
@@ -27,6 +28,12 @@ LOADERS: dict[str, Loader] = {
     ".md": text.load,
     ".html": html.load,
     ".htm": html.load,
+}
+# Formats whose size on disk says little about what reading them costs (zipped XML, PDF streams).
+BUDGETED_LOADERS: dict[str, BudgetedLoader] = {
+    ".pdf": pdf.load,
+    ".xlsx": xlsx.load,
+    ".xlsm": xlsx.load,
 }
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(LOADERS)
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -50,9 +57,16 @@ def _mb(size: int) -> str:
 
 
 def load_file(
-    path: Path, *, source: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    path: Path,
+    *,
+    source: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    budgets: LoadBudgets | None = None,
 ) -> LoadResult:
-    """Load one file by its extension; raise LoadError naming the file and what to do."""
+    """Load one file by its extension; raise LoadError naming the file and what to do.
+
+    `budgets` bounds what a workbook or PDF may unpack to (cells, text, pages), checked while
+    it is read."""
     path = Path(path)
     source = source or path.name
     suffix = path.suffix.lower()
@@ -79,6 +93,9 @@ def load_file(
     if size <= 64 * 1024 and not path.read_bytes().strip():
         raise LoadError(source, "the file is empty (it holds only blank space); export it again")
     try:
+        budgeted = BUDGETED_LOADERS.get(suffix)
+        if budgeted is not None:
+            return budgeted(path, source, budgets)
         return LOADERS[suffix](path, source)
     except LoadError:
         raise

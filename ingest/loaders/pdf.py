@@ -18,7 +18,7 @@ from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
 from ingest.language import CJK_PUNCT, HAN
-from ingest.model import Item, LoadError, LoadResult, Problem
+from ingest.model import Item, LoadBudgets, LoadError, LoadResult, Problem
 
 _RESAVE = (
     "open it in a PDF viewer and save or print it as a new PDF (or export it again from the "
@@ -144,7 +144,8 @@ def _open(path: Path, source: str) -> PdfReader:
     return reader
 
 
-def load(path: Path, source: str) -> LoadResult:
+def load(path: Path, source: str, budgets: LoadBudgets | None = None) -> LoadResult:
+    budgets = budgets or LoadBudgets()
     reader = _open(path, source)
     try:
         pages = list(reader.pages)
@@ -155,6 +156,13 @@ def load(path: Path, source: str) -> LoadResult:
         ) from exc
     if not pages:
         raise LoadError(source, "the PDF has no pages; " + _RESAVE)
+    if len(pages) > budgets.max_pages:
+        raise LoadError(
+            source,
+            f"the PDF has {len(pages):,} pages, more than the {budgets.max_pages:,} allowed "
+            "(KEFU_INGEST__MAX_PDF_PAGES); split it into smaller PDFs (for example one per "
+            "chapter) and upload them one by one",
+        )
 
     title = _title(reader)
     items: list[Item] = []
@@ -172,6 +180,18 @@ def load(path: Path, source: str) -> LoadResult:
                     where,
                     f"page {number} could not be read ({type(exc).__name__}: {exc}); the PDF may "
                     "be damaged there — " + _RESAVE,
+                )
+            )
+            continue
+        if len(raw) > budgets.max_page_chars:
+            problems.append(
+                Problem(
+                    source,
+                    where,
+                    f"page {number} holds {len(raw):,} characters of text, more than the "
+                    f"{budgets.max_page_chars:,} a page may have "
+                    "(KEFU_INGEST__MAX_PDF_PAGE_CHARS), so it was left out; a real page holds "
+                    "a few thousand — export the PDF again from the original document",
                 )
             )
             continue
