@@ -216,6 +216,10 @@ class Catalog:
         with self._lock:
             existing = self.source(source)
             items = existing.items if existing else 0
+            # Items still serving came from where the source was last read: keep that origin, so
+            # its file stays the one to download when a failed copy came from somewhere else.
+            if existing is not None and existing.items and existing.origin:
+                origin = existing.origin
             # The fingerprint is cleared so that the next run reads the file again.
             self._db.execute(
                 "INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?,?,?)",

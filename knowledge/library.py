@@ -213,6 +213,7 @@ class KnowledgeLibrary:
     def _run(self, job: IngestJob, paths: list[Path], fallbacks: dict[str, Path]) -> None:
         job.state, job.started_at = "running", datetime.now(UTC)
         job.files_total = sum(1 for _ in _files(paths))
+        served: set[str] = set()  # sources whose new file was read and is now serving
 
         def on_file(outcome: FileOutcome) -> None:
             job.files_done += 1
@@ -221,6 +222,8 @@ class KnowledgeLibrary:
             if outcome.skipped:  # same bytes as last time: all its items are unchanged
                 record = self.kb.catalog.source(outcome.source)
                 report.unchanged = record.items if record is not None else 0
+            if not outcome.failed:
+                served.add(outcome.source)
             job.files.append(report)
 
         def on_embedded(n: int) -> None:
@@ -233,13 +236,7 @@ class KnowledgeLibrary:
             for source, n in report.removed_sources.items():
                 job.files.append(FileReport(source, "removed", removed=n))
             for failed in report.failed:
-                previous = fallbacks.get(failed.source)
-                if previous is not None and previous.is_file():
-                    shutil.copy2(previous, self.folder / failed.source)
-                    for f in job.files:
-                        if f.source == failed.source:
-                            f.problems.append("the previous version of the file was put back")
-                elif failed.path.parent == self.folder:
+                if failed.source not in fallbacks and failed.path.parent == self.folder:
                     failed.path.unlink(missing_ok=True)  # a new file that never served
             self.after_ingest()
             job.state = "done"
@@ -247,7 +244,14 @@ class KnowledgeLibrary:
             log.exception("ingest job %s failed", job.id)
             job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
-            for previous in fallbacks.values():
+            # Whatever stopped a replacement (a bad file, a broken job), the file put back is
+            # the one whose items are serving, so it is the one to download.
+            for source, previous in fallbacks.items():
+                if source not in served and previous.is_file():
+                    shutil.copy2(previous, self.folder / source)
+                    for f in job.files:
+                        if f.source == source:
+                            f.problems.append("the previous version of the file was put back")
                 previous.unlink(missing_ok=True)
             job.current = None
             job.finished_at = datetime.now(UTC)

@@ -1,0 +1,79 @@
+"""The knowledge library: a failed replacement keeps the served items and the file to download."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from knowledge.base import KnowledgeBase
+from knowledge.ingestion import IngestOptions, ingest_paths
+from knowledge.library import KnowledgeLibrary
+from tests.ingest import hostile
+
+BROKEN = b"PK\x03\x04 not really a workbook"
+
+
+def good_workbook(path: Path) -> Path:
+    return hostile.write_workbook(path, [hostile.HEADER, hostile.FAQ_ROW])
+
+
+@pytest.fixture
+def library(hashing_kb: KnowledgeBase, tmp_path: Path) -> KnowledgeLibrary:
+    return KnowledgeLibrary(hashing_kb, tmp_path / "data", IngestOptions())
+
+
+def replace_and_wait(library: KnowledgeLibrary, name: str, data: bytes) -> None:
+    saved = library.save(name, io.BytesIO(data), replace=True)
+    job = library.wait(library.ingest([saved.name]).id, timeout=30)
+    assert job.state == "done" and job.files[0].outcome == "failed"
+
+
+def test_a_failed_replacement_of_an_uploaded_file_keeps_it(
+    library: KnowledgeLibrary, tmp_path: Path
+) -> None:
+    original = good_workbook(tmp_path / "upload.xlsx").read_bytes()
+    library.save("shop_faq.xlsx", io.BytesIO(original))
+    library.wait(library.ingest(["shop_faq.xlsx"]).id, timeout=30)
+    replace_and_wait(library, "shop_faq.xlsx", BROKEN)
+    path = library.path("shop_faq.xlsx")
+    assert path is not None and path.read_bytes() == original
+    assert library.kb.catalog.count() == 1
+
+
+def test_a_failed_replacement_of_a_file_ingested_from_a_folder_keeps_it(
+    library: KnowledgeLibrary, tmp_path: Path
+) -> None:
+    # the demo shop: its files are ingested from their own folder, not uploaded
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    original = good_workbook(folder / "shop_faq.xlsx").read_bytes()
+    assert ingest_paths(library.kb, [folder]).ok
+    replace_and_wait(library, "shop_faq.xlsx", BROKEN)
+    path = library.path("shop_faq.xlsx")
+    assert path is not None, "the file to download is gone"
+    assert path.read_bytes() == original
+    assert library.kb.catalog.count() == 1
+    # and re-ingesting everything keeps serving it from its folder
+    job = library.wait(library.ingest().id, timeout=30)
+    assert job.state == "done" and library.kb.catalog.count() == 1
+
+
+def test_a_replacement_whose_job_breaks_is_put_back(
+    library: KnowledgeLibrary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = good_workbook(tmp_path / "upload.xlsx").read_bytes()
+    library.save("shop_faq.xlsx", io.BytesIO(original))
+    library.wait(library.ingest(["shop_faq.xlsx"]).id, timeout=30)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the vector store went away")
+
+    monkeypatch.setattr(library.kb, "sync_source", broken)
+    newer = hostile.write_workbook(tmp_path / "newer.xlsx", [hostile.HEADER, hostile.FAQ_ROW * 2])
+    library.save("shop_faq.xlsx", io.BytesIO(newer.read_bytes()), replace=True)
+    job = library.wait(library.ingest(["shop_faq.xlsx"]).id, timeout=30)
+    assert job.state == "failed"
+    path = library.path("shop_faq.xlsx")
+    assert path is not None and path.read_bytes() == original
