@@ -42,10 +42,14 @@ def test_refreshes_under_concurrent_writes_never_fail(store: SqlConversationStor
     stop = threading.Event()
     failures: list[BaseException] = []
     refreshed: list[object] = []
+    written: list[int] = []
 
     def write() -> None:
         while not stop.is_set():
-            store.append(CustomerMessaged(conversation_id=conversation.id, text="在嗎？"))
+            store.append(
+                CustomerMessaged(conversation_id=conversation.id, text="在嗎？", language="zh")
+            )
+            written.append(1)
 
     def refresh(mine: list[str]) -> None:
         for token in mine:
@@ -64,6 +68,7 @@ def test_refreshes_under_concurrent_writes_never_fail(store: SqlConversationStor
     for thread in writers:
         thread.join(30)
 
+    assert written, "the writers never wrote: nothing was concurrent"
     assert not failures, f"{len(failures)} of {SESSIONS} refreshes failed: {failures[0]!r}"
     assert len(refreshed) == SESSIONS
     for token in tokens:  # each moved on to the full idle time
