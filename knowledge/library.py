@@ -239,10 +239,10 @@ class KnowledgeLibrary:
                 if failed.source not in fallbacks and failed.path.parent == self.folder:
                     failed.path.unlink(missing_ok=True)  # a new file that never served
             self.after_ingest()
-            job.state = "done"
+            ended: tuple[str, str | None] = ("done", None)
         except Exception as exc:  # the job reports it; the server goes on serving
             log.exception("ingest job %s failed", job.id)
-            job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            ended = ("failed", f"{type(exc).__name__}: {exc}")
         finally:
             # Whatever stopped a replacement (a bad file, a broken job), the file put back is
             # the one whose items are serving, so it is the one to download.
@@ -255,6 +255,9 @@ class KnowledgeLibrary:
                 previous.unlink(missing_ok=True)
             job.current = None
             job.finished_at = datetime.now(UTC)
+        # Only now, with every file put back and reported, does the job read as ended: a client
+        # polling it must never see "done" before the report it will read is complete.
+        job.state, job.error = ended
 
 
 def _files(paths: list[Path]) -> Iterator[Path]:
