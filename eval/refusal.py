@@ -370,6 +370,21 @@ def collect(answerer: Answerer, probes: Sequence[Probe], language: CustomerLangu
     return rows
 
 
+def _language_model(
+    features: list[str], mean: np.ndarray, scale: np.ndarray, model: Any, name: str
+) -> LanguageModel:
+    """A fitted logistic regression over standardised signals, as kefu stores it."""
+    return LanguageModel(
+        features=features,
+        mean=[float(v) for v in mean],
+        scale=[float(v) for v in scale],
+        coef=[float(v) for v in model.coef_[0]],
+        intercept=float(model.intercept_[0]),
+        threshold=0.5,
+        fitted_on=name,
+    )
+
+
 def fit(rows: list[dict], name: str) -> LanguageModel:
     """Logistic regression (balanced classes): right answers against everything else; the
     operating point maximises the smaller of in-scope accuracy and out-of-scope recall."""
@@ -384,15 +399,7 @@ def fit(rows: list[dict], name: str) -> LanguageModel:
     y = np.array([r["correct"] for r in rows])
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     model = LogisticRegression(class_weight="balanced", max_iter=1000).fit((x - mean) / scale, y)
-    fitted = LanguageModel(
-        features=features,
-        mean=[float(v) for v in mean],
-        scale=[float(v) for v in scale],
-        coef=[float(v) for v in model.coef_[0]],
-        intercept=float(model.intercept_[0]),
-        threshold=0.5,
-        fitted_on=name,
-    )
+    fitted = _language_model(features, mean, scale, model, name)
     probs = [fitted.probability(r["signals"]) for r in rows]
     best = max(
         (t / 200 for t in range(1, 200)),
@@ -709,15 +716,7 @@ def fit_general(
     model = LogisticRegression(max_iter=2000).fit(
         (x - mean) / scale, y, sample_weight=np.array(weights) * len(rows)
     )
-    fitted = LanguageModel(
-        features=features,
-        mean=[float(v) for v in mean],
-        scale=[float(v) for v in scale],
-        coef=[float(v) for v in model.coef_[0]],
-        intercept=float(model.intercept_[0]),
-        threshold=0.5,
-        fitted_on=name,
-    )
+    fitted = _language_model(features, mean, scale, model, name)
     probs = {n: [fitted.probability(r["signals"]) for r in mine] for n, mine in sets.items()}
     grid = [t / 200 for t in range(1, 200)]
 
