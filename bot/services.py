@@ -19,10 +19,10 @@ from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
 from bot.settings import Settings
-from handoff.desk import AgentDesk
+from bot.desk.actions import AgentDesk
 from handoff.gate import Gate
-from handoff.packet import PacketBuilder
-from handoff.queue import HumanQueue
+from bot.desk.packet import PacketBuilder
+from bot.desk.queue import HumanQueue
 from handoff.sentiment import SentimentModel
 from ingest.model import LoadBudgets
 from knowledge.base import KnowledgeBase

@@ -8,8 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.tags import TagSettings
-from handoff.queue import QueueSettings
+from bot.reports.tags import TagSettings
+from handoff.priority import QueueSettings
 from handoff.settings import GateSettings
 
 

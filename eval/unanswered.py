@@ -1,4 +1,4 @@
-"""Unanswered-question grouping: how well `bot.unanswered.group_questions` recovers known
+"""Unanswered-question grouping: how well `bot.reports.unanswered.group_questions` recovers known
 groups at each similarity threshold, and which threshold to ship.
 
     python -m eval.unanswered [--data-root DIR] [--threshold 0.90 ...]
@@ -50,7 +50,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from sklearn.metrics import adjusted_rand_score, homogeneity_completeness_v_measure
 
-from bot.unanswered import DEFAULT_SIMILARITY, Asked, group_questions
+from bot.reports.unanswered import DEFAULT_SIMILARITY, Asked, group_questions
 from eval.datasets import default_root
 from eval.retrieval import DEFAULT_CACHE, DEFAULT_RESULTS
 from knowledge.embedding import E5Embedder, Embedder

@@ -22,10 +22,10 @@ from bot.api.fields import ID_PATTERN, PlainText
 from bot.api.metrics import moment
 from bot.conversation.events import CustomerMessaged, Event
 from bot.conversation.store import ConversationStore
-from bot.exports import csv_export, spreadsheet_row
-from bot.metrics import Metrics, compute_metrics
-from bot.tags import TagSettings, tags_by_conversation, with_tag
-from bot.unanswered import GapGroup, gaps_workbook, group_questions, unanswered_questions
+from bot.reports.exports import csv_export, spreadsheet_row
+from bot.reports.metrics import Metrics, compute_metrics
+from bot.reports.tags import TagSettings, tags_by_conversation, with_tag
+from bot.reports.unanswered import GapGroup, gaps_workbook, group_questions, unanswered_questions
 from knowledge.drafts import (
     DRAFTS_FILE,
     Draft,

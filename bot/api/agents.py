@@ -28,9 +28,9 @@ from bot.api.fields import ExactText, PlainText, SaidText
 from bot.conversation.events import Citation, Recorded
 from bot.conversation.feed import QUEUE
 from bot.conversation.store import ConversationNotFound
-from handoff.desk import AgentDesk
-from handoff.packet import PacketBuilder
-from handoff.queue import HumanQueue, QueueEntry
+from bot.desk.actions import AgentDesk
+from bot.desk.packet import PacketBuilder
+from bot.desk.queue import HumanQueue, QueueEntry
 from knowledge.drafts import Draft
 from knowledge.retriever import HybridRetriever
 

@@ -29,7 +29,8 @@ from bot.conversation.feed import Listener
 from bot.conversation.service import ConversationService, TurnResult
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationNotFound
-from handoff.queue import HumanQueue, claimer_name
+from bot.conversation.views import claimer_name
+from bot.desk.queue import HumanQueue
 
 ConversationId = Annotated[
     str, Path(description="The conversation's id", max_length=64, pattern=ID_PATTERN)

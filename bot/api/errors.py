@@ -16,7 +16,7 @@ from bot.api.fields import TEXT_CODES
 from bot.conversation.service import MessageRejected, SurveyRefused
 from bot.conversation.status import InvalidTransition
 from bot.conversation.store import ConversationNotFound, StatusConflict
-from handoff.desk import AlreadyClaimed, NotAssignee, NotWaiting
+from bot.desk.actions import AlreadyClaimed, NotAssignee, NotWaiting
 from ingest.plain_text import UnsafeText
 from knowledge.drafts import DraftRejected
 from knowledge.library import LibraryError

@@ -11,8 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from bot.access.accounts import Accounts, Role
 from bot.api.errors import ERROR_RESPONSES
 from bot.conversation.store import ConversationStore
-from bot.metrics import compute_metrics
-from bot.tags import TagSettings, with_tag
+from bot.reports.metrics import compute_metrics
+from bot.reports.tags import TagSettings, with_tag
 
 
 def moment(value: str | None, *, end: bool) -> datetime | None:

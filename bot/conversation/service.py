@@ -10,13 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.answering.answerer import AnswerContext, Answerer, Outcome
-from bot.answering.language import CustomerLanguage, detect_customer_language
+from bot.answering.answerer import Answerer, Outcome
+from bot.answering.language import detect_customer_language
 from bot.answering.texts import Language, say
 from bot.conversation.events import (
     BotTurn,
@@ -32,12 +31,20 @@ from bot.conversation.events import (
     TurnRefused,
 )
 from bot.conversation.feed import EventFeed
+from bot.conversation.flows import (
+    BOT,
+    CUSTOMER,
+    ConversationFlows,
+    CustomerCameBack,
+    HandoffRequested,
+)
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationStore
+from bot.conversation.views import answer_context, last_language, past_turns
 from ingest.plain_text import UnsafeText, is_blank, plain_text
 
 if TYPE_CHECKING:
-    from handoff.gate import Gate, GateVerdict, PastTurn
+    from handoff.gate import Gate, GateVerdict
 
 TURN_TYPES: dict[Decision, type[BotTurn]] = {
     Decision.ANSWERED: TurnAnswered,
@@ -88,12 +95,8 @@ class ConversationService:
         self.feed = feed or EventFeed()
         self.max_message_chars = max_message_chars
         self.gate = gate
-        # the ids of the waiting conversations, whose customers hear when the queue moves
-        self._waiting = waiting or (lambda: [])
-        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
-            weakref.WeakValueDictionary()
-        )
-        self._locks_guard = threading.Lock()
+        self.flows = ConversationFlows(store, self.feed, waiting=waiting)
+        self.lock_for = self.flows.lock_for
         # As many turns answer at once as there are cores: more only makes every turn wait
         # for the CPU (measured with eval/bench_chat.py: answerer p50 540 → 135 ms at 20
         # customers on 2 cores).
@@ -122,32 +125,21 @@ class ConversationService:
         with self.lock_for(conversation_id):
             conversation = self.store.get(conversation_id)
             history = self.store.events(conversation_id)
-            language = detect_customer_language(text, _last_language(history, conversation))
+            language = detect_customer_language(text, last_language(history, conversation))
             message = self.store.append(
                 CustomerMessaged(conversation_id=conversation_id, text=text, language=language)
             )
             self.feed.notify(conversation_id)
             if conversation.status == ConversationStatus.RESOLVED:
-                self.store.transition(
-                    conversation_id,
-                    ConversationStatus.BOT,
-                    reason="customer_wrote_again",
-                    actor="customer",
-                )
+                self.flows.apply(conversation_id, CustomerCameBack())
             elif conversation.status != ConversationStatus.BOT:
                 return TurnResult(conversation, message, None)
             with self._answering:
-                outcome = self.answerer.answer(text, language, _context(history))
+                outcome = self.answerer.answer(text, language, answer_context(history))
                 verdict = self._screen(text, language, outcome, history)
             if verdict is not None and verdict.trigger is not None:
                 turn = self.store.append(_handed_off_event(conversation_id, outcome, verdict))
-                self.store.transition(
-                    conversation_id,
-                    ConversationStatus.WAITING,
-                    reason=verdict.trigger,
-                    actor="bot",
-                )
-                self.queue_changed()
+                self.flows.apply(conversation_id, HandoffRequested(BOT, verdict.trigger))
             else:
                 outcome = acknowledged(outcome, verdict)
                 turn = self.store.append(_turn_event(conversation_id, outcome, verdict))
@@ -171,16 +163,10 @@ class ConversationService:
 
     def request_person(self, conversation_id: str, reason: str = "customer_request") -> Recorded:
         """The customer asked for a person (the widget's button): into the human queue."""
-        with self.lock_for(conversation_id):
-            recorded = self.store.transition(
-                conversation_id, ConversationStatus.WAITING, reason=reason, actor="customer"
-            )
-        self.queue_changed()
-        self.feed.notify(conversation_id)
-        return recorded
+        return self.flows.apply(conversation_id, HandoffRequested(CUSTOMER, reason))
 
     def queue_changed(self) -> None:
-        self.feed.queue_changed(self._waiting())
+        self.flows.queue_changed()
 
     def survey(self, conversation_id: str, csat: int, ces: int, comment: str = "") -> Recorded:
         """The end-of-conversation survey, once per resolution."""
@@ -216,15 +202,6 @@ class ConversationService:
 
     def transcript(self, conversation_id: str) -> tuple[Conversation, list[Recorded]]:
         return self.store.get(conversation_id), self.store.events(conversation_id)
-
-    def lock_for(self, conversation_id: str) -> threading.Lock:
-        """The lock that orders everything done to one conversation (also the agents' desk)."""
-        with self._locks_guard:
-            lock = self._locks.get(conversation_id)
-            if lock is None:
-                lock = threading.Lock()
-                self._locks[conversation_id] = lock
-            return lock
 
 
 def _turn_event(
@@ -298,48 +275,3 @@ def _gate(verdict: GateVerdict) -> dict[str, Any]:
         "mood": verdict.mood,
         "signals": verdict.signals,
     }
-
-
-def past_turns(history: list[Recorded]) -> list[PastTurn]:
-    """The customer's earlier messages with the bot's decision on each, oldest first."""
-    from handoff.gate import PastTurn
-
-    past: list[PastTurn] = []
-    for recorded in history:
-        event = recorded.event
-        if isinstance(event, CustomerMessaged):
-            past.append(PastTurn(event.text, None, None))
-        elif isinstance(event, BotTurn) and past and past[-1].decision is None:
-            score = event.details.get("gate", {}).get("sentiment")
-            past[-1] = PastTurn(
-                past[-1].text,
-                event.decision.value,
-                float(score) if isinstance(score, int | float) else None,
-            )
-    return past
-
-
-def _last_language(history: list[Recorded], conversation: Conversation) -> CustomerLanguage | None:
-    for recorded in reversed(history):
-        if isinstance(recorded.event, CustomerMessaged) and recorded.event.language in ("zh", "en"):
-            return recorded.event.language  # type: ignore[return-value]
-    if conversation.language in ("zh", "en"):
-        return conversation.language  # type: ignore[return-value]
-    return None
-
-
-def _context(history: list[Recorded]) -> AnswerContext:
-    """The last bot turn's question (for follow-ups) and options (for a clarifying question)."""
-    for recorded in reversed(history):
-        event = recorded.event
-        if isinstance(event, TurnClarifying):
-            return AnswerContext(
-                previous_question=event.question,
-                options=event.options,
-                option_items=tuple(c.item_id for c in event.citations),
-            )
-        if isinstance(event, TurnAnswered):
-            return AnswerContext(previous_question=event.question)
-        if isinstance(event, BotTurn):
-            return AnswerContext()
-    return AnswerContext()

@@ -24,7 +24,7 @@ from bot.conversation.events import (
 )
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import MemoryConversationStore
-from bot.unanswered import (
+from bot.reports.unanswered import (
     Asked,
     GapGroup,
     gaps_workbook,

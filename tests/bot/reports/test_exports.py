@@ -8,7 +8,7 @@ import io
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from bot.exports import MAX_CELL_CHARS, csv_export, spreadsheet_cell, spreadsheet_row
+from bot.reports.exports import MAX_CELL_CHARS, csv_export, spreadsheet_cell, spreadsheet_row
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from bot.conversation.events import (
     TurnHandedOff,
     TurnRefused,
 )
-from bot.tags import (
+from bot.reports.tags import (
     TagSettings,
     citation_tag,
     conversation_tags,

@@ -13,8 +13,8 @@ from bot.conversation.events import AgentNoted, AgentReplied, KnowledgeDraftSave
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.status import ConversationStatus, InvalidTransition
-from handoff.desk import AgentDesk, AlreadyClaimed, NotAssignee, NotWaiting
-from handoff.queue import HumanQueue
+from bot.desk.actions import AgentDesk, AlreadyClaimed, NotAssignee, NotWaiting
+from bot.desk.queue import HumanQueue
 from knowledge.drafts import DraftRejected, KnowledgeDrafts
 
 S = ConversationStatus

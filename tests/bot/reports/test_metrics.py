@@ -24,7 +24,7 @@ from bot.conversation.events import (
 )
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import MemoryConversationStore
-from bot.metrics import Summary, TopicContainment, compute_metrics
+from bot.reports.metrics import Summary, TopicContainment, compute_metrics
 
 S = ConversationStatus
 T = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -228,7 +228,7 @@ def test_the_middle_band_is_counted_apart_from_clarifying():
     kind; a clarifying turn between close answers stays clarifying."""
     from bot.answering.answerer import CLOSE_CANDIDATES
     from bot.answering.answerer import CLOSEST_MATCH as ANSWERER_CLOSEST_MATCH
-    from bot.metrics import CLOSEST_MATCH
+    from bot.reports.metrics import CLOSEST_MATCH
 
     assert CLOSEST_MATCH == ANSWERER_CLOSEST_MATCH  # the metrics count what the answerer says
     talk = (

@@ -14,10 +14,17 @@ from bot.conversation.events import (
     KnowledgeDraftSaved,
     Recorded,
 )
+from bot.conversation.flows import (
+    Actor,
+    AgentAssigned,
+    ConversationResolved,
+    ReturnedToBot,
+    Transition,
+)
 from bot.conversation.service import ConversationService
 from bot.conversation.status import ConversationStatus, InvalidTransition
 from bot.conversation.store import Conversation, StatusConflict
-from handoff.queue import claimer_name
+from bot.conversation.views import claimer_name
 from knowledge.drafts import Draft, KnowledgeDrafts
 
 MAX_TEXT_CHARS = 4000
@@ -49,27 +56,18 @@ class AgentDesk:
     ) -> None:
         self.conversations = conversations
         self.store = conversations.store
+        self.flows = conversations.flows
         self.drafts = drafts
 
     def claim(self, conversation_id: str, agent: User) -> Conversation:
-        with self.conversations.lock_for(conversation_id):
-            try:
-                self.store.transition(
-                    conversation_id,
-                    ConversationStatus.WITH_AGENT,
-                    reason="claimed",
-                    actor=_actor(agent),
-                    expected=ConversationStatus.WAITING,
-                    assignee=agent.username,
-                    agent_name=agent.display_name,
-                )
-            except StatusConflict as conflict:
-                current = self.store.get(conversation_id)
-                if conflict.actual == ConversationStatus.WITH_AGENT and current.assignee:
-                    name = claimer_name(current, self.store.events(conversation_id))
-                    raise AlreadyClaimed(current.assignee, name or current.assignee) from None
-                raise NotWaiting(conflict.actual) from None
-        self._changed(conversation_id, queue=True)
+        try:
+            self.flows.apply(conversation_id, AgentAssigned(_actor(agent)))
+        except StatusConflict as conflict:
+            current = self.store.get(conversation_id)
+            if conflict.actual == ConversationStatus.WITH_AGENT and current.assignee:
+                name = claimer_name(current, self.store.events(conversation_id))
+                raise AlreadyClaimed(current.assignee, name or current.assignee) from None
+            raise NotWaiting(conflict.actual) from None
         return self.store.get(conversation_id)
 
     def reply(self, conversation_id: str, agent: User, text: str) -> Recorded:
@@ -101,10 +99,10 @@ class AgentDesk:
         return recorded
 
     def resolve(self, conversation_id: str, agent: User) -> Conversation:
-        return self._move(conversation_id, agent, ConversationStatus.RESOLVED, "resolved")
+        return self._move(conversation_id, agent, ConversationResolved)
 
     def return_to_bot(self, conversation_id: str, agent: User) -> Conversation:
-        return self._move(conversation_id, agent, ConversationStatus.BOT, "returned_to_bot")
+        return self._move(conversation_id, agent, ReturnedToBot)
 
     def typing(self, conversation_id: str, agent: User) -> None:
         self.store.get(conversation_id)  # an unknown id is an error, not a silent no-op
@@ -138,7 +136,10 @@ class AgentDesk:
         return draft
 
     def _move(
-        self, conversation_id: str, agent: User, to: ConversationStatus, reason: str
+        self,
+        conversation_id: str,
+        agent: User,
+        move: type[ConversationResolved] | type[ReturnedToBot],
     ) -> Conversation:
         """Resolve or return: the owner may, and so may an admin; a waiting conversation
         (nobody owns it yet) any agent may."""
@@ -148,16 +149,9 @@ class AgentDesk:
                 if current.assignee != agent.username and agent.role != Role.ADMIN:
                     raise NotAssignee()
             elif current.status != ConversationStatus.WAITING:
-                raise InvalidTransition(current.status, to)
-            self.store.transition(
-                conversation_id,
-                to,
-                reason=reason,
-                actor=_actor(agent),
-                expected=current.status,
-                agent_name=agent.display_name,
-            )
-        self._changed(conversation_id, queue=True)
+                raise InvalidTransition(current.status, move.to)
+            transition: Transition = move(_actor(agent), expected=current.status)
+            self.flows.apply(conversation_id, transition)
         return self.store.get(conversation_id)
 
     def _own(self, conversation_id: str, agent: User) -> None:
@@ -165,14 +159,12 @@ class AgentDesk:
         if current.status != ConversationStatus.WITH_AGENT or current.assignee != agent.username:
             raise NotAssignee()
 
-    def _changed(self, conversation_id: str, queue: bool = False) -> None:
+    def _changed(self, conversation_id: str) -> None:
         self.conversations.feed.notify(conversation_id)
-        if queue:
-            self.conversations.queue_changed()
 
 
-def _actor(agent: User) -> str:
-    return f"agent:{agent.username}"
+def _actor(agent: User) -> Actor:
+    return Actor.agent(agent.username, agent.display_name)
 
 
 def _text(text: str) -> str:

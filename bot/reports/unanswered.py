@@ -40,7 +40,7 @@ from bot.conversation.events import (
     TurnRefused,
 )
 from bot.conversation.status import ConversationStatus
-from bot.exports import spreadsheet_row
+from bot.reports.exports import spreadsheet_row
 from knowledge.embedding import Embedder
 from knowledge.text import normalize
 

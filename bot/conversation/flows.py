@@ -1,0 +1,168 @@
+"""Every change of a conversation's status, in one place: each flow is a typed transition
+(who asked for it, why), performed under the conversation's lock as one atomic move of the
+store, recorded as a `StatusChanged` event, and followed by its notifications (the
+conversation's listeners always; the queue's when the move touches the queue).
+
+    HandoffRequested     bot → waiting            the gate or the customer asked for a person
+    AgentAssigned        waiting → with_agent     an agent claimed it (only if still waiting)
+    ReturnedToBot        waiting | with_agent → bot
+    ConversationResolved waiting | with_agent → resolved
+    CustomerCameBack     resolved → bot           the customer wrote after a resolution
+
+The table of allowed moves is `bot.conversation.status.TRANSITIONS`; a move it forbids raises
+InvalidTransition, and a move made with `expected` set raises StatusConflict when another
+move came first.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from bot.conversation.events import Recorded
+from bot.conversation.feed import EventFeed
+from bot.conversation.status import ConversationStatus
+from bot.conversation.store import ConversationStore
+
+ActorKind = Literal["bot", "customer", "agent", "system"]
+
+QUEUE_STATUSES = frozenset({ConversationStatus.WAITING, ConversationStatus.WITH_AGENT})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who moved the conversation; an agent by username, with the name customers see."""
+
+    kind: ActorKind
+    username: str | None = None
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """As the log records it: "bot", "customer", "system" or "agent:<username>"."""
+        return f"agent:{self.username}" if self.kind == "agent" else self.kind
+
+    @classmethod
+    def agent(cls, username: str, name: str | None = None) -> Actor:
+        return cls("agent", username, name)
+
+
+BOT = Actor("bot")
+CUSTOMER = Actor("customer")
+SYSTEM = Actor("system")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A move of the status; subclasses name it and fix where it goes."""
+
+    to: ClassVar[ConversationStatus]
+    actor: Actor
+    reason: str = ""
+    # Only from this status (a compare-and-set); None takes the status as it is.
+    expected: ConversationStatus | None = None
+
+    @property
+    def assignee(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class HandoffRequested(Transition):
+    to: ClassVar[ConversationStatus] = ConversationStatus.WAITING
+
+
+@dataclass(frozen=True)
+class AgentAssigned(Transition):
+    to: ClassVar[ConversationStatus] = ConversationStatus.WITH_AGENT
+    reason: str = "claimed"
+    expected: ConversationStatus | None = ConversationStatus.WAITING
+
+    @property
+    def assignee(self) -> str | None:
+        return self.actor.username
+
+
+@dataclass(frozen=True)
+class ReturnedToBot(Transition):
+    to: ClassVar[ConversationStatus] = ConversationStatus.BOT
+    reason: str = "returned_to_bot"
+
+
+@dataclass(frozen=True)
+class ConversationResolved(Transition):
+    to: ClassVar[ConversationStatus] = ConversationStatus.RESOLVED
+    reason: str = "resolved"
+
+
+@dataclass(frozen=True)
+class CustomerCameBack(Transition):
+    to: ClassVar[ConversationStatus] = ConversationStatus.BOT
+    actor: Actor = CUSTOMER
+    reason: str = "customer_wrote_again"
+    expected: ConversationStatus | None = ConversationStatus.RESOLVED
+
+
+class ConversationFlows:
+    def __init__(
+        self,
+        store: ConversationStore,
+        feed: EventFeed,
+        *,
+        waiting: Callable[[], list[str]] | None = None,
+    ) -> None:
+        self.store = store
+        self.feed = feed
+        # the ids of the waiting conversations, whose customers hear when the queue moves
+        self._waiting = waiting or (lambda: [])
+        # a lock lives while someone holds or waits for it
+        self._locks: weakref.WeakValueDictionary[str, _RLock] = weakref.WeakValueDictionary()
+        self._locks_guard = threading.Lock()
+
+    def lock_for(self, conversation_id: str) -> _RLock:
+        """The lock that orders everything done to one conversation (the customer's turns, the
+        agents' desk, these flows). Re-entrant: a flow may run inside a turn that holds it."""
+        with self._locks_guard:
+            lock = self._locks.get(conversation_id)
+            if lock is None:
+                lock = self._locks[conversation_id] = _RLock()
+            return lock
+
+    def apply(self, conversation_id: str, transition: Transition) -> Recorded:
+        """Perform the move, record it, and tell whoever listens."""
+        with self.lock_for(conversation_id):
+            before = self.store.get(conversation_id).status
+            recorded = self.store.transition(
+                conversation_id,
+                transition.to,
+                reason=transition.reason,
+                actor=transition.actor.label,
+                expected=transition.expected,
+                assignee=transition.assignee,
+                agent_name=transition.actor.name if transition.actor.kind == "agent" else None,
+            )
+        self.feed.notify(conversation_id)
+        if before in QUEUE_STATUSES or transition.to in QUEUE_STATUSES:
+            self.queue_changed()
+        return recorded
+
+    def queue_changed(self) -> None:
+        self.feed.queue_changed(self._waiting())
+
+
+class _RLock:
+    """A re-entrant lock that can be held in a weak dictionary."""
+
+    __slots__ = ("_lock", "__weakref__")
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    def __enter__(self) -> bool:
+        return self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
