@@ -18,11 +18,11 @@ from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
-from bot.settings import Settings
 from bot.desk.actions import AgentDesk
-from handoff.gate import Gate
 from bot.desk.packet import PacketBuilder
 from bot.desk.queue import HumanQueue
+from bot.settings import Settings
+from handoff.gate import Gate
 from handoff.sentiment import SentimentModel
 from ingest.model import LoadBudgets
 from knowledge.base import KnowledgeBase

@@ -27,6 +27,16 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD_CHARS = 10
 
 
+class AccessDenied(Exception):
+    """401 (who are you?) or 403 (not you): `code` is stable, `key` names the texts."""
+
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.key = f"error_{code}"
+
+
 class Role(StrEnum):
     AGENT = "agent"  # takes handoffs in the console
     ADMIN = "admin"  # everything an agent may, plus the knowledge base and the metrics

@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from pydantic import BaseModel, Field
 
 from bot.access.accounts import Accounts, Role, User
+from bot.api.auth import requires
 from bot.api.errors import ERROR_RESPONSES, ApiError
 from bot.api.fields import ID_PATTERN, PlainText
 from bot.api.metrics import moment
@@ -125,8 +126,6 @@ def router(
     tag_settings: TagSettings,
     assumed_window: timedelta,
 ) -> APIRouter:
-    from bot.api.auth import requires
-
     admin = Depends(requires(accounts, Role.ADMIN))
     unavailable: dict[int | str, dict[str, Any]] = {
         503: {"model": ApiError, "description": "No e5 model to group questions"}

@@ -11,22 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
-from bot.access.accounts import Accounts, Role, SessionInvalid, User
+from bot.access.accounts import AccessDenied, Accounts, Role, SessionInvalid, User
 from bot.access.ratelimit import RateLimiter
 from bot.api.errors import ERROR_RESPONSES
 from bot.api.fields import ExactText
 
 COOKIE = "kefu_session"
-
-
-class AccessDenied(Exception):
-    """401 (who are you?) or 403 (not you): `code` is stable, `key` names the texts."""
-
-    def __init__(self, status: int, code: str) -> None:
-        super().__init__(code)
-        self.status = status
-        self.code = code
-        self.key = f"error_{code}"
 
 
 class Credentials(BaseModel):

@@ -26,6 +26,7 @@ from bot.api.errors import ERROR_RESPONSES
 from bot.api.fields import ID_PATTERN, MAX_SEQ, ExactText, PlainText
 from bot.conversation.events import BotTurn, Citation, Recorded
 from bot.conversation.feed import Listener
+from bot.conversation.flows import Actor
 from bot.conversation.service import ConversationService, TurnResult
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationNotFound
@@ -190,8 +191,8 @@ def event_public(recorded: Recorded, *, for_agent: bool = False) -> EventPublic:
             del data["retrieved"], data["details"], data["topic"]
     if not for_agent:
         data.pop("agent", None)  # usernames stay inside; customers see display names
-        if data.get("actor", "").startswith("agent:"):
-            data["actor"] = "agent"
+        if "actor" in data:
+            data["actor"] = Actor.parse(data["actor"]).kind
     return EventPublic(seq=recorded.seq, kind=event.kind, at=event.at, data=data)
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from bot.access.accounts import AccessDenied
 from bot.access.ratelimit import RateLimited
 from bot.answering.texts import TEXTS, both
 from bot.api.fields import TEXT_CODES
@@ -80,8 +81,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def install(app: FastAPI) -> None:
-    from bot.api.auth import AccessDenied
-
     @app.exception_handler(MessageRejected)
     async def rejected(_: Request, exc: MessageRejected) -> JSONResponse:
         status = 413 if exc.code == "message_too_long" else 400

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from bot.access.accounts import Accounts, Role
+from bot.api.auth import requires
 from bot.api.errors import ERROR_RESPONSES
 from bot.conversation.store import ConversationStore
 from bot.reports.metrics import compute_metrics
@@ -37,8 +38,6 @@ def router(
     accounts: Accounts,
     tag_settings: TagSettings,
 ) -> APIRouter:
-    from bot.api.auth import requires
-
     admin = Depends(requires(accounts, Role.ADMIN))
     api = APIRouter(prefix="/api/metrics", tags=["metrics"], dependencies=[admin])
 

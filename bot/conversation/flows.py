@@ -49,6 +49,16 @@ class Actor:
     def agent(cls, username: str, name: str | None = None) -> Actor:
         return cls("agent", username, name)
 
+    @classmethod
+    def parse(cls, label: str) -> Actor:
+        """The actor a log label names; an unknown label reads as the system."""
+        kind, _, username = label.partition(":")
+        if kind == "agent" and username:
+            return cls.agent(username)
+        if kind in ("bot", "customer", "system"):
+            return cls(kind)  # type: ignore[arg-type]
+        return SYSTEM
+
 
 BOT = Actor("bot")
 CUSTOMER = Actor("customer")
@@ -156,7 +166,7 @@ class ConversationFlows:
 class _RLock:
     """A re-entrant lock that can be held in a weak dictionary."""
 
-    __slots__ = ("_lock", "__weakref__")
+    __slots__ = ("__weakref__", "_lock")
 
     def __init__(self) -> None:
         self._lock = threading.RLock()

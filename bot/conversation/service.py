@@ -44,7 +44,7 @@ from bot.conversation.views import answer_context, last_language, past_turns
 from ingest.plain_text import UnsafeText, is_blank, plain_text
 
 if TYPE_CHECKING:
-    from handoff.gate import Gate, GateVerdict
+    from handoff.gate import Gate, GateVerdict, PastTurn
 
 TURN_TYPES: dict[Decision, type[BotTurn]] = {
     Decision.ANSWERED: TurnAnswered,
@@ -134,9 +134,13 @@ class ConversationService:
                 self.flows.apply(conversation_id, CustomerCameBack())
             elif conversation.status != ConversationStatus.BOT:
                 return TurnResult(conversation, message, None)
+            past = past_turns(history)
             with self._answering:
+                # the gate reads the message first; the answer is still wanted when it hands
+                # off (the agent's suggested reply) and decides the rest of its verdict
+                before = self.gate.before_answer(text, language, past) if self.gate else None
                 outcome = self.answerer.answer(text, language, answer_context(history))
-                verdict = self._screen(text, language, outcome, history)
+                verdict = self._verdict(before, text, outcome, past)
             if verdict is not None and verdict.trigger is not None:
                 turn = self.store.append(_handed_off_event(conversation_id, outcome, verdict))
                 self.flows.apply(conversation_id, HandoffRequested(BOT, verdict.trigger))
@@ -146,14 +150,14 @@ class ConversationService:
             self.feed.notify(conversation_id)
             return TurnResult(self.store.get(conversation_id), message, turn)
 
-    def _screen(
-        self, text: str, language: str, outcome: Outcome, history: list[Recorded]
+    def _verdict(
+        self, before: GateVerdict | None, text: str, outcome: Outcome, past: list[PastTurn]
     ) -> GateVerdict | None:
-        """The gate's verdict on this message and the bot's answer to it."""
-        if self.gate is None:
+        """The gate's verdict on this message and the bot's answer to it (in shadow mode:
+        recorded, never acted on)."""
+        if self.gate is None or before is None:
             return None
-        past = past_turns(history)
-        verdict = self.gate.before_answer(text, language, past)
+        verdict = before
         if verdict.trigger is None:
             verdict = self.gate.after_answer(text, outcome.decision.value, verdict, past)
         if self.gate.settings.shadow and verdict.trigger is not None:

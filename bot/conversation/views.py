@@ -22,6 +22,7 @@ from bot.conversation.events import (
     TurnClarifying,
     TurnHandedOff,
 )
+from bot.conversation.flows import Actor
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation
 
@@ -55,7 +56,7 @@ def claimer_name(conversation: Conversation, events: Sequence[Recorded]) -> str 
     claim recorded it; the username when no claim names one; None when nobody has it."""
     if not conversation.assignee:
         return None
-    claimed_by = f"agent:{conversation.assignee}"
+    claimed_by = Actor.agent(conversation.assignee).label
     for recorded in reversed(events):
         event = recorded.event
         if isinstance(event, StatusChanged) and event.actor == claimed_by:

@@ -18,8 +18,8 @@ from bot.conversation.events import (
     TurnHandedOff,
 )
 from bot.conversation.store import Conversation, ConversationStore
-from bot.reports.tags import TagSettings, conversation_tags, customer_tags
 from bot.conversation.views import last_handoff, sentiments
+from bot.reports.tags import TagSettings, conversation_tags, customer_tags
 from knowledge.catalog import Catalog
 
 EARLIER_CONVERSATIONS = 10
