@@ -8,7 +8,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,8 @@ from openpyxl import Workbook
 from sqlalchemy import Column, String, Table, Text, insert, select, update
 from sqlalchemy.engine import Engine
 
-from bot.conversation.events import now
-from bot.conversation.sql import UtcDateTime, metadata
 from ingest.plain_text import UnsafeText, is_blank, plain_text, strip_controls
+from knowledge.database import UtcDateTime, metadata
 
 MAX_CHARS = 4000
 DRAFTS_FILE = "knowledge_drafts.xlsx"  # approved drafts, a source like any other
@@ -96,7 +95,7 @@ class KnowledgeDrafts:
             raise DraftRejected("empty_draft", "a draft needs both a question and an answer")
         if len(question) > MAX_CHARS or len(answer) > MAX_CHARS:
             raise DraftRejected("draft_too_long", f"at most {MAX_CHARS} characters each")
-        at = now()
+        at = _now()
         draft = Draft(
             uuid.uuid4().hex,
             question,
@@ -152,7 +151,7 @@ class KnowledgeDrafts:
             conn.execute(
                 update(drafts)
                 .where(drafts.c.id == draft_id)
-                .values(question=question, answer=answer, updated_at=now())
+                .values(question=question, answer=answer, updated_at=_now())
             )
         return self.get(draft_id)
 
@@ -196,7 +195,7 @@ class KnowledgeDrafts:
             changed = conn.execute(
                 update(drafts)
                 .where(drafts.c.id == draft_id, drafts.c.status == DraftStatus.PENDING.value)
-                .values(status=status.value, updated_at=now(), **values)
+                .values(status=status.value, updated_at=_now(), **values)
             ).rowcount
         if not changed:
             raise DraftRejected("draft_not_pending", "this draft was decided already")
@@ -255,3 +254,7 @@ def _draft(r: Any) -> Draft:
         r.updated_at,
         r.problem,
     )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,8 @@ from alembic.config import Config
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
-    Dialect,
     ForeignKey,
     Integer,
-    MetaData,
     Row,
     Select,
     String,
@@ -33,7 +30,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.types import TypeDecorator
 
 from bot.conversation.events import (
     EVENT_TYPES,
@@ -51,6 +47,7 @@ from bot.conversation.store import (
     StatusConflict,
     new_conversation_id,
 )
+from knowledge.database import UtcDateTime, metadata
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_FILE = "conversations.db"
@@ -64,39 +61,6 @@ _MIGRATION_LOCK_KEY = 0x6B656675  # "kefu"
 # Execution option that marks a write transaction (SQLite: BEGIN IMMEDIATE).
 _WRITE = "kefu_write"
 
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes in and out. SQLite keeps no zone, so the stored value is the
-    UTC wall time and the zone is put back on the way out; naive input is refused as ambiguous."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"a naive datetime ({value}) is ambiguous; pass an aware one")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-# Named constraints so that later migrations can refer to them on every backend.
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
 
 conversations = Table(
     "conversations",
