@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 KEFU := $(VENV)/bin/kefu
+KEFU_EVAL := $(VENV)/bin/kefu-eval
 DATA_DIR ?= data
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -39,10 +40,10 @@ test-fast: install
 	$(PY) -m pytest -m "not integration and not local_llm and not fuzz" -q
 
 eval: install
-	$(KEFU) eval retrieval --dataset shop --dataset stackfaq --dataset taipei_faq --dataset drcd --dataset clinc150_small --fit-only
-	$(KEFU) eval refusal --near-domain --limit 300
-	$(KEFU) eval answers --limit 300
-	$(KEFU) eval gate
+	$(KEFU_EVAL) retrieval --dataset shop --dataset stackfaq --dataset taipei_faq --dataset drcd --dataset clinc150_small --fit-only
+	$(KEFU_EVAL) refusal --near-domain --limit 300
+	$(KEFU_EVAL) answers --limit 300
+	$(KEFU_EVAL) gate
 	$(PY) -m eval.unanswered
 	$(PY) -m eval.demo_shop
 

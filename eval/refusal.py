@@ -940,7 +940,7 @@ def near_main(args: argparse.Namespace) -> int:
     names = args.dataset or list(NEAR_SETS)
     run = run_near(names, root, args.limit, args.cache_dir)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    command = "kefu eval refusal --near-domain" + "".join(f" --dataset {n}" for n in names)
+    command = "kefu-eval refusal --near-domain" + "".join(f" --dataset {n}" for n in names)
     command += f" --limit {args.limit}" if args.limit else ""
     clf = run["classifier_model"]
     serialisable = {

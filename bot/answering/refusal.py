@@ -3,7 +3,7 @@
 Each turn yields a few signals about its best candidate answer: how similar the closest
 knowledge is (per dense model), how far ahead of the next different answer it is, how much of
 the question's wording it covers, and how many retrieved rows agree on it. A logistic model per
-language, fitted on labelled questions (`kefu eval refusal`), turns them into the probability
+language, fitted on labelled questions (`kefu-eval refusal`), turns them into the probability
 that the best candidate answers the question; the operating point is the probability below
 which the bot refuses. Model and operating point are stored with the knowledge base.
 """

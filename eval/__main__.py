@@ -1,0 +1,5 @@
+"""`python -m eval` is `kefu-eval`."""
+
+from eval.cli import app
+
+app()
