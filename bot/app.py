@@ -106,6 +106,11 @@ def create_app(services: Services) -> FastAPI:
         """The agents' console: log in, the live queue, claim, reply, resolve."""
         return _static("console.html")
 
+    @app.get("/staff.js", include_in_schema=False)
+    def staff_script() -> Response:
+        """What the console and the admin pages share: DOM, dates, API calls and errors."""
+        return Response(_static("staff.js"), media_type="text/javascript; charset=utf-8")
+
     @app.get("/console.js", include_in_schema=False)
     def console_script() -> Response:
         return Response(_static("console.js"), media_type="text/javascript; charset=utf-8")

@@ -147,6 +147,11 @@ TEXTS: dict[str, dict[Language, str]] = {
         "zh": "這段期間沒有這組問題。",
         "en": "There is no such group of questions in this period.",
     },
+    "error_no_embedder": {
+        "zh": "問題分組需要 e5 模型，伺服器沒有載入。",
+        "en": "Grouping questions needs the e5 model, which the server has not loaded.",
+    },
+    "error_invalid_request": {"zh": "輸入的資料不正確。", "en": "The request is not valid."},
     "error_bad_request": {
         "zh": "無法讀取這個請求。",
         "en": "The request could not be read.",

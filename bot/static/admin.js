@@ -13,31 +13,11 @@
   var POLL_MS = 500;
   var DEFAULT_DAYS = 30;
 
-  // The gate's triggers (handoff/gate.py) and the widget's button; others show as they come.
-  var TRIGGERS = {
-    customer_request: "客戶按下轉接 · Customer pressed “talk to a person”",
-    explicit_request: "客戶要求真人 · Customer asked for a person",
-    sensitive_topic: "敏感主題 · Sensitive topic",
-    negative_sentiment: "客戶情緒激動 · Upset customer",
-    sentiment_worsening: "情緒越來越差 · Mood getting worse",
-    upset_not_helped: "客戶不滿且機器人無法回答 · Upset, and the bot could not answer",
-    complex_question: "複雜問題 · Complex question",
-    long_message: "長訊息 · Long message",
-    repeated_refusals: "機器人多次答不出 · Bot refused repeatedly",
-    rephrased_question: "客戶換句話再問 · Customer rephrased"
-  };
-  var STATUSES = {
-    bot: "機器人 · Bot",
-    waiting: "等候中 · Waiting",
-    with_agent: "專人處理中 · With an agent",
-    resolved: "已結案 · Resolved"
-  };
-  var DECISIONS = {
-    answered: "已回答 · answered",
-    clarifying: "請客戶釐清 · clarifying",
-    refused: "答不出 · refused",
-    handed_off: "轉接真人 · handed off"
-  };
+  var staff = window.kefuStaff;
+  var TRIGGERS = staff.TRIGGERS, STATUSES = staff.STATUSES, DECISIONS = staff.DECISIONS;
+  var $ = staff.$, el = staff.el, clear = staff.clear, label = staff.label;
+  var when = staff.when, shorten = staff.shorten, api = staff.api, errorText = staff.errorText;
+
   var JOB_STATES = {
     queued: "排隊中 · queued",
     running: "匯入中 · running",
@@ -154,49 +134,12 @@
 
   // ---- DOM helpers (text only) ------------------------------------------------------------
 
-  function $(id) { return document.getElementById(id); }
-
-  function el(tag, attrs) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      for (var name in attrs) {
-        if (!Object.prototype.hasOwnProperty.call(attrs, name)) continue;
-        var value = attrs[name];
-        if (value === null || value === undefined || value === false) continue;
-        if (name === "text") node.textContent = value;
-        else if (name === "onclick") node.addEventListener("click", value);
-        else node.setAttribute(name, value === true ? "" : String(value));
-      }
-    }
-    for (var i = 2; i < arguments.length; i++) {
-      var child = arguments[i];
-      if (child === null || child === undefined) continue;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    }
-    return node;
-  }
-
-  function clear(node) { node.textContent = ""; }
-
-  function label(map, key) { return (key && map[key]) || key || "—"; }
-
   /* A button whose visible text is `text` and whose accessible name adds what it acts on. */
   function actionButton(text, target, attrs) {
     var button = el("button", attrs || {}, text);
     if (target) button.appendChild(el("span", { class: "visually-hidden", text: " " + target }));
     if (!button.getAttribute("type")) button.setAttribute("type", "button");
     return button;
-  }
-
-  function when(iso) {
-    if (!iso) return "—";
-    var d = new Date(iso);
-    return isNaN(d) ? String(iso) : d.toLocaleString("zh-TW", { hour12: false });
-  }
-
-  function shorten(text, limit) {
-    text = String(text || "").replace(/\s+/g, " ").trim();
-    return text.length > limit ? text.slice(0, limit - 1) + "…" : text;
   }
 
   function isNumber(x) { return typeof x === "number" && isFinite(x); }
@@ -237,77 +180,12 @@
 
   // ---- the API ----------------------------------------------------------------------------
 
-  function ApiError(status, body) {
-    this.status = status;
-    this.code = (body && body.code) || (status === 413 ? "file_too_large" : null);
-    this.messages = body && body.messages;
-    this.details = (body && (body.details || body.detail)) || null;
-    this.message = (body && typeof body.message === "string" && body.message) || ("HTTP " + status);
-  }
-
-  // zh-TW for the admin API's error codes, used when an error carries only its English message.
-  var ERRORS_ZH = {
-    forbidden: "這個帳號沒有權限。",
-    unsupported_file: "不支援這種檔案。請上傳 .xlsx、.csv、.pdf、.md、.txt 或 .html。",
-    empty_file: "檔案是空的。",
-    file_too_large: "檔案太大了。",
-    source_exists: "已經有同名的知識來源。",
-    source_not_found: "找不到這個知識來源。",
-    job_not_found: "找不到這個匯入工作。",
-    empty_draft: "草稿還沒有答案（或問題）：請先寫好再核准。",
-    draft_not_pending: "這份草稿已經審核過了。",
-    draft_not_found: "找不到這份草稿。",
-    gap_not_found: "這個期間找不到這組問題，請重新整理。",
-    no_embedder: "問題分組需要 e5 模型，伺服器沒有載入。",
-    invalid_request: "輸入的資料不正確。",
-    rate_limited: "操作太頻繁，請稍後再試。"
-  };
-
-  /* Both languages of an API error when it has them, else its message (with zh-TW for the
-   * codes known here). */
-  function errorText(err) {
-    if (err && err.messages && (err.messages.zh || err.messages.en)) {
-      var zh = err.messages.zh || "";
-      var en = err.messages.en || "";
-      return zh && en && zh !== en ? zh + " / " + en : zh || en;
-    }
-    if (err instanceof ApiError) {
-      var known = err.code && ERRORS_ZH[err.code];
-      return known ? known + " / " + err.message : err.message + (err.code ? " (" + err.code + ")" : "");
-    }
-    if (err instanceof TypeError) return "連不上伺服器。 / Could not reach the server.";
-    return "發生錯誤 / Something went wrong: " + ((err && (err.code || err.message)) || err);
-  }
-
-  /* fetch, JSON in and out. `body` is sent as JSON, or as is when it is FormData. */
-  function api(method, path, body) {
-    var init = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (body instanceof FormData) {
-      init.body = body;
-    } else if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    return fetch(path, init).then(function (response) {
-      if (response.status === 204) return null;
-      return response.text().then(function (raw) {
-        var data = null;
-        try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
-        if (!response.ok) {
-          var err = new ApiError(response.status, data);
-          if (response.status === 401 && path !== "/api/auth/login") loggedOut(err);
-          else if (response.status === 403 && err.code !== "not_assignee") forbidden(err);
-          throw err;
-        }
-        return data;
-      });
-    });
-  }
-
   // ---- logging in and out -----------------------------------------------------------------
 
   var me = null;
   var session = 0; // bumped on log-out: pollers of an older session stop
+  staff.on.unauthorized = function (err) { loggedOut(err); };
+  staff.on.forbidden = function (err) { forbidden(err); };
 
   function showOnly(view) {
     ["login-view", "forbidden-view", "admin"].forEach(function (id) { $(id).hidden = id !== view; });

@@ -16,64 +16,17 @@
   var MAX_BACKOFF_MS = 30000;
   var WS_BASE = location.origin.replace(/^http/, "ws");
 
-  // The gate's triggers (handoff/gate.py) and the widget's button; others show as they come.
-  var TRIGGERS = {
-    customer_request: "客戶按下轉接 · Customer pressed “talk to a person”",
-    explicit_request: "客戶要求真人 · Customer asked for a person",
-    sensitive_topic: "敏感主題 · Sensitive topic",
-    negative_sentiment: "客戶情緒激動 · Upset customer",
-    sentiment_worsening: "情緒越來越差 · Mood getting worse",
-    upset_not_helped: "客戶不滿且機器人無法回答 · Upset, and the bot could not answer",
-    complex_question: "複雜問題 · Complex question",
-    long_message: "長訊息 · Long message",
-    repeated_refusals: "機器人多次答不出 · Bot refused repeatedly",
-    rephrased_question: "客戶換句話再問 · Customer rephrased"
-  };
-  var STATUSES = {
-    bot: "機器人 · Bot",
-    waiting: "等候中 · Waiting",
-    with_agent: "專人處理中 · With an agent",
-    resolved: "已結案 · Resolved"
-  };
-  var DECISIONS = {
-    answered: "已回答 · answered",
-    clarifying: "請客戶釐清 · clarifying",
-    refused: "答不出 · refused",
-    handed_off: "轉接真人 · handed off"
-  };
+  var staff = window.kefuStaff;
+  var TRIGGERS = staff.TRIGGERS, STATUSES = staff.STATUSES, DECISIONS = staff.DECISIONS;
+  var $ = staff.$, el = staff.el, clear = staff.clear, label = staff.label;
+  var when = staff.when, time = staff.time, shorten = staff.shorten, api = staff.api;
 
   // ---- DOM helpers (text only) ------------------------------------------------------------
-
-  function $(id) { return document.getElementById(id); }
-
-  function el(tag, attrs) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      for (var name in attrs) {
-        if (!Object.prototype.hasOwnProperty.call(attrs, name)) continue;
-        var value = attrs[name];
-        if (value === null || value === undefined || value === false) continue;
-        if (name === "text") node.textContent = value;
-        else if (name === "onclick") node.addEventListener("click", value);
-        else node.setAttribute(name, value === true ? "" : String(value));
-      }
-    }
-    for (var i = 2; i < arguments.length; i++) {
-      var child = arguments[i];
-      if (child === null || child === undefined) continue;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    }
-    return node;
-  }
-
-  function clear(node) { node.textContent = ""; }
 
   function fact(list, term, value) {
     list.appendChild(el("dt", { text: term }));
     list.appendChild(el("dd", { text: value === null || value === undefined || value === "" ? "—" : String(value) }));
   }
-
-  function label(map, key) { return (key && map[key]) || key || "—"; }
 
   function clock(seconds) {
     seconds = Math.max(0, Math.floor(seconds));
@@ -84,70 +37,21 @@
     return (h ? h + ":" : "") + mm + ":" + (s < 10 ? "0" : "") + s;
   }
 
-  function when(iso) {
-    if (!iso) return "";
-    var d = new Date(iso);
-    return isNaN(d) ? String(iso) : d.toLocaleString("zh-TW", { hour12: false });
-  }
-
-  function time(iso) {
-    var d = new Date(iso);
-    return isNaN(d) ? "" : d.toLocaleTimeString("zh-TW", { hour12: false, hour: "2-digit", minute: "2-digit" });
-  }
-
-  function shorten(text, limit) {
-    text = String(text || "").replace(/\s+/g, " ").trim();
-    return text.length > limit ? text.slice(0, limit - 1) + "…" : text;
-  }
-
   // ---- the API ----------------------------------------------------------------------------
 
-  function ApiError(status, body) {
-    this.status = status;
-    this.code = body && body.code;
-    this.messages = body && body.messages;
-    this.details = (body && (body.details || body.detail)) || null;
-    this.message = (body && body.message) || ("HTTP " + status);
-  }
-
-  /* Both languages of an API error, for a bilingual console. */
+  /* Both languages of an API error; a claim that lost names who won. */
   function errorText(err) {
-    if (err && err.messages && (err.messages.zh || err.messages.en)) {
-      var zh = err.messages.zh || "";
-      var en = err.messages.en || "";
-      return zh && en && zh !== en ? zh + " / " + en : zh || en;
-    }
-    if (err && err.code === "status_conflict" && err.details && err.details.agent_name) {
+    if (err && !err.messages && err.code === "status_conflict" && err.details && err.details.agent_name) {
       return "這段對話已由 " + err.details.agent_name + " 接手。 / " +
         err.details.agent_name + " has already claimed this conversation.";
     }
-    return "發生錯誤 Something went wrong: " + ((err && (err.code || err.message)) || err);
-  }
-
-  function api(method, path, body) {
-    var init = { method: method, credentials: "same-origin", headers: {} };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    return fetch(path, init).then(function (response) {
-      if (response.status === 204) return null;
-      return response.text().then(function (raw) {
-        var data = null;
-        try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
-        if (!response.ok) {
-          var err = new ApiError(response.status, data);
-          if (response.status === 401 && path !== "/api/auth/login") loggedOut(err);
-          throw err;
-        }
-        return data;
-      });
-    });
+    return staff.errorText(err);
   }
 
   // ---- logging in and out -----------------------------------------------------------------
 
   var me = null;
+  staff.on.unauthorized = function (err) { loggedOut(err); };
 
   function showLogin(message) {
     me = null;
