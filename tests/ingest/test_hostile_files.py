@@ -98,7 +98,10 @@ def test_many_empty_cells_are_streamed_past(tmp_path: Path) -> None:
     out = measure(lambda: load_file(path))
     assert out.result is not None, out.error
     assert len(out.result.items) == 1
-    assert out.seconds < 6 and out.peak_mb < 10
+    # Memory is the property (a read that kept the cells would take hundreds of MB); the time
+    # bound only catches a read that walks the cells one by one many times over, and leaves
+    # room for a machine busy with other work (2 s when idle).
+    assert out.peak_mb < 10 and out.seconds < 60
 
 
 def test_more_cells_than_the_budget_stop_the_read_at_the_limit(tmp_path: Path) -> None:
