@@ -41,6 +41,7 @@ from bot.conversation.events import (
 )
 from bot.conversation.status import ConversationStatus
 from bot.exports import spreadsheet_row
+from bot.privacy.redaction import mask_personal
 from knowledge.embedding import Embedder
 from knowledge.text import normalize
 
@@ -132,7 +133,10 @@ def _asked_in(events: Sequence[Event]) -> Iterator[Asked]:
 
 def _asked(text: str, event: Event, reason: str) -> Asked:
     return Asked(
-        text=text.strip(), at=event.at, conversation_id=event.conversation_id, reason=reason
+        text=mask_personal(text.strip()),
+        at=event.at,
+        conversation_id=event.conversation_id,
+        reason=reason,
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from bot.conversation.events import now
 from bot.conversation.sql import UtcDateTime, metadata
+from bot.privacy.redaction import mask_personal
 from ingest.plain_text import UnsafeText, is_blank, plain_text, strip_controls
 
 MAX_CHARS = 4000
@@ -91,7 +92,8 @@ class KnowledgeDrafts:
         conversation_id: str | None = None,
         allow_empty_answer: bool = False,
     ) -> Draft:
-        question, answer = _text(question), _text(answer)
+        # the question is a customer's words: their phone or e-mail stays out of the knowledge
+        question, answer = mask_personal(_text(question)), _text(answer)
         if not question or (not answer and not allow_empty_answer):
             raise DraftRejected("empty_draft", "a draft needs both a question and an answer")
         if len(question) > MAX_CHARS or len(answer) > MAX_CHARS:

@@ -72,6 +72,7 @@ class CustomerMessaged(Event):
     kind: ClassVar[str] = "customer_messaged"
     text: str
     language: str
+    redacted: tuple[str, ...] = ()  # the kinds of personal numbers masked before logging
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,6 +147,7 @@ class AgentReplied(Event):
     text: str
     agent: str  # username
     agent_name: str  # display name, as the customer sees it
+    redacted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +159,7 @@ class AgentNoted(Event):
     text: str
     agent: str
     agent_name: str
+    redacted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,7 +239,7 @@ def _revive(name: str, value: Any) -> Any:
         return tuple(Citation(**c) for c in value)
     if name == "retrieved":
         return tuple(Retrieved(**r) for r in value)
-    if name == "options":
+    if name in ("options", "redacted"):
         return tuple(value)
     if name in ("from_status", "to_status"):
         return ConversationStatus(value)

@@ -51,6 +51,7 @@ from bot.conversation.store import (
     StatusConflict,
     new_conversation_id,
 )
+from bot.privacy.redaction import redact_event
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_FILE = "conversations.db"
@@ -244,6 +245,7 @@ class SqlConversationStore:
                 f"{type(event).__name__} is not a registered event type; register() it first"
             )
         _require_aware(event.at)
+        event = redact_event(event)  # what anyone typed reaches the log masked
         with self._write() as conn:
             seq = conn.execute(
                 update(conversations)
