@@ -24,6 +24,7 @@ from bot.conversation.events import CustomerMessaged, Event
 from bot.conversation.store import ConversationStore
 from bot.exports import csv_export, spreadsheet_row
 from bot.metrics import Metrics, compute_metrics
+from bot.privacy.redaction import mask_personal
 from bot.tags import TagSettings, tags_by_conversation, with_tag
 from bot.unanswered import GapGroup, gaps_workbook, group_questions, unanswered_questions
 from knowledge.drafts import (
@@ -321,7 +322,7 @@ def router(
             if cid in ids:
                 started.setdefault(cid, event.at)
                 if isinstance(event, CustomerMessaged):
-                    first.setdefault(cid, event.text)
+                    first.setdefault(cid, mask_personal(event.text))
         rows = []
         for cid in sorted(ids, key=lambda c: started.get(c, datetime.min.replace(tzinfo=UTC))):
             conversation = store.get(cid)
