@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from bot.access.accounts import Accounts
+from bot.access.audit import AuditLog
 from bot.access.ratelimit import RateLimiter
 from bot.answering.answerer import Answerer
 from bot.answering.classifier import ClassifierSlot, refit_if_stale
@@ -18,6 +19,7 @@ from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
+from bot.privacy.retention import Retention
 from bot.settings import Settings
 from handoff.desk import AgentDesk
 from handoff.gate import Gate
@@ -135,6 +137,13 @@ class Services:
     packets: PacketBuilder
     limits: Limits
     library: KnowledgeLibrary
+    audit: AuditLog
+
+    def retention(self) -> Retention | None:
+        """The retention job over the store (None for a memory store: nothing outlives it)."""
+        if not isinstance(self.store, SqlConversationStore):
+            return None
+        return Retention(self.store, self.settings.privacy.retention_days)
 
     def close(self) -> None:
         close = getattr(self.store, "close", None)
@@ -226,6 +235,7 @@ def build_services(
             ingest_options(settings),
             after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
         ),
+        AuditLog(engine),
     )
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from openpyxl import Workbook
@@ -156,9 +156,12 @@ def router(
         return {"sources": found}
 
     @api.post("/sources", status_code=202)
-    def upload(file: Annotated[UploadFile, File()], replace: bool = False) -> dict[str, Any]:
+    def upload(
+        file: Annotated[UploadFile, File()], request: Request, replace: bool = False
+    ) -> dict[str, Any]:
         """Upload a knowledge file; it is ingested in the background (poll the job)."""
         saved = library.save(file.filename or "", file.file, replace=replace)
+        request.state.audit_target = saved.name
         return {"job": job_public(library.ingest([saved.name], f"upload {saved.name}"))}
 
     @api.delete("/sources/{name}")

@@ -56,6 +56,8 @@ class Event:
         """The fields beyond conversation_id and at, as JSON-ready values."""
         data = dataclasses.asdict(self)
         del data["conversation_id"], data["at"]
+        if "redacted" in data and not data["redacted"]:
+            del data["redacted"]  # only a message that had something masked says so
         return _jsonable(data)
 
 

@@ -112,6 +112,8 @@ conversations = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     # the seq of the conversation's latest event; bumping it locks the row, so seqs have no gaps
     Column("last_seq", Integer, nullable=False),
+    # when the retention job took its texts and customer id (bot/privacy/retention.py)
+    Column("anonymised_at", UtcDateTime),
 )
 
 events = Table(
