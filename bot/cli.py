@@ -189,8 +189,10 @@ def serve(
     import uvicorn
 
     from bot.app import create_app
+    from bot.privacy.logs import install_log_masking
     from bot.services import build_services
 
+    install_log_masking()
     settings = _settings(data_dir)
     services = build_services(settings)
     services.warm_up()

@@ -39,6 +39,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.conversation.events import BotTurn, Event
 
@@ -287,7 +288,7 @@ def redact_event(event: Event) -> Event:
     bank accounts masked, and on events that have one, `redacted` listing the kinds."""
     if isinstance(event, BotTurn):
         return event
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     kinds: set[str] = set()
     for name in TYPED_FIELDS:
         value = getattr(event, name, None)
@@ -301,4 +302,4 @@ def redact_event(event: Event) -> Event:
     if hasattr(event, "redacted"):
         kinds.update(event.redacted)
         changes["redacted"] = tuple(k for k in ALL_KINDS if k in kinds)
-    return dataclasses.replace(event, **changes)  # type: ignore[type-var]
+    return dataclasses.replace(event, **changes)
