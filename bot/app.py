@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from bot.api import admin, agents, audit, auth, conversations, errors, metrics
+from bot.api import admin, agents, audit, auth, conversations, customers, errors, metrics
 from bot.privacy.retention import purge_periodically
 from bot.services import Services
 
@@ -108,6 +108,9 @@ def create_app(services: Services) -> FastAPI:
         )
     )
     app.include_router(audit.router(services.accounts, services.audit))
+    customer_data = services.customers()
+    if customer_data is not None:
+        app.include_router(customers.router(services.accounts, customer_data))
     app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -19,6 +19,7 @@ from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
+from bot.privacy.customers import CustomerData
 from bot.privacy.retention import Retention
 from bot.settings import Settings
 from handoff.desk import AgentDesk
@@ -138,6 +139,12 @@ class Services:
     limits: Limits
     library: KnowledgeLibrary
     audit: AuditLog
+
+    def customers(self) -> CustomerData | None:
+        """Customers' copies and erasure (None for a memory store)."""
+        if not isinstance(self.store, SqlConversationStore):
+            return None
+        return CustomerData(self.store, self.settings.tags)
 
     def retention(self) -> Retention | None:
         """The retention job over the store (None for a memory store: nothing outlives it)."""

@@ -21,7 +21,7 @@ from bot.api.errors import ERROR_RESPONSES, ApiError
 from bot.api.fields import ID_PATTERN, PlainText
 from bot.api.metrics import moment
 from bot.conversation.events import CustomerMessaged, Event
-from bot.conversation.store import ConversationStore
+from bot.conversation.store import ConversationNotFound, ConversationStore
 from bot.exports import csv_export, spreadsheet_row
 from bot.metrics import Metrics, compute_metrics
 from bot.privacy.redaction import mask_personal
@@ -328,7 +328,10 @@ def router(
                     first.setdefault(cid, mask_personal(event.text))
         rows = []
         for cid in sorted(ids, key=lambda c: started.get(c, datetime.min.replace(tzinfo=UTC))):
-            conversation = store.get(cid)
+            try:
+                conversation = store.get(cid)
+            except ConversationNotFound:
+                continue  # anonymised: counted, but nobody's to show
             rows.append(
                 {
                     "id": cid,

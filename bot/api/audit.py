@@ -54,6 +54,8 @@ STAFF_ACTIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/metrics.csv"): "export_metrics",
     ("GET", "/api/admin/metrics.xlsx"): "export_metrics",
     ("GET", "/api/admin/audit.csv"): "export_audit",
+    ("GET", "/api/admin/customers/{customer_id}/export"): "customer_export",
+    ("DELETE", "/api/admin/customers/{customer_id}"): "customer_erased",
 }
 MAX_LOGIN_BODY = 8192  # bytes of a log-in body read for the username tried
 

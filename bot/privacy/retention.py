@@ -11,8 +11,11 @@ of the metrics is computed from it as before, but loses what identifies or quote
   becomes null, so no two conversations can be joined to one person any more.
 
 Staff names on status changes, replies and notes stay (they are the shop's own, and the audit
-log records their actions anyway). The row gets `anonymised_at`, so a later run skips it. Runs
-as `kefu privacy purge` and once every `purge_interval_hours` inside `kefu serve`.
+log records their actions anyway). The row gets `anonymised_at`: from then on the store answers
+for it as for an unknown conversation (404), lists it nowhere and takes no more events; only
+its log, the input of the metrics, remains. Runs as `kefu privacy purge` and once every
+`purge_interval_hours` inside `kefu serve`. Erasing one customer (bot/privacy/customers.py)
+anonymises the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 
 from bot.conversation.events import now
 from bot.conversation.sql import SqlConversationStore, conversations, events, writer
@@ -69,6 +73,27 @@ def _without_strings(value: Any) -> Any:
     return value
 
 
+def anonymise(conn: Connection, ids: list[str], at: datetime) -> int:
+    """Anonymise these conversations in the caller's (write) transaction; how many events."""
+    rows = conn.execute(
+        select(events.c.conversation_id, events.c.seq, events.c.payload).where(
+            events.c.conversation_id.in_(ids)
+        )
+    ).all()
+    for row in rows:
+        conn.execute(
+            update(events)
+            .where(events.c.conversation_id == row.conversation_id, events.c.seq == row.seq)
+            .values(payload=anonymised_payload(row.payload))
+        )
+    conn.execute(
+        update(conversations)
+        .where(conversations.c.id.in_(ids))
+        .values(customer_id=None, anonymised_at=at)
+    )
+    return len(rows)
+
+
 class Retention:
     """Anonymises the conversations of a SQL store that have been quiet for `days` days."""
 
@@ -92,11 +117,7 @@ class Retention:
                         select(conversations.c.id)
                         .where(
                             conversations.c.updated_at < cutoff,
-                            # a conversation written to after it was anonymised is again
-                            or_(
-                                conversations.c.anonymised_at.is_(None),
-                                conversations.c.updated_at > conversations.c.anonymised_at,
-                            ),
+                            conversations.c.anonymised_at.is_(None),
                         )
                         .order_by(conversations.c.updated_at)
                         .limit(BATCH)
@@ -104,27 +125,8 @@ class Retention:
                 )
                 if not ids:
                     break
-                rows = conn.execute(
-                    select(events.c.conversation_id, events.c.seq, events.c.payload).where(
-                        events.c.conversation_id.in_(ids)
-                    )
-                ).all()
-                for row in rows:
-                    conn.execute(
-                        update(events)
-                        .where(
-                            events.c.conversation_id == row.conversation_id,
-                            events.c.seq == row.seq,
-                        )
-                        .values(payload=anonymised_payload(row.payload))
-                    )
-                conn.execute(
-                    update(conversations)
-                    .where(conversations.c.id.in_(ids))
-                    .values(customer_id=None, anonymised_at=at)
-                )
+                done_events += anonymise(conn, ids, at)
             done_conversations += len(ids)
-            done_events += len(rows)
         report = PurgeReport(cutoff, done_conversations, done_events)
         log.info(
             "privacy.purge.done conversations=%d events=%d cutoff=%s",
