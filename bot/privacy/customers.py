@@ -44,9 +44,9 @@ class CustomerData:
         found = self.store.conversations(customer_id=customer_id)
         if not found:
             raise CustomerNotFound(customer_id)
-        held = []
-        tags = []
-        surveys = []
+        held: list[dict[str, Any]] = []
+        tags: list[list[str]] = []
+        surveys: list[dict[str, Any]] = []
         for conversation in found:
             recorded = self.store.events(conversation.id)
             tags.append(conversation_tags([r.event for r in recorded], self.tag_settings))
