@@ -67,5 +67,6 @@ def downgrade() -> None:
     op.drop_index("ix_audit_log_actor", table_name="audit_log")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("audit_log")
-    with op.batch_alter_table("conversations") as batch:
-        batch.drop_column("anonymised_at")
+    # not in batch mode: on SQLite that copies the table, and dropping the old one would take
+    # its events with it (ON DELETE CASCADE); SQLite 3.35+ drops a column in place
+    op.drop_column("conversations", "anonymised_at")
