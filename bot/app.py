@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from importlib.resources import files
 from typing import Annotated, Any
@@ -12,7 +15,8 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from bot.api import admin, agents, auth, conversations, errors, metrics
+from bot.api import admin, agents, audit, auth, conversations, customers, errors, metrics
+from bot.privacy.retention import purge_periodically
 from bot.services import Services
 
 
@@ -35,14 +39,32 @@ def _static(name: str) -> str:
     return files("bot").joinpath("static", name).read_text(encoding="utf-8")
 
 
+@contextlib.asynccontextmanager
+async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
+    """While the app runs: the retention job, every purge_interval_hours."""
+    services: Services = app.state.services
+    retention = services.retention()
+    interval = timedelta(hours=services.settings.privacy.purge_interval_hours)
+    task = asyncio.create_task(purge_periodically(retention, interval)) if retention else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="kefu",
         summary="Self-hosted customer-service bot grounded in your own FAQ files.",
         version="0.1.0",
+        lifespan=background_jobs,
     )
     app.state.services = services
     errors.install(app)
+    app.add_middleware(audit.AuditTrail, audit=services.audit)
     if services.settings.access.widget_origins:
         # The widget on a shop's own site calls the customer API across origins. No
         # credentials: the agents' session cookie never goes along on such a call.
@@ -85,6 +107,10 @@ def create_app(services: Services) -> FastAPI:
             window,
         )
     )
+    app.include_router(audit.router(services.accounts, services.audit))
+    customer_data = services.customers()
+    if customer_data is not None:
+        app.include_router(customers.router(services.accounts, customer_data))
     app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from bot.cli_privacy import privacy_app
 from bot.cli_users import users_app
 from bot.settings import Settings
 
@@ -26,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(users_app, name="user")
+app.add_typer(privacy_app, name="privacy")
 console = Console()
 
 DataDir = Annotated[
@@ -185,8 +187,10 @@ def serve(
     import uvicorn
 
     from bot.app import create_app
+    from bot.privacy.logs import install_log_masking
     from bot.services import build_services
 
+    install_log_masking()
     settings = _settings(data_dir)
     services = build_services(settings)
     services.warm_up()

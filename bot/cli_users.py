@@ -9,8 +9,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from bot.access.accounts import AccountError, Accounts, Role
+from bot.access.audit import AuditLog
+from bot.cli_privacy import cli_actor
 from bot.settings import Settings
 
 users_app = typer.Typer(help="Agents' and admins' accounts.", no_args_is_help=True)
@@ -22,13 +25,22 @@ DataDir = Annotated[
 ]
 
 
-def _accounts(data_dir: Path | None) -> Accounts:
+def _engine(data_dir: Path | None) -> Engine:
     from bot.services import conversation_store
 
     settings = Settings()
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
-    return Accounts(conversation_store(settings).engine)
+    return conversation_store(settings).engine
+
+
+def _accounts(data_dir: Path | None) -> Accounts:
+    return Accounts(_engine(data_dir))
+
+
+def _record(engine: Engine, action: str, username: str, **detail: str) -> None:
+    """A user change on the audit log, by whoever runs the command."""
+    AuditLog(engine).record(cli_actor(), action, target=username, detail=detail)
 
 
 def _password(password_stdin: bool) -> str:
@@ -50,12 +62,14 @@ def add(
     data_dir: DataDir = None,
 ) -> None:
     """Add an agent or an admin (the password is asked for, or read from stdin)."""
-    accounts = _accounts(data_dir)
+    engine = _engine(data_dir)
+    accounts = Accounts(engine)
     try:
         user = accounts.add(username, _password(password_stdin), role, display_name)
     except AccountError as failed:
         console.print(f"[red]{failed}[/red]")
         raise typer.Exit(1) from None
+    _record(engine, "user_added", user.username, role=user.role.value)
     console.print(f"added {user.role} {user.username} ({user.display_name})")
 
 
@@ -66,22 +80,26 @@ def password(
     data_dir: DataDir = None,
 ) -> None:
     """Set a new password; the user's open sessions end."""
+    engine = _engine(data_dir)
     try:
-        _accounts(data_dir).set_password(username, _password(password_stdin))
+        Accounts(engine).set_password(username, _password(password_stdin))
     except AccountError as failed:
         console.print(f"[red]{failed}[/red]")
         raise typer.Exit(1) from None
+    _record(engine, "user_password_set", username)
     console.print(f"password of {username} changed")
 
 
 @users_app.command("remove")
 def remove(username: str, data_dir: DataDir = None) -> None:
     """Remove a user and end their sessions."""
+    engine = _engine(data_dir)
     try:
-        _accounts(data_dir).remove(username)
+        Accounts(engine).remove(username)
     except AccountError as failed:
         console.print(f"[red]{failed}[/red]")
         raise typer.Exit(1) from None
+    _record(engine, "user_removed", username)
     console.print(f"removed {username}")
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from bot.access.accounts import Accounts
+from bot.access.audit import AuditLog
 from bot.access.ratelimit import RateLimiter
 from bot.answering.answerer import Answerer
 from bot.answering.classifier import ClassifierSlot, refit_if_stale
@@ -21,6 +22,9 @@ from bot.conversation.store import ConversationStore
 from bot.desk.actions import AgentDesk
 from bot.desk.packet import PacketBuilder
 from bot.desk.queue import HumanQueue
+from bot.privacy.customers import CustomerData
+from bot.privacy.redaction import mask_personal
+from bot.privacy.retention import Retention
 from bot.settings import Settings
 from handoff.gate import Gate
 from handoff.sentiment import SentimentModel
@@ -135,6 +139,19 @@ class Services:
     packets: PacketBuilder
     limits: Limits
     library: KnowledgeLibrary
+    audit: AuditLog
+
+    def customers(self) -> CustomerData | None:
+        """Customers' copies and erasure (None for a memory store)."""
+        if not isinstance(self.store, SqlConversationStore):
+            return None
+        return CustomerData(self.store, self.settings.tags)
+
+    def retention(self) -> Retention | None:
+        """The retention job over the store (None for a memory store: nothing outlives it)."""
+        if not isinstance(self.store, SqlConversationStore):
+            return None
+        return Retention(self.store, self.settings.privacy.retention_days)
 
     def close(self) -> None:
         close = getattr(self.store, "close", None)
@@ -206,7 +223,7 @@ def build_services(
         idle=timedelta(minutes=a.session_idle_minutes),
         lifetime=timedelta(hours=a.session_max_hours),
     )
-    drafts = KnowledgeDrafts(engine)
+    drafts = KnowledgeDrafts(engine, mask=mask_personal)
     return Services(
         settings,
         kb,
@@ -226,6 +243,7 @@ def build_services(
             ingest_options(settings),
             after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
         ),
+        AuditLog(engine),
     )
 
 

@@ -171,6 +171,20 @@ class AccessSettings(BaseModel):
     )
 
 
+class PrivacySettings(BaseModel):
+    retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="Conversations quiet for longer are anonymised: texts removed, customer "
+        "ids cut, the counts of the metrics kept.",
+    )
+    purge_interval_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How often kefu serve runs the retention job (also: kefu privacy purge).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KEFU_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -193,6 +207,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
     tags: TagSettings = Field(default_factory=TagSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
 
 def settings_table() -> str:

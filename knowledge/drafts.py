@@ -76,8 +76,10 @@ class DraftNotServed(DraftRejected):
 
 
 class KnowledgeDrafts:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, mask: Callable[[str], str] | None = None) -> None:
+        """`mask` hides personal data in a customer's words (the app passes its redaction)."""
         self._engine = engine
+        self._mask = mask or (lambda text: text)
         self._approving = threading.Lock()
 
     def add(
@@ -90,7 +92,8 @@ class KnowledgeDrafts:
         conversation_id: str | None = None,
         allow_empty_answer: bool = False,
     ) -> Draft:
-        question, answer = _text(question), _text(answer)
+        # the question is a customer's words: their phone or e-mail stays out of the knowledge
+        question, answer = self._mask(_text(question)), _text(answer)
         if not question or (not answer and not allow_empty_answer):
             raise DraftRejected("empty_draft", "a draft needs both a question and an answer")
         if len(question) > MAX_CHARS or len(answer) > MAX_CHARS:

@@ -12,6 +12,7 @@ from bot.answering.grounding import check_grounding
 from bot.answering.language import CustomerLanguage
 from bot.answering.llm import Drafter, DraftFailed
 from bot.answering.passages import Passage
+from bot.privacy.redaction import mask_personal
 from knowledge.embedding import Embedder
 
 
@@ -32,7 +33,8 @@ class LLMComposer:
             for c in candidates[: self.passages]
         ]
         try:
-            draft = self.drafter.draft(question, shown, language)
+            # the model needs the question, not the customer's phone or e-mail address
+            draft = self.drafter.draft(mask_personal(question), shown, language)
         except DraftFailed as failed:
             return None, {"outcome": "failed", "reason": failed.reason, "detail": failed.detail}
         record: dict[str, Any] = {"latency_ms": round(draft.latency_ms, 1), "raw": draft.raw}

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from openpyxl import Workbook
@@ -22,7 +22,8 @@ from bot.api.errors import ERROR_RESPONSES, ApiError
 from bot.api.fields import ID_PATTERN, PlainText
 from bot.api.metrics import moment
 from bot.conversation.events import CustomerMessaged, Event
-from bot.conversation.store import ConversationStore
+from bot.conversation.store import ConversationNotFound, ConversationStore
+from bot.privacy.redaction import mask_personal
 from bot.reports.exports import csv_export, spreadsheet_row
 from bot.reports.metrics import Metrics, compute_metrics
 from bot.reports.tags import TagSettings, tags_by_conversation, with_tag
@@ -154,9 +155,12 @@ def router(
         return {"sources": found}
 
     @api.post("/sources", status_code=202)
-    def upload(file: Annotated[UploadFile, File()], replace: bool = False) -> dict[str, Any]:
+    def upload(
+        file: Annotated[UploadFile, File()], request: Request, replace: bool = False
+    ) -> dict[str, Any]:
         """Upload a knowledge file; it is ingested in the background (poll the job)."""
         saved = library.save(file.filename or "", file.file, replace=replace)
+        request.state.audit_target = saved.name
         return {"job": job_public(library.ingest([saved.name], f"upload {saved.name}"))}
 
     @api.delete("/sources/{name}")
@@ -320,10 +324,13 @@ def router(
             if cid in ids:
                 started.setdefault(cid, event.at)
                 if isinstance(event, CustomerMessaged):
-                    first.setdefault(cid, event.text)
+                    first.setdefault(cid, mask_personal(event.text))
         rows = []
         for cid in sorted(ids, key=lambda c: started.get(c, datetime.min.replace(tzinfo=UTC))):
-            conversation = store.get(cid)
+            try:
+                conversation = store.get(cid)
+            except ConversationNotFound:
+                continue  # anonymised: counted, but nobody's to show
             rows.append(
                 {
                     "id": cid,

@@ -50,7 +50,9 @@ def requires(accounts: Accounts, role: Role) -> Callable[..., User]:
     """A dependency: the calling user, who must be logged in as `role` (an admin may all)."""
 
     def dependency(request: Request) -> User:
-        return session_user(accounts, request.cookies.get(COOKIE), role)
+        user = session_user(accounts, request.cookies.get(COOKIE), role)
+        request.state.user = user  # who acted, for the audit log (bot/api/audit.py)
+        return user
 
     return dependency
 

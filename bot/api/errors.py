@@ -18,6 +18,7 @@ from bot.conversation.service import MessageRejected, SurveyRefused
 from bot.conversation.status import InvalidTransition
 from bot.conversation.store import ConversationNotFound, StatusConflict
 from bot.desk.actions import AlreadyClaimed, NotAssignee, NotWaiting
+from bot.privacy.customers import CustomerNotFound
 from ingest.plain_text import UnsafeText
 from knowledge.drafts import DraftRejected
 from knowledge.library import LibraryError
@@ -89,6 +90,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ConversationNotFound)
     async def not_found(_: Request, exc: ConversationNotFound) -> JSONResponse:
         return error(404, "conversation_not_found", str(exc), "error_conversation_not_found")
+
+    @app.exception_handler(CustomerNotFound)
+    async def no_customer(_: Request, exc: CustomerNotFound) -> JSONResponse:
+        return error(404, "customer_not_found", str(exc))
 
     @app.exception_handler(InvalidTransition)
     async def invalid_transition(_: Request, exc: InvalidTransition) -> JSONResponse:

@@ -56,6 +56,8 @@ class Event:
         """The fields beyond conversation_id and at, as JSON-ready values."""
         data = dataclasses.asdict(self)
         del data["conversation_id"], data["at"]
+        if "redacted" in data and not data["redacted"]:
+            del data["redacted"]  # only a message that had something masked says so
         return _jsonable(data)
 
 
@@ -72,6 +74,7 @@ class CustomerMessaged(Event):
     kind: ClassVar[str] = "customer_messaged"
     text: str
     language: str
+    redacted: tuple[str, ...] = ()  # the kinds of personal numbers masked before logging
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,6 +149,7 @@ class AgentReplied(Event):
     text: str
     agent: str  # username
     agent_name: str  # display name, as the customer sees it
+    redacted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +161,7 @@ class AgentNoted(Event):
     text: str
     agent: str
     agent_name: str
+    redacted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,7 +241,7 @@ def _revive(name: str, value: Any) -> Any:
         return tuple(Citation(**c) for c in value)
     if name == "retrieved":
         return tuple(Retrieved(**r) for r in value)
-    if name == "options":
+    if name in ("options", "redacted"):
         return tuple(value)
     if name in ("from_status", "to_status"):
         return ConversationStatus(value)

@@ -41,6 +41,7 @@ from bot.conversation.flows import (
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationStore
 from bot.conversation.views import answer_context, last_language, past_turns
+from bot.privacy.redaction import redact
 from ingest.plain_text import UnsafeText, is_blank, plain_text
 
 if TYPE_CHECKING:
@@ -122,12 +123,20 @@ class ConversationService:
             raise MessageRejected(
                 "message_too_long", "error_message_too_long", limit=self.max_message_chars
             )
+        # cards, ids and bank accounts are masked before anything keeps or reads the message
+        redaction = redact(text)
+        text = redaction.text
         with self.lock_for(conversation_id):
             conversation = self.store.get(conversation_id)
             history = self.store.events(conversation_id)
             language = detect_customer_language(text, last_language(history, conversation))
             message = self.store.append(
-                CustomerMessaged(conversation_id=conversation_id, text=text, language=language)
+                CustomerMessaged(
+                    conversation_id=conversation_id,
+                    text=text,
+                    language=language,
+                    redacted=redaction.kinds,
+                )
             )
             self.feed.notify(conversation_id)
             if conversation.status == ConversationStatus.RESOLVED:

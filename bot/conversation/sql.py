@@ -47,6 +47,7 @@ from bot.conversation.store import (
     StatusConflict,
     new_conversation_id,
 )
+from bot.privacy.redaction import redact_event
 from knowledge.database import UtcDateTime, metadata
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -75,6 +76,8 @@ conversations = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     # the seq of the conversation's latest event; bumping it locks the row, so seqs have no gaps
     Column("last_seq", Integer, nullable=False),
+    # when the retention job took its texts and customer id (bot/privacy/retention.py)
+    Column("anonymised_at", UtcDateTime),
 )
 
 events = Table(
@@ -91,6 +94,10 @@ events = Table(
     Column("at", UtcDateTime, nullable=False, index=True),
     Column("payload", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
 )
+
+# An anonymised conversation (retention, erasure) is gone for everyone: it answers as unknown
+# and lists nowhere; only the log, the input of metrics, still holds its events.
+_OPEN = conversations.c.anonymised_at.is_(None)
 
 
 class SqlConversationStore:
@@ -195,7 +202,7 @@ class SqlConversationStore:
     def get(self, conversation_id: str) -> Conversation:
         with self._engine.connect() as conn:
             row = conn.execute(
-                select(conversations).where(conversations.c.id == conversation_id)
+                select(conversations).where(conversations.c.id == conversation_id, _OPEN)
             ).one_or_none()
         if row is None:
             raise ConversationNotFound(conversation_id)
@@ -208,10 +215,11 @@ class SqlConversationStore:
                 f"{type(event).__name__} is not a registered event type; register() it first"
             )
         _require_aware(event.at)
+        event = redact_event(event)  # what anyone typed reaches the log masked
         with self._write() as conn:
             seq = conn.execute(
                 update(conversations)
-                .where(conversations.c.id == event.conversation_id)
+                .where(conversations.c.id == event.conversation_id, _OPEN)
                 .values(last_seq=conversations.c.last_seq + 1, updated_at=event.at)
                 .returning(conversations.c.last_seq)
             ).scalar_one_or_none()
@@ -224,7 +232,8 @@ class SqlConversationStore:
         with self._engine.connect() as conn:
             rows = conn.execute(
                 select(events.c.seq, events.c.kind, events.c.at, events.c.payload)
-                .where(events.c.conversation_id == conversation_id, events.c.seq > after_seq)
+                .join(conversations, conversations.c.id == events.c.conversation_id)
+                .where(events.c.conversation_id == conversation_id, events.c.seq > after_seq, _OPEN)
                 .order_by(events.c.seq)
             ).all()
             if not rows and not _exists(conn, conversation_id):
@@ -310,8 +319,10 @@ class SqlConversationStore:
     def conversations(
         self, status: ConversationStatus | None = None, customer_id: str | None = None
     ) -> list[Conversation]:
-        query = select(conversations).order_by(
-            conversations.c.created_at.desc(), conversations.c.id.desc()
+        query = (
+            select(conversations)
+            .where(_OPEN)
+            .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
         )
         if status is not None:
             query = query.where(conversations.c.status == status.value)
@@ -392,13 +403,13 @@ def _conversation(row: Row[Any]) -> Conversation:
 
 def _exists(conn: Connection, conversation_id: str) -> bool:
     found = conn.execute(
-        select(conversations.c.id).where(conversations.c.id == conversation_id)
+        select(conversations.c.id).where(conversations.c.id == conversation_id, _OPEN)
     ).first()
     return found is not None
 
 
 def _status(conn: Connection, conversation_id: str, *, lock: bool = False) -> ConversationStatus:
-    query = select(conversations.c.status).where(conversations.c.id == conversation_id)
+    query = select(conversations.c.status).where(conversations.c.id == conversation_id, _OPEN)
     if lock:
         query = query.with_for_update()  # PostgreSQL; SQLite already holds the write lock
     status = conn.execute(query).scalar_one_or_none()

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from bot.conversation.events import ConversationStarted, Event, Recorded, StatusChanged, now
 from bot.conversation.status import ConversationStatus, check_transition
+from bot.privacy.redaction import redact_event
 
 
 class ConversationNotFound(LookupError):
@@ -131,6 +132,7 @@ class MemoryConversationStore:
         return self._find(conversation_id).conversation
 
     def append(self, event: Event) -> Recorded:
+        event = redact_event(event)
         with self._lock:
             kept = self._find(event.conversation_id)
             kept.events.append(event)

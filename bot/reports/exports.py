@@ -6,7 +6,8 @@ a formula (=HYPERLINK(…), =WEBSERVICE(…)); "+", "-" and "@" start one too, a
 carriage return hides one. Such a cell gets a single quote in front, as OWASP's CSV injection
 guidance recommends: Excel and LibreOffice then show the text as it was typed. Characters
 an XLSX cell cannot hold (control characters; openpyxl raises IllegalCharacterError) are
-removed, and text beyond Excel's 32,767 characters a cell is cut.
+removed, and text beyond Excel's 32,767 characters a cell is cut. Personal numbers (phones,
+e-mail addresses, and cards or ids in logs older than redaction) are masked.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bot.privacy.redaction import mask_personal
 from ingest.plain_text import strip_controls
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -24,9 +26,10 @@ MAX_CELL_CHARS = 32_767  # Excel's limit for one cell
 
 def spreadsheet_cell(value: Any) -> Any:
     """A value as it may go into an exported cell: numbers, dates and None as they are; text
-    without control characters and with formulas neutralised."""
+    without control characters, personal numbers masked and formulas neutralised."""
     if not isinstance(value, str):
         return value
+    value = mask_personal(value)
     neutralise = value.startswith(FORMULA_STARTS)
     value = strip_controls(value)
     neutralise = neutralise or value.startswith(FORMULA_STARTS)

@@ -72,6 +72,7 @@ from bot.conversation.events import (
     TurnRefused,
 )
 from bot.conversation.status import ConversationStatus
+from bot.privacy.redaction import mask_personal
 
 # The reason of a middle-band clarifying turn (bot.answering.answerer.CLOSEST_MATCH; not
 # imported, so that metrics need none of the answering machinery).
@@ -386,7 +387,9 @@ def compute_metrics(
         topics[o.topic].append(o)
     kinds = Counter(type(t) for t in turns)
     closest = sum(1 for t in turns if isinstance(t, TurnClarifying) and t.reason == CLOSEST_MATCH)
-    refused = Counter(t.question.strip().lower() for t in turns if isinstance(t, TurnRefused))
+    refused = Counter(
+        mask_personal(t.question.strip().lower()) for t in turns if isinstance(t, TurnRefused)
+    )
     first_responses = [o.first_response_s for o in outcomes if o.first_response_s is not None]
     surveys = [s for o in outcomes for s in o.surveys]
 

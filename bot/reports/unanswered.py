@@ -40,6 +40,7 @@ from bot.conversation.events import (
     TurnRefused,
 )
 from bot.conversation.status import ConversationStatus
+from bot.privacy.redaction import mask_personal
 from bot.reports.exports import spreadsheet_row
 from knowledge.embedding import Embedder
 from knowledge.text import normalize
@@ -132,7 +133,10 @@ def _asked_in(events: Sequence[Event]) -> Iterator[Asked]:
 
 def _asked(text: str, event: Event, reason: str) -> Asked:
     return Asked(
-        text=text.strip(), at=event.at, conversation_id=event.conversation_id, reason=reason
+        text=mask_personal(text.strip()),
+        at=event.at,
+        conversation_id=event.conversation_id,
+        reason=reason,
     )
 
 

@@ -1,0 +1,1 @@
+"""Personal data: masked where it is not needed, kept no longer than promised."""

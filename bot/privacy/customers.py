@@ -1,0 +1,100 @@
+"""A customer's rights over what kefu holds about them: a copy of it, and its erasure.
+
+A customer is their `customer_id` (the shop's id, a LINE or Messenger id, an e-mail address),
+on every channel. The copy holds each of their conversations with every event in it (private
+notes and the bot's internals included: the law asks for everything held), their tags and
+their survey answers. Erasure anonymises their conversations as the retention job does
+(bot/privacy/retention.py): texts and customer id gone, counts kept; from then on those
+conversations answer 404 to everyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.conversation.events import SurveyAnswered, now
+from bot.conversation.sql import SqlConversationStore, writer
+from bot.privacy.retention import anonymise
+from bot.reports.tags import TagSettings, conversation_tags, customer_tags
+
+
+class CustomerNotFound(LookupError):
+    def __init__(self, customer_id: str) -> None:
+        super().__init__("no conversation of this customer")
+        self.customer_id = customer_id
+
+
+@dataclass(frozen=True)
+class Erasure:
+    customer_id: str
+    conversations: int
+    events: int
+    at: datetime
+
+
+class CustomerData:
+    def __init__(self, store: SqlConversationStore, tag_settings: TagSettings) -> None:
+        self.store = store
+        self.tag_settings = tag_settings
+
+    def export(self, customer_id: str) -> dict[str, Any]:
+        """Everything held about the customer, JSON-ready. Raises CustomerNotFound."""
+        found = self.store.conversations(customer_id=customer_id)
+        if not found:
+            raise CustomerNotFound(customer_id)
+        held: list[dict[str, Any]] = []
+        tags: list[list[str]] = []
+        surveys: list[dict[str, Any]] = []
+        for conversation in found:
+            recorded = self.store.events(conversation.id)
+            tags.append(conversation_tags([r.event for r in recorded], self.tag_settings))
+            surveys.extend(
+                {
+                    "conversation_id": conversation.id,
+                    "at": r.event.at.isoformat(),
+                    "csat": r.event.csat,
+                    "ces": r.event.ces,
+                    "comment": r.event.comment,
+                }
+                for r in recorded
+                if isinstance(r.event, SurveyAnswered)
+            )
+            held.append(
+                {
+                    "id": conversation.id,
+                    "channel": conversation.channel,
+                    "language": conversation.language,
+                    "status": conversation.status.value,
+                    "created_at": conversation.created_at.isoformat(),
+                    "updated_at": conversation.updated_at.isoformat(),
+                    "events": [
+                        {
+                            "seq": r.seq,
+                            "kind": r.event.kind,
+                            "at": r.event.at.isoformat(),
+                            "data": r.event.payload(),
+                        }
+                        for r in recorded
+                    ],
+                }
+            )
+        return {
+            "customer_id": customer_id,
+            "exported_at": now().isoformat(),
+            "channels": sorted({c.channel for c in found}),
+            "tags": customer_tags(tags),
+            "survey_answers": surveys,
+            "conversations": held,
+        }
+
+    def erase(self, customer_id: str) -> Erasure:
+        """Anonymise every conversation of the customer. Raises CustomerNotFound."""
+        ids = [c.id for c in self.store.conversations(customer_id=customer_id)]
+        if not ids:
+            raise CustomerNotFound(customer_id)
+        at = now()
+        with writer(self.store.engine).begin() as conn:
+            events = anonymise(conn, ids, at)
+        return Erasure(customer_id, len(ids), events, at)
