@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from bot.cli_orders import orders_app
 from bot.cli_users import users_app
 from bot.settings import Settings
 
@@ -28,6 +29,7 @@ app = typer.Typer(
 eval_app = typer.Typer(help="Measurements anyone can rerun.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(users_app, name="user")
+app.add_typer(orders_app, name="orders")
 console = Console()
 
 DataDir = Annotated[

@@ -18,6 +18,8 @@ from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
+from bot.orders.store import OrderStore
+from bot.orders.sync import OrderSync
 from bot.settings import Settings
 from handoff.desk import AgentDesk
 from handoff.gate import Gate
@@ -135,6 +137,8 @@ class Services:
     packets: PacketBuilder
     limits: Limits
     library: KnowledgeLibrary
+    orders: OrderStore
+    order_sync: OrderSync
 
     def close(self) -> None:
         close = getattr(self.store, "close", None)
@@ -207,6 +211,7 @@ def build_services(
         lifetime=timedelta(hours=a.session_max_hours),
     )
     drafts = KnowledgeDrafts(engine)
+    orders = OrderStore(engine)
     return Services(
         settings,
         kb,
@@ -226,6 +231,8 @@ def build_services(
             ingest_options(settings),
             after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
         ),
+        orders,
+        OrderSync(orders, settings.orders.shopify_secret, settings.orders.woocommerce_secret),
     )
 
 
