@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.conversation.events import now
-from bot.orders.model import Order, OrderInvalid, money, normalise_number, normalise_phone
+from bot.orders.model import (
+    Order,
+    OrderInvalid,
+    money,
+    normalise_email,
+    normalise_number,
+    normalise_phone,
+)
 from bot.orders.store import OrderStore, Saved
 from bot.orders.words import status_of
 
@@ -207,7 +214,7 @@ def _order(record: dict[str, Any], imported_at: datetime) -> Order:
     phone, email = _text(record.get("phone")), _text(record.get("email"))
     if phone is not None and normalise_phone(phone) is None:
         raise OrderInvalid(f"phone {phone!r} is not a phone number")
-    if email is not None and "@" not in email:
+    if email is not None and normalise_email(email) is None:
         raise OrderInvalid(f"email {email!r} is not an email address")
     created = _when(record.get("created_at"), "created_at") or imported_at
     updated = _when(record.get("updated_at"), "updated_at") or created
