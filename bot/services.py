@@ -18,6 +18,8 @@ from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
+from bot.orders.lookup import OrderBook, erp_lookup
+from bot.orders.questions import OrderQuestions
 from bot.orders.store import OrderStore
 from bot.orders.sync import OrderSync
 from bot.settings import Settings
@@ -195,6 +197,9 @@ def build_services(
     )
     store = store if store is not None else conversation_store(settings)
     queue = HumanQueue(store, settings.queue, settings.tags)
+    engine = sql_engine(store, settings)
+    orders = OrderStore(engine)
+    order_book = OrderBook(orders, erp_lookup(settings.orders))
     conversations = ConversationService(
         store,
         answerer,
@@ -202,8 +207,8 @@ def build_services(
         max_message_chars=settings.conversation.max_message_chars,
         gate=handoff_gate(settings, embedders, retriever),
         waiting=queue.waiting_ids,
+        orders=OrderQuestions(order_book, settings.orders.verify_attempts),
     )
-    engine = sql_engine(store, settings)
     a = settings.access
     accounts = Accounts(
         engine,
@@ -211,7 +216,6 @@ def build_services(
         lifetime=timedelta(hours=a.session_max_hours),
     )
     drafts = KnowledgeDrafts(engine)
-    orders = OrderStore(engine)
     return Services(
         settings,
         kb,

@@ -340,6 +340,7 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "users",
         "sessions",
         "knowledge_drafts",
+        "orders",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",

@@ -56,10 +56,10 @@ def fake_erp(slow_s: float = 3.0) -> Iterator[tuple[str, list[dict[str, str]]]]:
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 return self.answer(401, {"error": "unauthorized"})
             number = self.path.rsplit("/", 1)[-1]
-            if number == "SLOW":
+            if number == "S500":
                 time.sleep(slow_s)
                 return self.answer(200, ORDERS["E100"])
-            if number == "BOOM":
+            if number == "B502":
                 return self.answer(502, {"error": "upstream down"})
             if number in ORDERS:
                 return self.answer(200, ORDERS[number])
