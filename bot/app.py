@@ -73,7 +73,16 @@ def create_app(services: Services) -> FastAPI:
     )
     window = timedelta(minutes=services.settings.conversation.assumed_resolution_minutes)
     tag_settings = services.settings.tags
-    app.include_router(metrics.router(services.store, window, services.accounts, tag_settings))
+    app.include_router(
+        metrics.router(
+            services.store,
+            window,
+            services.accounts,
+            tag_settings,
+            services.orders,
+            timedelta(days=services.settings.orders.attribution_days),
+        )
+    )
     app.include_router(
         admin.router(
             services.accounts,
