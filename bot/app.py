@@ -96,6 +96,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.include_router(orders.webhooks_router(services.order_sync))
     app.include_router(orders.admin_router(services.orders, services.accounts))
+    app.include_router(orders.agent_router(services.orders, services.store, services.accounts))
     app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

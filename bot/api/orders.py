@@ -3,6 +3,9 @@ upload of an order export (CSV or XLSX)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Header, Request, UploadFile
@@ -11,14 +14,18 @@ from pydantic import BaseModel
 from pydantic import Field as PydanticField
 
 from bot.access.accounts import Accounts, Role
+from bot.api.conversations import ConversationId
 from bot.api.errors import ERROR_RESPONSES, ApiError, error
+from bot.conversation.events import OrderLookup
+from bot.conversation.store import ConversationStore
+from bot.orders.attribution import NOT_SALES
+from bot.orders.lookup import customer_orders
 from bot.orders.sheet import SheetInvalid, import_orders
 from bot.orders.store import OrderStore
 from bot.orders.sync import SHOPIFY, WOOCOMMERCE, OrderSync, WebhookRefused
 
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 MAX_FILE_BYTES = 20 * 1024 * 1024
-
 
 
 class WebhookResult(BaseModel):
@@ -91,6 +98,82 @@ def webhooks_router(sync: OrderSync) -> APIRouter:
         """A WooCommerce order webhook (order.created, order.updated, …), verified with
         KEFU_ORDERS__WOOCOMMERCE_SECRET before it is read."""
         return await receive(WOOCOMMERCE, request, signature, topic)
+
+    return api
+
+
+class OrderPublic(BaseModel):
+    number: str
+    source: str
+    status: str
+    raw_status: str
+    payment_status: str | None
+    email: str | None
+    phone: str | None
+    items: list[dict[str, Any]]
+    total: str | None
+    currency: str | None
+    carrier: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+    expected_delivery: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerOrdersPublic(BaseModel):
+    count: int
+    last_order_at: datetime | None
+    spent: dict[str, str] = PydanticField(
+        description="Total per currency of the orders not cancelled, refunded or failed"
+    )
+    orders: list[OrderPublic]
+
+
+def agent_router(
+    store: OrderStore, conversations: ConversationStore, accounts: Accounts
+) -> APIRouter:
+    from bot.api.auth import requires
+
+    agent = Depends(requires(accounts, Role.AGENT))
+    api = APIRouter(prefix="/api/agent", tags=["orders"], dependencies=[agent])
+
+    @api.get(
+        "/conversations/{conversation_id}/orders",
+        response_model=CustomerOrdersPublic,
+        responses=ERROR_RESPONSES,
+    )
+    def orders_of(conversation_id: ConversationId) -> CustomerOrdersPublic:
+        """The customer's orders, for the agent: by the conversation's customer id and the
+        orders the customer verified in it; their count, last order and total spent."""
+        conversation = conversations.get(conversation_id)
+        verified = [
+            r.event.order_number
+            for r in conversations.events(conversation_id)
+            if isinstance(r.event, OrderLookup)
+            and r.event.stage == "verified"
+            and r.event.order_number
+        ]
+        found = customer_orders(store, conversation.customer_id, verified)
+        spent: dict[str, Decimal] = {}
+        for order in found:
+            if order.total is not None and order.status not in NOT_SALES:
+                key = order.currency or ""
+                spent[key] = spent.get(key, Decimal(0)) + order.total
+        return CustomerOrdersPublic(
+            count=len(found),
+            last_order_at=found[0].created_at if found else None,
+            spent={k: str(v) for k, v in sorted(spent.items())},
+            orders=[
+                OrderPublic(
+                    **{
+                        **{k: v for k, v in asdict(o).items() if k in OrderPublic.model_fields},
+                        "total": None if o.total is None else str(o.total),
+                    }
+                )
+                for o in found
+            ],
+        )
 
     return api
 

@@ -3,6 +3,8 @@ when one is configured."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.orders.erp import ErpLookup
 from bot.orders.model import Order, normalise_number
 from bot.orders.store import OrderStore
@@ -26,6 +28,23 @@ class OrderBook:
             return found
         order = self.erp.find(number)
         return [order] if order is not None else []
+
+
+def customer_orders(
+    store: OrderStore, customer_id: str | None, verified: Iterable[str]
+) -> list[Order]:
+    """The orders of a conversation's customer, newest first: those of its customer id (an
+    email, a phone number or the platform's customer id) and of the contact details on the
+    orders the customer verified in it."""
+    contacts = {customer_id} if customer_id else set()
+    for number in verified:
+        for order in store.find(number):
+            contacts |= {c for c in (order.email, order.phone, order.platform_customer_id) if c}
+    found: dict[tuple[str, str], Order] = {}
+    for contact in contacts:
+        for order in store.of_customer(contact):
+            found[(order.source, order.number)] = order
+    return sorted(found.values(), key=lambda o: o.created_at, reverse=True)
 
 
 def erp_lookup(settings: OrdersSettings) -> ErpLookup | None:

@@ -4,7 +4,7 @@ own updated time), so a webhook delivered twice or late changes nothing."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -65,15 +65,6 @@ class Saved(StrEnum):
     STALE = "stale"  # older than the stored one: ignored
 
 
-@dataclass(frozen=True)
-class CustomerOrders:
-    """A customer's orders in short: for the agent's packet and the customer's profile."""
-
-    count: int
-    last: Order | None
-    spent: dict[str, Decimal]  # currency → total of the orders not cancelled or refunded
-
-
 class OrderStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -131,15 +122,6 @@ class OrderStore:
                 select(orders).where(or_(*keys)).order_by(orders.c.created_at.desc())
             ).all()
         return [_order(r) for r in rows]
-
-    def summary(self, contact: str) -> CustomerOrders:
-        found = self.of_customer(contact)
-        spent: dict[str, Decimal] = {}
-        for order in found:
-            if order.total is not None and order.status not in ("cancelled", "refunded"):
-                currency = order.currency or ""
-                spent[currency] = spent.get(currency, Decimal(0)) + order.total
-        return CustomerOrders(len(found), found[0] if found else None, spent)
 
     def placed_between(self, start: datetime | None, end: datetime | None) -> list[Order]:
         """Orders created in [start, end), oldest first (for attribution)."""

@@ -219,3 +219,26 @@ def test_from_the_erp_and_when_it_is_down(demo_data_dir: Path, sqlite_url: str) 
     assert "新竹物流" in found and "HCT-7788" in found and "2026-12-05" in found
     assert slow_reply == failing == TEXTS["order_unavailable"]["zh"]
     assert {s["path"] for s in seen} == {"/api/orders/E100", "/api/orders/S500", "/api/orders/B502"}
+
+
+def test_the_agent_sees_the_customers_orders_once_verified(shop: tuple[str, Services]) -> None:
+    url, services = shop
+    me = Customer(url)
+    me.says("訂單 #1001 出貨了嗎")
+    services.accounts.add("mei", "correct horse battery", "agent", "美玲")
+    with httpx.Client(base_url=url, timeout=30) as agent:
+        path = f"/api/agent/conversations/{me.id}/orders"
+        assert agent.get(path).status_code == 401
+        login = {"username": "mei", "password": "correct horse battery"}
+        assert agent.post("/api/auth/login", json=login).status_code == 200
+        before = agent.get(path).json()
+        me.says("0912345678")
+        after = agent.get(path).json()
+    assert before["count"] == 0 and before["orders"] == []
+    assert (after["count"], after["spent"]) == (1, {"TWD": "1280.00"})
+    [order] = after["orders"]
+    assert (order["number"], order["status"], order["tracking_number"]) == (
+        "1001",
+        "shipped",
+        "900123456789",
+    )
