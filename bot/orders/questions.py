@@ -52,6 +52,8 @@ _TOKEN = r"([A-Za-z0-9][A-Za-z0-9-]{1,30})"
 _NUMBER_MARKED = re.compile(
     r"(?:訂單(?:編號|號碼|號)?|order(?:\s*(?:number|no\.?|id))?)\s*(?:是|為|:|：)?\s*#?\s*"
     + _TOKEN
+    # "order 10 bottles" is a quantity, not an order number
+    + r"(?!\s*(?:pcs|pieces|items|units|bottles|boxes|sets|packs|of)\b)"
     + r"|#\s*"
     + _TOKEN,
     re.IGNORECASE,

@@ -76,6 +76,7 @@ def lookups(services: Services, conversation_id: str) -> list[tuple[str, str]]:
         ("my order number is #1001", "1001"),
         ("我的訂單到哪了", None),
         ("電話 0912345678", None),
+        ("can I order 10 bottles?", None),
     ],
 )
 def test_order_numbers_are_recognised(text: str, number: str | None) -> None:
