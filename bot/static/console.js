@@ -377,7 +377,7 @@
     $("packet-orders-summary").textContent = "";
     api("GET", "/api/agent/conversations/" + encodeURIComponent(c.id) + "/orders").then(function (found) {
       if (current !== c) return;
-      var spent = Object.keys(found.spent || {}).map(function (k) { return found.spent[k] + " " + k; });
+      var spent = Object.keys(found.spent || {}).map(function (k) { return (found.spent[k] + " " + k).trim(); });
       $("packet-orders-summary").textContent = found.count
         ? found.count + " 筆 orders · 最近 last " + when(found.last_order_at) + " · 累計 spent " + (spent.join(" + ") || "—")
         : "";

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ADMINS, TURN_TIMEOUT_MS, Console, Widget
+from tests.browser.conftest import ADMINS, TURN_TIMEOUT_MS, AdminPages, Console, Widget
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("browser")]
 
@@ -61,5 +61,20 @@ def test_the_order_question_in_the_widget_and_the_orders_in_the_console(
     expect(orders.locator('li[data-order="80001"]')).to_contain_text("已出貨 Shipped")
     expect(orders).to_contain_text("黑貓宅急便 900555666777")
     expect(agent.locator("#packet-orders-summary")).to_contain_text("1 筆 orders")
-    expect(agent.locator("#packet-orders-summary")).to_contain_text("1280 TWD")
+    expect(agent.locator("#packet-orders-summary")).to_contain_text("累計 spent 1280")
     shot(agent, "console-orders")
+
+
+def test_the_dashboard_shows_conversion_with_its_definition(new_page, shot):
+    page = new_page()
+    admin = AdminPages(page).log_in()
+    admin.tab("Dashboard")
+    expect(page.locator("#dash-body")).to_have_attribute("data-loaded", re.compile(r"^\d{4}-"))
+    rate = page.locator('.metric[data-key="conversion_rate"]')
+    expect(rate.locator("button.value")).to_have_text(re.compile(r"^(\d+\.\d%|—)"))
+    expect(rate.locator(".def")).to_contain_text("不代表因果")
+    revenue = page.locator('.metric[data-key="attributed_revenue"]')
+    expect(revenue.locator(".sub")).to_contain_text("訂單 orders")
+    expect(revenue.locator(".def")).not_to_be_empty()
+    rate.scroll_into_view_if_needed()
+    shot(page, "dashboard-conversion")
