@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from bot.api import admin, agents, audit, auth, conversations, customers, errors, metrics
+from bot.api import admin, agents, audit, auth, conversations, customers, errors, metrics, orders
 from bot.privacy.retention import purge_periodically
 from bot.services import Services
 
@@ -95,7 +95,16 @@ def create_app(services: Services) -> FastAPI:
     )
     window = timedelta(minutes=services.settings.conversation.assumed_resolution_minutes)
     tag_settings = services.settings.tags
-    app.include_router(metrics.router(services.store, window, services.accounts, tag_settings))
+    app.include_router(
+        metrics.router(
+            services.store,
+            window,
+            services.accounts,
+            tag_settings,
+            services.orders,
+            timedelta(days=services.settings.orders.attribution_days),
+        )
+    )
     app.include_router(
         admin.router(
             services.accounts,
@@ -111,6 +120,9 @@ def create_app(services: Services) -> FastAPI:
     customer_data = services.customers()
     if customer_data is not None:
         app.include_router(customers.router(services.accounts, customer_data))
+    app.include_router(orders.webhooks_router(services.order_sync))
+    app.include_router(orders.admin_router(services.orders, services.accounts))
+    app.include_router(orders.agent_router(services.orders, services.store, services.accounts))
     app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from bot.cli_orders import orders_app
 from bot.cli_privacy import privacy_app
 from bot.cli_users import users_app
 from bot.settings import Settings
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 app.add_typer(users_app, name="user")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(orders_app, name="orders")
 console = Console()
 
 DataDir = Annotated[

@@ -22,6 +22,10 @@ from bot.conversation.store import ConversationStore
 from bot.desk.actions import AgentDesk
 from bot.desk.packet import PacketBuilder
 from bot.desk.queue import HumanQueue
+from bot.orders.lookup import OrderBook, erp_lookup
+from bot.orders.questions import OrderQuestions
+from bot.orders.store import OrderStore
+from bot.orders.sync import OrderSync
 from bot.privacy.customers import CustomerData
 from bot.privacy.redaction import mask_personal
 from bot.privacy.retention import Retention
@@ -153,6 +157,9 @@ class Services:
             return None
         return Retention(self.store, self.settings.privacy.retention_days)
 
+    orders: OrderStore
+    order_sync: OrderSync
+
     def close(self) -> None:
         close = getattr(self.store, "close", None)
         if close is not None:
@@ -208,6 +215,9 @@ def build_services(
     )
     store = store if store is not None else conversation_store(settings)
     queue = HumanQueue(store, settings.queue, settings.tags)
+    engine = sql_engine(store, settings)
+    orders = OrderStore(engine)
+    order_book = OrderBook(orders, erp_lookup(settings.orders))
     conversations = ConversationService(
         store,
         answerer,
@@ -215,8 +225,8 @@ def build_services(
         max_message_chars=settings.conversation.max_message_chars,
         gate=handoff_gate(settings, embedders, retriever),
         waiting=queue.waiting_ids,
+        orders=OrderQuestions(order_book, settings.orders.verify_attempts),
     )
-    engine = sql_engine(store, settings)
     a = settings.access
     accounts = Accounts(
         engine,
@@ -244,6 +254,8 @@ def build_services(
             after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
         ),
         AuditLog(engine),
+        orders,
+        OrderSync(orders, settings.orders.shopify_secret, settings.orders.woocommerce_secret),
     )
 
 

@@ -185,6 +185,53 @@ class PrivacySettings(BaseModel):
     )
 
 
+class OrdersSettings(BaseModel):
+    shopify_secret: str | None = Field(
+        default=None,
+        description="The Shopify webhooks' signing secret; unset = POST /webhooks/shopify is "
+        "refused.",
+    )
+    woocommerce_secret: str | None = Field(
+        default=None,
+        description="The WooCommerce webhooks' secret; unset = POST /webhooks/woocommerce is "
+        "refused.",
+    )
+    erp_url: str | None = Field(
+        default=None,
+        description="Live order lookup in the shop's ERP: a URL holding {order_number} (e.g. "
+        "https://erp.example.tw/api/orders/{order_number}); unset = no lookup.",
+    )
+    erp_headers: dict[str, str] = Field(
+        default={},
+        description="Headers sent with every ERP lookup (JSON, e.g. "
+        '{"Authorization": "Bearer …"}).',
+    )
+    erp_fields: dict[str, str] = Field(
+        default={},
+        description="Where each order field is in the ERP's JSON answer (JSON, field → path, "
+        'e.g. {"status": "data.state", "tracking_number": "data.shipments[0].no"}).',
+    )
+    erp_statuses: dict[str, str] = Field(
+        default={},
+        description="The ERP's own status words mapped onto kefu's (pending, processing, "
+        "shipped, delivered, cancelled, refunded, on_hold, failed), beside the built-in zh-TW "
+        "and English words.",
+    )
+    erp_timeout_s: float = Field(
+        default=5.0, description="Seconds an ERP lookup may take before the bot says so."
+    )
+    verify_attempts: int = Field(
+        default=3,
+        description="Wrong order numbers or contact details a customer may send before the "
+        "order question goes to a person.",
+    )
+    attribution_days: int = Field(
+        default=7,
+        description="An order placed within this many days after a conversation counts as "
+        "following it (conversion rate, attributed revenue).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KEFU_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -208,6 +255,7 @@ class Settings(BaseSettings):
     access: AccessSettings = Field(default_factory=AccessSettings)
     tags: TagSettings = Field(default_factory=TagSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    orders: OrdersSettings = Field(default_factory=OrdersSettings)
 
 
 def settings_table() -> str:

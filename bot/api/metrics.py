@@ -12,6 +12,9 @@ from bot.access.accounts import Accounts, Role
 from bot.api.auth import requires
 from bot.api.errors import ERROR_RESPONSES
 from bot.conversation.store import ConversationStore
+from bot.orders.attribution import DEFINITIONS as CONVERSION_DEFINITIONS
+from bot.orders.attribution import attribute
+from bot.orders.store import OrderStore
 from bot.reports.metrics import compute_metrics
 from bot.reports.tags import TagSettings, with_tag
 
@@ -37,6 +40,8 @@ def router(
     assumed_window: timedelta,
     accounts: Accounts,
     tag_settings: TagSettings,
+    orders: OrderStore,
+    attribution_window: timedelta,
 ) -> APIRouter:
     admin = Depends(requires(accounts, Role.ADMIN))
     api = APIRouter(prefix="/api/metrics", tags=["metrics"], dependencies=[admin])
@@ -52,23 +57,46 @@ def router(
         tag: Annotated[
             str | None, Query(max_length=200, description="Only conversations with this tag")
         ] = None,
+        channel: Annotated[
+            str | None,
+            Query(max_length=40, description="Only conversations on this channel (web, line…)"),
+        ] = None,
     ) -> dict[str, Any]:
         """Deflection, resolution (confirmed and assumed), refusal and handoff rates, first
-        response and handling times, containment per topic. Definitions: README, "Metrics"."""
+        response and handling times, containment per topic, conversion to orders and the
+        revenue attributed to conversations. Definitions: README, "Metrics"."""
         since, until = moment(start, end=False), moment(end, end=True)
         if since and until and until <= since:
             raise ValueError("'to' must be after 'from'")
 
         def compute() -> dict[str, Any]:
+            log = with_tag(store.log(since, None), tag, tag_settings)
+            if channel:
+                ids = {c.id for c in store.conversations() if c.channel == channel}
+                log = [(seq, e) for seq, e in log if e.conversation_id in ids]
             found = compute_metrics(
-                with_tag(store.log(since, None), tag, tag_settings),
+                log,
                 start=since,
                 end=until,
                 assumed_window=assumed_window,
                 now=datetime.now(UTC),
+            ).as_dict()
+            placed = orders.placed_between(
+                since, until + attribution_window if until is not None else None
             )
-            return found.as_dict()
+            conversion = attribute(
+                log,
+                placed,
+                window=attribution_window,
+                start=since,
+                end=until,
+                channel=channel,
+                verified_order=orders.find,
+            ).as_dict()
+            definitions = {**found.pop("definitions"), **CONVERSION_DEFINITIONS}
+            return {**found, **conversion, "definitions": definitions}
 
-        return {"from": since, "to": until, "tag": tag, **(await run_in_threadpool(compute))}
+        result = await run_in_threadpool(compute)
+        return {"from": since, "to": until, "tag": tag, "channel": channel, **result}
 
     return api

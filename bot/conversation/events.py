@@ -187,6 +187,19 @@ class KnowledgeDraftSaved(Event):
     agent_name: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class OrderLookup(Event):
+    """A step of an order question: asked, verified (the customer proved they own the order),
+    answered, or failed (`reason`: not_verified, unavailable, handed_off). For agents and the
+    metrics only; the customer sees the bot's turn."""
+
+    kind: ClassVar[str] = "order_lookup"
+    private: ClassVar[bool] = True
+    stage: str
+    reason: str = ""
+    order_number: str | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -202,6 +215,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AgentNoted,
         SurveyAnswered,
         KnowledgeDraftSaved,
+        OrderLookup,
     )
 }
 

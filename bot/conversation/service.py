@@ -45,6 +45,7 @@ from bot.privacy.redaction import redact
 from ingest.plain_text import UnsafeText, is_blank, plain_text
 
 if TYPE_CHECKING:
+    from bot.orders.questions import OrderQuestions
     from handoff.gate import Gate, GateVerdict, PastTurn
 
 TURN_TYPES: dict[Decision, type[BotTurn]] = {
@@ -90,8 +91,10 @@ class ConversationService:
         max_message_chars: int = 4000,
         gate: Gate | None = None,
         waiting: Callable[[], list[str]] | None = None,
+        orders: OrderQuestions | None = None,
     ) -> None:
         self.store = store
+        self.orders = orders  # order questions, answered before normal answering
         self.answerer = answerer
         self.feed = feed or EventFeed()
         self.max_message_chars = max_message_chars
@@ -143,6 +146,10 @@ class ConversationService:
                 self.flows.apply(conversation_id, CustomerCameBack())
             elif conversation.status != ConversationStatus.BOT:
                 return TurnResult(conversation, message, None)
+            if self.orders is not None:
+                order_turn = self._order_step(conversation_id, text, language, history)
+                if order_turn is not None:
+                    return TurnResult(self.store.get(conversation_id), message, order_turn)
             past = past_turns(history)
             with self._answering:
                 # the gate reads the message first; the answer is still wanted when it hands
@@ -158,6 +165,20 @@ class ConversationService:
                 turn = self.store.append(_turn_event(conversation_id, outcome, verdict))
             self.feed.notify(conversation_id)
             return TurnResult(self.store.get(conversation_id), message, turn)
+
+    def _order_step(
+        self, conversation_id: str, text: str, language: str, history: list[Recorded]
+    ) -> Recorded | None:
+        """An order question's turn (bot/orders/questions.py), None when this is not one."""
+        assert self.orders is not None
+        step = self.orders.step(conversation_id, text, language, history)
+        if step is None:
+            return None
+        turn = [self.store.append(event) for event in step.events][-1]
+        if step.hand_off:
+            self.flows.apply(conversation_id, HandoffRequested(BOT, step.reason))
+        self.feed.notify(conversation_id)
+        return turn
 
     def _verdict(
         self, before: GateVerdict | None, text: str, outcome: Outcome, past: list[PastTurn]

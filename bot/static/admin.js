@@ -126,7 +126,14 @@
     { key: "first_response_time_seconds", zh: "首次回應時間・任一方", en: "First response time, either", kind: "time", drill: "engaged" },
     { key: "average_handling_time_seconds", zh: "平均處理時間", en: "Average handling time", kind: "time", drill: "engaged" },
     { key: "csat", zh: "顧客滿意度", en: "CSAT", kind: "score", scale: 5, drill: "surveyed" },
-    { key: "ces", zh: "顧客費力度", en: "Customer effort score (CES)", kind: "score", scale: 7, drill: "surveyed" }
+    { key: "ces", zh: "顧客費力度", en: "Customer effort score (CES)", kind: "score", scale: 7, drill: "surveyed" },
+    { key: "conversion_rate", zh: "對話後下單率", en: "Conversion after a conversation", kind: "rate", drill: "engaged",
+      sub: function (m) {
+        var c = m.conversion || {};
+        return ratio(c.converted_conversations, c.engaged_conversations, "對話 conversations");
+      } },
+    { key: "attributed_revenue", zh: "歸因營收", en: "Attributed revenue", kind: "money", drill: "engaged",
+      sub: function (m) { return "訂單 orders " + ((m.conversion || {}).attributed_orders || 0); } }
   ];
 
   // Chart colours: each has at least 3:1 contrast on white (WCAG 1.4.11, graphical objects).
@@ -963,6 +970,10 @@
     var v = m[card.key];
     if (card.kind === "count") return { text: isNumber(v) ? String(v) : "—" };
     if (card.kind === "rate") return { text: percent(v) };
+    if (card.kind === "money") {
+      var sums = Object.keys(v || {}).map(function (currency) { return v[currency] + " " + currency; });
+      return { text: sums.length ? sums.join(" + ") : "—" };
+    }
     if (card.kind === "time") {
       v = v || {};
       var mean = isNumber(v) ? v : v.mean;

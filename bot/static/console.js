@@ -258,12 +258,46 @@
       c.status = view.conversation.status;
       c.agentName = view.conversation.agent_name || null;
       renderPacket(view.packet || {}, view.conversation);
+      loadOrders(c);
       ingest(c, view.events || [], false);
       connectConversation(c);
       updateControls();
     }, function (err) {
       if (current !== c) return;
       $("action-error").textContent = errorText(err);
+    });
+  }
+
+  // The customer's orders (by their customer id and the orders they verified in the chat).
+  var ORDER_STATUSES = {
+    pending: "待處理 Pending", processing: "處理中 Processing", shipped: "已出貨 Shipped",
+    delivered: "已送達 Delivered", cancelled: "已取消 Cancelled", refunded: "已退款 Refunded",
+    on_hold: "暫停 On hold", failed: "付款失敗 Payment failed"
+  };
+
+  function loadOrders(c) {
+    var list = $("packet-orders");
+    clear(list);
+    $("packet-orders-summary").textContent = "";
+    api("GET", "/api/agent/conversations/" + encodeURIComponent(c.id) + "/orders").then(function (found) {
+      if (current !== c) return;
+      var spent = Object.keys(found.spent || {}).map(function (k) { return (found.spent[k] + " " + k).trim(); });
+      $("packet-orders-summary").textContent = found.count
+        ? found.count + " 筆 orders · 最近 last " + when(found.last_order_at) + " · 累計 spent " + (spent.join(" + ") || "—")
+        : "";
+      (found.orders || []).forEach(function (o) {
+        var tracking = [o.carrier, o.tracking_number].filter(Boolean).join(" ");
+        var item = el("li", { class: "order", "data-order": o.number },
+          el("strong", { text: "#" + o.number }),
+          el("span", { text: " · " + label(ORDER_STATUSES, o.status) }),
+          el("span", { class: "muted", text: " · " + when(o.created_at) + (o.total ? " · " + o.total + " " + (o.currency || "") : "") }));
+        if (tracking) item.appendChild(el("span", { class: "snippet", text: tracking }));
+        list.appendChild(item);
+      });
+      if (!(found.orders || []).length) list.appendChild(el("li", { class: "muted", text: "—" }));
+    }, function () {
+      if (current !== c) return;
+      list.appendChild(el("li", { class: "muted", text: "—" }));
     });
   }
 

@@ -342,6 +342,7 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "sessions",
         "knowledge_drafts",
         "audit_log",
+        "orders",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",
