@@ -186,7 +186,7 @@ def serve(
     """Serve kefu over HTTP (chat test page at /, search at /search, API docs at /docs)."""
     import uvicorn
 
-    from bot.app import create_app
+    from bot.app import create_app, serve_options
     from bot.services import build_services
 
     settings = _settings(data_dir)
@@ -198,6 +198,7 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
+            **serve_options(),
         )
     finally:
         services.close()

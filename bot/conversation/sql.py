@@ -111,6 +111,9 @@ conversations = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     # the seq of the conversation's latest event; bumping it locks the row, so seqs have no gaps
     Column("last_seq", Integer, nullable=False),
+    # an unverified customer id, and the SHA-256 digest of the customer's token (never the token)
+    Column("customer_hint", String(255)),
+    Column("customer_token", String(64)),
 )
 
 events = Table(
@@ -198,17 +201,32 @@ class SqlConversationStore:
         self._engine.dispose()
 
     def create(
-        self, channel: str, customer_id: str | None = None, language: str | None = None
+        self,
+        channel: str,
+        customer_id: str | None = None,
+        language: str | None = None,
+        *,
+        customer_hint: str | None = None,
+        token_digest: str | None = None,
     ) -> Conversation:
         at = now()
         conversation = Conversation(
-            new_conversation_id(), channel, customer_id, language, ConversationStatus.BOT, at, at
+            new_conversation_id(),
+            channel,
+            customer_id,
+            language,
+            ConversationStatus.BOT,
+            at,
+            at,
+            customer_hint=customer_hint,
+            token_digest=token_digest,
         )
         started = ConversationStarted(
             conversation_id=conversation.id,
             at=at,
             channel=channel,
             customer_id=customer_id,
+            customer_hint=customer_hint,
             language=language,
         )
         with self._write() as conn:
@@ -217,6 +235,8 @@ class SqlConversationStore:
                     id=conversation.id,
                     channel=channel,
                     customer_id=customer_id,
+                    customer_hint=customer_hint,
+                    customer_token=token_digest,
                     language=language,
                     status=conversation.status.value,
                     assignee=None,
@@ -423,6 +443,8 @@ def _conversation(row: Row[Any]) -> Conversation:
         created_at=row.created_at,
         updated_at=row.updated_at,
         assignee=row.assignee,
+        customer_hint=row.customer_hint,
+        token_digest=row.customer_token,
     )
 
 
