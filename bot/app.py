@@ -60,7 +60,7 @@ def create_app(services: Services) -> FastAPI:
             CORSMiddleware,
             allow_origins=services.settings.access.widget_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["content-type"],
+            allow_headers=["content-type", "authorization"],
             allow_credentials=False,
         )
     access = services.settings.access
