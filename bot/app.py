@@ -9,13 +9,28 @@ from datetime import timedelta
 from importlib.resources import files
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from bot.api import admin, agents, audit, auth, conversations, customers, errors, metrics, orders
+from bot.access.accounts import SessionInvalid
+from bot.access.customer import CustomerAccess
+from bot.api import (
+    admin,
+    agents,
+    audit,
+    auth,
+    conversations,
+    customers,
+    errors,
+    metrics,
+    orders,
+    widget,
+)
+from bot.api.origins import OriginGuard
 from bot.privacy.retention import purge_periodically
 from bot.services import Services
 
@@ -55,6 +70,12 @@ async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
                 await task
 
 
+def serve_options() -> dict[str, Any]:
+    """uvicorn's options for serving the app. Its own reading of X-Forwarded-For (which trusts
+    127.0.0.1 by default) is off: the app reads it, from KEFU_ACCESS__TRUSTED_PROXIES only."""
+    return {"proxy_headers": False}
+
+
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="kefu",
@@ -72,15 +93,25 @@ def create_app(services: Services) -> FastAPI:
             CORSMiddleware,
             allow_origins=services.settings.access.widget_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["content-type"],
+            allow_headers=["content-type", "authorization"],
             allow_credentials=False,
         )
+    access = services.settings.access
+    app.add_middleware(OriginGuard, cookie=auth.COOKIE, allowed=access.allowed_origins)
+    if access.trusted_proxies:
+        # outermost: the client address is known before anything counts it
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=access.trusted_proxies)
     limits = services.limits
     app.include_router(
         conversations.router(
-            services.conversations, services.queue, limits.per_client, limits.per_conversation
+            services.conversations,
+            services.queue,
+            limits.per_client,
+            limits.per_conversation,
+            CustomerAccess(access.customer_id_secret),
         )
     )
+    app.include_router(widget.router(services.settings.notice, limits.per_client))
     app.include_router(
         auth.router(services.accounts, limits.logins, services.settings.access.secure_cookies)
     )
@@ -176,9 +207,12 @@ def create_app(services: Services) -> FastAPI:
         responses={422: {"description": "Missing or empty query"}},
     )
     def search(
+        request: Request,
         q: Annotated[str, Query(min_length=1, max_length=500, description="The question")],
         k: Annotated[int, Query(ge=1, le=50, description="How many hits")] = 5,
     ) -> SearchResponse:
+        """Search the knowledge base (rate-limited per client address: it runs the encoders)."""
+        limits.search.hit("search", auth.client_address(request))
         hits = services.retriever.search(q, k)
         return SearchResponse(
             query=q,
@@ -197,8 +231,16 @@ def create_app(services: Services) -> FastAPI:
         )
 
     @app.get("/api/sources")
-    def sources() -> dict[str, Any]:
+    def sources(request: Request) -> dict[str, Any]:
+        """The knowledge files. Anonymous callers see each file's name, status and size only;
+        where it came from on the server, its errors and fingerprint are for staff."""
+        limits.search.hit("search", auth.client_address(request))
         records = services.kb.catalog.sources()
+        try:
+            services.accounts.session(request.cookies.get(auth.COOKIE))
+        except SessionInvalid:
+            public = [{"name": r.name, "status": r.status, "items": r.items} for r in records]
+            return {"data": public, "count": len(records)}
         return {"data": [r.__dict__ for r in records], "count": len(records)}
 
     return app

@@ -188,7 +188,7 @@ def serve(
     """Serve kefu over HTTP (chat test page at /, search at /search, API docs at /docs)."""
     import uvicorn
 
-    from bot.app import create_app
+    from bot.app import create_app, serve_options
     from bot.privacy.logs import install_log_masking
     from bot.services import build_services
 
@@ -202,6 +202,7 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
+            **serve_options(),
         )
     finally:
         services.close()

@@ -100,6 +100,7 @@ class Limits:
     per_client: RateLimiter  # customer endpoints, per client address
     per_conversation: RateLimiter  # posts to one conversation
     logins: RateLimiter  # log-in attempts per address and username
+    search: RateLimiter  # /api/search and /api/sources, per client address
 
 
 def rate_limits(settings: Settings) -> Limits:
@@ -108,6 +109,7 @@ def rate_limits(settings: Settings) -> Limits:
         RateLimiter(a.customer_rate_limit, a.rate_limit_storage),
         RateLimiter(a.conversation_rate_limit, a.rate_limit_storage),
         RateLimiter(a.login_rate_limit, a.rate_limit_storage),
+        RateLimiter(a.search_rate_limit, a.rate_limit_storage),
     )
 
 

@@ -169,6 +169,52 @@ class AccessSettings(BaseModel):
         description="Where rate-limit counters live: memory:// (per process) or a "
         "redis://host:port URL shared by every worker.",
     )
+    search_rate_limit: str = Field(
+        default="60/minute",
+        description="Requests one client address may make to /api/search and /api/sources "
+        "(a search runs the encoders).",
+    )
+    customer_id_secret: str | None = Field(
+        default=None,
+        description="Secret shared with the shop's site: a customer_id counts as the customer "
+        "only when the site signs it (customer_id_signature = hex HMAC-SHA256 of the id); "
+        "unset = every customer_id is an unverified hint that never joins histories.",
+    )
+    allowed_origins: list[str] = Field(
+        default=[],
+        description="Origins besides kefu's own (e.g. https://admin.shop.example.tw) whose pages "
+        "may change things or open WebSockets with a staff session cookie.",
+    )
+    trusted_proxies: list[str] = Field(
+        default=[],
+        description="Addresses of reverse proxies whose X-Forwarded-For names the client; "
+        "empty = the header is ignored and the connecting address is the client.",
+    )
+
+
+class NoticeSettings(BaseModel):
+    text_zh: str = Field(
+        default="您好！我是 AI 客服助理，會依本店的資料回答您的問題。"
+        "需要真人協助時，請按「轉接真人客服」，隨時為您轉接客服人員。",
+        description="The widget's first message in Chinese: that an AI assistant answers and a "
+        "person is available.",
+    )
+    text_en: str = Field(
+        default="Hello! I'm an AI assistant answering from the shop's own information. "
+        "A person is always available: press “Talk to a person”.",
+        description="The widget's first message in English.",
+    )
+    privacy_url: str | None = Field(
+        default=None,
+        description="Address of the shop's privacy notice, linked under the first message "
+        "(http or https); unset = no link.",
+    )
+    privacy_label_zh: str = Field(
+        default="隱私權政策", description="The privacy link's text in Chinese."
+    )
+    privacy_label_en: str = Field(
+        default="Privacy notice", description="The privacy link's text in English."
+    )
 
 
 class PrivacySettings(BaseModel):
@@ -253,6 +299,7 @@ class Settings(BaseSettings):
     gate: GateSettings = Field(default_factory=GateSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
+    notice: NoticeSettings = Field(default_factory=NoticeSettings)
     tags: TagSettings = Field(default_factory=TagSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     orders: OrdersSettings = Field(default_factory=OrdersSettings)

@@ -395,6 +395,7 @@ async def _drive(url: str, deck: QuestionDeck, plan: LoadPlan) -> LoadRun:
                     run.start_errors.append(f"HTTP {started.status_code}: {started.text[:200]}")
                     continue
                 conversation_id = started.json()["id"]
+                token = started.json()["customer_token"]
                 run.conversation_ids.append(conversation_id)
                 for turn in range(1, rng.randint(*plan.turns) + 1):
                     if turn > 1 and plan.think_s > 0:
@@ -406,7 +407,9 @@ async def _drive(url: str, deck: QuestionDeck, plan: LoadPlan) -> LoadRun:
                         run.questions_ran_out = True
                         return
                     run.turns.append(
-                        await _send(client, conversation_id, question, who, number, turn, began)
+                        await _send(
+                            client, conversation_id, token, question, who, number, turn, began
+                        )
                     )
 
         await asyncio.gather(*(customer(who) for who in range(plan.customers)))
@@ -417,6 +420,7 @@ async def _drive(url: str, deck: QuestionDeck, plan: LoadPlan) -> LoadRun:
 async def _send(
     client: Any,
     conversation_id: str,
+    token: str,
     question: Question,
     who: int,
     number: int,
@@ -429,7 +433,9 @@ async def _send(
     status_code, status, server_ms, error = 0, None, None, None
     try:
         reply = await client.post(
-            f"/api/conversations/{conversation_id}/messages", json={"text": question.text}
+            f"/api/conversations/{conversation_id}/messages",
+            json={"text": question.text},
+            headers={"Authorization": f"Bearer {token}"},
         )
         status_code = reply.status_code
         if status_code == 200:
@@ -458,13 +464,16 @@ def warm_up(url: str, deck: QuestionDeck, turns: int) -> list[float]:
         started = client.post("/api/conversations", json={"channel": WARMUP_CHANNEL})
         started.raise_for_status()
         conversation_id = started.json()["id"]
+        opened = {"Authorization": f"Bearer {started.json()['customer_token']}"}
         for _ in range(turns):
             question = deck.draw()
             if question is None:
                 break
             t = time.perf_counter()
             client.post(
-                f"/api/conversations/{conversation_id}/messages", json={"text": question.text}
+                f"/api/conversations/{conversation_id}/messages",
+                json={"text": question.text},
+                headers=opened,
             ).raise_for_status()
             seconds.append(time.perf_counter() - t)
     return seconds

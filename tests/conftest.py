@@ -57,13 +57,16 @@ KEFU = [sys.executable, "-m", "bot.cli"]
 
 
 @contextmanager
-def kefu_server(data_dir: Path, stop_within: float = 30) -> Iterator[str]:
-    """`kefu serve` on `data_dir` in a process of its own; yields its URL. Stopping it is part
-    of the test: a server that does not exit within `stop_within` s of SIGTERM fails it."""
+def kefu_server(
+    data_dir: Path, stop_within: float = 30, settings: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`kefu serve` on `data_dir` in a process of its own (`settings`: KEFU_ variables for it);
+    yields its URL. Stopping it is part of the test: a server that does not exit within
+    `stop_within` s of SIGTERM fails it."""
     port = free_port()
     proc = subprocess.Popen(
         [*KEFU, "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(settings or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -106,6 +106,14 @@ TEXTS: dict[str, dict[Language, str]] = {
         "zh": "您的帳號不能做這件事。",
         "en": "Your account may not do this.",
     },
+    "error_cross_site_request": {
+        "zh": "這個請求來自其他網站，已被拒絕。請直接在客服系統的頁面操作。",
+        "en": "This request came from another site and was refused. Please use kefu's own pages.",
+    },
+    "error_customer_signature_invalid": {
+        "zh": "無法確認您的會員身分，請重新整理頁面後再試。",
+        "en": "Your member identity could not be verified. Please reload the page and try again.",
+    },
     "error_already_claimed": {
         "zh": "這段對話已由 {name} 接手。",
         "en": "{name} has already claimed this conversation.",

@@ -51,6 +51,9 @@ class QueueEntryPublic(BaseModel):
     language: str | None
     channel: str
     customer_id: str | None
+    customer_hint: str | None = Field(
+        default=None, description="A customer id the customer gave, not verified by the shop"
+    )
     agent: str | None
     agent_name: str | None
     tags: list[str]
@@ -128,6 +131,7 @@ def entry_public(e: QueueEntry) -> QueueEntryPublic:
         language=c.language,
         channel=c.channel,
         customer_id=c.customer_id,
+        customer_hint=c.customer_hint,
         agent=e.agent,
         agent_name=e.agent_name,
         tags=list(e.tags),

@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Header, Path, Query, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
+from bot.access.customer import CustomerAccess, bearer, new_token
 from bot.access.ratelimit import RateLimited, RateLimiter
 from bot.answering.extract import (
     citation_label,
@@ -44,7 +45,18 @@ STREAM_POLL_S = 15.0
 
 class ConversationCreate(BaseModel):
     channel: ExactText = Field(default="web", max_length=40, description="web, line, api, ...")
-    customer_id: ExactText | None = Field(default=None, max_length=200)
+    customer_id: ExactText | None = Field(
+        default=None,
+        max_length=200,
+        description="The shop's id of the customer. Without a valid signature it is only a "
+        "hint (customer_hint) and never joins the customer's earlier conversations",
+    )
+    customer_id_signature: ExactText | None = Field(
+        default=None,
+        max_length=128,
+        description="Hex HMAC-SHA256 of customer_id with KEFU_ACCESS__CUSTOMER_ID_SECRET, made "
+        "by the shop's server; a wrong one is refused (403 customer_signature_invalid)",
+    )
     language: Literal["zh", "en"] | None = Field(
         default=None, description="The customer's language if known; else detected per message"
     )
@@ -53,7 +65,10 @@ class ConversationCreate(BaseModel):
 class ConversationPublic(BaseModel):
     id: str
     channel: str
-    customer_id: str | None
+    customer_id: str | None = Field(description="The customer, verified by the shop's signature")
+    customer_hint: str | None = Field(
+        default=None, description="A customer id given without a signature: unverified"
+    )
     language: str | None
     status: ConversationStatus
     created_at: datetime
@@ -62,6 +77,14 @@ class ConversationPublic(BaseModel):
         default=None, description="While waiting: the customer's place in the human queue"
     )
     agent_name: str | None = Field(default=None, description="While with an agent: who")
+
+
+class ConversationOpened(ConversationPublic):
+    customer_token: str = Field(
+        description="The customer's secret for this conversation: send it as "
+        "`Authorization: Bearer <token>` on every customer route (the stream: `?token=`). "
+        "Shown once; kefu keeps only its digest"
+    )
 
 
 class MessageCreate(BaseModel):
@@ -141,6 +164,7 @@ def conversation_public(c: Conversation) -> ConversationPublic:
         id=c.id,
         channel=c.channel,
         customer_id=c.customer_id,
+        customer_hint=c.customer_hint,
         language=c.language,
         status=c.status,
         created_at=c.created_at,
@@ -253,6 +277,7 @@ def router(
     queue: HumanQueue,
     per_client: RateLimiter,
     per_conversation: RateLimiter,
+    access: CustomerAccess,
 ) -> APIRouter:
     async def limited(request: HTTPConnection) -> None:
         """Customer endpoints are anonymous: each client address has a budget, and so has
@@ -265,34 +290,59 @@ def router(
         if conversation_id and request.scope["method"] == "POST":
             per_conversation.hit("conversation", conversation_id)
 
+    def opened(
+        conversation_id: ConversationId,
+        authorization: Annotated[
+            str | None,
+            Header(description="`Bearer <customer_token>` from starting the conversation"),
+        ] = None,
+    ) -> Conversation:
+        """The conversation, if the caller holds its customer token; else 404 as if unknown."""
+        conversation = service.store.get(conversation_id)
+        access.check(conversation, bearer(authorization))
+        return conversation
+
+    customer = Depends(opened)
+
     api = APIRouter(
         prefix="/api/conversations", tags=["conversations"], dependencies=[Depends(limited)]
     )
 
-    @api.post("", status_code=201, response_model=ConversationPublic, responses=ERROR_RESPONSES)
-    def start(body: ConversationCreate | None = None) -> ConversationPublic:
-        """Start a conversation."""
+    @api.post("", status_code=201, response_model=ConversationOpened, responses=ERROR_RESPONSES)
+    def start(body: ConversationCreate | None = None) -> ConversationOpened:
+        """Start a conversation; the answer carries the customer's token."""
         body = body or ConversationCreate()
-        return conversation_public(service.start(body.channel, body.customer_id, body.language))
+        identity = access.identify(body.customer_id, body.customer_id_signature)
+        token, digest = new_token()
+        conversation = service.start(
+            body.channel,
+            identity.customer_id,
+            body.language,
+            customer_hint=identity.hint,
+            token_digest=digest,
+        )
+        return ConversationOpened(
+            **conversation_public(conversation).model_dump(), customer_token=token
+        )
 
     @api.post("/{conversation_id}/messages", response_model=TurnPublic, responses=ERROR_RESPONSES)
-    def send(conversation_id: ConversationId, body: MessageCreate) -> TurnPublic:
+    def send(body: MessageCreate, conversation: Conversation = customer) -> TurnPublic:
         """Send the customer's message; the reply is the bot's turn (or `delivered` to a person)."""
-        return turn_public(service.send(conversation_id, body.text))
+        return turn_public(service.send(conversation.id, body.text))
 
     @api.get("/{conversation_id}", response_model=Transcript, responses=ERROR_RESPONSES)
-    def transcript(conversation_id: ConversationId, after: After = 0) -> Transcript:
+    def transcript(after: After = 0, opened: Conversation = customer) -> Transcript:
         """The conversation and its events (only those after seq `after`, if given)."""
-        conversation, events = service.transcript(conversation_id)
+        conversation, events = service.transcript(opened.id)
         return Transcript(
             conversation=with_place(conversation, events, queue),
             events=[event_public(r) for r in events if r.seq > after and customer_visible(r)],
         )
 
     @api.post("/{conversation_id}/handoff", response_model=EventPublic, responses=ERROR_RESPONSES)
-    def handoff(conversation_id: ConversationId) -> EventPublic:
+    def handoff(conversation: Conversation = customer) -> EventPublic:
         """The customer asks for a person: the conversation joins the human queue."""
-        return event_public(service.request_person(conversation_id))
+        return event_public(service.request_person(conversation.id))
 
     @api.post(
         "/{conversation_id}/survey",
@@ -300,10 +350,10 @@ def router(
         response_model=EventPublic,
         responses=ERROR_RESPONSES,
     )
-    def survey(conversation_id: ConversationId, body: SurveyCreate) -> EventPublic:
+    def survey(body: SurveyCreate, conversation: Conversation = customer) -> EventPublic:
         """The end-of-conversation survey: CSAT (1-5) and customer effort (1-7). Open once the
         conversation is resolved (409 survey_not_open), once (409 survey_already_answered)."""
-        return event_public(service.survey(conversation_id, body.csat, body.ces, body.comment))
+        return event_public(service.survey(conversation.id, body.csat, body.ces, body.comment))
 
     @api.post(
         "/{conversation_id}/feedback",
@@ -311,22 +361,30 @@ def router(
         response_model=EventPublic,
         responses=ERROR_RESPONSES,
     )
-    def feedback(conversation_id: ConversationId, body: FeedbackCreate) -> EventPublic:
+    def feedback(body: FeedbackCreate, conversation: Conversation = customer) -> EventPublic:
         """Did the answer help? (A yes counts as a confirmed resolution.)"""
-        return event_public(service.feedback(conversation_id, body.helpful, body.turn_seq))
+        return event_public(service.feedback(conversation.id, body.helpful, body.turn_seq))
 
     @api.websocket("/{conversation_id}/events")
     async def stream(
-        websocket: WebSocket, conversation_id: ConversationId, after: After = 0
+        websocket: WebSocket,
+        conversation_id: ConversationId,
+        after: After = 0,
+        token: Annotated[
+            str | None,
+            Query(max_length=200, description="The customer token (browsers send no headers)"),
+        ] = None,
     ) -> None:
         """Every event of the conversation as JSON, from seq `after` on, live. A client that
-        reconnects with the last seq it saw receives exactly what it missed."""
+        reconnects with the last seq it saw receives exactly what it missed. Needs the
+        customer token as `?token=` (or an Authorization header); else closes with 4404."""
         # Accept before closing: a close before the handshake reaches a browser as HTTP 403
         # and close code 1006, never as 4404.
         await websocket.accept()
         try:
             per_client.hit("client", client_address(websocket))
-            await run_in_threadpool(service.store.get, conversation_id)
+            conversation = await run_in_threadpool(service.store.get, conversation_id)
+            access.check(conversation, token or bearer(websocket.headers.get("authorization")))
         except RateLimited:
             await websocket.close(code=4429, reason="rate_limited")
             return

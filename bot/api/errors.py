@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from bot.access.accounts import AccessDenied
+from bot.access.customer import SignatureInvalid
 from bot.access.ratelimit import RateLimited
 from bot.answering.texts import TEXTS, both
 from bot.api.fields import TEXT_CODES
@@ -116,6 +117,10 @@ def install(app: FastAPI) -> None:
         )
         response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
+
+    @app.exception_handler(SignatureInvalid)
+    async def signature_invalid(_: Request, exc: SignatureInvalid) -> JSONResponse:
+        return error(403, exc.code, str(exc))
 
     @app.exception_handler(AccessDenied)
     async def access_denied(_: Request, exc: AccessDenied) -> JSONResponse:

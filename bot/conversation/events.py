@@ -67,6 +67,7 @@ class ConversationStarted(Event):
     channel: str
     customer_id: str | None = None
     language: str | None = None
+    customer_hint: str | None = None  # an id the customer gave, not signed by the shop
 
 
 @dataclass(frozen=True, kw_only=True)

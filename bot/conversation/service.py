@@ -107,9 +107,19 @@ class ConversationService:
         self._answering = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 
     def start(
-        self, channel: str = "web", customer_id: str | None = None, language: str | None = None
+        self,
+        channel: str = "web",
+        customer_id: str | None = None,
+        language: str | None = None,
+        *,
+        customer_hint: str | None = None,
+        token_digest: str | None = None,
     ) -> Conversation:
-        conversation = self.store.create(channel, customer_id, language)
+        """A new conversation. `customer_id` names a customer whose identity is verified (it
+        joins their earlier conversations); `customer_hint` is one the customer merely gave."""
+        conversation = self.store.create(
+            channel, customer_id, language, customer_hint=customer_hint, token_digest=token_digest
+        )
         self.feed.notify(conversation.id)
         return conversation
 

@@ -78,6 +78,9 @@ conversations = Table(
     Column("last_seq", Integer, nullable=False),
     # when the retention job took its texts and customer id (bot/privacy/retention.py)
     Column("anonymised_at", UtcDateTime),
+    # an unverified customer id, and the SHA-256 digest of the customer's token (never the token)
+    Column("customer_hint", String(255)),
+    Column("customer_token", String(64)),
 )
 
 events = Table(
@@ -169,17 +172,32 @@ class SqlConversationStore:
         self._engine.dispose()
 
     def create(
-        self, channel: str, customer_id: str | None = None, language: str | None = None
+        self,
+        channel: str,
+        customer_id: str | None = None,
+        language: str | None = None,
+        *,
+        customer_hint: str | None = None,
+        token_digest: str | None = None,
     ) -> Conversation:
         at = now()
         conversation = Conversation(
-            new_conversation_id(), channel, customer_id, language, ConversationStatus.BOT, at, at
+            new_conversation_id(),
+            channel,
+            customer_id,
+            language,
+            ConversationStatus.BOT,
+            at,
+            at,
+            customer_hint=customer_hint,
+            token_digest=token_digest,
         )
         started = ConversationStarted(
             conversation_id=conversation.id,
             at=at,
             channel=channel,
             customer_id=customer_id,
+            customer_hint=customer_hint,
             language=language,
         )
         with self._write() as conn:
@@ -188,6 +206,8 @@ class SqlConversationStore:
                     id=conversation.id,
                     channel=channel,
                     customer_id=customer_id,
+                    customer_hint=customer_hint,
+                    customer_token=token_digest,
                     language=language,
                     status=conversation.status.value,
                     assignee=None,
@@ -398,6 +418,8 @@ def _conversation(row: Row[Any]) -> Conversation:
         created_at=row.created_at,
         updated_at=row.updated_at,
         assignee=row.assignee,
+        customer_hint=row.customer_hint,
+        token_digest=row.customer_token,
     )
 
 

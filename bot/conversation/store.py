@@ -39,6 +39,8 @@ class Conversation:
     created_at: datetime
     updated_at: datetime
     assignee: str | None = None  # the agent who owns it while with_agent
+    customer_hint: str | None = None  # an unverified customer id: shown, never joined on
+    token_digest: str | None = field(default=None, repr=False)  # of the customer's token
 
 
 def new_conversation_id() -> str:
@@ -47,9 +49,16 @@ def new_conversation_id() -> str:
 
 class ConversationStore(Protocol):
     def create(
-        self, channel: str, customer_id: str | None = None, language: str | None = None
+        self,
+        channel: str,
+        customer_id: str | None = None,
+        language: str | None = None,
+        *,
+        customer_hint: str | None = None,
+        token_digest: str | None = None,
     ) -> Conversation:
-        """A new conversation in status bot; records ConversationStarted."""
+        """A new conversation in status bot; records ConversationStarted. `token_digest`: the
+        digest of the customer's token (none: no customer route opens it)."""
         ...
 
     def get(self, conversation_id: str) -> Conversation:
@@ -109,11 +118,25 @@ class MemoryConversationStore:
         self._lock = threading.Lock()
 
     def create(
-        self, channel: str, customer_id: str | None = None, language: str | None = None
+        self,
+        channel: str,
+        customer_id: str | None = None,
+        language: str | None = None,
+        *,
+        customer_hint: str | None = None,
+        token_digest: str | None = None,
     ) -> Conversation:
         at = now()
         conversation = Conversation(
-            new_conversation_id(), channel, customer_id, language, ConversationStatus.BOT, at, at
+            new_conversation_id(),
+            channel,
+            customer_id,
+            language,
+            ConversationStatus.BOT,
+            at,
+            at,
+            customer_hint=customer_hint,
+            token_digest=token_digest,
         )
         with self._lock:
             self._kept[conversation.id] = _Kept(conversation)
@@ -123,6 +146,7 @@ class MemoryConversationStore:
                 at=at,
                 channel=channel,
                 customer_id=customer_id,
+                customer_hint=customer_hint,
                 language=language,
             )
         )

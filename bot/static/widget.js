@@ -3,8 +3,15 @@
  *   <script src="https://kefu.example.tw/widget.js" data-kefu-lang="zh" defer></script>
  *
  * Attributes (all optional): data-kefu-lang ("zh" or "en"; else the browser's language),
- * data-kefu-customer-id (the shop's own id of a logged-in customer), data-kefu-channel
- * ("web" unless told). The API is wherever this script was loaded from.
+ * data-kefu-customer-id (the shop's own id of a logged-in customer) with
+ * data-kefu-customer-id-signature (its HMAC-SHA256, made by the shop's server; without it the
+ * id is only a hint), data-kefu-channel ("web" unless told). The API is wherever this script
+ * was loaded from.
+ *
+ * Starting a conversation returns its customer token, the only key to it: it is kept in
+ * localStorage next to the conversation's id and sent with every call (the stream: ?token=).
+ * The first message, from the server's settings, says that an AI assistant answers, that a
+ * person is always available, and links the shop's privacy notice.
  *
  * The transcript is drawn from the conversation's event log only, de-duplicated by seq: the
  * transcript fetched on load, the WebSocket stream and the catch-up after each request all
@@ -43,7 +50,7 @@
       langButton: "EN",
       newChat: "重新開始",
       newChatLabel: "開始新的對話",
-      greeting: "您好！我是線上客服小幫手，請直接輸入您的問題。",
+      greeting: "您好！我是 AI 客服助理，需要真人協助時，請按「轉接真人客服」。",
       inputLabel: "輸入訊息",
       keys: "按 Enter 送出，Shift+Enter 換行。",
       placeholder: "請輸入您的問題…",
@@ -98,7 +105,7 @@
       langButton: "中文",
       newChat: "New chat",
       newChatLabel: "Start a new conversation",
-      greeting: "Hello! I'm the virtual assistant. Please type your question.",
+      greeting: "Hello! I'm an AI assistant. A person is always available: press “Talk to a person”.",
       inputLabel: "Your message",
       keys: "Enter sends; Shift+Enter starts a new line.",
       placeholder: "Type your question…",
@@ -166,7 +173,8 @@
   function loadSaved() {
     try {
       var saved = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
-      if (saved && typeof saved.id === "string") return saved;
+      // a conversation saved without its token cannot be opened any more
+      if (saved && typeof saved.id === "string" && typeof saved.token === "string") return saved;
     } catch (e) { /* storage blocked or garbage */ }
     return null;
   }
@@ -174,7 +182,9 @@
   function save() {
     try {
       if (conversationId) {
-        localStorage.setItem(STORE_KEY, JSON.stringify({ id: conversationId, seq: lastSeq }));
+        localStorage.setItem(STORE_KEY, JSON.stringify({
+          id: conversationId, token: customerToken, seq: lastSeq
+        }));
       } else {
         localStorage.removeItem(STORE_KEY);
       }
@@ -270,6 +280,7 @@
     ".agent { background: #e6f4ea; border-left: 4px solid #1e7a3c; }",
     ".system { max-width: 100%; text-align: center; font-size: 13px; color: #3d434b;",
     "  background: transparent; padding: 2px 8px; }",
+    ".notice .privacy { display: block; margin-top: 4px; color: #0b5cad; }",
     ".meta { display: block; font-size: 12px; color: #3d434b; margin-top: 4px;",
     "  white-space: normal; }",
     ".cites { margin: 8px 0 0; padding: 6px 8px; background: #fff; border-radius: 8px;",
@@ -372,6 +383,8 @@
 
   var saved = loadSaved();
   var conversationId = saved ? saved.id : null;
+  var customerToken = saved ? saved.token : null; // the conversation's key: sent, never shown
+  var notice = null; // the first message from the server's settings, once fetched
   var lastSeq = 0; // the highest seq shown
   var events = []; // every event shown, in seq order
   var seen = {}; // seq -> true
@@ -450,6 +463,30 @@
 
   function system(text, seq) {
     return add(el("li", { class: "msg system", "data-seq": seq, text: text }));
+  }
+
+  function drawNotice() {
+    var shown = notice && notice[lang];
+    var li = el("li", { class: "msg system notice", "data-kefu": "notice" },
+      el("span", { class: "text", text: shown ? shown.text : t("greeting") }));
+    if (shown && notice.privacy_url) {
+      li.appendChild(el("a", {
+        class: "privacy", href: notice.privacy_url, target: "_blank", rel: "noopener noreferrer",
+        text: shown.privacy_label
+      }));
+    }
+    return add(li);
+  }
+
+  function loadNotice() {
+    request("GET", BASE + "/api/widget/notice").then(function (found) {
+      if (!found || !found.zh || !found.en) return;
+      notice = found;
+      var first = log.querySelector("li.notice");
+      if (!first) return;
+      var fresh = drawNotice();
+      log.replaceChild(fresh, first);
+    }, function () { /* the built-in greeting says the same, without the link */ });
   }
 
   function customerItem(text) {
@@ -733,7 +770,7 @@
     turnItems = {};
     messageItems = {};
     surveyItem = null;
-    system(t("greeting"));
+    drawNotice();
     var keep = pending;
     pending = [];
     events.forEach(function (e) { draw(e, false); });
@@ -779,13 +816,15 @@
 
   function api(method, path, body) {
     var url = BASE + "/api/conversations" + (conversationId ? "/" + encodeURIComponent(conversationId) : "") + path;
-    return request(method, url, body);
+    return request(method, url, body, customerToken);
   }
 
-  function request(method, url, body) {
+  function request(method, url, body, token) {
+    var headers = body === undefined ? {} : { "Content-Type": "application/json" };
+    if (token) headers.Authorization = "Bearer " + token;
     return fetch(url, {
       method: method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      headers: headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "omit"
     }).then(function (response) {
@@ -814,8 +853,12 @@
     if (creating) return creating;
     var body = { channel: options.kefuChannel || "web" };
     if (options.kefuCustomerId) body.customer_id = options.kefuCustomerId;
+    if (options.kefuCustomerId && options.kefuCustomerIdSignature) {
+      body.customer_id_signature = options.kefuCustomerIdSignature;
+    }
     creating = request("POST", BASE + "/api/conversations", body).then(function (c) {
       conversationId = c.id;
+      customerToken = c.customer_token;
       lastSeq = 0;
       save();
       connect();
@@ -827,7 +870,8 @@
   function catchUp() {
     if (!conversationId) return Promise.resolve();
     var id = conversationId;
-    return request("GET", BASE + "/api/conversations/" + encodeURIComponent(id) + "?after=" + lastSeq)
+    return request("GET", BASE + "/api/conversations/" + encodeURIComponent(id) + "?after=" + lastSeq,
+      undefined, customerToken)
       .then(function (found) {
         if (id !== conversationId) return;
         var c = found.conversation || {};
@@ -896,7 +940,8 @@
     var id = conversationId;
     var ws;
     try {
-      ws = new WebSocket(WS_BASE + "/api/conversations/" + encodeURIComponent(id) + "/events?after=" + lastSeq);
+      ws = new WebSocket(WS_BASE + "/api/conversations/" + encodeURIComponent(id) +
+        "/events?after=" + lastSeq + "&token=" + encodeURIComponent(customerToken || ""));
     } catch (e) {
       scheduleReconnect();
       return;
@@ -945,6 +990,7 @@
   function forget() {
     disconnect();
     conversationId = null;
+    customerToken = null;
     lastSeq = 0;
     events = [];
     seen = {};
@@ -1027,10 +1073,12 @@
     document.body.appendChild(host);
     applyTexts();
     redraw();
+    loadNotice();
     if (wasOpen()) open();
     if (!conversationId) return;
     loading = true;
-    request("GET", BASE + "/api/conversations/" + encodeURIComponent(conversationId))
+    request("GET", BASE + "/api/conversations/" + encodeURIComponent(conversationId), undefined,
+      customerToken)
       .then(function (found) {
         var c = found.conversation || {};
         if (c.queue_position !== undefined) queuePosition = c.queue_position;

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.conftest import KEFU, REPO, ingested_demo_copy, kefu_server
+from tests.customer_tokens import as_customer
 
 # Debian's Chromium: the browser tests run air-gapped, so Playwright never downloads one.
 CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
@@ -39,6 +40,7 @@ ADMINS = {
 TURN_TIMEOUT_MS = 30_000
 
 expect.set_options(timeout=15_000)
+PRIVACY_URL = "https://shop.example.tw/privacy"  # the shop's privacy notice, in settings
 
 
 @pytest.fixture(scope="session")
@@ -75,13 +77,13 @@ def browser_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(browser_data: Path) -> Iterator[str]:
-    with kefu_server(browser_data) as url:
+    with kefu_server(browser_data, settings={"KEFU_NOTICE__PRIVACY_URL": PRIVACY_URL}) as url:
         yield url
 
 
 @pytest.fixture
 def http(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=60) as client:
+    with as_customer(httpx.Client(base_url=server, timeout=60)) as client:
         yield client
 
 
@@ -180,6 +182,19 @@ class Widget:
         found = self.page.evaluate("window.kefuWidget.conversationId")
         assert isinstance(found, str), "the widget has no conversation yet"
         return found
+
+    @property
+    def opened(self) -> dict[str, str]:
+        """The Authorization header of the widget's conversation, with the customer token the
+        widget keeps in localStorage."""
+        token = self.page.evaluate(
+            """() => {
+              const key = Object.keys(localStorage).find(k => k.startsWith("kefu:conversation:"));
+              return key ? JSON.parse(localStorage.getItem(key)).token : null;
+            }"""
+        )
+        assert isinstance(token, str), "the widget keeps no customer token"
+        return {"Authorization": f"Bearer {token}"}
 
 
 class Console:

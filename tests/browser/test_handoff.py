@@ -106,7 +106,9 @@ def test_an_angry_customer_reaches_an_agent_who_replies_resolves_and_gets_rated(
     expect(survey).to_have_count(0)
     shot(customer, "customer-thanked")
 
-    events = http.get(f"/api/conversations/{conversation_id}").json()["events"]
+    events = http.get(f"/api/conversations/{conversation_id}", headers=widget.opened).json()[
+        "events"
+    ]
     answered = [e["data"] for e in events if e["kind"] == "survey_answered"]
     assert len(answered) == 1
     assert (answered[0]["csat"], answered[0]["ces"], answered[0]["comment"]) == (

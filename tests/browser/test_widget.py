@@ -132,17 +132,21 @@ def test_a_dropped_stream_reconnects_after_the_last_seq_and_misses_nothing(new_p
     widget = Widget(page).open()
     widget.ask("鑑賞期是幾天？")
     expect(widget.log.locator(".msg.bot.answered")).to_have_count(1, timeout=TURN_TIMEOUT_MS)
-    assert streams and streams[0].url.endswith("?after=0")
+    assert streams and "?after=0&token=" in streams[0].url
     last_seq = max(int(s) for s in widget.seqs())
 
     streams[0].close(code=1012, reason="service restart")  # the server went away
     expect(page.locator("#kefu-widget")).to_have_attribute("data-connected", "false")
     # meanwhile the conversation goes on (the customer's other tab)
     conversation_id = widget.conversation_id
-    http.post(f"/api/conversations/{conversation_id}/messages", json={"text": "運費怎麼算？"})
+    http.post(
+        f"/api/conversations/{conversation_id}/messages",
+        json={"text": "運費怎麼算？"},
+        headers=widget.opened,
+    )
     expect(widget.log.locator(".msg.bot.answered")).to_have_count(2, timeout=TURN_TIMEOUT_MS)
     expect(page.locator("#kefu-widget")).to_have_attribute("data-connected", "true")
-    assert streams[-1].url.endswith(f"?after={last_seq}")
+    assert f"?after={last_seq}&token=" in streams[-1].url
     assert widget.messages("customer") == ["鑑賞期是幾天？", "運費怎麼算？"]
     seqs = widget.seqs()
     assert len(seqs) == len(set(seqs)), f"an event is shown twice: {seqs}"

@@ -24,6 +24,7 @@ from bot.conversation.service import ConversationService
 from bot.services import Services, build_services
 from bot.settings import ConversationSettings, Settings
 from tests.conftest import DEMO_FILES, ingested_demo_copy, kefu_server
+from tests.customer_tokens import as_customer, token_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("models")]
 
@@ -230,7 +231,7 @@ def server(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def test_a_conversation_over_http(server: str):
-    with httpx.Client(base_url=server, timeout=60) as http:
+    with as_customer(httpx.Client(base_url=server, timeout=60)) as http:
         started = http.post("/api/conversations", json={"channel": "web"})
         assert started.status_code == 201
         conversation_id = started.json()["id"]
@@ -285,9 +286,10 @@ async def stream(url: str, count: int, then: Any = None) -> list[dict[str, Any]]
 
 def test_the_event_stream_over_a_real_websocket(server: str):
     ws_base = server.replace("http://", "ws://")
-    with httpx.Client(base_url=server, timeout=60) as http:
+    with as_customer(httpx.Client(base_url=server, timeout=60)) as http:
         conversation_id = http.post("/api/conversations").json()["id"]
-        events_url = f"{ws_base}/api/conversations/{conversation_id}/events"
+        token = token_of(http, conversation_id)
+        events_url = f"{ws_base}/api/conversations/{conversation_id}/events?token={token}"
 
         def ask_live() -> None:
             http.post(
@@ -301,7 +303,7 @@ def test_the_event_stream_over_a_real_websocket(server: str):
             (3, "turn_answered"),
         ]
         http.post(f"/api/conversations/{conversation_id}/feedback", json={"helpful": True})
-        missed = asyncio.run(stream(f"{events_url}?after=3", 1))
+        missed = asyncio.run(stream(f"{events_url}&after=3", 1))
         assert [(e["seq"], e["kind"]) for e in missed] == [(4, "feedback_given")]
 
     async def unknown() -> websockets.exceptions.ConnectionClosed:

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from starlette.testclient import WebSocketTestSession
 
+from bot.access.customer import sign_customer_id
 from bot.answering.refusal import LanguageModel, RefusalModel
 from bot.app import create_app
 from bot.services import Services, build_services
@@ -27,7 +28,9 @@ from knowledge.base import KnowledgeBase
 from knowledge.embedding import HashingEmbedder
 from knowledge.ingestion import ingest_paths
 from tests.conftest import DEMO_FILES
+from tests.customer_tokens import as_customer
 
+SHOP_SECRET = "the shop's shared secret"  # KEFU_ACCESS__CUSTOMER_ID_SECRET of these tests
 SIMILARITY = LanguageModel(["similarity"], [0.5], [0.1], [1.0], 0.0, 0.5)
 ANSWERED = "退貨要怎麼申請？"  # shop_faq.xlsx, sheet 退換貨
 REFUSED = "今天台北天氣如何？"
@@ -61,7 +64,7 @@ def services_over(
         conversation=ConversationSettings(
             database_url=f"sqlite+pysqlite:///{tmp_path / 'conversations.db'}"
         ),
-        access=access or AccessSettings(),
+        access=access or AccessSettings(customer_id_secret=SHOP_SECRET),
     )
     built = build_services(settings, embedders=[HashingEmbedder("e5")])
     yield built
@@ -75,8 +78,16 @@ def services(demo_data_dir: Path, tmp_path: Path) -> Iterator[Services]:
 
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services)) as test_client:
+    with as_customer(TestClient(create_app(services))) as test_client:
         yield test_client
+
+
+def signed(customer_id: str, secret: str = SHOP_SECRET) -> dict[str, str]:
+    """A customer id as the shop's site sends it: with its signature."""
+    return {
+        "customer_id": customer_id,
+        "customer_id_signature": sign_customer_id(customer_id, secret),
+    }
 
 
 def start(client: TestClient, **body: Any) -> str:
@@ -125,7 +136,7 @@ ADMIN_PASSWORD = "admin correct horse"
 def admin(services: Services) -> Iterator[TestClient]:
     """A client logged in as an admin (the customer endpoints work from it too)."""
     services.accounts.add("boss", ADMIN_PASSWORD, "admin", "店長")
-    with TestClient(create_app(services)) as test_client:
+    with as_customer(TestClient(create_app(services))) as test_client:
         response = test_client.post(
             "/api/auth/login", json={"username": "boss", "password": ADMIN_PASSWORD}
         )

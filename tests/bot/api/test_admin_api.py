@@ -21,6 +21,7 @@ from bot.app import create_app
 from bot.services import Services
 from knowledge.ingestion import IngestOptions
 from tests.bot.api.conftest import REFUSED, send, services_over, start
+from tests.customer_tokens import as_customer
 
 QUESTION = "鯨魚罐頭有賣嗎？"
 FIRST, SECOND = "目前不提供月球配送。", "月球配送將於明年開放。"
@@ -159,7 +160,7 @@ def test_a_file_over_the_limit_is_refused(admin: TestClient, services: Services)
 
 def test_an_agents_draft_approved_is_answered(admin: TestClient, services: Services) -> None:
     services.accounts.add("mei", "correct horse battery", "agent", "美玲")
-    with TestClient(create_app(services)) as agent:
+    with as_customer(TestClient(create_app(services))) as agent:
         agent.post("/api/auth/login", json={"username": "mei", "password": "correct horse battery"})
         saved = agent.post("/api/agent/drafts", json={"question": QUESTION, "answer": FIRST})
         assert saved.status_code == 201

@@ -15,7 +15,17 @@ from starlette.websockets import WebSocketDisconnect
 from bot.access.ratelimit import RateLimiter
 from bot.app import create_app
 from bot.services import Services
-from tests.bot.api.conftest import ANSWERED, REFUSED, events, faq_row, next_event, send, start
+from tests.bot.api.conftest import (
+    ANSWERED,
+    REFUSED,
+    events,
+    faq_row,
+    next_event,
+    send,
+    signed,
+    start,
+)
+from tests.customer_tokens import as_customer
 
 PASSWORD = "correct horse battery"
 
@@ -29,7 +39,7 @@ def agents(services: Services) -> Services:
 
 
 def logged_in(services: Services, username: str) -> Iterator[TestClient]:
-    with TestClient(create_app(services)) as client:
+    with as_customer(TestClient(create_app(services))) as client:
         response = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
         assert response.status_code == 200, response.text
         yield client
@@ -47,7 +57,7 @@ def tom(agents: Services) -> Iterator[TestClient]:
 
 def waiting(client: TestClient) -> str:
     """A conversation whose customer asked for a person after a refusal."""
-    conversation = start(client, customer_id="cust-42")
+    conversation = start(client, **signed("cust-42"))
     assert send(client, conversation, REFUSED)["status"] == "refused"
     response = client.post(f"/api/conversations/{conversation}/handoff")
     assert response.status_code == 200, response.text
@@ -188,7 +198,7 @@ def test_two_agents_claiming_at_once_one_wins(
 
 
 def test_packet_has_the_story(client: TestClient, mei: TestClient) -> None:
-    earlier = start(client, customer_id="cust-42")
+    earlier = start(client, **signed("cust-42"))
     send(client, earlier, "運費怎麼算？")
     conversation = waiting(client)
     packet = mei.get(f"/api/agent/conversations/{conversation}").json()["packet"]
@@ -265,7 +275,7 @@ def test_customer_endpoints_are_rate_limited(services: Services) -> None:
     services = replace(
         services, limits=replace(services.limits, per_conversation=RateLimiter("3/minute"))
     )
-    with TestClient(create_app(services)) as client:
+    with as_customer(TestClient(create_app(services))) as client:
         conversation = start(client)
         codes = [
             client.post(
@@ -311,7 +321,7 @@ def test_the_widget_may_be_embedded_by_the_sites_named_in_settings(services: Ser
             )
         }
     )
-    with TestClient(create_app(replace(services, settings=settings))) as client:
+    with as_customer(TestClient(create_app(replace(services, settings=settings)))) as client:
         allowed = client.options(
             "/api/conversations",
             headers={
@@ -324,13 +334,13 @@ def test_the_widget_may_be_embedded_by_the_sites_named_in_settings(services: Ser
         assert "access-control-allow-credentials" not in allowed.headers
         other = client.post("/api/conversations", headers={"origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
-    with TestClient(create_app(services)) as client:
+    with as_customer(TestClient(create_app(services))) as client:
         plain = client.post("/api/conversations", headers={"origin": "https://shop.example.tw"})
         assert "access-control-allow-origin" not in plain.headers
 
 
 def test_tags_show_in_the_queue_and_the_packet(client: TestClient, mei: TestClient) -> None:
-    earlier = start(client, customer_id="cust-42")
+    earlier = start(client, **signed("cust-42"))
     send(client, earlier, ANSWERED)  # a returns question: its sheet is a tag
     conversation = waiting(client)
     entry = next(

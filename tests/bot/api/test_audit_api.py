@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from bot.app import create_app
 from bot.services import Services
 from tests.bot.api.conftest import ANSWERED, REFUSED, send, start
+from tests.customer_tokens import as_customer
 
 PASSWORD = "correct horse battery"
 
@@ -24,7 +25,7 @@ def staff(services: Services) -> Services:
 
 
 def _client(services: Services, username: str | None) -> Iterator[TestClient]:
-    with TestClient(create_app(services)) as client:
+    with as_customer(TestClient(create_app(services))) as client:
         if username is not None:
             response = client.post(
                 "/api/auth/login", json={"username": username, "password": PASSWORD}

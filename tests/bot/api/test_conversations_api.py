@@ -32,6 +32,7 @@ from tests.bot.api.conftest import (
     services_over,
     start,
 )
+from tests.customer_tokens import as_customer
 
 UNKNOWN = "0123456789abcdef0123456789abcdef"
 XSS = "<img src=x onerror=alert(1)>"
@@ -62,12 +63,14 @@ def test_start_without_a_body(client: TestClient):
         "id",
         "channel",
         "customer_id",
+        "customer_hint",
         "language",
         "status",
         "created_at",
         "updated_at",
         "queue_position",
         "agent_name",
+        "customer_token",
     }
     assert (body["channel"], body["customer_id"], body["language"], body["status"]) == (
         "web",
@@ -82,9 +85,11 @@ def test_start_with_a_body(client: TestClient):
     body = {"channel": "line", "customer_id": "U42", "language": "en"}
     response = client.post("/api/conversations", json=body)
     assert response.status_code == 201
-    assert {k: response.json()[k] for k in body} == body
+    # unsigned, the customer's id is only a hint
+    named = {"channel": "line", "customer_id": None, "customer_hint": "U42", "language": "en"}
+    assert {k: response.json()[k] for k in named} == named
     started = events(client, response.json()["id"])[0]["data"]
-    assert started == body
+    assert started == named
 
 
 def test_start_with_an_unknown_language_is_an_invalid_request(client: TestClient):
@@ -493,7 +498,7 @@ def test_a_row_with_a_public_url_column_is_linked(tmp_path: Path):
     assert ingest_paths(kb, [files]).ok
     RefusalModel({"zh": SIMILARITY, "en": SIMILARITY}).save(data)
     for services in services_over(data, tmp_path):
-        with TestClient(create_app(services)) as client:
+        with as_customer(TestClient(create_app(services))) as client:
             linked = send(client, start(client), "可以用禮物卡付款嗎？")
             (cited,) = linked["citations"]
             assert cited["label"] == "可以用禮物卡付款嗎？"

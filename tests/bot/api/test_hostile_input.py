@@ -23,6 +23,7 @@ from knowledge.drafts import drafts as drafts_table
 from knowledge.embedding import HashingEmbedder
 from tests.bot.api.conftest import REFUSED, events, send, services_over, start
 from tests.bot.conversation.conftest import postgres_admin, postgres_url  # noqa: F401
+from tests.customer_tokens import as_customer
 
 ESCAPE = "量子糾纏\x1b[31m 的包裹？"
 WHALES = {"question": "鯨魚罐頭有賣嗎？", "answer": "沒有。"}
@@ -96,7 +97,7 @@ def test_a_nul_never_reaches_postgresql(demo_data_dir: Path, postgres_url: str) 
     )
     built = build_services(settings, embedders=[HashingEmbedder("e5")])
     try:
-        with TestClient(create_app(built)) as client:
+        with as_customer(TestClient(create_app(built))) as client:
             conversation = start(client)
             refused = post_message(client, conversation, "退貨\x00要怎麼申請？")
             assert_error(refused, 400, "nul_character")
@@ -136,7 +137,7 @@ def test_agent_replies_and_notes_are_normalised(client: TestClient, services: Se
     services.accounts.add("mei", "correct horse battery", "agent", "美玲")
     conversation = start(client)
     assert client.post(f"/api/conversations/{conversation}/handoff").status_code == 200
-    with TestClient(create_app(services)) as agent:
+    with as_customer(TestClient(create_app(services))) as agent:
         agent.post("/api/auth/login", json={"username": "mei", "password": "correct horse battery"})
         assert agent.post(f"/api/agent/conversations/{conversation}/claim").status_code == 200
         base = f"/api/agent/conversations/{conversation}"

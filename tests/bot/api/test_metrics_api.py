@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.bot.api.conftest import ANSWERED, REFUSED, send, start
+from tests.customer_tokens import as_customer
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def client(admin: TestClient) -> TestClient:
 def test_metrics_are_for_admins_only(services) -> None:
     from bot.app import create_app
 
-    with TestClient(create_app(services)) as anonymous:
+    with as_customer(TestClient(create_app(services))) as anonymous:
         refused = anonymous.get("/api/metrics")
         assert refused.status_code == 401 and refused.json()["code"] == "not_logged_in"
         services.accounts.add("mei", "correct horse battery", "agent", "美玲")

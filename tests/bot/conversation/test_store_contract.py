@@ -105,6 +105,21 @@ def test_create_then_get(store: ConversationStore):
     )
 
 
+def test_the_customer_token_digest_and_an_unverified_hint_are_kept(store: ConversationStore):
+    created = store.create("web", customer_hint="alice@example.com", token_digest="ab" * 32)
+    kept = store.get(created.id)
+    assert (kept.customer_id, kept.customer_hint, kept.token_digest) == (
+        None,
+        "alice@example.com",
+        "ab" * 32,
+    )
+    # a hint joins nothing: asking for the customer finds no conversation of theirs
+    assert store.conversations(customer_id="alice@example.com") == []
+    [started] = store.events(created.id)
+    assert started.event.customer_hint == "alice@example.com"
+    assert "ab" * 32 not in repr(kept)  # the digest stays out of logs and reprs
+
+
 def test_unknown_id_raises_everywhere(store: ConversationStore):
     store.create("web")
     with pytest.raises(ConversationNotFound):
@@ -355,6 +370,8 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "updated_at",
         "last_seq",
         "anonymised_at",
+        "customer_hint",
+        "customer_token",
     }
     assert schema.get_pk_constraint("events")["constrained_columns"] == ["conversation_id", "seq"]
     [foreign_key] = schema.get_foreign_keys("events")

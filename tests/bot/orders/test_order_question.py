@@ -15,9 +15,9 @@ from bot.app import create_app
 from bot.conversation.events import OrderLookup, TurnAnswered
 from bot.orders.questions import asks_about_order, contact_in, order_number_in
 from bot.orders.texts import TEXTS
+from bot.reports.unanswered import unanswered_questions
 from bot.services import Services
 from bot.settings import OrdersSettings
-from bot.reports.unanswered import unanswered_questions
 from tests.bot.orders.conftest import SHOPIFY_SECRET, order_services, served
 from tests.bot.orders.fake_erp import FIELDS, TOKEN, fake_erp
 from tests.bot.orders.platforms import FakeShopify, shopify_fulfillment, shopify_order
@@ -48,6 +48,7 @@ class Customer:
         started = self.client.post("/api/conversations", json={"channel": "web"})
         assert started.status_code == 201
         self.id = started.json()["id"]
+        self.client.headers["Authorization"] = f"Bearer {started.json()['customer_token']}"
 
     def says(self, text: str) -> dict[str, Any]:
         response = self.client.post(f"/api/conversations/{self.id}/messages", json={"text": text})

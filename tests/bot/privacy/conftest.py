@@ -11,22 +11,32 @@ from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from bot.services import Services, build_services
-from bot.settings import ConversationSettings, Settings
+from bot.settings import AccessSettings, ConversationSettings, Settings
 from knowledge.embedding import HashingEmbedder
-from tests.bot.api.conftest import ADMIN_PASSWORD, admin, client, demo_data_dir, services  # noqa: F401
+from tests.bot.api.conftest import (  # noqa: F401
+    ADMIN_PASSWORD,
+    SHOP_SECRET,
+    admin,
+    client,
+    demo_data_dir,
+    services,
+)
 from tests.bot.conversation.conftest import (  # noqa: F401
     postgres_admin,
     postgres_url,
     sql_url,
     sqlite_url,
 )
+from tests.customer_tokens import as_customer
 
 
 @pytest.fixture
 def any_services(demo_data_dir: Path, sql_url: str) -> Iterator[Services]:  # noqa: F811
     """The services over the demo knowledge with a store on SQLite, then on PostgreSQL."""
     settings = Settings(
-        data_dir=demo_data_dir, conversation=ConversationSettings(database_url=sql_url)
+        data_dir=demo_data_dir,
+        conversation=ConversationSettings(database_url=sql_url),
+        access=AccessSettings(customer_id_secret=SHOP_SECRET),
     )
     built = build_services(settings, embedders=[HashingEmbedder("e5")])
     yield built
@@ -37,7 +47,7 @@ def any_services(demo_data_dir: Path, sql_url: str) -> Iterator[Services]:  # no
 def any_admin(any_services: Services) -> Iterator[TestClient]:
     """A client logged in as an admin over `any_services`."""
     any_services.accounts.add("boss", ADMIN_PASSWORD, "admin", "店長")
-    with TestClient(create_app(any_services)) as test_client:
+    with as_customer(TestClient(create_app(any_services))) as test_client:
         response = test_client.post(
             "/api/auth/login", json={"username": "boss", "password": ADMIN_PASSWORD}
         )

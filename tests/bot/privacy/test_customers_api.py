@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from bot.services import Services
-from tests.bot.api.conftest import ANSWERED, REFUSED, send, start
+from tests.bot.api.conftest import ANSWERED, REFUSED, send, signed, start
 
 ALICE = "alice@example.com"
 PASSWORD = "correct horse battery"
@@ -26,15 +26,15 @@ def _counts(client: TestClient) -> dict[str, Any]:
 def test_export_and_erase_a_customer_on_two_channels(
     any_admin: TestClient, any_services: Services
 ) -> None:
-    on_web = start(any_admin, customer_id=ALICE)
+    on_web = start(any_admin, **signed(ALICE))
     send(any_admin, on_web, f"{ANSWERED} 我的電話 0912-345-678")
-    on_line = start(any_admin, channel="line", customer_id=ALICE)
+    on_line = start(any_admin, channel="line", **signed(ALICE))
     send(any_admin, on_line, REFUSED)
     assert any_admin.post(f"/api/conversations/{on_line}/handoff").status_code == 200
     assert any_admin.post(f"/api/agent/conversations/{on_line}/claim").status_code == 200
     note = {"text": "Alice 要退款"}
     assert any_admin.post(f"/api/agent/conversations/{on_line}/notes", json=note).status_code
-    other = start(any_admin, customer_id="bob")
+    other = start(any_admin, **signed("bob"))
     send(any_admin, other, ANSWERED)
     path = f"/api/admin/customers/{ALICE}"
 

@@ -20,7 +20,7 @@ from bot.reports.metrics import compute_metrics
 from bot.services import Services, build_services
 from bot.settings import ConversationSettings, PrivacySettings, Settings
 from knowledge.embedding import HashingEmbedder
-from tests.bot.api.conftest import ANSWERED, REFUSED, start
+from tests.bot.api.conftest import ANSWERED, REFUSED, signed, start
 
 WINDOW = timedelta(minutes=30)
 ALICE = "alice@example.com"
@@ -45,13 +45,13 @@ def _row(store: Any, conversation_id: str) -> Any:
 def _converse(client: TestClient) -> list[str]:
     """Two customers' conversations: answered and rated; refused, handed off, answered by a
     person, resolved and surveyed."""
-    first = start(client, customer_id=ALICE)
+    first = start(client, **signed(ALICE))
     said = client.post(f"/api/conversations/{first}/messages", json={"text": ANSWERED}).json()
     client.post(
         f"/api/conversations/{first}/feedback",
         json={"helpful": True, "turn_seq": said["turn_seq"]},
     )
-    second = start(client, customer_id="bob-line-id")
+    second = start(client, **signed("bob-line-id"))
     for text in (REFUSED, "我的手機 0912-345-678，卡號 4111 1111 1111 1111"):
         client.post(f"/api/conversations/{second}/messages", json={"text": text})
     client.post(f"/api/conversations/{second}/handoff", json={})
