@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from bot.api import admin, agents, auth, conversations, errors, metrics
+from bot.api import admin, agents, auth, channels, conversations, errors, metrics
 from bot.services import Services
 
 
@@ -85,6 +85,7 @@ def create_app(services: Services) -> FastAPI:
             window,
         )
     )
+    app.include_router(channels.router(services.relay))
     app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

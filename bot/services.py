@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,6 +15,11 @@ from bot.answering.classifier import ClassifierSlot, refit_if_stale
 from bot.answering.composer import LLMComposer
 from bot.answering.language import detect_customer_language
 from bot.answering.refusal import RefusalModel
+from bot.channels.base import Channel
+from bot.channels.line import LineChannel
+from bot.channels.messenger import MessengerChannel
+from bot.channels.records import ChannelRecords
+from bot.channels.relay import ChannelRelay
 from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
@@ -135,8 +141,11 @@ class Services:
     packets: PacketBuilder
     limits: Limits
     library: KnowledgeLibrary
+    relay: ChannelRelay | None = None  # LINE and Messenger, when either is set up
 
     def close(self) -> None:
+        if self.relay is not None:
+            self.relay.close()
         close = getattr(self.store, "close", None)
         if close is not None:
             close()
@@ -226,7 +235,27 @@ def build_services(
             ingest_options(settings),
             after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
         ),
+        relay=channel_relay(settings, conversations, engine, queue.position),
     )
+
+
+def channel_relay(
+    settings: Settings,
+    conversations: ConversationService,
+    engine: Engine,
+    position: Callable[[str], int | None],
+) -> ChannelRelay | None:
+    """The messaging channels whose settings are given, fed by the conversations' events."""
+    channels: dict[str, Channel] = {}
+    if settings.line.enabled:
+        channels["line"] = LineChannel(settings.line)
+    if settings.messenger.enabled:
+        channels["messenger"] = MessengerChannel(settings.messenger)
+    if not channels:
+        return None
+    relay = ChannelRelay(conversations, ChannelRecords(engine), channels, position)
+    conversations.feed.watch(relay.changed)
+    return relay
 
 
 def sql_engine(store: ConversationStore, settings: Settings) -> Engine:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.channels.settings import LineSettings, MessengerSettings
 from bot.tags import TagSettings
 from handoff.queue import QueueSettings
 from handoff.settings import GateSettings
@@ -193,6 +194,8 @@ class Settings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
     tags: TagSettings = Field(default_factory=TagSettings)
+    line: LineSettings = Field(default_factory=LineSettings)
+    messenger: MessengerSettings = Field(default_factory=MessengerSettings)
 
 
 def settings_table() -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 
 import bot.access.accounts  # noqa: F401 (its tables are in the schema)
+import bot.channels.records  # noqa: F401 (its tables are in the schema)
 import knowledge.drafts  # noqa: F401 (its table is in the schema)
 from bot.conversation.events import (
     Citation,
@@ -340,6 +341,9 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "users",
         "sessions",
         "knowledge_drafts",
+        "channel_events",
+        "channel_deliveries",
+        "channel_contacts",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",

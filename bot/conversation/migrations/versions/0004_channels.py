@@ -1,0 +1,59 @@
+"""Messaging channels: the platform events already taken (a redelivery is handled once), each
+channel conversation's delivery cursor, and the customers' channel contacts.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-03
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "channel_events",
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("event_id", sa.String(128), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("channel", "event_id", name="pk_channel_events"),
+    )
+    op.create_index("ix_channel_events_received_at", "channel_events", ["received_at"])
+    op.create_table(
+        "channel_deliveries",
+        sa.Column("conversation_id", sa.String(64), nullable=False),
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("sender_id", sa.String(128), nullable=False),
+        sa.Column("delivered_seq", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name="fk_channel_deliveries_conversation_id_conversations",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("conversation_id", name="pk_channel_deliveries"),
+    )
+    op.create_table(
+        "channel_contacts",
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("sender_id", sa.String(128), nullable=False),
+        sa.Column("display_name", sa.String(200), nullable=True),
+        sa.Column("language", sa.String(16), nullable=True),
+        sa.Column("following", sa.Boolean(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("channel", "sender_id", name="pk_channel_contacts"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("channel_contacts")
+    op.drop_table("channel_deliveries")
+    op.drop_index("ix_channel_events_received_at", table_name="channel_events")
+    op.drop_table("channel_events")
