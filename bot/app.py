@@ -85,7 +85,7 @@ def create_app(services: Services) -> FastAPI:
             window,
         )
     )
-    app.include_router(channels.router(services.relay))
+    app.include_router(channels.router(services.relay, services.accounts))
     app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from bot.api.errors import ApiError, error
+from bot.access.accounts import Accounts, Role, User
+from bot.api.errors import ERROR_RESPONSES, ApiError, error
 from bot.channels.base import WebhookRejected
 from bot.channels.messenger import MessengerChannel
 from bot.channels.relay import ChannelRelay
@@ -34,9 +35,43 @@ class WebhookAccepted(BaseModel):
     accepted: int = Field(description="Events queued (a redelivered event is not queued again)")
 
 
-def router(relay: ChannelRelay | None) -> APIRouter:
-    """The webhooks; `relay` is None when no channel is set up (every webhook answers 404)."""
-    api = APIRouter(prefix="/channels", tags=["channels"])
+class ChannelState(BaseModel):
+    name: str = Field(description="line or messenger")
+    enabled: bool = Field(description="Whether its settings are given (else its webhook is 404)")
+    webhook_url: str = Field(description="The address to paste into LINE's or Meta's console")
+    settings: list[str] = Field(description="The settings it needs")
+
+
+class ChannelStates(BaseModel):
+    channels: list[ChannelState]
+
+
+class ChannelContact(BaseModel):
+    channel: str
+    sender_id: str
+    display_name: str | None = Field(description="The customer's name on the platform")
+    language: str | None
+    following: bool | None = Field(description="LINE: whether the customer follows the account")
+
+
+CHANNEL_SETTINGS = {
+    "line": ["KEFU_LINE__CHANNEL_SECRET", "KEFU_LINE__CHANNEL_ACCESS_TOKEN"],
+    "messenger": [
+        "KEFU_MESSENGER__APP_SECRET",
+        "KEFU_MESSENGER__VERIFY_TOKEN",
+        "KEFU_MESSENGER__PAGE_ACCESS_TOKEN",
+    ],
+}
+
+
+def router(relay: ChannelRelay | None, accounts: Accounts) -> APIRouter:
+    """The webhooks; `relay` is None when no channel is set up (every webhook answers 404).
+    Also each channel's state for admins, and a channel customer's contact for agents."""
+    from bot.api.auth import requires
+
+    admin = Depends(requires(accounts, Role.ADMIN))
+    agent = Depends(requires(accounts, Role.AGENT))
+    api = APIRouter(tags=["channels"])
 
     async def take(name: str, request: Request) -> Response:
         channel = relay.channel(name) if relay is not None else None
@@ -54,8 +89,48 @@ def router(relay: ChannelRelay | None) -> APIRouter:
         accepted = await run_in_threadpool(relay.accept, events)
         return JSONResponse(WebhookAccepted(accepted=accepted).model_dump())
 
+    @api.get("/api/admin/channels", response_model=ChannelStates, responses=ERROR_RESPONSES)
+    def states(request: Request, _: User = admin) -> ChannelStates:
+        """Each messaging channel: on or off, and the webhook address for the platform."""
+        return ChannelStates(
+            channels=[
+                ChannelState(
+                    name=name,
+                    enabled=relay is not None and relay.channel(name) is not None,
+                    webhook_url=str(request.url_for(f"{name}_webhook")),
+                    settings=needed,
+                )
+                for name, needed in CHANNEL_SETTINGS.items()
+            ]
+        )
+
+    @api.get(
+        "/api/agent/channel-contacts/{customer_id}",
+        response_model=ChannelContact,
+        responses=ERROR_RESPONSES,
+    )
+    def contact(
+        customer_id: Annotated[
+            str, Path(max_length=200, description="The conversation's customer id: line:U…")
+        ],
+        _: User = agent,
+    ) -> Response:
+        """The name and language a channel's platform gave for the customer."""
+        channel, _sep, sender = customer_id.partition(":")
+        found = relay.records.contact(channel, sender) if relay is not None and sender else None
+        if found is None:
+            return error(404, "contact_not_found", "no channel contact for this customer")
+        public = ChannelContact(
+            channel=found.channel,
+            sender_id=found.sender_id,
+            display_name=found.display_name,
+            language=found.language,
+            following=found.following,
+        )
+        return JSONResponse(public.model_dump())
+
     @api.post(
-        "/line/webhook",
+        "/channels/line/webhook",
         response_model=WebhookAccepted,
         responses=WEBHOOK_RESPONSES,
         summary="LINE Messaging API webhook",
@@ -66,10 +141,13 @@ def router(relay: ChannelRelay | None) -> APIRouter:
         return await take("line", request)
 
     @api.get(
-        "/messenger/webhook",
-        response_class=PlainTextResponse,
+        "/channels/messenger/webhook",
+        response_model=None,
         responses={
-            200: {"content": {"text/plain": {}}, "description": "The challenge, echoed"},
+            200: {
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+                "description": "The challenge, echoed",
+            },
             403: {"model": ApiError, "description": "Wrong verify token (code forbidden)"},
             404: {"model": ApiError, "description": "The channel is off (code channel_off)"},
         },
@@ -90,7 +168,7 @@ def router(relay: ChannelRelay | None) -> APIRouter:
         return PlainTextResponse(answer)
 
     @api.post(
-        "/messenger/webhook",
+        "/channels/messenger/webhook",
         response_model=WebhookAccepted,
         responses=WEBHOOK_RESPONSES,
         summary="Facebook Messenger webhook",

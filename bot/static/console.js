@@ -578,6 +578,15 @@
     clear(facts);
     fact(facts, "管道 Channel", customer.channel || conversation.channel);
     fact(facts, "客戶編號 Customer id", customer.customer_id || conversation.customer_id);
+    var customerId = customer.customer_id || conversation.customer_id;
+    if (customerId && /^(line|messenger):/.test(customerId)) {
+      // the customer's name on LINE or Messenger, as the platform gave it
+      var shown = current;
+      api("GET", "/api/agent/channel-contacts/" + encodeURIComponent(customerId)).then(function (found) {
+        if (current !== shown || !found || !found.display_name) return;
+        fact(facts, "顯示名稱 Display name", found.display_name);
+      }, function () { /* no contact kept: nothing to show */ });
+    }
     fact(facts, "語言 Language", customer.language || conversation.language);
     fact(facts, "開始於 Started", when(conversation.created_at));
     fact(facts, "這次的標籤 Tags, this conversation", (customer.conversation_tags || []).join(" · ") || "—");

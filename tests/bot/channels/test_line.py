@@ -279,3 +279,25 @@ def test_quick_replies_speak_the_customers_language(
     handed = fake_line.wait_for(REPLY, 3)[2]
     assert "You are number 1 in the queue" in fake_line.texts(handed)[0]
     assert [a["label"] for a in fake_line.quick_replies(handed)] == ["Back to assistant"]
+
+
+def test_admins_see_each_channel_and_agents_the_customers_line_name(
+    client: TestClient, services: Services, fake_line: FakeLine, mei: TestClient
+) -> None:
+    fake_line.profiles["U1"] = {"displayName": "王小明", "language": "zh-TW"}
+    post_line(client, line_body(line_text(ANSWERED)))
+    fake_line.wait_for(REPLY)
+    found = mei.get("/api/agent/channel-contacts/line:U1")
+    assert found.status_code == 200, found.text
+    assert found.json()["display_name"] == "王小明" and found.json()["following"] is None
+    assert mei.get("/api/agent/channel-contacts/line:U404").status_code == 404
+    assert client.get("/api/agent/channel-contacts/line:U1").status_code == 401
+
+    assert mei.get("/api/admin/channels").status_code == 403
+    services.accounts.add("boss", PASSWORD, "admin", "店長")
+    with TestClient(create_app(services)) as admin:
+        admin.post("/api/auth/login", json={"username": "boss", "password": PASSWORD})
+        states = {c["name"]: c for c in admin.get("/api/admin/channels").json()["channels"]}
+    assert states["line"]["enabled"] and states["messenger"]["enabled"]
+    assert states["line"]["webhook_url"] == "http://testserver/channels/line/webhook"
+    assert states["messenger"]["webhook_url"] == "http://testserver/channels/messenger/webhook"
