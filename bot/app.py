@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from bot.api import admin, agents, auth, channels, conversations, errors, metrics
+from bot.api import admin, agents, auth, channels, conversations, customers, errors, metrics
 from bot.services import Services
 
 
@@ -86,6 +86,12 @@ def create_app(services: Services) -> FastAPI:
         )
     )
     app.include_router(channels.router(services.relay, services.accounts))
+    if services.identities is not None:
+        app.include_router(
+            customers.router(
+                services.identities, services.store, services.accounts, limits.per_client
+            )
+        )
     app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

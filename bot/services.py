@@ -24,6 +24,7 @@ from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
+from bot.customers.identities import CustomerIdentities
 from bot.settings import Settings
 from handoff.desk import AgentDesk
 from handoff.gate import Gate
@@ -142,6 +143,7 @@ class Services:
     limits: Limits
     library: KnowledgeLibrary
     relay: ChannelRelay | None = None  # LINE and Messenger, when either is set up
+    identities: CustomerIdentities | None = None  # one customer across channels
 
     def close(self) -> None:
         if self.relay is not None:
@@ -216,6 +218,7 @@ def build_services(
         lifetime=timedelta(hours=a.session_max_hours),
     )
     drafts = KnowledgeDrafts(engine)
+    identities = CustomerIdentities(engine)
     return Services(
         settings,
         kb,
@@ -235,14 +238,15 @@ def build_services(
             ingest_options(settings),
             after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
         ),
-        relay=channel_relay(settings, conversations, engine, queue.position),
+        relay=channel_relay(settings, conversations, identities, queue.position),
+        identities=identities,
     )
 
 
 def channel_relay(
     settings: Settings,
     conversations: ConversationService,
-    engine: Engine,
+    identities: CustomerIdentities,
     position: Callable[[str], int | None],
 ) -> ChannelRelay | None:
     """The messaging channels whose settings are given, fed by the conversations' events."""
@@ -253,7 +257,13 @@ def channel_relay(
         channels["messenger"] = MessengerChannel(settings.messenger)
     if not channels:
         return None
-    relay = ChannelRelay(conversations, ChannelRecords(engine), channels, position)
+    relay = ChannelRelay(
+        conversations,
+        ChannelRecords(identities.engine),
+        channels,
+        position,
+        identities=identities,
+    )
     conversations.feed.watch(relay.changed)
     return relay
 

@@ -32,6 +32,7 @@ from bot.channels.texts import say
 from bot.conversation.service import ConversationService, MessageRejected, SurveyRefused
 from bot.conversation.status import ConversationStatus, InvalidTransition
 from bot.conversation.store import Conversation, ConversationNotFound, StatusConflict
+from bot.customers.identities import CustomerIdentities, LinkRefused, read_code
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +83,14 @@ class ChannelRelay:
         channels: Mapping[str, Channel],
         position: Callable[[str], int | None],
         workers: int = 4,
+        identities: CustomerIdentities | None = None,
     ) -> None:
         self.service = service
         self.store = service.store
         self.records = records
         self.channels = dict(channels)
         self._position = position
+        self.identities = identities
         self._lanes = Lanes(workers)
         self._guard = threading.Lock()
         self._carried: set[str] = set()
@@ -138,6 +141,8 @@ class ChannelRelay:
             self._unreadable(inbound)
 
     def _text(self, inbound: Inbound) -> None:
+        if self.identities is not None and self._linking(inbound, self.identities):
+            return
         conversation = self._open_conversation(inbound, create=True)
         assert conversation is not None
         extra: list[Outgoing] = []
@@ -148,6 +153,32 @@ class ChannelRelay:
                 language = self._language(conversation)
                 extra.append(Outgoing(bot_texts.say(rejected.key, language, **rejected.values)))
             self.deliver(conversation.id, inbound, extra)
+
+    def _linking(self, inbound: Inbound, identities: CustomerIdentities) -> bool:
+        """A request for a linking code, or a code from another channel: answered here, never
+        passed to the bot. False for any other message."""
+        digits = read_code(inbound.text)
+        asked = " ".join(inbound.text.lower().split()) in (
+            say("link_request", "zh"),
+            say("link_request", "en"),
+        )
+        if digits is None and not asked:
+            return False
+        conversation = self._open_conversation(inbound, create=False)
+        contact = self._contact(inbound)
+        language = self._language(conversation) if conversation else _lang(contact)
+        if digits is None:
+            issued = identities.issue_code(_customer_id(inbound))
+            said = say("link_code", language, code=issued.code)
+        else:
+            try:
+                identities.redeem(_customer_id(inbound), digits)
+                said = say("linked", language)
+                log.info("channel.identity.linked channel=%s", inbound.channel)
+            except LinkRefused as refused:
+                said = say(f"link_{refused.code}", language)
+        self._send(inbound, [Outgoing(said)])
+        return True
 
     def _postback(self, inbound: Inbound) -> None:
         postback = messages.read_postback(inbound.text)

@@ -65,6 +65,26 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "Thanks for the {what}! Only text can be passed on here, so please describe it "
         "in words; a person will reply in this chat.",
     },
+    "link_request": {"zh": "連結帳號", "en": "link account"},
+    "link_code": {
+        "zh": "您的連結碼是 {code}，請在 10 分鐘內於網站客服視窗輸入，"
+        "客服人員就能看到您在各管道的對話紀錄。",
+        "en": "Your linking code is {code}. Type it in the chat on our website within 10 "
+        "minutes, and our staff will see your conversations on every channel together.",
+    },
+    "linked": {
+        "zh": "已完成連結，客服人員現在能看到您在各管道的對話紀錄。",
+        "en": "Linked: our staff can now see your conversations on every channel together.",
+    },
+    "link_wrong_code": {
+        "zh": "這個連結碼不正確或已過期，請重新取得一組新的連結碼。",
+        "en": "That linking code is wrong or has expired; please get a new one.",
+    },
+    "link_same_customer": {"zh": "這兩個帳號已經連結過了。", "en": "These are linked already."},
+    "link_too_many_tries": {
+        "zh": "嘗試次數太多了，請稍後再試。",
+        "en": "Too many tries; please try again later.",
+    },
     "sticker": {"zh": "貼圖", "en": "sticker"},
     "image": {"zh": "圖片", "en": "picture"},
     "video": {"zh": "影片", "en": "video"},

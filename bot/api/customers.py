@@ -1,0 +1,208 @@
+"""One customer across channels: linking codes for customers, one customer's view, merge and
+split for agents. Identities are linked only on proof (bot/customers/identities.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from bot.access.accounts import Accounts, Role, User
+from bot.access.ratelimit import RateLimiter
+from bot.api.conversations import ConversationId
+from bot.api.errors import ERROR_RESPONSES, error
+from bot.api.fields import PlainText
+from bot.conversation.store import ConversationStore
+from bot.customers.identities import (
+    CustomerIdentities,
+    LinkRefused,
+    conversations_of,
+    identity_of,
+    read_code,
+)
+
+REFUSED_STATUS = {
+    "wrong_code": 400,
+    "no_reason": 400,
+    "unknown_identity": 404,
+    "same_customer": 409,
+    "too_many_tries": 429,
+}
+Identity = Annotated[
+    str,
+    Path(
+        max_length=255,
+        description="line:<user id>, messenger:<page-scoped id> or conversation:<id>",
+    ),
+]
+
+
+class LinkCode(BaseModel):
+    code: str = Field(description="The code to type in the other channel: KF- and 6 digits")
+    expires_at: datetime
+
+
+class LinkCreate(BaseModel):
+    code: str = Field(max_length=20, description="A code issued in another channel (KF-123456)")
+
+
+class Linked(BaseModel):
+    linked: bool
+
+
+class ConversationBrief(BaseModel):
+    id: str
+    channel: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class IdentityEventPublic(BaseModel):
+    at: datetime
+    kind: str = Field(description="linked (one-time code), merged or split (an agent)")
+    identity: str
+    other: str | None
+    proof: str
+    actor: str
+    reason: str | None
+
+
+class CustomerView(BaseModel):
+    customer: str | None = Field(description="kefu's customer id; null: linked to nothing")
+    identities: list[str]
+    channels: list[str]
+    conversations: list[ConversationBrief] = Field(description="On every channel, newest first")
+    history: list[IdentityEventPublic]
+
+
+class MergeCreate(BaseModel):
+    first: str = Field(max_length=255)
+    second: str = Field(max_length=255)
+    reason: PlainText = Field(max_length=500, description="Why they are one customer")
+
+
+class SplitCreate(BaseModel):
+    identity: str = Field(max_length=255)
+    reason: PlainText = Field(max_length=500, description="Why the merge was wrong")
+
+
+def router(
+    identities: CustomerIdentities,
+    store: ConversationStore,
+    accounts: Accounts,
+    per_client: RateLimiter,
+) -> APIRouter:
+    from bot.api.auth import client_address, requires
+
+    agent = Depends(requires(accounts, Role.AGENT))
+    api = APIRouter(tags=["customers"])
+
+    def view(identity: str) -> CustomerView:
+        customer = identities.customer(identity)
+        found = conversations_of(store, customer.identities)
+        return CustomerView(
+            customer=customer.key,
+            identities=list(customer.identities),
+            channels=sorted({c.channel for c in found}),
+            conversations=[
+                ConversationBrief(
+                    id=c.id,
+                    channel=c.channel,
+                    status=c.status.value,
+                    created_at=c.created_at,
+                    updated_at=c.updated_at,
+                )
+                for c in found
+            ],
+            history=[
+                IdentityEventPublic(
+                    at=e.at,
+                    kind=e.kind,
+                    identity=e.identity,
+                    other=e.other,
+                    proof=e.proof,
+                    actor=e.actor,
+                    reason=e.reason,
+                )
+                for e in identities.history(customer.identities)
+            ],
+        )
+
+    def refused(problem: LinkRefused) -> JSONResponse:
+        response = error(REFUSED_STATUS.get(problem.code, 400), problem.code, str(problem))
+        if problem.retry_after_s is not None:
+            response.headers["Retry-After"] = str(problem.retry_after_s)
+        return response
+
+    @api.post(
+        "/api/conversations/{conversation_id}/link-code",
+        status_code=201,
+        response_model=LinkCode,
+        responses=ERROR_RESPONSES,
+    )
+    def issue(conversation_id: ConversationId, request: Request) -> LinkCode:
+        """A one-time code (10 minutes) to type in another channel (LINE, Messenger): the two
+        become one customer, so that agents see all their conversations together."""
+        per_client.hit("client", client_address(request))
+        issued = identities.issue_code(identity_of(store.get(conversation_id)))
+        return LinkCode(code=issued.code, expires_at=issued.expires_at)
+
+    @api.post(
+        "/api/conversations/{conversation_id}/link",
+        response_model=Linked,
+        responses=ERROR_RESPONSES,
+    )
+    def link(conversation_id: ConversationId, body: LinkCreate, request: Request) -> Response:
+        """Type a code issued in another channel: 400 wrong_code when it is unknown, used or
+        expired; 429 too_many_tries after 5 tries in 10 minutes."""
+        per_client.hit("client", client_address(request))
+        identity = identity_of(store.get(conversation_id))
+        digits = read_code(body.code)
+        if digits is None:
+            return refused(LinkRefused("wrong_code", "not a linking code (KF-123456)"))
+        try:
+            identities.redeem(identity, digits)
+        except LinkRefused as problem:
+            return refused(problem)
+        return JSONResponse(Linked(linked=True).model_dump())
+
+    @api.get(
+        "/api/agent/customers/{identity}", response_model=CustomerView, responses=ERROR_RESPONSES
+    )
+    def customer(identity: Identity, _: User = agent) -> CustomerView:
+        """One customer: their identities, their conversations on every channel, and the
+        history of links, merges and splits."""
+        return view(identity)
+
+    @api.get(
+        "/api/agent/conversations/{conversation_id}/customer",
+        response_model=CustomerView,
+        responses=ERROR_RESPONSES,
+    )
+    def customer_of_conversation(conversation_id: ConversationId, _: User = agent) -> CustomerView:
+        """The customer a conversation belongs to (see /api/agent/customers/{identity})."""
+        return view(identity_of(store.get(conversation_id)))
+
+    @api.post("/api/agent/customers/merge", response_model=CustomerView, responses=ERROR_RESPONSES)
+    def merge(body: MergeCreate, user: User = agent) -> Response:
+        """Merge two identities into one customer, with a reason (recorded with the agent)."""
+        try:
+            identities.merge(body.first, body.second, f"agent:{user.username}", body.reason)
+        except LinkRefused as problem:
+            return refused(problem)
+        return JSONResponse(view(body.first).model_dump(mode="json"))
+
+    @api.post("/api/agent/customers/split", response_model=CustomerView, responses=ERROR_RESPONSES)
+    def split(body: SplitCreate, user: User = agent) -> Response:
+        """Take an identity out of a wrong merge; returns the identity's own view."""
+        try:
+            identities.split(body.identity, f"agent:{user.username}", body.reason)
+        except LinkRefused as problem:
+            return refused(problem)
+        return JSONResponse(view(body.identity).model_dump(mode="json"))
+
+    return api
