@@ -329,6 +329,28 @@
     if (c.socket) { var s = c.socket; c.socket = null; s.onclose = null; s.close(1000); }
   }
 
+  // The customer's conversations on every channel, once identities are linked (a one-time
+  // code or an agent's merge): LINE, Messenger and the widget in one list, newest first.
+  function showLinkedConversations(conversationId) {
+    var list = $("packet-channels");
+    var shown = current;
+    clear(list);
+    api("GET", "/api/agent/conversations/" + encodeURIComponent(conversationId) + "/customer").then(function (found) {
+      if (current !== shown) return;
+      clear(list);
+      var others = ((found && found.conversations) || []).filter(function (c) { return c.id !== conversationId; });
+      others.forEach(function (other) {
+        list.appendChild(el("li", { "data-channel": other.channel },
+          el("button", {
+            type: "button", class: "earlier",
+            text: other.channel + " · " + when(other.created_at) + " · " + label(STATUSES, other.status),
+            onclick: function () { openConversation(other.id); }
+          })));
+      });
+      if (!others.length) list.appendChild(el("li", { class: "muted", text: "—" }));
+    }, function () { list.appendChild(el("li", { class: "muted", text: "—" })); });
+  }
+
   function openConversation(id) {
     if (current && current.id !== id) closeConversationStream(current);
     var c = {
@@ -602,6 +624,7 @@
         el("span", { class: "snippet", text: shorten(other.first_message || "—", 80) })));
     });
     if (!(customer.earlier_conversations || []).length) earlier.appendChild(el("li", { class: "muted", text: "—" }));
+    showLinkedConversations(conversation.id);
 
     if (packet.question) {
       $("canned-q").value = packet.question;
