@@ -21,6 +21,7 @@ from bot.customers.identities import (
     LinkRefused,
     conversations_of,
     identity_of,
+    is_identity,
     read_code,
 )
 
@@ -189,7 +190,11 @@ def router(
 
     @api.post("/api/agent/customers/merge", response_model=CustomerView, responses=ERROR_RESPONSES)
     def merge(body: MergeCreate, user: User = agent) -> Response:
-        """Merge two identities into one customer, with a reason (recorded with the agent)."""
+        """Merge two identities into one customer, with a reason (recorded with the agent).
+        404 unknown_identity when either has no conversation."""
+        for identity in (body.first, body.second):
+            if not is_identity(identity) or not conversations_of(store, (identity,)):
+                return refused(LinkRefused("unknown_identity", f"no conversation of {identity!r}"))
         try:
             identities.merge(body.first, body.second, f"agent:{user.username}", body.reason)
         except LinkRefused as problem:

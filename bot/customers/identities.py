@@ -83,6 +83,12 @@ def identity_of(conversation: Conversation) -> str:
     return f"conversation:{conversation.id}"
 
 
+def is_identity(text: str) -> bool:
+    """Whether `text` has an identity's form: line:…, messenger:… or conversation:…."""
+    kind, sep, rest = text.partition(":")
+    return bool(sep and rest.strip()) and kind in ("line", "messenger", "conversation")
+
+
 def read_code(text: str) -> str | None:
     """The 6 digits of a linking code typed as a message ("KF-123456"), else None."""
     found = CODE.match(text)
@@ -183,6 +189,11 @@ class CustomerIdentities:
         """An agent's merge of two identities (and whatever each is linked with)."""
         if not reason.strip():
             raise LinkRefused("no_reason", "a merge needs a reason")
+        for identity in (first, second):
+            if not is_identity(identity):
+                raise LinkRefused("unknown_identity", f"{identity!r} is not an identity")
+        if first == second:
+            raise LinkRefused("same_customer", "the two are one identity")
         with self._writer.begin() as conn:
             return self._join(conn, first, second, "merged", "agent", actor, reason.strip())
 

@@ -154,3 +154,18 @@ def test_an_agents_merge_and_split(
     assert line_view["customer"] is None and line_view["identities"] == ["line:U1"]
     assert [e["kind"] for e in line_view["history"]] == ["merged", "split"]
     assert client.get("/api/agent/customers/line:U1").status_code == 401
+
+
+def test_a_merge_needs_two_known_identities(client: TestClient, mei: TestClient) -> None:
+    web = start(client)
+    for first, second, code in [
+        (f"conversation:{web}", f"conversation:{web}", "same_customer"),
+        ("", "", "unknown_identity"),
+        (f"conversation:{web}", "line:nobody", "unknown_identity"),
+        (f"conversation:{web}", "order #123", "unknown_identity"),
+    ]:
+        response = mei.post(
+            "/api/agent/customers/merge", json={"first": first, "second": second, "reason": "x"}
+        )
+        assert response.json()["code"] == code, (first, second, response.text)
+    assert mei.get(f"/api/agent/conversations/{web}/customer").json()["customer"] is None
