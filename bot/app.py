@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from bot.api import admin, agents, auth, channels, conversations, customers, errors, metrics
+from bot.channels.records import ChannelRecords
 from bot.services import Services
 
 
@@ -89,7 +90,13 @@ def create_app(services: Services) -> FastAPI:
     if services.identities is not None:
         app.include_router(
             customers.router(
-                services.identities, services.store, services.accounts, limits.per_client
+                services.identities,
+                services.store,
+                services.accounts,
+                limits.per_client,
+                ChannelRecords(services.identities.engine).name_of,
+                services.settings.tags,
+                list(services.settings.profile.wanted),
             )
         )
     app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.channels.settings import LineSettings, MessengerSettings
+from bot.customers.profile import ProfileSettings
 from bot.tags import TagSettings
 from handoff.queue import QueueSettings
 from handoff.settings import GateSettings
@@ -196,6 +197,7 @@ class Settings(BaseSettings):
     tags: TagSettings = Field(default_factory=TagSettings)
     line: LineSettings = Field(default_factory=LineSettings)
     messenger: MessengerSettings = Field(default_factory=MessengerSettings)
+    profile: ProfileSettings = Field(default_factory=ProfileSettings)
 
 
 def settings_table() -> str:

@@ -3,8 +3,9 @@ split for agents. Identities are linked only on proof (bot/customers/identities.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
@@ -24,6 +25,8 @@ from bot.customers.identities import (
     is_identity,
     read_code,
 )
+from bot.customers.profile import Profile, build_profile, completeness, summarize
+from bot.tags import TagSettings
 
 REFUSED_STATUS = {
     "wrong_code": 400,
@@ -78,6 +81,24 @@ class CustomerView(BaseModel):
     channels: list[str]
     conversations: list[ConversationBrief] = Field(description="On every channel, newest first")
     history: list[IdentityEventPublic]
+    profile: dict[str, Any] = Field(description="The profile's known fields")
+    completeness: float | None = Field(
+        description="Share of the wanted profile fields (KEFU_PROFILE__WANTED) known for them"
+    )
+
+
+class FieldMissing(BaseModel):
+    field: str
+    customers: int = Field(description="Customers for whom the field is not known")
+
+
+class CompletenessReport(BaseModel):
+    definition: str
+    wanted: list[str]
+    customers: int
+    mean: float | None = Field(description="profile_completeness: the mean over the customers")
+    distribution: dict[str, int] = Field(description="Customers by completeness band")
+    missing: list[FieldMissing] = Field(description="The wanted fields, most often missing first")
 
 
 class MergeCreate(BaseModel):
@@ -91,21 +112,38 @@ class SplitCreate(BaseModel):
     reason: PlainText = Field(max_length=500, description="Why the merge was wrong")
 
 
+COMPLETENESS_DEFINITION = (
+    "Profile completeness: for each customer (identities linked into one count once), the share "
+    "of the wanted profile fields that are known; the mean over every customer with a "
+    "conversation."
+)
+
+
 def router(
     identities: CustomerIdentities,
     store: ConversationStore,
     accounts: Accounts,
     per_client: RateLimiter,
+    names: Callable[[str], str | None],
+    tags: TagSettings,
+    wanted: list[str],
 ) -> APIRouter:
     from bot.api.auth import client_address, requires
 
     agent = Depends(requires(accounts, Role.AGENT))
+    admin = Depends(requires(accounts, Role.ADMIN))
     api = APIRouter(tags=["customers"])
+
+    def profile_of(identity_list: tuple[str, ...], found: list[Any]) -> Profile:
+        return build_profile(found, store.events, {i: names(i) for i in identity_list}, tags)
 
     def view(identity: str) -> CustomerView:
         customer = identities.customer(identity)
         found = conversations_of(store, customer.identities)
+        profile = profile_of(customer.identities, found)
         return CustomerView(
+            profile=profile.values,
+            completeness=completeness(profile, wanted),
             customer=customer.key,
             identities=list(customer.identities),
             channels=sorted({c.channel for c in found}),
@@ -187,6 +225,34 @@ def router(
     def customer_of_conversation(conversation_id: ConversationId, _: User = agent) -> CustomerView:
         """The customer a conversation belongs to (see /api/agent/customers/{identity})."""
         return view(identity_of(store.get(conversation_id)))
+
+    @api.get(
+        "/api/admin/customers/completeness",
+        response_model=CompletenessReport,
+        responses=ERROR_RESPONSES,
+    )
+    def completeness_report(_: User = admin) -> CompletenessReport:
+        """profile_completeness over every customer: the mean, its spread, and the wanted
+        fields most often missing."""
+        seen: set[str] = set()
+        profiles: list[Profile] = []
+        for conversation in store.conversations():
+            customer = identities.customer(identity_of(conversation))
+            if customer.identities[0] in seen:
+                continue
+            seen.update(customer.identities)
+            profiles.append(
+                profile_of(customer.identities, conversations_of(store, customer.identities))
+            )
+        summary = summarize(profiles, wanted)
+        return CompletenessReport(
+            definition=COMPLETENESS_DEFINITION,
+            wanted=list(wanted),
+            customers=summary.customers,
+            mean=summary.mean,
+            distribution=summary.distribution,
+            missing=[FieldMissing(field=f, customers=n) for f, n in summary.missing],
+        )
 
     @api.post("/api/agent/customers/merge", response_model=CustomerView, responses=ERROR_RESPONSES)
     def merge(body: MergeCreate, user: User = agent) -> Response:

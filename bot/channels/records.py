@@ -159,6 +159,12 @@ class ChannelRecords:
             row.updated_at,
         )
 
+    def name_of(self, identity: str) -> str | None:
+        """The platform's name for a channel identity ("line:U…"), if it gave one."""
+        channel, _, sender = identity.partition(":")
+        found = self.contact(channel, sender) if sender else None
+        return found.display_name if found else None
+
     def save_contact(
         self,
         channel: str,

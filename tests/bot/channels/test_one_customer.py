@@ -169,3 +169,30 @@ def test_a_merge_needs_two_known_identities(client: TestClient, mei: TestClient)
         )
         assert response.json()["code"] == code, (first, second, response.text)
     assert mei.get(f"/api/agent/conversations/{web}/customer").json()["customer"] is None
+
+
+def test_the_profile_and_its_completeness(
+    client: TestClient, services: Services, fake_line: FakeLine, mei: TestClient
+) -> None:
+    fake_line.profiles["U1"] = {"displayName": "王小明", "language": "zh-TW"}
+    post_line(client, line_body(line_text(ANSWERED)))
+    fake_line.wait_for(REPLY)
+    web = start(client)
+    send(client, web, "How do I return an item?")
+    view = mei.get("/api/agent/customers/line:U1").json()
+    assert view["profile"]["display_name"] == "王小明"
+    assert view["profile"]["preferred_channel"] == "line"
+    # wanted by default: display_name, languages, tags, satisfaction, preferred_channel
+    assert view["completeness"] == pytest.approx(4 / 5)
+    assert mei.get("/api/admin/customers/completeness").status_code == 403
+
+    services.accounts.add("boss", PASSWORD, "admin", "店長")
+    with TestClient(create_app(services)) as admin:
+        admin.post("/api/auth/login", json={"username": "boss", "password": PASSWORD})
+        report = admin.get("/api/admin/customers/completeness").json()
+    assert report["customers"] == 2 and report["definition"]
+    web_view = mei.get(f"/api/agent/conversations/{web}/customer").json()
+    assert report["mean"] == pytest.approx(
+        (view["completeness"] + web_view["completeness"]) / 2, abs=1e-4
+    )
+    assert report["missing"][0] == {"field": "satisfaction", "customers": 2}
