@@ -15,7 +15,7 @@ from bot.access.accounts import Accounts, Role, User
 from bot.access.ratelimit import RateLimiter
 from bot.api.conversations import ConversationId
 from bot.api.errors import ERROR_RESPONSES, error
-from bot.api.fields import PlainText
+from bot.api.fields import ID_PATTERN, ExactText, PlainText
 from bot.conversation.store import ConversationStore
 from bot.customers.identities import (
     CustomerIdentities,
@@ -39,6 +39,7 @@ Identity = Annotated[
     str,
     Path(
         max_length=255,
+        pattern=ID_PATTERN,
         description="line:<user id>, messenger:<page-scoped id> or conversation:<id>",
     ),
 ]
@@ -50,7 +51,9 @@ class LinkCode(BaseModel):
 
 
 class LinkCreate(BaseModel):
-    code: str = Field(max_length=20, description="A code issued in another channel (KF-123456)")
+    code: ExactText = Field(
+        max_length=20, description="A code issued in another channel (KF-123456)"
+    )
 
 
 class Linked(BaseModel):
@@ -102,13 +105,13 @@ class CompletenessReport(BaseModel):
 
 
 class MergeCreate(BaseModel):
-    first: str = Field(max_length=255)
-    second: str = Field(max_length=255)
+    first: ExactText = Field(max_length=255, description="An identity: line:…, conversation:…")
+    second: ExactText = Field(max_length=255, description="Another identity")
     reason: PlainText = Field(max_length=500, description="Why they are one customer")
 
 
 class SplitCreate(BaseModel):
-    identity: str = Field(max_length=255)
+    identity: ExactText = Field(max_length=255, description="The identity to take out")
     reason: PlainText = Field(max_length=500, description="Why the merge was wrong")
 
 
