@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 
 from bot.access.accounts import Accounts, Role, User
 from bot.access.ratelimit import RateLimiter
-from bot.api.conversations import ConversationId
 from bot.api.errors import ERROR_RESPONSES, error
 from bot.api.fields import ID_PATTERN, ExactText, PlainText
 from bot.conversation.store import ConversationStore
@@ -28,6 +27,9 @@ from bot.customers.identities import (
 from bot.customers.profile import Profile, build_profile, completeness, summarize
 from bot.tags import TagSettings
 
+ConversationId = Annotated[
+    str, Path(description="The conversation's id", max_length=64, pattern=ID_PATTERN)
+]
 REFUSED_STATUS = {
     "wrong_code": 400,
     "no_reason": 400,
