@@ -23,7 +23,9 @@ from bot.api import (
     agents,
     audit,
     auth,
+    channels,
     conversations,
+    customer_rights,
     customers,
     errors,
     metrics,
@@ -31,6 +33,7 @@ from bot.api import (
     widget,
 )
 from bot.api.origins import OriginGuard
+from bot.channels.records import ChannelRecords
 from bot.privacy.retention import purge_periodically
 from bot.services import Services
 
@@ -102,13 +105,14 @@ def create_app(services: Services) -> FastAPI:
         # outermost: the client address is known before anything counts it
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=access.trusted_proxies)
     limits = services.limits
+    customer_access = CustomerAccess(access.customer_id_secret)
     app.include_router(
         conversations.router(
             services.conversations,
             services.queue,
             limits.per_client,
             limits.per_conversation,
-            CustomerAccess(access.customer_id_secret),
+            customer_access,
         )
     )
     app.include_router(widget.router(services.settings.notice, limits.per_client))
@@ -150,10 +154,24 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(audit.router(services.accounts, services.audit))
     customer_data = services.customers()
     if customer_data is not None:
-        app.include_router(customers.router(services.accounts, customer_data))
+        app.include_router(customer_rights.router(services.accounts, customer_data))
     app.include_router(orders.webhooks_router(services.order_sync))
     app.include_router(orders.admin_router(services.orders, services.accounts))
     app.include_router(orders.agent_router(services.orders, services.store, services.accounts))
+    app.include_router(channels.router(services.relay, services.accounts))
+    if services.identities is not None:
+        app.include_router(
+            customers.router(
+                services.identities,
+                services.store,
+                services.accounts,
+                limits.per_client,
+                ChannelRecords(services.identities.engine).name_of,
+                services.settings.tags,
+                list(services.settings.profile.wanted),
+                customer_access,
+            )
+        )
     app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

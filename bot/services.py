@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,10 +16,16 @@ from bot.answering.classifier import ClassifierSlot, refit_if_stale
 from bot.answering.composer import LLMComposer
 from bot.answering.language import detect_customer_language
 from bot.answering.refusal import RefusalModel
+from bot.channels.base import Channel
+from bot.channels.line import LineChannel
+from bot.channels.messenger import MessengerChannel
+from bot.channels.records import ChannelRecords
+from bot.channels.relay import ChannelRelay
 from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
+from bot.customers.identities import CustomerIdentities
 from bot.desk.actions import AgentDesk
 from bot.desk.packet import PacketBuilder
 from bot.desk.queue import HumanQueue
@@ -146,6 +153,10 @@ class Services:
     limits: Limits
     library: KnowledgeLibrary
     audit: AuditLog
+    orders: OrderStore
+    order_sync: OrderSync
+    relay: ChannelRelay | None = None  # LINE and Messenger, when either is set up
+    identities: CustomerIdentities | None = None  # one customer across channels
 
     def customers(self) -> CustomerData | None:
         """Customers' copies and erasure (None for a memory store)."""
@@ -159,10 +170,9 @@ class Services:
             return None
         return Retention(self.store, self.settings.privacy.retention_days)
 
-    orders: OrderStore
-    order_sync: OrderSync
-
     def close(self) -> None:
+        if self.relay is not None:
+            self.relay.close()
         close = getattr(self.store, "close", None)
         if close is not None:
             close()
@@ -236,6 +246,7 @@ def build_services(
         lifetime=timedelta(hours=a.session_max_hours),
     )
     drafts = KnowledgeDrafts(engine, mask=mask_personal)
+    identities = CustomerIdentities(engine)
     return Services(
         settings,
         kb,
@@ -258,7 +269,34 @@ def build_services(
         AuditLog(engine),
         orders,
         OrderSync(orders, settings.orders.shopify_secret, settings.orders.woocommerce_secret),
+        relay=channel_relay(settings, conversations, identities, queue.position),
+        identities=identities,
     )
+
+
+def channel_relay(
+    settings: Settings,
+    conversations: ConversationService,
+    identities: CustomerIdentities,
+    position: Callable[[str], int | None],
+) -> ChannelRelay | None:
+    """The messaging channels whose settings are given, fed by the conversations' events."""
+    channels: dict[str, Channel] = {}
+    if settings.line.enabled:
+        channels["line"] = LineChannel(settings.line)
+    if settings.messenger.enabled:
+        channels["messenger"] = MessengerChannel(settings.messenger)
+    if not channels:
+        return None
+    relay = ChannelRelay(
+        conversations,
+        ChannelRecords(identities.engine),
+        channels,
+        position,
+        identities=identities,
+    )
+    conversations.feed.watch(relay.changed)
+    return relay
 
 
 def sql_engine(store: ConversationStore, settings: Settings) -> Engine:

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.channels.settings import LineSettings, MessengerSettings
+from bot.customers.profile import ProfileSettings
 from bot.reports.tags import TagSettings
 from handoff.priority import QueueSettings
 from handoff.settings import GateSettings
@@ -303,6 +305,9 @@ class Settings(BaseSettings):
     tags: TagSettings = Field(default_factory=TagSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
+    line: LineSettings = Field(default_factory=LineSettings)
+    messenger: MessengerSettings = Field(default_factory=MessengerSettings)
+    profile: ProfileSettings = Field(default_factory=ProfileSettings)
 
 
 def settings_table() -> str:

@@ -5,6 +5,9 @@ a client that reconnects with its last seq gets exactly what it missed, nothing 
 feed only saves listeners from polling within one process; a listener also re-reads after a
 timeout, which covers events written by another worker.
 
+Watchers hear of every notification, whatever the conversation: the messaging channels watch
+to send what agents write to LINE or Messenger.
+
 Signals (typing, the customer's place in the queue) are not events: they are not stored, have
 no seq, and reach only the listeners connected at that moment, never the one who sent them.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -51,15 +54,25 @@ class Listener:
 class EventFeed:
     def __init__(self) -> None:
         self._listeners: dict[str, set[Listener]] = {}
+        self._watchers: list[Callable[[str], None]] = []
         self._lock = threading.Lock()
+
+    def watch(self, watcher: Callable[[str], None]) -> None:
+        """Call `watcher(conversation_id)` on every notification, from the notifying thread
+        (which may hold the conversation's lock): it must return at once and never raise."""
+        with self._lock:
+            self._watchers.append(watcher)
 
     def notify(self, conversation_id: str) -> None:
         """Called (from any thread) after events of the conversation were appended."""
         with self._lock:
             listeners = list(self._listeners.get(conversation_id, ()))
+            watchers = list(self._watchers)
         for listener in listeners:
             if not listener.loop.is_closed():
                 listener.loop.call_soon_threadsafe(listener.flag.set)
+        for watcher in watchers:
+            watcher(conversation_id)
 
     def signal(self, conversation_id: str, signal: dict[str, Any], sender_role: str) -> None:
         """Pass a signal to the conversation's listeners other than those of `sender_role`."""

@@ -500,12 +500,28 @@
 
   function loadKnowledge() {
     loadSources();
+    loadChannels();
     api("GET", "/api/admin/ingest").then(function (found) {
       var newest = ((found && found.jobs) || [])[0];
       if (!newest || watching === newest.id) return;
       if (newest.state === "queued" || newest.state === "running") knowledgeJob(newest);
       else renderJob($("knowledge-job"), newest);
     }, function () { /* the sources table says what went wrong */ });
+  }
+
+  function loadChannels() {
+    var list = $("channels");
+    api("GET", "/api/admin/channels").then(function (found) {
+      clear(list);
+      ((found && found.channels) || []).forEach(function (c) {
+        var name = c.name === "line" ? "LINE" : "Messenger";
+        var state = c.enabled ? "已啟用 On" : "未設定 Off — " + c.settings.join(", ");
+        list.appendChild(el("li", { "data-channel": c.name },
+          el("strong", { text: name + " · " + state }),
+          el("br"),
+          el("code", { text: c.webhook_url })));
+      });
+    }, function () { /* the page's other cards say when the session ended */ });
   }
 
   function loadSources() {

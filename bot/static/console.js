@@ -233,6 +233,28 @@
     if (c.socket) { var s = c.socket; c.socket = null; s.onclose = null; s.close(1000); }
   }
 
+  // The customer's conversations on every channel, once identities are linked (a one-time
+  // code or an agent's merge): LINE, Messenger and the widget in one list, newest first.
+  function showLinkedConversations(conversationId) {
+    var list = $("packet-channels");
+    var shown = current;
+    clear(list);
+    api("GET", "/api/agent/conversations/" + encodeURIComponent(conversationId) + "/customer").then(function (found) {
+      if (current !== shown) return;
+      clear(list);
+      var others = ((found && found.conversations) || []).filter(function (c) { return c.id !== conversationId; });
+      others.forEach(function (other) {
+        list.appendChild(el("li", { "data-channel": other.channel },
+          el("button", {
+            type: "button", class: "earlier",
+            text: other.channel + " · " + when(other.created_at) + " · " + label(STATUSES, other.status),
+            onclick: function () { openConversation(other.id); }
+          })));
+      });
+      if (!others.length) list.appendChild(el("li", { class: "muted", text: "—" }));
+    }, function () { list.appendChild(el("li", { class: "muted", text: "—" })); });
+  }
+
   function openConversation(id) {
     if (current && current.id !== id) closeConversationStream(current);
     var c = {
@@ -516,6 +538,15 @@
     clear(facts);
     fact(facts, "管道 Channel", customer.channel || conversation.channel);
     fact(facts, "客戶編號 Customer id", customer.customer_id || conversation.customer_id);
+    var customerId = customer.customer_id || conversation.customer_id;
+    if (customerId && /^(line|messenger):/.test(customerId)) {
+      // the customer's name on LINE or Messenger, as the platform gave it
+      var shown = current;
+      api("GET", "/api/agent/channel-contacts/" + encodeURIComponent(customerId)).then(function (found) {
+        if (current !== shown || !found || !found.display_name) return;
+        fact(facts, "顯示名稱 Display name", found.display_name);
+      }, function () { /* no contact kept: nothing to show */ });
+    }
     fact(facts, "語言 Language", customer.language || conversation.language);
     fact(facts, "開始於 Started", when(conversation.created_at));
     fact(facts, "這次的標籤 Tags, this conversation", (customer.conversation_tags || []).join(" · ") || "—");
@@ -531,6 +562,7 @@
         el("span", { class: "snippet", text: shorten(other.first_message || "—", 80) })));
     });
     if (!(customer.earlier_conversations || []).length) earlier.appendChild(el("li", { class: "muted", text: "—" }));
+    showLinkedConversations(conversation.id);
 
     if (packet.question) {
       $("canned-q").value = packet.question;

@@ -17,7 +17,9 @@ from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 
 import bot.access.accounts  # (its tables are in the schema)
-import bot.access.audit  # noqa: F401 (its table is in the schema)
+import bot.access.audit
+import bot.channels.records  # (its tables are in the schema)
+import bot.customers.identities  # noqa: F401 (its tables are in the schema)
 import knowledge.drafts  # noqa: F401 (its table is in the schema)
 from bot.conversation.events import (
     Citation,
@@ -358,6 +360,12 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "knowledge_drafts",
         "audit_log",
         "orders",
+        "channel_events",
+        "channel_deliveries",
+        "channel_contacts",
+        "customer_identities",
+        "identity_events",
+        "link_codes",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",

@@ -1,0 +1,1 @@
+"""Customers across channels: which identities are one person, linked only on proof."""
