@@ -4,9 +4,11 @@
 
 The negativity model (handoff.sentiment) is a logistic regression over e5 query vectors and
 lexical features (capitals, "!", "??!", insults, share of Chinese characters, a grievance that
-has lasted, sarcasm, courtesy), fitted on the data sets of eval/gate_corpora.py: calm customer
+has lasted, sarcasm, courtesy, a demand, blame aimed at the company, contempt, escalation),
+fitted on the data sets of eval/gate_corpora.py: calm customer
 language full of complaint words against real anger at companies. Every set weighs the same in
-the fit, whatever its size.
+the fit, whatever its size. Courtesy is never let raise the score: a fit that gives it a
+positive weight is redone without it.
 
 Two operating points are placed on the fitted sets' calm customer messages (CALM_SETS), in the
 worst case over those sets: `threshold` (angry: hand off at once) flags at most
@@ -204,6 +206,11 @@ def fit_weights(train: Sequence[Embedded], c: float = C) -> SentimentWeights:
         ]
     )
     model = LogisticRegression(C=c, max_iter=3000).fit(x, y, sample_weight=weight)
+    courtesy = len(x[0]) - len(LEXICAL) + LEXICAL.index("courtesy")
+    if model.coef_[0][courtesy] > 0:
+        # Courtesy must never make a customer look angrier: fitted without it instead.
+        x[:, courtesy] = 0.0
+        model = LogisticRegression(C=c, max_iter=3000).fit(x, y, sample_weight=weight)
     weights = SentimentWeights(
         embedder="e5",
         coef=[float(v) for v in model.coef_[0][: -len(LEXICAL)]],

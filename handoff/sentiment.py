@@ -49,6 +49,11 @@ _INSULTS = re.compile(
     re.I,
 )
 _WORDS = re.compile(r"[A-Za-z]{2,}")
+_FRIENDLY_EXCLAMATION = re.compile(
+    r"\b(thanks( a lot)?|thank you( (so|very) much)?|thx|hi|hello|hey)\s*[!！]+"
+    r"|(謝謝(你|您)?|感謝(你|您)?|多謝|麻煩(你|您)?了|您好|你好|哈囉|嗨)\s*[!！]+",
+    re.I,
+)
 _HEATED_PUNCTUATION = re.compile(r"[?？]{2,}|[!！][?？]|[?？][!！]")
 # A grievance that has lasted: waiting, asking again, being passed around. Anger at a company
 # is often only this ("third time I'm asking", 等了一個月), with no angry word at all.
@@ -68,6 +73,48 @@ _SARCASM = re.compile(
     r"|love (how|that)|just great|oh great|seriously\?|unbelievable|i'?m done|never again"
     r"|take my business|never (ordering|buying|shopping))\b"
     r"|呵呵|謝謝喔|謝了喔|真棒喔|好棒棒|真是厲害|服了|無言|算了吧|認賠|再也不(會)?買|不會再買",
+    re.I,
+)
+# A demand that brooks no delay: money back now, an explanation owed (給個交代). Not the plain
+# request (可以退錢嗎, "can I get a refund"): a calm customer asks, an angry one demands.
+_DEMAND = re.compile(
+    r"\b(refund (me )?(now|today|immediately)|give me (my|back my) money|want my money back"
+    r"|i demand|(fix|sort|resolve|refund) (this|it|me)( out)? (now|immediately|asap|right now))\b"
+    r"|(給我|還我|快|趕快|立刻|馬上)退錢|退錢[!！啦喔]|還我錢|還錢[!！]|給(我)?(一)?個(說法|交代)"
+    r"|(馬上|立刻)(給我)?(處理|解決|回覆|退)|限期",
+    re.I,
+)
+# Blame aimed at the company (你們到底…, 憑什麼, "what is wrong with you", "do you even care"):
+# anger at whoever answers, where a calm customer talks about the thing they bought.
+_BLAME = re.compile(
+    r"\b(what('?s| is) wrong with (you|your)|are you (kidding|serious|joking)|you people"
+    r"|you guys (are|suck)|do you (even|actually) (care|read|know|listen)|how (can|could|dare) you"
+    r"|is (anyone|anybody) (there|listening|reading|actually|even)|why is it so (hard|difficult)"
+    r"|shame on you|wast(e|ed|ing) (of )?my time|(this|that) is how you treat"
+    r"|treat(ing)? (your )?customers|get your act together|your (customer )?service (is|sucks))\b"
+    r"|你們(到底|根本|就是|是不是(在|又|故意|都)|憑什麼|怎麼(可以|能|會)這樣|還敢|有沒有在"
+    r"|這(種|樣)(服務|態度|公司|做法|效率))|憑什麼|難道|搞什麼|搞屁|什麼鬼|耍我"
+    r"|當我(是)?(傻|白[痴癡]|笨蛋|塑膠)|把(客人|消費者|我)當|什麼(爛|鬼|態度|服務)|有病",
+    re.I,
+)
+# Contempt and displeasure short of swearing: 黑心, 敷衍, 受夠, 失望, "rip-off", "fed up".
+_CONTEMPT = re.compile(
+    r"\b(sucks?|disgusting|disappointed|disappointing|fed up|sick of|tired of|rubbish"
+    r"|incompetent|unprofessional|nightmare|shameful|outrageous|appalling|(is|are|such) a joke"
+    r"|clowns|liars?|lied|lying|rip[- ]?off|ripped off|scam(s|med|mers?)?|furious|angry|pissed"
+    r"|annoyed|frustrat\w*)\b"
+    r"|坑(人|錢|我)|黑心|黑店|無恥|噁心|騙子|騙人|騙錢|差勁|爛透|最爛|最糟|糟透|失望|受夠|受不了"
+    r"|忍無可忍|莫名其妙|不爽|亂搞|敷衍|推卸|不負責|醉了|生氣|憤怒|傻眼",
+    re.I,
+)
+# Escalation: going public, to the authorities or the bank, or leaving for good.
+_ESCALATE = re.compile(
+    r"\b(charge ?back|dispute the charge|bbb|better business bureau|lawyer|attorney|small claims"
+    r"|report you|social media|bad review|(1|one)[- ]star|never again|never (ordering|buying|using"
+    r"|shopping|coming back)|take my business|go(ing)? elsewhere|last time i)\b"
+    r"|上網(公開|爆料|發文)|公開(你們|這件事)|爆料|(給|打)(你們)?(負評|一星)|(找|投訴|爆給)媒體"
+    r"|記者|維權|(我要|我會|要去|我去)(檢舉|客訴|投訴|申訴)|檢舉你們|消保官|消基會"
+    r"|再也不|不會再(買|來|用)|換(一家|別家)",
     re.I,
 )
 # What a grievance is about, for the words that acknowledge it: waiting, or having to ask again.
@@ -94,7 +141,8 @@ def grievance(text: str) -> str | None:
 # Features beside the vector, each in 0..1. The share of Chinese characters lets the model
 # place zh and English messages on one scale (their training sets differ in how many are
 # negative); the others carry what e5 smooths over: shouting, "!!!", "??!", insults, a
-# grievance that has lasted, sarcasm, and courtesy.
+# grievance that has lasted, sarcasm, courtesy, and the words of anger at a company rather
+# than at a product: a demand, blame aimed at the company, contempt, escalation.
 LEXICAL = (
     "capitals",
     "exclamations",
@@ -104,20 +152,41 @@ LEXICAL = (
     "persistence",
     "sarcasm",
     "courtesy",
+    "demand",
+    "blame",
+    "contempt",
+    "escalation",
 )
 
 
 def lexical_features(text: str) -> list[float]:
     words = _WORDS.findall(text)
     capitals = sum(w.isupper() for w in words) / len(words) if words else 0.0
-    exclamations = min(text.count("!") + text.count("！"), 3) / 3
+    friendly = _FRIENDLY_EXCLAMATION.sub("", text)  # "Thanks!" is no shout
+    exclamations = min(friendly.count("!") + friendly.count("！"), 3) / 3
     heated = 1.0 if _HEATED_PUNCTUATION.search(text) else 0.0
     insults = min(len(_INSULTS.findall(text)), 2) / 2
     chinese = sum("\u4e00" <= c <= "\u9fff" for c in text) / max(len(text), 1)
     persistence = min(len(_PERSISTENCE.findall(text)), 2) / 2
     sarcasm = 1.0 if _SARCASM.search(text) else 0.0
     courtesy = 1.0 if COURTESY.search(text) else 0.0
-    return [capitals, exclamations, heated, insults, chinese, persistence, sarcasm, courtesy]
+    demand, blame, contempt, escalation = (
+        min(len(p.findall(text)), 2) / 2 for p in (_DEMAND, _BLAME, _CONTEMPT, _ESCALATE)
+    )
+    return [
+        capitals,
+        exclamations,
+        heated,
+        insults,
+        chinese,
+        persistence,
+        sarcasm,
+        courtesy,
+        demand,
+        blame,
+        contempt,
+        escalation,
+    ]
 
 
 @dataclass

@@ -109,3 +109,15 @@ def test_the_summary_quotes_the_worst_set_next_to_the_mean() -> None:
 )
 def test_written_lines_are_split_by_language(text: str, language: str) -> None:
     assert language_of(text) == language
+
+
+def test_courtesy_never_raises_the_fitted_score() -> None:
+    # Angry rows that are all polite: a free fit would learn courtesy as a sign of anger.
+    calm = synthetic("bitext", 300, 0, 0.0, 7)
+    angry = synthetic("stc3_en", 0, 300, 1.0, 8)
+    polite = Embedded(
+        GateSet("stc3_en", "en", [Labelled(f"please, angry {i}", True) for i in range(300)]),
+        angry.vectors,
+    )
+    weights = fit_weights([calm, polite])
+    assert weights.lexical_coef[weights.lexical.index("courtesy")] <= 0.0

@@ -36,6 +36,11 @@ ANGRY = [
     "so glad I've been on hold over an hour and transferred three times",
     "poor service on every one of my cancelled bookings",
     "45 minutes on hold, then your manager hung up on me",
+    # anger at the company: a demand, blame, contempt, escalation (typos and all)
+    "爛透了，快退錢！再也不買了",
+    "你們客服到底有沒有在看訊息啊？？已經問第三次了",
+    "wtf is wrong with ur website, cant even checkout. ridiculous",
+    "this is the 3rd time im asking, where is my refund???",
 ]
 NEUTRAL = [
     "請問運費怎麼算？",
@@ -70,6 +75,9 @@ CALM_WITH_COMPLAINT_WORDS = [
     "where is my order??",
     "I forgot my password",
     "how do I delete my account",
+    "請問退貨要自己付運費媽",
+    "line pay付款失敗會不會被扣錢",
+    "Thanks! one more question, can I change the delivery address?",
 ]
 POLITE = [
     *(f"不好意思，{t}" for t in CALM_WITH_COMPLAINT_WORDS[:11]),
