@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from importlib.resources import files
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from bot.api import admin, agents, auth, conversations, errors, metrics
+from bot.api import admin, agents, auth, conversations, desk_status, errors, metrics, widget
 from bot.services import Services
+
+log = logging.getLogger(__name__)
 
 
 class SearchHit(BaseModel):
@@ -35,11 +42,32 @@ def _static(name: str) -> str:
     return files("bot").joinpath("static", name).read_text(encoding="utf-8")
 
 
+async def _expire_ghosts(services: Services) -> None:
+    """Every `desk.expiry_interval_s`: customers gone from the queue move out of it."""
+    while True:
+        await asyncio.sleep(services.settings.desk.expiry_interval_s)
+        try:
+            await run_in_threadpool(services.expiry.run)
+        except Exception:  # one failed look must not end the looking
+            log.exception("queue.expiry_failed")
+
+
 def create_app(services: Services) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_expire_ghosts(services))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     app = FastAPI(
         title="kefu",
         summary="Self-hosted customer-service bot grounded in your own FAQ files.",
         version="0.1.0",
+        lifespan=lifespan,
     )
     app.state.services = services
     errors.install(app)
@@ -56,11 +84,20 @@ def create_app(services: Services) -> FastAPI:
     limits = services.limits
     app.include_router(
         conversations.router(
-            services.conversations, services.queue, limits.per_client, limits.per_conversation
+            services.conversations,
+            services.queue,
+            limits.per_client,
+            limits.per_conversation,
+            services.sightings,
         )
     )
     app.include_router(
-        auth.router(services.accounts, limits.logins, services.settings.access.secure_cookies)
+        auth.router(
+            services.accounts,
+            limits.logins,
+            services.settings.access.secure_cookies,
+            services.presence.logged_out,
+        )
     )
     app.include_router(
         agents.router(
@@ -69,8 +106,15 @@ def create_app(services: Services) -> FastAPI:
             services.queue,
             services.packets,
             services.retriever,
+            services.presence,
         )
     )
+    app.include_router(
+        desk_status.router(
+            services.accounts, services.staffing, services.presence, services.inbox
+        )
+    )
+    app.include_router(widget.router(services.staffing))
     window = timedelta(minutes=services.settings.conversation.assumed_resolution_minutes)
     tag_settings = services.settings.tags
     app.include_router(metrics.router(services.store, window, services.accounts, tag_settings))

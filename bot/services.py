@@ -19,8 +19,12 @@ from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
 from bot.desk.actions import AgentDesk
+from bot.desk.expiry import QueueExpiry
+from bot.desk.inbox import OfflineInbox
 from bot.desk.packet import PacketBuilder
+from bot.desk.presence import AgentPresence, CustomerSightings, LocalPresence
 from bot.desk.queue import HumanQueue
+from bot.desk.schedule import Staffing, StoredHours
 from bot.settings import Settings
 from handoff.gate import Gate
 from handoff.sentiment import SentimentModel
@@ -135,6 +139,11 @@ class Services:
     packets: PacketBuilder
     limits: Limits
     library: KnowledgeLibrary
+    presence: AgentPresence
+    sightings: CustomerSightings
+    staffing: Staffing
+    inbox: OfflineInbox
+    expiry: QueueExpiry
 
     def close(self) -> None:
         close = getattr(self.store, "close", None)
@@ -191,6 +200,10 @@ def build_services(
     )
     store = store if store is not None else conversation_store(settings)
     queue = HumanQueue(store, settings.queue, settings.tags)
+    engine = sql_engine(store, settings)
+    desk = settings.desk
+    presence = LocalPresence(timedelta(minutes=desk.away_after_minutes))
+    staffing = Staffing(StoredHours(engine, settings.hours), presence)
     conversations = ConversationService(
         store,
         answerer,
@@ -198,8 +211,9 @@ def build_services(
         max_message_chars=settings.conversation.max_message_chars,
         gate=handoff_gate(settings, embedders, retriever),
         waiting=queue.waiting_ids,
+        availability=staffing.now if desk.when_nobody_available == "offer_message" else None,
     )
-    engine = sql_engine(store, settings)
+    sightings = CustomerSightings()
     a = settings.access
     accounts = Accounts(
         engine,
@@ -225,6 +239,13 @@ def build_services(
             settings.data_dir,
             ingest_options(settings),
             after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
+        ),
+        presence,
+        sightings,
+        staffing,
+        OfflineInbox(conversations),
+        QueueExpiry(
+            conversations.flows, sightings, timedelta(minutes=desk.customer_gone_minutes)
         ),
     )
 
