@@ -70,6 +70,7 @@ class Availability:
     open_now: bool
     agents_available: bool
     next_open: datetime | None
+    at: datetime | None = None  # when this was found
 
 
 @dataclass(frozen=True)

@@ -309,7 +309,9 @@ def router(
     @api.post("/{conversation_id}/messages", response_model=TurnPublic, responses=ERROR_RESPONSES)
     def send(conversation_id: ConversationId, body: MessageCreate) -> TurnPublic:
         """Send the customer's message; the reply is the bot's turn (or `delivered` to a person)."""
-        return turn_public(service.send(conversation_id, body.text))
+        result = service.send(conversation_id, body.text)
+        sightings.seen(conversation_id)
+        return turn_public(result)
 
     @api.get("/{conversation_id}", response_model=Transcript, responses=ERROR_RESPONSES)
     def transcript(conversation_id: ConversationId, after: After = 0) -> Transcript:

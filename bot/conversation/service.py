@@ -344,7 +344,7 @@ def nobody_available_text(available: Availability, language: str) -> str:
     when = available.next_open
     if when is None:
         return say("nobody_available", lang)
-    today = now().astimezone(when.tzinfo)
+    today = (available.at or now()).astimezone(when.tzinfo)
     return say("nobody_available_until", lang, when=opening_time(when, today, lang))
 
 

@@ -34,11 +34,10 @@ class QueueExpiry:
             gone = self.sightings.gone_since(conversation.id)
             if gone is None:
                 continue
+            if at - gone < self.gone_after:
+                continue
             events = self.store.events(conversation.id)
             handoff = last_handoff(events)
-            since = max(gone, handoff.at if handoff else conversation.updated_at)
-            if at - since < self.gone_after:
-                continue
             after = handoff.at if handoff else conversation.created_at
             if any(
                 isinstance(r.event, OfflineMessageLeft) and r.event.at >= after for r in events

@@ -72,4 +72,5 @@ class Staffing:
             open_now=open_now,
             agents_available=open_now and self.presence.anyone_online(),
             next_open=None if open_now else hours.next_open(at),
+            at=at,
         )
