@@ -110,9 +110,7 @@ def create_app(services: Services) -> FastAPI:
         )
     )
     app.include_router(
-        desk_status.router(
-            services.accounts, services.staffing, services.presence, services.inbox
-        )
+        desk_status.router(services.accounts, services.staffing, services.presence, services.inbox)
     )
     app.include_router(widget.router(services.staffing))
     window = timedelta(minutes=services.settings.conversation.assumed_resolution_minutes)

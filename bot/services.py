@@ -244,9 +244,7 @@ def build_services(
         sightings,
         staffing,
         OfflineInbox(conversations),
-        QueueExpiry(
-            conversations.flows, sightings, timedelta(minutes=desk.customer_gone_minutes)
-        ),
+        QueueExpiry(conversations.flows, sightings, timedelta(minutes=desk.customer_gone_minutes)),
     )
 
 

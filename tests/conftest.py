@@ -27,6 +27,10 @@ def hashing_kb(tmp_path: Path):
     return KnowledgeBase.in_memory([HashingEmbedder()], tmp_path)
 
 
+# Handoffs queue whether or not an agent is online (tests that are not about the offline path)
+QUEUE_ALWAYS = {"KEFU_DESK__WHEN_NOBODY_AVAILABLE": "queue"}
+
+
 def free_port() -> int:
     import socket
 
@@ -57,13 +61,16 @@ KEFU = [sys.executable, "-m", "bot.cli"]
 
 
 @contextmanager
-def kefu_server(data_dir: Path, stop_within: float = 30) -> Iterator[str]:
-    """`kefu serve` on `data_dir` in a process of its own; yields its URL. Stopping it is part
-    of the test: a server that does not exit within `stop_within` s of SIGTERM fails it."""
+def kefu_server(
+    data_dir: Path, stop_within: float = 30, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`kefu serve` on `data_dir` in a process of its own (with `env` on top of this one's);
+    yields its URL. Stopping it is part of the test: a server that does not exit within
+    `stop_within` s of SIGTERM fails it."""
     port = free_port()
     proc = subprocess.Popen(
         [*KEFU, "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

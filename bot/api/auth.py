@@ -3,6 +3,7 @@ anonymous but rate-limited."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -86,10 +87,8 @@ def router(
     def logout(request: Request, response: Response) -> None:
         token = request.cookies.get(COOKIE)
         if logged_out is not None:
-            try:
+            with contextlib.suppress(SessionInvalid):
                 logged_out(accounts.session(token).user.username)
-            except SessionInvalid:
-                pass
         accounts.log_out(token)
         response.delete_cookie(COOKIE, path="/")
 

@@ -323,9 +323,7 @@ def router(
             events=[event_public(r) for r in events if r.seq > after and customer_visible(r)],
         )
 
-    @api.post(
-        "/{conversation_id}/handoff", response_model=HandoffPublic, responses=ERROR_RESPONSES
-    )
+    @api.post("/{conversation_id}/handoff", response_model=HandoffPublic, responses=ERROR_RESPONSES)
     def handoff(conversation_id: ConversationId) -> HandoffPublic:
         """The customer asks for a person: the conversation joins the human queue; with
         nobody to answer now (closed, or no agent online), `agents_available` is false, the

@@ -108,9 +108,7 @@ def router(
     ) -> OfflineMessages:
         """Messages customers left while nobody was there: unanswered first, oldest first."""
         found = [message_public(m) for m in inbox.messages(days)]
-        return OfflineMessages(
-            messages=found, unanswered=sum(m.answered_at is None for m in found)
-        )
+        return OfflineMessages(messages=found, unanswered=sum(m.answered_at is None for m in found))
 
     @api.post(
         "/api/agent/offline-messages/{conversation_id}/{seq}/reply",

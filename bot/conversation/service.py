@@ -165,7 +165,9 @@ class ConversationService:
                 if nobody is None:
                     self.flows.apply(conversation_id, HandoffRequested(BOT, verdict.trigger))
                 else:
-                    self._nobody_there(conversation_id, event.language, nobody, verdict.trigger, event.reply)
+                    self._nobody_there(
+                        conversation_id, event.language, nobody, verdict.trigger, event.reply
+                    )
             else:
                 outcome = acknowledged(outcome, verdict)
                 turn = self.store.append(_turn_event(conversation_id, outcome, verdict))

@@ -39,9 +39,7 @@ class QueueExpiry:
             events = self.store.events(conversation.id)
             handoff = last_handoff(events)
             after = handoff.at if handoff else conversation.created_at
-            if any(
-                isinstance(r.event, OfflineMessageLeft) and r.event.at >= after for r in events
-            ):
+            if any(isinstance(r.event, OfflineMessageLeft) and r.event.at >= after for r in events):
                 continue
             try:
                 self.flows.apply(conversation.id, CustomerLeft())

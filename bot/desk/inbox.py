@@ -51,9 +51,7 @@ class OfflineInbox:
                 left[(event.conversation_id, seq)] = event
             elif isinstance(event, OfflineMessageAnswered):
                 answers[(event.conversation_id, event.message_seq)] = event
-        found = [
-            _message(key[1], event, answers.get(key)) for key, event in left.items()
-        ]
+        found = [_message(key[1], event, answers.get(key)) for key, event in left.items()]
         return sorted(found, key=lambda m: (m.answered_at is not None, m.at))
 
     def answer(self, conversation_id: str, seq: int, agent: User, text: str) -> Recorded:
@@ -63,7 +61,11 @@ class OfflineInbox:
             raise ValueError("the message is empty")
         with self.conversations.lock_for(conversation_id):
             found = self.store.events(conversation_id, after_seq=seq - 1)
-            if not found or found[0].seq != seq or not isinstance(found[0].event, OfflineMessageLeft):
+            if (
+                not found
+                or found[0].seq != seq
+                or not isinstance(found[0].event, OfflineMessageLeft)
+            ):
                 raise NoSuchOfflineMessage(conversation_id, seq)
             reply = self.store.append(
                 AgentReplied(

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from tests.conftest import KEFU, REPO, ingested_demo_copy, kefu_server
+from tests.conftest import KEFU, QUEUE_ALWAYS, REPO, ingested_demo_copy, kefu_server
 
 # Debian's Chromium: the browser tests run air-gapped, so Playwright never downloads one.
 CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
@@ -75,7 +75,7 @@ def browser_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(browser_data: Path) -> Iterator[str]:
-    with kefu_server(browser_data) as url:
+    with kefu_server(browser_data, env=QUEUE_ALWAYS) as url:
         yield url
 
 

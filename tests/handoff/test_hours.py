@@ -64,7 +64,9 @@ def test_an_overnight_span_runs_past_midnight_and_belongs_to_the_day_it_starts()
     assert not hours.open_now(taipei(2026, 12, 5, 2, 0))
     assert not hours.open_now(taipei(2026, 12, 4, 1, 0))  # Thursday had no span
     assert hours.next_open(taipei(2026, 12, 5, 3, 0)) == taipei(2026, 12, 11, 20, 0)
-    holiday = BusinessHours(HoursSettings(days={"fri": ["20:00-02:00"]}, holidays=[date(2026, 12, 4)]))
+    holiday = BusinessHours(
+        HoursSettings(days={"fri": ["20:00-02:00"]}, holidays=[date(2026, 12, 4)])
+    )
     assert not holiday.open_now(taipei(2026, 12, 5, 1, 0))
 
 

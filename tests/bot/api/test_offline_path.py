@@ -39,7 +39,9 @@ def clock() -> Clock:
 @pytest.fixture
 def services(demo_data_dir: Path, tmp_path: Path, clock: Clock) -> Iterator[Services]:
     """Handoffs with nobody there take the offline path; every clock reads `clock`."""
-    for built in services_over(demo_data_dir, tmp_path, desk=DeskSettings(customer_gone_minutes=10)):
+    for built in services_over(
+        demo_data_dir, tmp_path, desk=DeskSettings(customer_gone_minutes=10)
+    ):
         built.staffing.clock = clock
         built.presence.clock = clock  # type: ignore[attr-defined]
         built.sightings.clock = clock
