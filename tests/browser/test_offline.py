@@ -36,7 +36,7 @@ def offline_server(browser_data: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture
 def admin(offline_server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=offline_server, timeout=60) as client:
-        display_name, password = ADMINS["carol"]
+        _, password = ADMINS["carol"]
         response = client.post("/api/auth/login", json={"username": "carol", "password": password})
         assert response.status_code == 200, response.text
         yield client
