@@ -115,7 +115,11 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(widget.router(services.staffing))
     window = timedelta(minutes=services.settings.conversation.assumed_resolution_minutes)
     tag_settings = services.settings.tags
-    app.include_router(metrics.router(services.store, window, services.accounts, tag_settings))
+    app.include_router(
+        metrics.router(
+            services.store, window, services.accounts, tag_settings, services.staffing.hours.get
+        )
+    )
     app.include_router(
         admin.router(
             services.accounts,

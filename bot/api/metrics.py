@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from bot.api.errors import ERROR_RESPONSES
 from bot.conversation.store import ConversationStore
 from bot.reports.metrics import compute_metrics
 from bot.reports.tags import TagSettings, with_tag
+from handoff.hours import BusinessHours, HoursSettings
 
 
 def moment(value: str | None, *, end: bool) -> datetime | None:
@@ -37,6 +39,7 @@ def router(
     assumed_window: timedelta,
     accounts: Accounts,
     tag_settings: TagSettings,
+    opening_hours: Callable[[], HoursSettings] | None = None,
 ) -> APIRouter:
     admin = Depends(requires(accounts, Role.ADMIN))
     api = APIRouter(prefix="/api/metrics", tags=["metrics"], dependencies=[admin])
@@ -66,6 +69,7 @@ def router(
                 end=until,
                 assumed_window=assumed_window,
                 now=datetime.now(UTC),
+                hours=BusinessHours(opening_hours()) if opening_hours else None,
             )
             return found.as_dict()
 
