@@ -129,6 +129,7 @@ def create_app(services: Services) -> FastAPI:
             next((e for e in services.kb.embedders if e.languages is None), None),
             tag_settings,
             window,
+            services.staffing.hours.get,
         )
     )
     app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")

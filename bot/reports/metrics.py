@@ -489,6 +489,7 @@ def _behind(outcomes: list[_Outcome]) -> dict[str, tuple[str, ...]]:
         keys += ["resolution_confirmed"] * o.confirmed + ["resolution_assumed"] * o.assumed
         keys += ["refused"] * o.refused + ["surveyed"] * bool(o.surveys)
         keys += ["closest_match"] * o.closest_match
+        keys += ["queued"] * o.queued + ["missed"] * o.missed
         keys.append(f"topic:{o.topic}")
         for key in keys:
             sets[key].append(o.conversation_id)

@@ -72,6 +72,8 @@ def test_abandonment_is_missed_over_queued_and_response_time_skips_the_night() -
     )
     assert (found.queued, found.missed) == (3, 1)
     assert found.abandonment_rate == 1 / 3
+    assert found.behind["missed"] == ("a",)
+    assert found.behind["queued"] == ("a", "b", "c")
     data = found.as_dict()
     assert data["abandonment_rate"] == 1 / 3
     assert data["first_response_time_human_open_seconds"]["mean"] == 300  # 09:00 → 09:05
