@@ -16,7 +16,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 
-import bot.access.accounts  # noqa: F401 (its tables are in the schema)
+import bot.access.accounts
+import bot.desk.schedule  # noqa: F401 (its table is in the schema)
 import knowledge.drafts  # noqa: F401 (its table is in the schema)
 from bot.conversation.events import (
     Citation,
@@ -340,6 +341,7 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "users",
         "sessions",
         "knowledge_drafts",
+        "shop_settings",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",
