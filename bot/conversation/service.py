@@ -200,7 +200,7 @@ class ConversationService:
             available = self._available()
             if available.agents_available:
                 return self.flows.apply(conversation_id, HandoffRequested(CUSTOMER, reason))
-            language = last_language(self.store.events(conversation_id), conversation)
+            language = last_language(self.store.events(conversation_id), conversation) or "zh"
             return self._nobody_there(conversation_id, language, available, reason)
 
     def back_to_bot(self, conversation_id: str) -> Recorded:
