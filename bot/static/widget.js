@@ -342,7 +342,10 @@
     "form.compose button { border: 0; border-radius: 8px; background: #0b5cad; color: #fff;",
     "  padding: 0 16px; cursor: pointer; font-weight: 600; }",
     "form.compose button:hover { background: #094c8f; }",
-    ".bar .keep-asking { border: 1px solid #1e7a3c; color: #1e7a3c; }",
+    ".keep-asking { border: 1px solid #1e7a3c; background: #fff; color: #1e7a3c;",
+    "  border-radius: 6px; padding: 5px 10px; cursor: pointer; font-size: 14px;",
+    "  white-space: nowrap; }",
+    ".keep-asking:hover:not(:disabled) { background: #e6f4ea; }",
     ".offline { max-width: 100%; background: #f4f8ff; border: 1px solid #0b5cad;",
     "  white-space: normal; }",
     ".offline h3 { margin: 0 0 6px; font-size: 15px; }",
@@ -380,7 +383,7 @@
   var statusLine = el("p", { class: "status", role: "status" });
   var talkButton = el("button", { type: "button", class: "talk", "data-kefu": "talk" });
   var botButton = el("button", {
-    type: "button", class: "talk keep-asking", "data-kefu": "keep-asking", hidden: true
+    type: "button", class: "keep-asking", "data-kefu": "keep-asking", hidden: true
   });
   var bar = el("div", { class: "bar" }, statusLine, botButton, talkButton);
 
