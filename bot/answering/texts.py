@@ -68,24 +68,27 @@ TEXTS: dict[str, dict[Language, str]] = {
     # A handoff with nobody there to answer: honest, with when people are back, and the offer
     # of a message (the bot keeps answering meanwhile).
     "nobody_available_until": {
-        "zh": "目前沒有客服人員在線上，我們將於{when}回來。您可以留下訊息和聯絡方式（電子郵件或"
+        "zh": "目前沒有客服人員上線，我們將{when}回來。您可以留下訊息和聯絡方式（電子郵件或"
         "電話），客服人員回來後會回覆您；在那之前，我也可以繼續回答您的問題。",
         "en": "There's nobody from our team online right now; we're back {when}. You can leave a "
         "message with an email or phone number and a person will reply when they're back; "
         "meanwhile I can keep answering your questions.",
     },
     "nobody_available": {
-        "zh": "目前沒有客服人員在線上。您可以留下訊息和聯絡方式（電子郵件或電話），客服人員回來後"
+        "zh": "目前沒有客服人員上線。您可以留下訊息和聯絡方式（電子郵件或電話），客服人員回來後"
         "會回覆您；在那之前，我也可以繼續回答您的問題。",
         "en": "There's nobody from our team online right now. You can leave a message with an "
         "email or phone number and a person will reply when they're back; meanwhile I can "
         "keep answering your questions.",
     },
-    "opening_today": {"zh": " 今天 {time} ", "en": "today at {time}"},
-    "opening_tomorrow": {"zh": " 明天（{weekday}）{time} ", "en": "tomorrow ({weekday}) at {time}"},
+    "opening_today": {"zh": "於 今天 {time} ", "en": "today at {time}"},
+    "opening_tomorrow": {
+        "zh": "於 明天（{weekday}）{time} ",
+        "en": "tomorrow ({weekday}) at {time}",
+    },
     "opening_later": {
-        "zh": " {month}月{day}日（{weekday}）{time} ",
-        "en": "on {weekday}, {day} {month_name} at {time}",
+        "zh": "於 {date}（{weekday}）{time} ",
+        "en": "on {weekday}, {date} at {time}",
     },
     "error_no_contact": {
         "zh": "請留下電子郵件或電話，客服人員才能回覆您。",
@@ -232,12 +235,15 @@ def opening_time(when: datetime, today: datetime, language: Language) -> str:
     """When people are back, as a customer reads it: "明天（週五）09:00", "tomorrow (Friday) at
     09:00". Both times in the shop's time zone; `today` is now there."""
     days = (when.date() - today.date()).days
+    day = (
+        f"{when.month}月{when.day}日"
+        if language == "zh"
+        else f"{when.day} {MONTH_NAMES[when.month - 1]}"
+    )
     values = {
         "time": when.strftime("%H:%M"),
         "weekday": WEEKDAY_NAMES[language][when.weekday()],
-        "month": when.month,
-        "day": when.day,
-        "month_name": MONTH_NAMES[when.month - 1],
+        "date": day,
     }
     key = "opening_today" if days <= 0 else "opening_tomorrow" if days == 1 else "opening_later"
     return say(key, language, **values)

@@ -77,7 +77,7 @@ def test_at_night_the_customer_leaves_a_message_and_an_agent_answers_it(
     widget.ask("我要找真人客服")
     told = widget.log.locator(".msg.bot.handed_off")
     expect(told).to_be_visible(timeout=TURN_TIMEOUT_MS)
-    expect(told).to_contain_text("目前沒有客服人員在線上")
+    expect(told).to_contain_text("目前沒有客服人員上線")
     expect(told).to_contain_text(f"明天（{ZH_WEEKDAYS[tomorrow.weekday()]}）09:00")
     form = widget.log.locator("form.offline-form")
     expect(form).to_be_visible()

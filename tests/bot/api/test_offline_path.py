@@ -113,7 +113,7 @@ def test_a_handoff_at_night_says_nobody_is_there_and_when_they_are_back(
     assert turn["status"] == "handed_off"
     assert turn["agents_available"] is False
     assert turn["conversation_status"] == "bot"  # the bot keeps answering
-    assert "目前沒有客服人員在線上" in turn["reply"]
+    assert "目前沒有客服人員上線" in turn["reply"]
     assert "明天（週五）09:00" in turn["reply"]
     assert "留下訊息" in turn["reply"]
     assert datetime.fromisoformat(turn["next_open"]) == datetime(2026, 12, 4, 9, tzinfo=TAIPEI)
