@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from importlib.resources import files
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -27,6 +29,7 @@ from bot.api import (
     conversations,
     customer_rights,
     customers,
+    desk_status,
     errors,
     metrics,
     orders,
@@ -36,6 +39,8 @@ from bot.api.origins import OriginGuard
 from bot.channels.records import ChannelRecords
 from bot.privacy.retention import purge_periodically
 from bot.services import Services
+
+log = logging.getLogger(__name__)
 
 
 class SearchHit(BaseModel):
@@ -57,17 +62,30 @@ def _static(name: str) -> str:
     return files("bot").joinpath("static", name).read_text(encoding="utf-8")
 
 
+async def _expire_ghosts(services: Services) -> None:
+    """Every `desk.expiry_interval_s`: customers gone from the queue move out of it."""
+    while True:
+        await asyncio.sleep(services.settings.desk.expiry_interval_s)
+        try:
+            await run_in_threadpool(services.expiry.run)
+        except Exception:  # one failed look must not end the looking
+            log.exception("queue.expiry_failed")
+
+
 @contextlib.asynccontextmanager
 async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
-    """While the app runs: the retention job, every purge_interval_hours."""
+    """While the app runs: the retention job every purge_interval_hours, and the expiry of
+    customers who left the queue every desk.expiry_interval_s."""
     services: Services = app.state.services
     retention = services.retention()
     interval = timedelta(hours=services.settings.privacy.purge_interval_hours)
-    task = asyncio.create_task(purge_periodically(retention, interval)) if retention else None
+    tasks = [asyncio.create_task(_expire_ghosts(services))]
+    if retention is not None:
+        tasks.append(asyncio.create_task(purge_periodically(retention, interval)))
     try:
         yield
     finally:
-        if task is not None:
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -113,11 +131,19 @@ def create_app(services: Services) -> FastAPI:
             limits.per_client,
             limits.per_conversation,
             customer_access,
+            services.sightings,
         )
     )
-    app.include_router(widget.router(services.settings.notice, limits.per_client))
     app.include_router(
-        auth.router(services.accounts, limits.logins, services.settings.access.secure_cookies)
+        widget.router(services.settings.notice, services.staffing, limits.per_client)
+    )
+    app.include_router(
+        auth.router(
+            services.accounts,
+            limits.logins,
+            services.settings.access.secure_cookies,
+            services.presence.logged_out,
+        )
     )
     app.include_router(
         agents.router(
@@ -126,7 +152,11 @@ def create_app(services: Services) -> FastAPI:
             services.queue,
             services.packets,
             services.retriever,
+            services.presence,
         )
+    )
+    app.include_router(
+        desk_status.router(services.accounts, services.staffing, services.presence, services.inbox)
     )
     window = timedelta(minutes=services.settings.conversation.assumed_resolution_minutes)
     tag_settings = services.settings.tags
@@ -138,6 +168,7 @@ def create_app(services: Services) -> FastAPI:
             tag_settings,
             services.orders,
             timedelta(days=services.settings.orders.attribution_days),
+            services.staffing.hours.get,
         )
     )
     app.include_router(
@@ -149,6 +180,7 @@ def create_app(services: Services) -> FastAPI:
             next((e for e in services.kb.embedders if e.languages is None), None),
             tag_settings,
             window,
+            services.staffing.hours.get,
         )
     )
     app.include_router(audit.router(services.accounts, services.audit))

@@ -27,8 +27,12 @@ from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
 from bot.customers.identities import CustomerIdentities
 from bot.desk.actions import AgentDesk
+from bot.desk.expiry import QueueExpiry
+from bot.desk.inbox import OfflineInbox
 from bot.desk.packet import PacketBuilder
+from bot.desk.presence import AgentPresence, CustomerSightings, LocalPresence
 from bot.desk.queue import HumanQueue
+from bot.desk.schedule import Staffing, StoredHours
 from bot.orders.lookup import OrderBook, erp_lookup
 from bot.orders.questions import OrderQuestions
 from bot.orders.store import OrderStore
@@ -155,6 +159,11 @@ class Services:
     audit: AuditLog
     orders: OrderStore
     order_sync: OrderSync
+    presence: AgentPresence
+    sightings: CustomerSightings
+    staffing: Staffing
+    inbox: OfflineInbox
+    expiry: QueueExpiry
     relay: ChannelRelay | None = None  # LINE and Messenger, when either is set up
     identities: CustomerIdentities | None = None  # one customer across channels
 
@@ -230,6 +239,9 @@ def build_services(
     engine = sql_engine(store, settings)
     orders = OrderStore(engine)
     order_book = OrderBook(orders, erp_lookup(settings.orders))
+    desk = settings.desk
+    presence = LocalPresence(timedelta(minutes=desk.away_after_minutes))
+    staffing = Staffing(StoredHours(engine, settings.hours), presence)
     conversations = ConversationService(
         store,
         answerer,
@@ -238,7 +250,9 @@ def build_services(
         gate=handoff_gate(settings, embedders, retriever),
         waiting=queue.waiting_ids,
         orders=OrderQuestions(order_book, settings.orders.verify_attempts),
+        availability=staffing.now if desk.when_nobody_available == "offer_message" else None,
     )
+    sightings = CustomerSightings()
     a = settings.access
     accounts = Accounts(
         engine,
@@ -269,6 +283,11 @@ def build_services(
         AuditLog(engine),
         orders,
         OrderSync(orders, settings.orders.shopify_secret, settings.orders.woocommerce_secret),
+        presence,
+        sightings,
+        staffing,
+        OfflineInbox(conversations),
+        QueueExpiry(conversations.flows, sightings, timedelta(minutes=desk.customer_gone_minutes)),
         relay=channel_relay(settings, conversations, identities, queue.position),
         identities=identities,
     )

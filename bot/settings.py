@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.channels.settings import LineSettings, MessengerSettings
 from bot.customers.profile import ProfileSettings
 from bot.reports.tags import TagSettings
+from handoff.hours import HoursSettings
 from handoff.priority import QueueSettings
 from handoff.settings import GateSettings
 
@@ -280,6 +281,26 @@ class OrdersSettings(BaseModel):
     )
 
 
+class DeskSettings(BaseModel):
+    when_nobody_available: Literal["offer_message", "queue"] = Field(
+        default="offer_message",
+        description="A handoff while closed or with no agent online: offer_message (the "
+        "customer is told when people are back, may leave a message, and the bot keeps "
+        "answering) or queue (wait in the queue all the same).",
+    )
+    away_after_minutes: int = Field(
+        default=10, description="An agent whose console shows no activity this long is away."
+    )
+    customer_gone_minutes: int = Field(
+        default=10,
+        description="A waiting customer whose widget has been gone this long (no stream, no "
+        "poll) and who left no message leaves the queue as missed.",
+    )
+    expiry_interval_s: float = Field(
+        default=60.0, description="Seconds between two looks for customers gone from the queue."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KEFU_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -308,6 +329,8 @@ class Settings(BaseSettings):
     line: LineSettings = Field(default_factory=LineSettings)
     messenger: MessengerSettings = Field(default_factory=MessengerSettings)
     profile: ProfileSettings = Field(default_factory=ProfileSettings)
+    hours: HoursSettings = Field(default_factory=HoursSettings)
+    desk: DeskSettings = Field(default_factory=DeskSettings)
 
 
 def settings_table() -> str:

@@ -27,6 +27,10 @@ def hashing_kb(tmp_path: Path):
     return KnowledgeBase.in_memory([HashingEmbedder()], tmp_path)
 
 
+# Handoffs queue whether or not an agent is online (tests that are not about the offline path)
+QUEUE_ALWAYS = {"KEFU_DESK__WHEN_NOBODY_AVAILABLE": "queue"}
+
+
 def free_port() -> int:
     import socket
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 Language = Literal["zh", "en"]
 
 TEXTS: dict[str, dict[Language, str]] = {
+    # the widget's name until a shop brands it
+    "brand_name": {"zh": "好日子客服中心", "en": "Good Days help desk"},
     "greeting": {
         "zh": "您好！我是線上客服小幫手，請直接輸入您的問題。",
         "en": "Hello! I'm the virtual assistant. Please type your question.",
@@ -61,6 +64,43 @@ TEXTS: dict[str, dict[Language, str]] = {
     "waiting_for_agent": {
         "zh": "您的訊息已收到，客服人員會盡快回覆您。",
         "en": "We've got your message; a person will reply as soon as possible.",
+    },
+    # A handoff with nobody there to answer: honest, with when people are back, and the offer
+    # of a message (the bot keeps answering meanwhile).
+    "nobody_available_until": {
+        "zh": "目前沒有客服人員上線，我們將{when}回來。您可以留下訊息和聯絡方式（電子郵件或"
+        "電話），客服人員回來後會回覆您；在那之前，我也可以繼續回答您的問題。",
+        "en": "There's nobody from our team online right now; we're back {when}. You can leave a "
+        "message with an email or phone number and a person will reply when they're back; "
+        "meanwhile I can keep answering your questions.",
+    },
+    "nobody_available": {
+        "zh": "目前沒有客服人員上線。您可以留下訊息和聯絡方式（電子郵件或電話），客服人員回來後"
+        "會回覆您；在那之前，我也可以繼續回答您的問題。",
+        "en": "There's nobody from our team online right now. You can leave a message with an "
+        "email or phone number and a person will reply when they're back; meanwhile I can "
+        "keep answering your questions.",
+    },
+    "opening_today": {"zh": "於 今天 {time} ", "en": "today at {time}"},
+    "opening_tomorrow": {
+        "zh": "於 明天（{weekday}）{time} ",
+        "en": "tomorrow ({weekday}) at {time}",
+    },
+    "opening_later": {
+        "zh": "於 {date}（{weekday}）{time} ",
+        "en": "on {weekday}, {date} at {time}",
+    },
+    "error_no_contact": {
+        "zh": "請留下電子郵件或電話，客服人員才能回覆您。",
+        "en": "Please leave an email or a phone number so that a person can reply.",
+    },
+    "error_bad_email": {
+        "zh": "電子郵件的格式不正確。",
+        "en": "That email address doesn't look right.",
+    },
+    "error_bad_phone": {
+        "zh": "電話號碼的格式不正確（請輸入 8 到 15 位數字）。",
+        "en": "That phone number doesn't look right (8 to 15 digits).",
     },
     "feedback_thanks": {
         "zh": "謝謝您的回饋！",
@@ -187,3 +227,31 @@ def say(key: str, language: Language, **values: object) -> str:
 def both(key: str, **values: object) -> dict[str, str]:
     """The fixed text in every language (API errors carry both: the widget picks)."""
     return {lang: text.format(**values) for lang, text in TEXTS[key].items()}
+
+
+WEEKDAY_NAMES: dict[Language, tuple[str, ...]] = {
+    "zh": ("週一", "週二", "週三", "週四", "週五", "週六", "週日"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)  # fmt: skip
+
+
+def opening_time(when: datetime, today: datetime, language: Language) -> str:
+    """When people are back, as a customer reads it: "明天（週五）09:00", "tomorrow (Friday) at
+    09:00". Both times in the shop's time zone; `today` is now there."""
+    days = (when.date() - today.date()).days
+    day = (
+        f"{when.month}月{when.day}日"
+        if language == "zh"
+        else f"{when.day} {MONTH_NAMES[when.month - 1]}"
+    )
+    values = {
+        "time": when.strftime("%H:%M"),
+        "weekday": WEEKDAY_NAMES[language][when.weekday()],
+        "date": day,
+    }
+    key = "opening_today" if days <= 0 else "opening_tomorrow" if days == 1 else "opening_later"
+    return say(key, language, **values)

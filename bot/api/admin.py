@@ -5,6 +5,7 @@ grouped by meaning, the conversations behind each metric, exports and tags. Admi
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path as FilePath
@@ -28,6 +29,7 @@ from bot.reports.exports import csv_export, spreadsheet_row
 from bot.reports.metrics import Metrics, compute_metrics
 from bot.reports.tags import TagSettings, tags_by_conversation, with_tag
 from bot.reports.unanswered import GapGroup, gaps_workbook, group_questions, unanswered_questions
+from handoff.hours import BusinessHours, HoursSettings
 from knowledge.drafts import (
     DRAFTS_FILE,
     Draft,
@@ -126,6 +128,7 @@ def router(
     embedder: Embedder | None,
     tag_settings: TagSettings,
     assumed_window: timedelta,
+    opening_hours: Callable[[], HoursSettings] | None = None,
 ) -> APIRouter:
     admin = Depends(requires(accounts, Role.ADMIN))
     unavailable: dict[int | str, dict[str, Any]] = {
@@ -299,6 +302,7 @@ def router(
             end=period.end,
             assumed_window=assumed_window,
             now=datetime.now(UTC),
+            hours=BusinessHours(opening_hours()) if opening_hours else None,
         )
 
     def metrics_of(period: Period) -> dict[str, Any]:
@@ -311,7 +315,7 @@ def router(
         metric: Annotated[str, Query(max_length=300)] = "engaged",
     ) -> dict[str, Any]:
         """The conversations behind a number of the dashboard (metric: engaged, deflected,
-        handed_off, resolution_confirmed, resolution_assumed, refused, surveyed,
+        handed_off, queued, missed, resolution_confirmed, resolution_assumed, refused, surveyed,
         trigger:<name>, topic:<name>)."""
         log = with_tag(store.log(period.start, None), period.tag, tag_settings)
         found = measured(period, log)

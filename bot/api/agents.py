@@ -30,6 +30,7 @@ from bot.conversation.feed import QUEUE
 from bot.conversation.store import ConversationNotFound
 from bot.desk.actions import AgentDesk
 from bot.desk.packet import PacketBuilder
+from bot.desk.presence import AgentPresence
 from bot.desk.queue import HumanQueue, QueueEntry
 from knowledge.drafts import Draft
 from knowledge.retriever import HybridRetriever
@@ -161,6 +162,7 @@ def router(
     queue: HumanQueue,
     packets: PacketBuilder,
     retriever: HybridRetriever,
+    presence: AgentPresence | None = None,
 ) -> APIRouter:
     agent = Depends(requires(accounts, Role.AGENT))
     api = APIRouter(prefix="/api/agent", tags=["agents"], responses=ERROR_RESPONSES)
@@ -252,9 +254,12 @@ def router(
 
     @api.websocket("/queue/events")
     async def queue_stream(websocket: WebSocket) -> None:
-        """The queue at once, then again whenever it changes."""
+        """The queue at once, then again whenever it changes. An open queue stream is an open
+        console: its agent is online while it sends {"type": "active"} now and then (on the
+        agent's activity), away after a while without, offline once their last one closes."""
         await websocket.accept()
-        if await websocket_user(websocket, accounts, Role.AGENT) is None:
+        user = await websocket_user(websocket, accounts, Role.AGENT)
+        if user is None:
             return
 
         async def push() -> None:
@@ -269,7 +274,17 @@ def router(
                         last = snapshot
                     await listener.wait(STREAM_POLL_S)
 
-        await until_client_leaves(websocket, push)
+        def on_text(text: str) -> None:
+            if presence is not None and '"active"' in text[:100]:
+                presence.active(user.username)
+
+        console = presence.console_opened(user.username) if presence is not None else ""
+        desk.conversations.queue_changed()  # the widgets' "someone is there" may change
+        try:
+            await until_client_leaves(websocket, push, on_text)
+        finally:
+            if presence is not None:
+                presence.console_closed(user.username, console)
 
     @api.websocket("/conversations/{conversation_id}/events")
     async def conversation_stream(

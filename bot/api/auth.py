@@ -3,6 +3,7 @@ anonymous but rate-limited."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -57,7 +58,12 @@ def requires(accounts: Accounts, role: Role) -> Callable[..., User]:
     return dependency
 
 
-def router(accounts: Accounts, logins: RateLimiter, secure_cookies: bool) -> APIRouter:
+def router(
+    accounts: Accounts,
+    logins: RateLimiter,
+    secure_cookies: bool,
+    logged_out: Callable[[str], None] | None = None,
+) -> APIRouter:
     api = APIRouter(prefix="/api/auth", tags=["access"])
 
     @api.post("/login", response_model=UserPublic, responses=ERROR_RESPONSES)
@@ -81,7 +87,11 @@ def router(accounts: Accounts, logins: RateLimiter, secure_cookies: bool) -> API
 
     @api.post("/logout", status_code=204)
     def logout(request: Request, response: Response) -> None:
-        accounts.log_out(request.cookies.get(COOKIE))
+        token = request.cookies.get(COOKIE)
+        if logged_out is not None:
+            with contextlib.suppress(SessionInvalid):
+                logged_out(accounts.session(token).user.username)
+        accounts.log_out(token)
         response.delete_cookie(COOKIE, path="/")
 
     @api.get("/me", response_model=UserPublic, responses=ERROR_RESPONSES)

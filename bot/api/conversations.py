@@ -25,13 +25,14 @@ from bot.answering.extract import (
 from bot.api.auth import client_address
 from bot.api.errors import ERROR_RESPONSES
 from bot.api.fields import ID_PATTERN, MAX_SEQ, ExactText, PlainText
-from bot.conversation.events import BotTurn, Citation, Recorded
+from bot.conversation.events import AgentsUnavailable, BotTurn, Citation, Recorded
 from bot.conversation.feed import Listener
 from bot.conversation.flows import Actor
 from bot.conversation.service import ConversationService, TurnResult
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationNotFound
 from bot.conversation.views import claimer_name
+from bot.desk.presence import CustomerSightings
 from bot.desk.queue import HumanQueue
 
 ConversationId = Annotated[
@@ -132,6 +133,15 @@ class TurnPublic(BaseModel):
     message_seq: int
     turn_seq: int | None
     latency_ms: float | None
+    agents_available: bool | None = Field(
+        default=None,
+        description="On a handoff: whether someone could answer now. False: the reply says "
+        "nobody is there and when they are back, and offers to leave a message; the bot keeps "
+        "answering",
+    )
+    next_open: datetime | None = Field(
+        default=None, description="On a handoff with nobody there: when the shop next opens"
+    )
 
 
 class EventPublic(BaseModel):
@@ -139,6 +149,21 @@ class EventPublic(BaseModel):
     kind: str
     at: datetime
     data: dict[str, Any]
+
+
+class HandoffPublic(EventPublic):
+    """The handoff as recorded: the move into the queue (status_changed) or, with nobody to
+    answer now, the notice of it (agents_unavailable)."""
+
+    agents_available: bool
+    next_open: datetime | None = None
+    reply: str | None = Field(default=None, description="With nobody there: what to tell")
+
+
+class OfflineMessageCreate(BaseModel):
+    text: str = Field(max_length=4000, description="The message for the agents")
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=30)
 
 
 class Transcript(BaseModel):
@@ -245,7 +270,10 @@ def turn_public(result: TurnResult) -> TurnPublic:
         )
     turn = result.turn.event
     assert isinstance(turn, BotTurn)
+    available = result.availability
     return TurnPublic(
+        agents_available=available.agents_available if available else None,
+        next_open=available.next_open if available and not available.agents_available else None,
         conversation_id=result.conversation.id,
         status=turn.decision.value,
         reply=turn.reply,
@@ -278,7 +306,10 @@ def router(
     per_client: RateLimiter,
     per_conversation: RateLimiter,
     access: CustomerAccess,
+    sightings: CustomerSightings | None = None,
 ) -> APIRouter:
+    sightings = sightings or CustomerSightings()
+
     async def limited(request: HTTPConnection) -> None:
         """Customer endpoints are anonymous: each client address has a budget, and so has
         each conversation (one customer hammering send). Async: counting in memory takes
@@ -328,21 +359,59 @@ def router(
     @api.post("/{conversation_id}/messages", response_model=TurnPublic, responses=ERROR_RESPONSES)
     def send(body: MessageCreate, conversation: Conversation = customer) -> TurnPublic:
         """Send the customer's message; the reply is the bot's turn (or `delivered` to a person)."""
-        return turn_public(service.send(conversation.id, body.text))
+        result = service.send(conversation.id, body.text)
+        sightings.seen(conversation.id)
+        return turn_public(result)
 
     @api.get("/{conversation_id}", response_model=Transcript, responses=ERROR_RESPONSES)
     def transcript(after: After = 0, opened: Conversation = customer) -> Transcript:
         """The conversation and its events (only those after seq `after`, if given)."""
         conversation, events = service.transcript(opened.id)
+        sightings.seen(opened.id)  # the customer's widget is there
         return Transcript(
             conversation=with_place(conversation, events, queue),
             events=[event_public(r) for r in events if r.seq > after and customer_visible(r)],
         )
 
-    @api.post("/{conversation_id}/handoff", response_model=EventPublic, responses=ERROR_RESPONSES)
-    def handoff(conversation: Conversation = customer) -> EventPublic:
-        """The customer asks for a person: the conversation joins the human queue."""
-        return event_public(service.request_person(conversation.id))
+    @api.post("/{conversation_id}/handoff", response_model=HandoffPublic, responses=ERROR_RESPONSES)
+    def handoff(conversation: Conversation = customer) -> HandoffPublic:
+        """The customer asks for a person: the conversation joins the human queue; with
+        nobody to answer now (closed, or no agent online), `agents_available` is false, the
+        reply says when people are back, and the conversation stays with the bot."""
+        recorded = service.request_person(conversation.id)
+        sightings.seen(conversation.id)
+        public = event_public(recorded)
+        event = recorded.event
+        if isinstance(event, AgentsUnavailable):
+            return HandoffPublic(
+                **public.model_dump(),
+                agents_available=False,
+                next_open=datetime.fromisoformat(event.next_open) if event.next_open else None,
+                reply=event.reply,
+            )
+        return HandoffPublic(**public.model_dump(), agents_available=True)
+
+    @api.post("/{conversation_id}/bot", response_model=EventPublic, responses=ERROR_RESPONSES)
+    def back_to_bot(conversation: Conversation = customer) -> EventPublic:
+        """A waiting customer goes back to the bot: the conversation leaves the queue and
+        the bot answers again (409 when it is not waiting)."""
+        return event_public(service.back_to_bot(conversation.id))
+
+    @api.post(
+        "/{conversation_id}/offline-message",
+        status_code=201,
+        response_model=EventPublic,
+        responses=ERROR_RESPONSES,
+    )
+    def offline_message(
+        body: OfflineMessageCreate, conversation: Conversation = customer
+    ) -> EventPublic:
+        """Leave a message for the agents while nobody is there, with an email or a phone
+        number (or both; 400 no_contact, bad_email, bad_phone). Agents find it in their
+        inbox; their answer appears in this conversation."""
+        return event_public(
+            service.leave_message(conversation.id, body.text, body.email, body.phone)
+        )
 
     @api.post(
         "/{conversation_id}/survey",
@@ -408,17 +477,21 @@ def router(
             signal = {"kind": "typing", "data": {"role": "customer", "name": ""}}
             service.feed.signal(conversation_id, signal, sender_role="customer")
 
-        await stream_events(
-            websocket,
-            service,
-            conversation_id,
-            after,
-            role="customer",
-            visible=customer_visible,
-            present=event_public,
-            after_events=after_events,
-            on_typing=typing,
-        )
+        sightings.stream_opened(conversation_id)
+        try:
+            await stream_events(
+                websocket,
+                service,
+                conversation_id,
+                after,
+                role="customer",
+                visible=customer_visible,
+                present=event_public,
+                after_events=after_events,
+                on_typing=typing,
+            )
+        finally:
+            sightings.stream_closed(conversation_id)
 
     return api
 

@@ -19,6 +19,7 @@ from bot.conversation.service import MessageRejected, SurveyRefused
 from bot.conversation.status import InvalidTransition
 from bot.conversation.store import ConversationNotFound, StatusConflict
 from bot.desk.actions import AlreadyClaimed, NotAssignee, NotWaiting
+from bot.desk.inbox import NoSuchOfflineMessage
 from bot.privacy.customers import CustomerNotFound
 from ingest.plain_text import UnsafeText
 from knowledge.drafts import DraftRejected
@@ -147,6 +148,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotAssignee)
     async def not_assignee(_: Request, exc: NotAssignee) -> JSONResponse:
         return error(403, "not_assignee", str(exc), "error_not_assignee")
+
+    @app.exception_handler(NoSuchOfflineMessage)
+    async def no_offline_message(_: Request, exc: NoSuchOfflineMessage) -> JSONResponse:
+        return error(404, "offline_message_not_found", str(exc))
 
     @app.exception_handler(DraftRejected)
     async def draft_rejected(_: Request, exc: DraftRejected) -> JSONResponse:

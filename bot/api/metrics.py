@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from bot.orders.attribution import attribute
 from bot.orders.store import OrderStore
 from bot.reports.metrics import compute_metrics
 from bot.reports.tags import TagSettings, with_tag
+from handoff.hours import BusinessHours, HoursSettings
 
 
 def moment(value: str | None, *, end: bool) -> datetime | None:
@@ -42,6 +44,7 @@ def router(
     tag_settings: TagSettings,
     orders: OrderStore,
     attribution_window: timedelta,
+    opening_hours: Callable[[], HoursSettings] | None = None,
 ) -> APIRouter:
     admin = Depends(requires(accounts, Role.ADMIN))
     api = APIRouter(prefix="/api/metrics", tags=["metrics"], dependencies=[admin])
@@ -80,6 +83,7 @@ def router(
                 end=until,
                 assumed_window=assumed_window,
                 now=datetime.now(UTC),
+                hours=BusinessHours(opening_hours()) if opening_hours else None,
             ).as_dict()
             placed = orders.placed_between(
                 since, until + attribution_window if until is not None else None

@@ -201,6 +201,43 @@ class OrderLookup(Event):
     order_number: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class AgentsUnavailable(Event):
+    """A handoff found nobody to answer (closed, or no agent online): the customer was told
+    so, with the next opening time, offered to leave a message, and stays with the bot."""
+
+    kind: ClassVar[str] = "agents_unavailable"
+    language: str
+    reply: str  # what the customer was told
+    open_now: bool
+    next_open: str | None = None  # ISO time, in the shop's time zone
+    trigger: str = ""  # what asked for the person: customer_request, explicit_request, ...
+    in_turn: bool = False  # the bot's turn already said the reply
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfflineMessageLeft(Event):
+    """While nobody could answer, the customer left a message and a way to reach them."""
+
+    kind: ClassVar[str] = "offline_message_left"
+    text: str
+    language: str
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfflineMessageAnswered(Event):
+    """An agent answered an offline message (the answer itself is an AgentReplied)."""
+
+    kind: ClassVar[str] = "offline_message_answered"
+    private: ClassVar[bool] = True
+    message_seq: int
+    reply_seq: int
+    agent: str
+    agent_name: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -217,6 +254,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SurveyAnswered,
         KnowledgeDraftSaved,
         OrderLookup,
+        AgentsUnavailable,
+        OfflineMessageLeft,
+        OfflineMessageAnswered,
     )
 }
 

@@ -8,6 +8,7 @@ conversation's listeners always; the queue's when the move touches the queue).
     ReturnedToBot        waiting | with_agent → bot
     ConversationResolved waiting | with_agent → resolved
     CustomerCameBack     resolved → bot           the customer wrote after a resolution
+    CustomerLeft         waiting → bot            the customer's widget was gone too long (missed)
 
 The table of allowed moves is `bot.conversation.status.TRANSITIONS`; a move it forbids raises
 InvalidTransition, and a move made with `expected` set raises StatusConflict when another
@@ -114,6 +115,17 @@ class CustomerCameBack(Transition):
     actor: Actor = CUSTOMER
     reason: str = "customer_wrote_again"
     expected: ConversationStatus | None = ConversationStatus.RESOLVED
+
+
+@dataclass(frozen=True)
+class CustomerLeft(Transition):
+    """A waiting customer whose widget has been gone for a set time: out of the live queue,
+    counted as missed; the bot answers if they come back."""
+
+    to: ClassVar[ConversationStatus] = ConversationStatus.BOT
+    actor: Actor = SYSTEM
+    reason: str = "customer_left"
+    expected: ConversationStatus | None = ConversationStatus.WAITING
 
 
 class ConversationFlows:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from bot.answering.answerer import Answerer, Outcome
 from bot.answering.language import detect_customer_language
-from bot.answering.texts import Language, say
+from bot.answering.texts import Language, opening_time, say
 from bot.conversation.events import (
+    AgentsUnavailable,
     BotTurn,
     CustomerMessaged,
     Decision,
     FeedbackGiven,
+    OfflineMessageLeft,
     Recorded,
     StatusChanged,
     SurveyAnswered,
@@ -29,6 +32,7 @@ from bot.conversation.events import (
     TurnClarifying,
     TurnHandedOff,
     TurnRefused,
+    now,
 )
 from bot.conversation.feed import EventFeed
 from bot.conversation.flows import (
@@ -37,16 +41,22 @@ from bot.conversation.flows import (
     ConversationFlows,
     CustomerCameBack,
     HandoffRequested,
+    ReturnedToBot,
 )
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationStore
 from bot.conversation.views import answer_context, last_language, past_turns
 from bot.privacy.redaction import redact
+from handoff.hours import Availability
 from ingest.plain_text import UnsafeText, is_blank, plain_text
 
 if TYPE_CHECKING:
     from bot.orders.questions import OrderQuestions
     from handoff.gate import Gate, GateVerdict, PastTurn
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+PHONE_CHARS = re.compile(r"^\+?[0-9 ()#-]+$")
+MAX_OFFLINE_MESSAGE_CHARS = 2000
 
 TURN_TYPES: dict[Decision, type[BotTurn]] = {
     Decision.ANSWERED: TurnAnswered,
@@ -79,6 +89,8 @@ class TurnResult:
     conversation: Conversation
     message: Recorded  # the customer's message as logged
     turn: Recorded | None  # the bot's turn; None while a person owns the conversation
+    # a handoff's: whether someone could answer (None: no handoff in this turn)
+    availability: Availability | None = None
 
 
 class ConversationService:
@@ -92,9 +104,12 @@ class ConversationService:
         gate: Gate | None = None,
         waiting: Callable[[], list[str]] | None = None,
         orders: OrderQuestions | None = None,
+        availability: Callable[[], Availability] | None = None,
     ) -> None:
         self.store = store
         self.orders = orders  # order questions, answered before normal answering
+        # who could answer a handoff now; None: always someone (every handoff queues)
+        self.availability = availability
         self.answerer = answerer
         self.feed = feed or EventFeed()
         self.max_message_chars = max_message_chars
@@ -167,14 +182,23 @@ class ConversationService:
                 before = self.gate.before_answer(text, language, past) if self.gate else None
                 outcome = self.answerer.answer(text, language, answer_context(history))
                 verdict = self._verdict(before, text, outcome, past)
+            available = None
             if verdict is not None and verdict.trigger is not None:
-                turn = self.store.append(_handed_off_event(conversation_id, outcome, verdict))
-                self.flows.apply(conversation_id, HandoffRequested(BOT, verdict.trigger))
+                available = self._available()
+                nobody = None if available.agents_available else available
+                event = _handed_off_event(conversation_id, outcome, verdict, nobody)
+                turn = self.store.append(event)
+                if nobody is None:
+                    self.flows.apply(conversation_id, HandoffRequested(BOT, verdict.trigger))
+                else:
+                    self._nobody_there(
+                        conversation_id, event.language, nobody, verdict.trigger, event.reply
+                    )
             else:
                 outcome = acknowledged(outcome, verdict)
                 turn = self.store.append(_turn_event(conversation_id, outcome, verdict))
             self.feed.notify(conversation_id)
-            return TurnResult(self.store.get(conversation_id), message, turn)
+            return TurnResult(self.store.get(conversation_id), message, turn, available)
 
     def _order_step(
         self, conversation_id: str, text: str, language: str, history: list[Recorded]
@@ -206,8 +230,92 @@ class ConversationService:
         return verdict
 
     def request_person(self, conversation_id: str, reason: str = "customer_request") -> Recorded:
-        """The customer asked for a person (the widget's button): into the human queue."""
-        return self.flows.apply(conversation_id, HandoffRequested(CUSTOMER, reason))
+        """The customer asked for a person (the widget's button): into the human queue, or,
+        when nobody could answer now, told so (an AgentsUnavailable) and left with the bot."""
+        with self.lock_for(conversation_id):
+            conversation = self.store.get(conversation_id)
+            if conversation.status != ConversationStatus.BOT:
+                # queued already, or resolved: the table of moves says what is wrong
+                return self.flows.apply(conversation_id, HandoffRequested(CUSTOMER, reason))
+            available = self._available()
+            if available.agents_available:
+                return self.flows.apply(conversation_id, HandoffRequested(CUSTOMER, reason))
+            language = last_language(self.store.events(conversation_id), conversation) or "zh"
+            return self._nobody_there(conversation_id, language, available, reason)
+
+    def back_to_bot(self, conversation_id: str) -> Recorded:
+        """A waiting customer goes back to the bot: out of the queue, the bot answers again."""
+        return self.flows.apply(
+            conversation_id,
+            ReturnedToBot(CUSTOMER, "customer_back_to_bot", expected=ConversationStatus.WAITING),
+        )
+
+    def leave_message(
+        self, conversation_id: str, text: str, email: str | None, phone: str | None
+    ) -> Recorded:
+        """A message for the agents while nobody is there, with a way to reach the customer
+        (an email, a phone number or both)."""
+        text = text.strip()
+        if not text:
+            raise MessageRejected("empty_message", "error_empty_message")
+        if len(text) > MAX_OFFLINE_MESSAGE_CHARS:
+            raise MessageRejected(
+                "message_too_long", "error_message_too_long", limit=MAX_OFFLINE_MESSAGE_CHARS
+            )
+        email = (email or "").strip() or None
+        phone = (phone or "").strip() or None
+        if email is None and phone is None:
+            raise MessageRejected("no_contact", "error_no_contact")
+        if email is not None and (len(email) > 254 or not EMAIL.match(email)):
+            raise MessageRejected("bad_email", "error_bad_email")
+        if phone is not None:
+            digits = sum(c.isdigit() for c in phone)
+            if not PHONE_CHARS.match(phone) or not 8 <= digits <= 15 or len(phone) > 30:
+                raise MessageRejected("bad_phone", "error_bad_phone")
+        with self.lock_for(conversation_id):
+            conversation = self.store.get(conversation_id)
+            language = detect_customer_language(
+                text, last_language(self.store.events(conversation_id), conversation)
+            )
+            recorded = self.store.append(
+                OfflineMessageLeft(
+                    conversation_id=conversation_id,
+                    text=text,
+                    language=language,
+                    email=email,
+                    phone=phone,
+                )
+            )
+        self.feed.notify(conversation_id)
+        self.flows.queue_changed()  # the agents' inbox
+        return recorded
+
+    def _available(self) -> Availability:
+        if self.availability is None:
+            return Availability(open_now=True, agents_available=True, next_open=None)
+        return self.availability()
+
+    def _nobody_there(
+        self,
+        conversation_id: str,
+        language: str,
+        available: Availability,
+        trigger: str,
+        said: str | None = None,
+    ) -> Recorded:
+        recorded = self.store.append(
+            AgentsUnavailable(
+                conversation_id=conversation_id,
+                language=language,
+                reply=said or nobody_available_text(available, language),
+                open_now=available.open_now,
+                next_open=available.next_open.isoformat() if available.next_open else None,
+                trigger=trigger,
+                in_turn=said is not None,
+            )
+        )
+        self.feed.notify(conversation_id)
+        return recorded
 
     def queue_changed(self) -> None:
         self.flows.queue_changed()
@@ -271,9 +379,26 @@ def _turn_event(
     )
 
 
-def _handed_off_event(conversation_id: str, outcome: Outcome, verdict: GateVerdict) -> BotTurn:
-    """The gate handed off: the customer is told so; the answer the bot would have given is
-    kept in the details, for the agent's suggested reply."""
+def nobody_available_text(available: Availability, language: str) -> str:
+    """What a customer is told when a handoff finds nobody: when people are back (in their
+    language, in the shop's time zone), and the offer of a message."""
+    lang: Language = "en" if language == "en" else "zh"
+    when = available.next_open
+    if when is None:
+        return say("nobody_available", lang)
+    today = (available.at or now()).astimezone(when.tzinfo)
+    return say("nobody_available_until", lang, when=opening_time(when, today, lang))
+
+
+def _handed_off_event(
+    conversation_id: str,
+    outcome: Outcome,
+    verdict: GateVerdict,
+    nobody: Availability | None = None,
+) -> BotTurn:
+    """The gate handed off: the customer is told so (or, with nobody there, that nobody is
+    and when they are back); the answer the bot would have given is kept in the details, for
+    the agent's suggested reply."""
     language = outcome.language
     would_have = {
         "decision": outcome.decision.value,
@@ -284,7 +409,11 @@ def _handed_off_event(conversation_id: str, outcome: Outcome, verdict: GateVerdi
         conversation_id=conversation_id,
         question=outcome.question,
         language=language,
-        reply=say("handed_off", "en" if language == "en" else "zh"),
+        reply=(
+            say("handed_off", "en" if language == "en" else "zh")
+            if nobody is None
+            else nobody_available_text(nobody, language)
+        ),
         reason=verdict.trigger or "",
         confidence=outcome.confidence,
         retrieved=outcome.retrieved,

@@ -32,6 +32,14 @@ Definitions ("after" means a later seq in the same conversation):
   bot turn after it; conversations with no such turn are left out.
 * first_response_time_human: seconds from a conversation's first handoff to the first
   AgentReplied after it; handed-off conversations no agent answered are left out.
+* first_response_time_human_open: the same, counting only the seconds within the opening
+  hours (`handoff.hours`; given to compute_metrics), so that a handoff at 23:30 answered at
+  09:05 the next morning counts five minutes.
+* abandonment_rate = missed / queued. queued: conversations with a StatusChanged to waiting
+  (a customer who was in the live queue; a handoff that found nobody available and left the
+  customer with the bot never queued). missed: conversations with a StatusChanged out of
+  waiting with reason customer_left (the customer's widget was gone for the set time, no
+  message left).
 * first_response_time: seconds from the first CustomerMessaged to the first bot turn or
   AgentReplied after it, whichever came first.
 * csat: SurveyAnswered.csat (1-5) of the engaged conversations: mean, answers, and
@@ -73,12 +81,14 @@ from bot.conversation.events import (
 )
 from bot.conversation.status import ConversationStatus
 from bot.privacy.redaction import mask_personal
+from handoff.hours import BusinessHours
 
 # The reason of a middle-band clarifying turn (bot.answering.answerer.CLOSEST_MATCH; not
 # imported, so that metrics need none of the answering machinery).
 CLOSEST_MATCH = "closest_match"
 
 NO_TOPIC = "(none)"
+MISSED_REASON = "customer_left"  # bot.conversation.flows.CustomerLeft
 UNSPECIFIED = "(unspecified)"  # a handoff with an empty trigger or reason
 TOP_REFUSED_QUESTIONS = 20
 HANDOFF_STATUSES = frozenset({ConversationStatus.WAITING, ConversationStatus.WITH_AGENT})
@@ -124,6 +134,16 @@ DEFINITIONS: dict[str, dict[str, str]] = {
     "first_response_time_human_seconds": {
         "en": "Seconds from the handoff to the first reply of a person.",
         "zh": "從轉接到真人第一次回覆的秒數。",
+    },
+    "first_response_time_human_open_seconds": {
+        "en": "Seconds from the handoff to the first reply of a person, within opening hours only.",
+        "zh": "從轉接到真人第一次回覆的秒數，只計營業時間內。",
+    },
+    "abandonment_rate": {
+        "en": "Share of the customers who waited in the queue and left before a person came "
+        "(their widget gone for the set time, no message left): missed ÷ queued.",
+        "zh": "進入等候佇列的客戶中，在真人接手前離開（小工具關閉超過設定時間、未留言）的比例："
+        "錯過 ÷ 排隊。",
     },
     "average_handling_time_seconds": {
         "en": "Seconds from the first message until the conversation was resolved.",
@@ -216,6 +236,9 @@ class Metrics:
     ces_answers: tuple[int, ...] = ()
     conversations_per_day: tuple[tuple[str, int], ...] = ()  # (UTC day, engaged started)
     closest_match_turns: int = 0  # clarifying turns of the middle band, not in clarifying_turns
+    queued: int = 0  # conversations that waited in the live queue
+    missed: int = 0  # of those, the customers who left (customer_left)
+    first_response_time_human_open: Summary = field(default_factory=lambda: Summary(0))
     behind: dict[str, tuple[str, ...]] = field(default_factory=dict)  # metric → conversations
 
     @property
@@ -237,6 +260,10 @@ class Metrics:
     @property
     def deflection_rate(self) -> float | None:
         return _rate(self.deflected, self.conversations)
+
+    @property
+    def abandonment_rate(self) -> float | None:
+        return _rate(self.missed, self.queued)
 
     @property
     def handoff_rate(self) -> float | None:
@@ -283,6 +310,9 @@ class Metrics:
             "handed_off_conversations": self.handed_off,
             "handoff_rate": self.handoff_rate,
             "handoffs_by_trigger": dict(self.handoffs_by_trigger),
+            "queued_conversations": self.queued,
+            "missed_conversations": self.missed,
+            "abandonment_rate": self.abandonment_rate,
             "resolution_confirmed_conversations": self.resolution_confirmed,
             "resolution_confirmed_rate": self.resolution_confirmed_rate,
             "resolution_assumed_conversations": self.resolution_assumed,
@@ -301,6 +331,9 @@ class Metrics:
             "first_response_time_seconds": self.first_response_time.as_dict(),
             "first_response_time_bot_seconds": self.first_response_time_bot.as_dict(),
             "first_response_time_human_seconds": self.first_response_time_human.as_dict(),
+            "first_response_time_human_open_seconds": (
+                self.first_response_time_human_open.as_dict()
+            ),
             "average_handling_time_seconds": self.average_handling_time.as_dict(),
             "turn_latency_ms": self.turn_latency_ms.as_dict(),
             "csat": {
@@ -349,6 +382,9 @@ class _Outcome:
     started_on: str = ""  # the UTC day it started, ISO
     refused: bool = False  # the bot refused at least once
     closest_match: bool = False  # the bot offered its closest item at least once
+    queued: bool = False
+    missed: bool = False
+    first_response_human_open_s: float | None = None
 
 
 def compute_metrics(
@@ -358,6 +394,7 @@ def compute_metrics(
     end: datetime | None = None,
     assumed_window: timedelta,
     now: datetime,
+    hours: BusinessHours | None = None,
 ) -> Metrics:
     """The metrics of the period from a log of (seq, event), e.g. ConversationStore.log(start)."""
 
@@ -375,7 +412,7 @@ def compute_metrics(
     for recorded in by_conversation.values():
         events = [event for _, event in sorted(recorded, key=lambda r: r[0])]
         started = any(isinstance(e, ConversationStarted) and in_period(e.at) for e in events)
-        outcome = _outcome(events, now, assumed_window) if started else None
+        outcome = _outcome(events, now, assumed_window, hours) if started else None
         if outcome is not None:
             outcomes.append(outcome)
 
@@ -408,6 +445,13 @@ def compute_metrics(
         answered_turns=kinds[TurnAnswered],
         clarifying_turns=kinds[TurnClarifying] - closest,
         closest_match_turns=closest,
+        queued=sum(o.queued for o in outcomes),
+        missed=sum(o.missed for o in outcomes),
+        first_response_time_human_open=Summary.of(
+            o.first_response_human_open_s
+            for o in outcomes
+            if o.first_response_human_open_s is not None
+        ),
         refused_turns=kinds[TurnRefused],
         handed_off_turns=kinds[TurnHandedOff],
         first_response_time_bot=Summary.of(first_responses),
@@ -448,13 +492,16 @@ def _behind(outcomes: list[_Outcome]) -> dict[str, tuple[str, ...]]:
         keys += ["resolution_confirmed"] * o.confirmed + ["resolution_assumed"] * o.assumed
         keys += ["refused"] * o.refused + ["surveyed"] * bool(o.surveys)
         keys += ["closest_match"] * o.closest_match
+        keys += ["queued"] * o.queued + ["missed"] * o.missed
         keys.append(f"topic:{o.topic}")
         for key in keys:
             sets[key].append(o.conversation_id)
     return {key: tuple(sorted(ids)) for key, ids in sorted(sets.items())}
 
 
-def _outcome(events: Sequence[Event], now: datetime, window: timedelta) -> _Outcome | None:
+def _outcome(
+    events: Sequence[Event], now: datetime, window: timedelta, hours: BusinessHours | None = None
+) -> _Outcome | None:
     """The outcome of one conversation from its events in seq order; None when not engaged."""
     first_message = next((i for i, e in enumerate(events) if isinstance(e, CustomerMessaged)), None)
     if first_message is None:
@@ -501,7 +548,16 @@ def _outcome(events: Sequence[Event], now: datetime, window: timedelta) -> _Outc
     elif assumed and last_turn is not None:
         handling_s = _seconds(asked_at, events[last_turn].at)
 
+    moves = [e for e in events if isinstance(e, StatusChanged)]
+    open_s = None
+    if hours is not None and first_agent_reply is not None:
+        open_s = hours.open_seconds(events[handoffs[0]].at, events[first_agent_reply].at)
     return _Outcome(
+        queued=any(e.to_status == ConversationStatus.WAITING for e in moves),
+        missed=any(
+            e.from_status == ConversationStatus.WAITING and e.reason == MISSED_REASON for e in moves
+        ),
+        first_response_human_open_s=open_s,
         handoff_trigger=_trigger(events[handoffs[0]]) if handoffs else None,
         confirmed=confirmed,
         assumed=assumed,

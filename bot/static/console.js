@@ -59,6 +59,7 @@
     $("desk").hidden = true;
     $("me").hidden = true;
     $("logout").hidden = true;
+    $("presence-box").hidden = true;
     $("login-view").hidden = false;
     $("login-message").textContent = message || "";
     $("password").value = "";
@@ -100,7 +101,10 @@
     $("me").hidden = false;
     $("logout").hidden = false;
     $("me").textContent = (user.display_name || user.username) + " (" + user.username + " · " + user.role + ")";
+    $("presence-box").hidden = false;
+    $("presence").value = "online";
     connectQueue();
+    loadOfflineMessages();
     if (current) openConversation(current.id);
   }
 
@@ -125,6 +129,7 @@
       if (frame.kind === "queue" && frame.data) {
         $("queue-state").textContent = "";
         renderQueue(frame.data.conversations || []);
+        loadOfflineMessages();
       }
     };
     ws.onclose = function (event) {
@@ -140,6 +145,84 @@
       queueBackoff = Math.min(queueBackoff * 2, MAX_BACKOFF_MS);
       queueTimer = setTimeout(connectQueue, wait);
     };
+  }
+
+  // ---- presence: an open console is online while its agent is active ----------------------
+
+  var ACTIVE_EVERY_MS = 60000;
+  var lastActive = 0;
+  function noteActivity() {
+    var now = Date.now();
+    if (!me || now - lastActive < ACTIVE_EVERY_MS) return;
+    if (!queueSocket || queueSocket.readyState !== 1) return;
+    lastActive = now;
+    queueSocket.send(JSON.stringify({ type: "active" }));
+  }
+  ["keydown", "pointerdown", "focus"].forEach(function (name) {
+    window.addEventListener(name, noteActivity, true);
+  });
+  $("presence").addEventListener("change", function () {
+    var select = this;
+    api("PUT", "/api/agent/presence", { status: select.value }).then(function (result) {
+      select.value = result.me === "away" ? "away" : "online";
+    }, function (err) { $("action-error").textContent = errorText(err); });
+  });
+
+  // ---- offline messages -------------------------------------------------------------------
+
+  var offlineLoading = null;
+  function loadOfflineMessages() {
+    if (!me || offlineLoading) return;
+    offlineLoading = api("GET", "/api/agent/offline-messages").then(renderOfflineMessages, function (err) {
+      $("offline-state").textContent = errorText(err);
+    }).finally(function () { offlineLoading = null; });
+  }
+  setInterval(loadOfflineMessages, 30000);
+
+  function renderOfflineMessages(found) {
+    var list = $("offline-messages");
+    if (list.contains(document.activeElement) && document.activeElement.tagName === "TEXTAREA") return;
+    clear(list);
+    $("offline-state").textContent = "";
+    $("offline-count").textContent = "· " + found.unanswered + " 未回覆 unanswered";
+    if (!found.messages.length) {
+      list.appendChild(el("li", { class: "muted", text: "沒有離線留言。 No offline messages." }));
+      return;
+    }
+    found.messages.forEach(function (m) {
+      var contact = [m.email, m.phone].filter(Boolean).join(" · ");
+      var item = el("li", { class: m.answered_at ? "answered" : "unanswered", "data-conversation-id": m.conversation_id },
+        el("span", { class: "muted", text: when(m.at) + " · " + (m.language || "") }),
+        el("span", { class: "text", text: m.text }),
+        el("span", { class: "contact", text: "聯絡方式 Contact: " + contact }));
+      if (m.answered_at) {
+        item.appendChild(el("span", { class: "muted", text: "已回覆 Answered · " + (m.answered_by || "") }));
+      } else {
+        var id = "offline-reply-" + m.conversation_id + "-" + m.seq;
+        var box = el("textarea", { id: id, rows: "2", maxlength: "4000" });
+        var problem = el("p", { class: "alert", role: "alert" });
+        var form = el("form", { class: "offline-reply" },
+          el("label", { for: id, text: "回覆 Reply" }), box,
+          el("button", { type: "submit", class: "primary", text: "送出回覆 Send reply" }), problem);
+        form.addEventListener("submit", function (event) {
+          event.preventDefault();
+          var text = box.value.trim();
+          if (!text) { problem.textContent = "請輸入回覆。 Please write a reply."; return; }
+          var button = form.querySelector("button");
+          button.disabled = true;
+          api("POST", "/api/agent/offline-messages/" + encodeURIComponent(m.conversation_id) + "/" + m.seq + "/reply",
+            { text: text }).then(function () {
+            box.blur();
+            loadOfflineMessages();
+          }, function (err) {
+            button.disabled = false;
+            problem.textContent = errorText(err);
+          });
+        });
+        item.appendChild(form);
+      }
+      list.appendChild(item);
+    });
   }
 
   function recheckSession() {

@@ -94,7 +94,20 @@
       },
       error: "連線發生問題，請稍後再試。",
       reconnecting: "連線中斷，正在重新連線…",
-      unread: function (n) { return n + " 則新訊息"; }
+      unread: function (n) { return n + " 則新訊息"; },
+      keepAsking: "繼續問機器人",
+      leaveMessage: "留下訊息",
+      offlineTitle: "留言給客服人員",
+      offlineText: "您的訊息",
+      offlineEmail: "電子郵件",
+      offlinePhone: "電話",
+      offlineContact: "請至少留下電子郵件或電話其中一項，客服人員回來後會回覆您。",
+      offlineSend: "送出留言",
+      offlineNeedsText: "請輸入您的訊息。",
+      offlineNeedsContact: "請留下電子郵件或電話，客服人員才能回覆您。",
+      offlineBadEmail: "電子郵件的格式不正確。",
+      offlineBadPhone: "電話號碼的格式不正確（請輸入 8 到 15 位數字）。",
+      offlineLeft: function (contact) { return "已留言 · 客服人員回來後會回覆您（" + contact + "）"; }
     },
     en: {
       title: "Customer service",
@@ -151,7 +164,20 @@
       },
       error: "Something went wrong. Please try again.",
       reconnecting: "Connection lost, reconnecting…",
-      unread: function (n) { return n === 1 ? "1 new message" : n + " new messages"; }
+      unread: function (n) { return n === 1 ? "1 new message" : n + " new messages"; },
+      keepAsking: "Keep asking the bot",
+      leaveMessage: "Leave a message",
+      offlineTitle: "Leave a message for our team",
+      offlineText: "Your message",
+      offlineEmail: "Email",
+      offlinePhone: "Phone",
+      offlineContact: "Leave at least an email or a phone number; a person will reply when they're back.",
+      offlineSend: "Send message",
+      offlineNeedsText: "Please type your message.",
+      offlineNeedsContact: "Please leave an email or a phone number so that a person can reply.",
+      offlineBadEmail: "That email address doesn't look right.",
+      offlineBadPhone: "That phone number doesn't look right (8 to 15 digits).",
+      offlineLeft: function (contact) { return "Message left · a person will reply when they're back (" + contact + ")"; }
     }
   };
 
@@ -327,6 +353,20 @@
     "form.compose button { border: 0; border-radius: 8px; background: #0b5cad; color: #fff;",
     "  padding: 0 16px; cursor: pointer; font-weight: 600; }",
     "form.compose button:hover { background: #094c8f; }",
+    ".keep-asking { border: 1px solid #1e7a3c; background: #fff; color: #1e7a3c;",
+    "  border-radius: 6px; padding: 5px 10px; cursor: pointer; font-size: 14px;",
+    "  white-space: nowrap; }",
+    ".keep-asking:hover:not(:disabled) { background: #e6f4ea; }",
+    ".offline { max-width: 100%; background: #f4f8ff; border: 1px solid #0b5cad;",
+    "  white-space: normal; }",
+    ".offline h3 { margin: 0 0 6px; font-size: 15px; }",
+    ".offline label { display: block; font-size: 13px; font-weight: 600; margin-top: 6px; }",
+    ".offline textarea, .offline input { width: 100%; padding: 6px; border: 1px solid #5f6670;",
+    "  border-radius: 6px; }",
+    ".offline .hint { font-size: 12px; color: #3d434b; margin: 6px 0 0; }",
+    ".offline .problem { color: #8b1a1a; font-size: 13px; margin: 4px 0 0; }",
+    ".offline .send { margin-top: 8px; border: 0; border-radius: 999px; background: #0b5cad;",
+    "  color: #fff; padding: 5px 14px; cursor: pointer; }",
     ".visually-hidden { position: absolute !important; width: 1px; height: 1px;",
     "  overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }"
   ].join("\n");
@@ -353,7 +393,10 @@
 
   var statusLine = el("p", { class: "status", role: "status" });
   var talkButton = el("button", { type: "button", class: "talk", "data-kefu": "talk" });
-  var bar = el("div", { class: "bar" }, statusLine, talkButton);
+  var botButton = el("button", {
+    type: "button", class: "keep-asking", "data-kefu": "keep-asking", hidden: true
+  });
+  var bar = el("div", { class: "bar" }, statusLine, botButton, talkButton);
 
   // role=log is not allowed on a list: the list sits in a focusable (scrollable by keys) log
   var log = el("ol", { class: "items" });
@@ -394,6 +437,7 @@
   var turnItems = {}; // seq of a bot turn -> its <li>
   var messageItems = {}; // seq of a customer message -> its <li>
   var surveyItem = null;
+  var offlineItem = null; // the open "leave a message" form
   var queuePosition = null; // from signals and the conversation; the events say when
   var agentName = null;
   var unread = 0;
@@ -441,6 +485,8 @@
     talkButton.textContent = withPerson ? t("talkRequested") : t("talk");
     // a resolved conversation reopens when the customer writes; only then can it queue again
     talkButton.disabled = withPerson || status === "resolved";
+    botButton.textContent = t("keepAsking");
+    botButton.hidden = status !== "waiting";
   }
 
   function updateBadge() {
@@ -650,6 +696,84 @@
     if (live) noteUnread();
   }
 
+  // ---- nobody there: the offline message --------------------------------------------------
+
+  var EMAIL = /^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$/;
+  var PHONE = /^\+?[0-9 ()#-]+$/;
+
+  function drawUnavailable(e, live) {
+    var d = e.data;
+    state.status = "bot";
+    if (!d.in_turn) {
+      add(el("li", { class: "msg bot unavailable", "data-seq": e.seq, "data-kind": e.kind },
+        who(t("bot")),
+        el("span", { class: "text", lang: d.language === "en" ? "en" : "zh-Hant-TW", text: d.reply || "" })));
+    }
+    closeOfflineForm();
+    drawOfflineForm();
+    if (live) noteUnread();
+  }
+
+  function closeOfflineForm() {
+    if (offlineItem && offlineItem.parentNode) offlineItem.remove();
+    offlineItem = null;
+  }
+
+  function field(label, control) {
+    var id = newId("field");
+    control.setAttribute("id", id);
+    return [el("label", { for: id, text: label }), control];
+  }
+
+  function drawOfflineForm() {
+    var text = el("textarea", { name: "text", maxlength: "2000", rows: "3" });
+    var email = el("input", { type: "email", name: "email", maxlength: "254", autocomplete: "email" });
+    var phone = el("input", { type: "tel", name: "phone", maxlength: "30", autocomplete: "tel" });
+    var problem = el("p", { class: "problem", role: "alert" });
+    var submit = el("button", { type: "submit", class: "send", text: t("offlineSend") });
+    var form = el("form", { class: "offline-form", "data-kefu": "offline-form", novalidate: true },
+      el("h3", { text: t("offlineTitle") }));
+    [field(t("offlineText"), text), field(t("offlineEmail"), email), field(t("offlinePhone"), phone)]
+      .forEach(function (pair) { form.appendChild(pair[0]); form.appendChild(pair[1]); });
+    form.appendChild(el("p", { class: "hint", text: t("offlineContact") }));
+    form.appendChild(submit);
+    form.appendChild(problem);
+    form.addEventListener("input", function () { problem.textContent = ""; });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = { text: text.value.trim(), email: email.value.trim(), phone: phone.value.trim() };
+      var digits = body.phone.replace(/\D/g, "").length;
+      var wrong = !body.text ? "offlineNeedsText"
+        : !body.email && !body.phone ? "offlineNeedsContact"
+        : body.email && !EMAIL.test(body.email) ? "offlineBadEmail"
+        : body.phone && (!PHONE.test(body.phone) || digits < 8 || digits > 15) ? "offlineBadPhone"
+        : null;
+      if (wrong) { problem.textContent = t(wrong); return; }
+      if (!body.email) delete body.email;
+      if (!body.phone) delete body.phone;
+      submit.disabled = true;
+      api("POST", "/offline-message", body).then(function (recorded) {
+        ingest([recorded], true);
+      }, function (err) {
+        submit.disabled = false;
+        problem.textContent = errorText(err);
+      });
+    });
+    offlineItem = add(el("li", { class: "msg offline", "data-kind": "offline-form" }, form));
+  }
+
+  function drawOfflineLeft(e) {
+    var hadFocus = offlineItem && offlineItem.contains(shadow.activeElement);
+    closeOfflineForm();
+    var contact = [e.data.email, e.data.phone].filter(Boolean).join(" / ");
+    var li = add(customerItem(e.data.text));
+    li.classList.add("offline-left");
+    li.setAttribute("data-seq", e.seq);
+    li.setAttribute("data-kind", e.kind);
+    setMeta(li, "✓ " + t("offlineLeft")(contact));
+    if (hadFocus) input.focus();
+  }
+
   // ---- the survey -------------------------------------------------------------------------
 
   function scale(name, legend, low, high, count) {
@@ -736,6 +860,8 @@
       case "agent_replied": drawAgentReply(e, live); break;
       case "feedback_given": drawFeedback(e); break;
       case "survey_answered": drawSurveyAnswered(e); break;
+      case "agents_unavailable": drawUnavailable(e, live); break;
+      case "offline_message_left": drawOfflineLeft(e); break;
       default: break; // conversation_started, and kinds newer than this widget
     }
     if (e.kind !== "feedback_given") state.lastKind = e.kind;
@@ -770,6 +896,7 @@
     turnItems = {};
     messageItems = {};
     surveyItem = null;
+    offlineItem = null;
     drawNotice();
     var keep = pending;
     pending = [];
@@ -921,6 +1048,19 @@
     });
   }
 
+  function keepAskingBot() {
+    botButton.disabled = true;
+    api("POST", "/bot").then(function (recorded) {
+      botButton.disabled = false;
+      ingest([recorded], true);
+      input.focus();
+    }, function (err) {
+      botButton.disabled = false;
+      if (err.status === 409) { catchUp(); return; } // claimed or back already
+      system(errorText(err));
+    });
+  }
+
   function giveFeedback(turnSeq, helpful) {
     var li = turnItems[turnSeq];
     if (li) li.querySelectorAll(".feedback button").forEach(function (b) { b.disabled = true; });
@@ -1040,6 +1180,7 @@
     input.focus();
   });
   talkButton.addEventListener("click", function () { requestPerson(); });
+  botButton.addEventListener("click", function () { keepAskingBot(); });
 
   compose.addEventListener("submit", function (event) {
     event.preventDefault();

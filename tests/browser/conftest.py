@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from tests.conftest import KEFU, REPO, ingested_demo_copy, kefu_server
+from tests.conftest import KEFU, QUEUE_ALWAYS, REPO, ingested_demo_copy, kefu_server
 from tests.customer_tokens import as_customer
 
 # Debian's Chromium: the browser tests run air-gapped, so Playwright never downloads one.
@@ -77,7 +77,9 @@ def browser_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(browser_data: Path) -> Iterator[str]:
-    with kefu_server(browser_data, settings={"KEFU_NOTICE__PRIVACY_URL": PRIVACY_URL}) as url:
+    with kefu_server(
+        browser_data, settings={"KEFU_NOTICE__PRIVACY_URL": PRIVACY_URL, **QUEUE_ALWAYS}
+    ) as url:
         yield url
 
 

@@ -22,8 +22,8 @@ from bot.answering.texts import say
 from bot.conversation.events import BotTurn, TurnAnswered, TurnClarifying, TurnRefused
 from bot.conversation.service import ConversationService
 from bot.services import Services, build_services
-from bot.settings import ConversationSettings, Settings
-from tests.conftest import DEMO_FILES, ingested_demo_copy, kefu_server
+from bot.settings import ConversationSettings, DeskSettings, Settings
+from tests.conftest import DEMO_FILES, QUEUE_ALWAYS, ingested_demo_copy, kefu_server
 from tests.customer_tokens import as_customer, token_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("models")]
@@ -51,6 +51,7 @@ def services(
     settings = Settings(
         data_dir=demo_data,
         conversation=ConversationSettings(database_url=f"sqlite+pysqlite:///{store}"),
+        desk=DeskSettings(when_nobody_available="queue"),
     )
     built = build_services(settings, embedders=real_embedders)
     yield built
@@ -226,7 +227,7 @@ def server(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     is part of the test: it must exit promptly even after WebSocket clients came and went."""
     data = tmp_path_factory.mktemp("served") / "data"
     shutil.copytree(demo_data, data)
-    with kefu_server(data) as url:
+    with kefu_server(data, settings=QUEUE_ALWAYS) as url:
         yield url
 
 

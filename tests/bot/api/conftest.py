@@ -23,7 +23,7 @@ from bot.access.customer import sign_customer_id
 from bot.answering.refusal import LanguageModel, RefusalModel
 from bot.app import create_app
 from bot.services import Services, build_services
-from bot.settings import AccessSettings, ConversationSettings, Settings
+from bot.settings import AccessSettings, ConversationSettings, DeskSettings, Settings
 from knowledge.base import KnowledgeBase
 from knowledge.embedding import HashingEmbedder
 from knowledge.ingestion import ingest_paths
@@ -56,15 +56,20 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def services_over(
-    data_dir: Path, tmp_path: Path, access: AccessSettings | None = None
+    data_dir: Path,
+    tmp_path: Path,
+    access: AccessSettings | None = None,
+    desk: DeskSettings | None = None,
 ) -> Iterator[Services]:
-    """The services over a knowledge base, with a conversation store of the test's own."""
+    """The services over a knowledge base, with a conversation store of the test's own.
+    Handoffs queue whether or not anyone is there, unless `desk` says otherwise."""
     settings = Settings(
         data_dir=data_dir,
         conversation=ConversationSettings(
             database_url=f"sqlite+pysqlite:///{tmp_path / 'conversations.db'}"
         ),
         access=access or AccessSettings(customer_id_secret=SHOP_SECRET),
+        desk=desk or DeskSettings(when_nobody_available="queue"),
     )
     built = build_services(settings, embedders=[HashingEmbedder("e5")])
     yield built

@@ -110,6 +110,8 @@ def test_a_message_gets_the_bots_turn(client: TestClient):
     _, answer = faq_row("退換貨", ANSWERED)
     assert set(turn) == {
         "conversation_id",
+        "agents_available",
+        "next_open",
         "status",
         "reply",
         "language",

@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 import bot.access.accounts  # (its tables are in the schema)
 import bot.access.audit
 import bot.channels.records  # (its tables are in the schema)
-import bot.customers.identities  # noqa: F401 (its tables are in the schema)
+import bot.customers.identities  # (its tables are in the schema)
+import bot.desk.schedule  # noqa: F401 (its table is in the schema)
 import knowledge.drafts  # noqa: F401 (its table is in the schema)
 from bot.conversation.events import (
     Citation,
@@ -366,6 +367,7 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "customer_identities",
         "identity_events",
         "link_codes",
+        "shop_settings",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",

@@ -15,7 +15,7 @@ import uvicorn
 
 from bot.app import create_app
 from bot.services import Services, build_services
-from bot.settings import ConversationSettings, OrdersSettings, Settings
+from bot.settings import ConversationSettings, DeskSettings, OrdersSettings, Settings
 from knowledge.embedding import HashingEmbedder
 from tests.bot.api.conftest import demo_data_dir  # noqa: F401  (a fixture)
 from tests.bot.conversation.conftest import (  # noqa: F401  (fixtures)
@@ -55,6 +55,7 @@ def order_services(
     settings = Settings(
         data_dir=data_dir,
         conversation=ConversationSettings(database_url=database_url),
+        desk=DeskSettings(when_nobody_available="queue"),  # handoffs queue, agent or not
         orders=orders
         or OrdersSettings(shopify_secret=SHOPIFY_SECRET, woocommerce_secret=WOO_SECRET),
     )

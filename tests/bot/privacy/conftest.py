@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from bot.services import Services, build_services
-from bot.settings import AccessSettings, ConversationSettings, Settings
+from bot.settings import AccessSettings, ConversationSettings, DeskSettings, Settings
 from knowledge.embedding import HashingEmbedder
 from tests.bot.api.conftest import (  # noqa: F401
     ADMIN_PASSWORD,
@@ -36,6 +36,7 @@ def any_services(demo_data_dir: Path, sql_url: str) -> Iterator[Services]:  # no
     settings = Settings(
         data_dir=demo_data_dir,
         conversation=ConversationSettings(database_url=sql_url),
+        desk=DeskSettings(when_nobody_available="queue"),  # handoffs queue, agent or not
         access=AccessSettings(customer_id_secret=SHOP_SECRET),
     )
     built = build_services(settings, embedders=[HashingEmbedder("e5")])
