@@ -69,6 +69,10 @@ def create_app(services: Services) -> FastAPI:
             services.queue,
             services.packets,
             services.retriever,
+            services.saved_replies,
+            services.history,
+            services.consoles,
+            services.assignment,
         )
     )
     window = timedelta(minutes=services.settings.conversation.assumed_resolution_minutes)

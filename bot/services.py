@@ -19,8 +19,12 @@ from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
 from bot.desk.actions import AgentDesk
+from bot.desk.assignment import AutoAssignment
+from bot.desk.history import ConversationHistory
 from bot.desk.packet import PacketBuilder
+from bot.desk.presence import OpenConsoles
 from bot.desk.queue import HumanQueue
+from bot.desk.saved_replies import SavedReplies
 from bot.settings import Settings
 from handoff.gate import Gate
 from handoff.sentiment import SentimentModel
@@ -135,6 +139,10 @@ class Services:
     packets: PacketBuilder
     limits: Limits
     library: KnowledgeLibrary
+    saved_replies: SavedReplies
+    history: ConversationHistory
+    consoles: OpenConsoles
+    assignment: AutoAssignment
 
     def close(self) -> None:
         close = getattr(self.store, "close", None)
@@ -207,6 +215,15 @@ def build_services(
         lifetime=timedelta(hours=a.session_max_hours),
     )
     drafts = KnowledgeDrafts(engine)
+    consoles = OpenConsoles()
+    assignment = AutoAssignment(
+        store,
+        conversations.flows,
+        consoles,
+        accounts.get,
+        enabled=settings.desk.auto_assign,
+    )
+    conversations.flows.after_move(assignment.after_move)
     return Services(
         settings,
         kb,
@@ -217,7 +234,7 @@ def build_services(
         accounts,
         drafts,
         queue,
-        AgentDesk(conversations, drafts),
+        AgentDesk(conversations, drafts, accounts.get),
         PacketBuilder(store, kb.catalog, answerer, settings.tags),
         rate_limits(settings),
         KnowledgeLibrary(
@@ -226,6 +243,10 @@ def build_services(
             ingest_options(settings),
             after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
         ),
+        SavedReplies(engine),
+        ConversationHistory(store, settings.tags),
+        consoles,
+        assignment,
     )
 
 

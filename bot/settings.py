@@ -171,6 +171,14 @@ class AccessSettings(BaseModel):
     )
 
 
+class DeskSettings(BaseModel):
+    auto_assign: bool = Field(
+        default=False,
+        description="Give each new handoff to the least busy agent with a console open "
+        "(fewest conversations in hand); off = agents claim from the queue.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KEFU_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -191,6 +199,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    desk: DeskSettings = Field(default_factory=DeskSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
     tags: TagSettings = Field(default_factory=TagSettings)
 
