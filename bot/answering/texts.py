@@ -164,6 +164,10 @@ TEXTS: dict[str, dict[Language, str]] = {
         "zh": "這個欄位不能包含控制字元。",
         "en": "This field can't hold control characters.",
     },
+    "error_invalid_transition": {
+        "zh": "這段對話目前的狀態不能這樣做，請重新整理後再試。",
+        "en": "The conversation's status does not allow that now. Refresh and try again.",
+    },
     "error_empty_shortcut": {
         "zh": "請輸入快捷鍵，例如 /退貨。",
         "en": "Give the saved reply a shortcut, such as /return.",
