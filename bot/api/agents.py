@@ -60,6 +60,7 @@ class QueueEntryPublic(BaseModel):
     agent: str | None
     agent_name: str | None
     tags: list[str]
+    customer_messages: int
 
 
 class QueuePublic(BaseModel):
@@ -237,6 +238,7 @@ def entry_public(e: QueueEntry) -> QueueEntryPublic:
         agent=e.agent,
         agent_name=e.agent_name,
         tags=list(e.tags),
+        customer_messages=e.customer_messages,
     )
 
 

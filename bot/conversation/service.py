@@ -133,6 +133,7 @@ class ConversationService:
             if conversation.status == ConversationStatus.RESOLVED:
                 self.flows.apply(conversation_id, CustomerCameBack())
             elif conversation.status != ConversationStatus.BOT:
+                self.flows.queue_changed()  # the queue shows the last message, and who wrote
                 return TurnResult(conversation, message, None)
             past = past_turns(history)
             with self._answering:
