@@ -4,6 +4,7 @@ assignment by an admin, transfer with a note, unassignment)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from tests.bot.api.test_agents_api import (  # noqa: F401 (fixtures)
     tom,
     waiting,
 )
+from tests.conftest import REPO
 
 
 @pytest.fixture
@@ -293,3 +295,12 @@ def test_a_new_handoff_goes_to_the_least_busy_online_agent(
         "system",
         "美玲",
     )
+
+
+def test_the_example_saved_replies_are_accepted_as_they_are(mei: TestClient) -> None:  # noqa: F811
+    examples = json.loads((REPO / "docs" / "saved_replies.example.json").read_text("utf-8"))
+    for example in examples:
+        response = mei.post("/api/agent/saved-replies", json=example)
+        assert response.status_code == 201, response.text
+    found = mei.get("/api/agent/saved-replies", params={"q": "/", "shortcut": True}).json()
+    assert len(found["replies"]) == len(examples)
