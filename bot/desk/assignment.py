@@ -42,6 +42,7 @@ class AutoAssignment:
         self._user = user
         self.enabled = enabled
         self._last_given: dict[str, float] = {}
+        self._giving: dict[str, str] = {}  # conversation → the agent chosen, being given
         self._lock = threading.Lock()  # one choice at a time, so handoffs spread out
 
     def after_move(self, conversation_id: str, transition: Transition) -> None:
@@ -67,6 +68,7 @@ class AutoAssignment:
             if agent is None:
                 return None
             self._last_given[agent.username] = time.monotonic()
+            self._giving[conversation_id] = agent.username
         try:
             self.flows.apply(
                 conversation_id,
@@ -78,14 +80,22 @@ class AutoAssignment:
             )
         except (StatusConflict, InvalidTransition, ConversationNotFound):
             return None
+        finally:
+            with self._lock:
+                self._giving.pop(conversation_id, None)
         log.info("conversation_auto_assigned", extra={"conversation_id": conversation_id})
         return agent.username
 
     def least_busy(self) -> User | None:
+        """Of the online agents, who has fewest conversations (those being given included);
+        of equals, who got one longest ago. Called under the choosing lock."""
         online = [u for u in map(self._user, self.presence.online()) if u and u.may(Role.AGENT)]
         if not online:
             return None
-        load = Counter(c.assignee for c in self.store.conversations(ConversationStatus.WITH_AGENT))
+        taken = self.store.conversations(ConversationStatus.WITH_AGENT)
+        load = Counter(c.assignee for c in taken)
+        stored = {c.id for c in taken}
+        load.update(u for c, u in self._giving.items() if c not in stored)
         return min(
             online,
             key=lambda u: (load[u.username], self._last_given.get(u.username, 0.0), u.username),
