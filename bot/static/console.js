@@ -1111,12 +1111,14 @@
 
   var slash = { items: [], index: 0, token: null, asked: 0 };
 
-  /* The "/word" just before the caret (at the start or after a space), or null. */
+  /* The "/word" just before the caret, or null. The slash starts the text or follows a space,
+   * punctuation or a Chinese character (zh-TW has no spaces: 您好！/退貨), never a letter,
+   * digit, ":" or "/" (a fraction, a link). */
   function slashToken() {
     var box = $("reply");
     var at = box.selectionStart;
     if (at !== box.selectionEnd) return null;
-    var found = /(^|\s)\/([^\s\/]*)$/.exec(box.value.slice(0, at));
+    var found = /(^|[^A-Za-z0-9\/:.])\/([^\s\/]*)$/.exec(box.value.slice(0, at));
     return found ? { start: at - found[2].length - 1, end: at, q: found[2] } : null;
   }
 
