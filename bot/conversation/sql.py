@@ -51,7 +51,6 @@ from bot.conversation.store import (
     ConversationPage,
     ConversationQuery,
     StatusConflict,
-    assigned,
     new_conversation_id,
 )
 from knowledge.database import UtcDateTime, metadata
@@ -265,7 +264,8 @@ class SqlConversationStore:
                 reason=reason,
                 actor=actor,
                 agent_name=agent_name,
-                **assigned(to, assignee, assignee_name),
+                assignee=assignee if to == ConversationStatus.WITH_AGENT else None,
+                assignee_name=assignee_name if to == ConversationStatus.WITH_AGENT else None,
             )
             # Compare-and-set: the row lock above already keeps others out, but the WHERE on the
             # status makes the move correct even for a writer that did not take the lock.

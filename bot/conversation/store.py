@@ -215,7 +215,8 @@ class MemoryConversationStore:
                 reason=reason,
                 actor=actor,
                 agent_name=agent_name,
-                **assigned(to, assignee, assignee_name),
+                assignee=assignee if to == ConversationStatus.WITH_AGENT else None,
+                assignee_name=assignee_name if to == ConversationStatus.WITH_AGENT else None,
             )
             kept.events.append(event)
             kept.conversation = replace(
@@ -273,15 +274,6 @@ class MemoryConversationStore:
         if kept is None:
             raise ConversationNotFound(conversation_id)
         return kept
-
-
-def assigned(
-    to: ConversationStatus, assignee: str | None, assignee_name: str | None
-) -> dict[str, str | None]:
-    """The assignee fields of a StatusChanged: set only on a move to with_agent."""
-    if to != ConversationStatus.WITH_AGENT:
-        return {}
-    return {"assignee": assignee, "assignee_name": assignee_name}
 
 
 def _words(events: list[Event]) -> Iterable[str]:

@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 
-import bot.access.accounts  # noqa: F401 (its tables are in the schema)
+import bot.access.accounts  # its tables are in the schema
 import bot.desk.saved_replies  # noqa: F401 (its table is in the schema)
 import knowledge.drafts  # noqa: F401 (its table is in the schema)
 from bot.conversation.events import (
