@@ -153,6 +153,9 @@ def create_app(services: Services) -> FastAPI:
             services.packets,
             services.retriever,
             services.presence,
+            services.saved_replies,
+            services.history,
+            services.assignment,
         )
     )
     app.include_router(

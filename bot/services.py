@@ -27,11 +27,14 @@ from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
 from bot.customers.identities import CustomerIdentities
 from bot.desk.actions import AgentDesk
+from bot.desk.assignment import AutoAssignment
 from bot.desk.expiry import QueueExpiry
+from bot.desk.history import ConversationHistory
 from bot.desk.inbox import OfflineInbox
 from bot.desk.packet import PacketBuilder
 from bot.desk.presence import AgentPresence, CustomerSightings, LocalPresence
 from bot.desk.queue import HumanQueue
+from bot.desk.saved_replies import SavedReplies
 from bot.desk.schedule import Staffing, StoredHours
 from bot.orders.lookup import OrderBook, erp_lookup
 from bot.orders.questions import OrderQuestions
@@ -164,6 +167,9 @@ class Services:
     staffing: Staffing
     inbox: OfflineInbox
     expiry: QueueExpiry
+    saved_replies: SavedReplies
+    history: ConversationHistory
+    assignment: AutoAssignment
     relay: ChannelRelay | None = None  # LINE and Messenger, when either is set up
     identities: CustomerIdentities | None = None  # one customer across channels
 
@@ -261,6 +267,14 @@ def build_services(
     )
     drafts = KnowledgeDrafts(engine, mask=mask_personal)
     identities = CustomerIdentities(engine)
+    assignment = AutoAssignment(
+        store,
+        conversations.flows,
+        presence,
+        accounts.get,
+        enabled=settings.desk.auto_assign,
+    )
+    conversations.flows.after_move(assignment.after_move)
     return Services(
         settings,
         kb,
@@ -271,7 +285,7 @@ def build_services(
         accounts,
         drafts,
         queue,
-        AgentDesk(conversations, drafts),
+        AgentDesk(conversations, drafts, accounts.get),
         PacketBuilder(store, kb.catalog, answerer, settings.tags),
         rate_limits(settings),
         KnowledgeLibrary(
@@ -288,6 +302,9 @@ def build_services(
         staffing,
         OfflineInbox(conversations),
         QueueExpiry(conversations.flows, sightings, timedelta(minutes=desk.customer_gone_minutes)),
+        SavedReplies(engine),
+        ConversationHistory(store, settings.tags),
+        assignment,
         relay=channel_relay(settings, conversations, identities, queue.position),
         identities=identities,
     )

@@ -299,6 +299,11 @@ class DeskSettings(BaseModel):
     expiry_interval_s: float = Field(
         default=60.0, description="Seconds between two looks for customers gone from the queue."
     )
+    auto_assign: bool = Field(
+        default=False,
+        description="Give each new handoff to the least busy online agent (fewest "
+        "conversations in hand); off = agents claim from the queue.",
+    )
 
 
 class Settings(BaseSettings):
@@ -321,6 +326,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    desk: DeskSettings = Field(default_factory=DeskSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
     notice: NoticeSettings = Field(default_factory=NoticeSettings)
     tags: TagSettings = Field(default_factory=TagSettings)
@@ -330,7 +336,6 @@ class Settings(BaseSettings):
     messenger: MessengerSettings = Field(default_factory=MessengerSettings)
     profile: ProfileSettings = Field(default_factory=ProfileSettings)
     hours: HoursSettings = Field(default_factory=HoursSettings)
-    desk: DeskSettings = Field(default_factory=DeskSettings)
 
 
 def settings_table() -> str:

@@ -212,6 +212,54 @@ TEXTS: dict[str, dict[Language, str]] = {
         "zh": "這個欄位不能包含控制字元。",
         "en": "This field can't hold control characters.",
     },
+    "error_invalid_transition": {
+        "zh": "這段對話目前的狀態不能這樣做，請重新整理後再試。",
+        "en": "The conversation's status does not allow that now. Refresh and try again.",
+    },
+    "error_empty_shortcut": {
+        "zh": "請輸入快捷鍵，例如 /退貨。",
+        "en": "Give the saved reply a shortcut, such as /return.",
+    },
+    "error_shortcut_too_long": {
+        "zh": "快捷鍵最多 32 個字。",
+        "en": "A shortcut is at most 32 characters.",
+    },
+    "error_invalid_shortcut": {
+        "zh": "快捷鍵只能用文字、數字、「-」「_」「.」，不能有空格。",
+        "en": "A shortcut is letters, digits, '-', '_' or '.', with no spaces.",
+    },
+    "error_shortcut_taken": {
+        "zh": "這個快捷鍵已經有人用了，請換一個。",
+        "en": "That shortcut is taken. Choose another one.",
+    },
+    "error_empty_saved_reply": {
+        "zh": "常用回覆需要標題和內容。",
+        "en": "A saved reply needs a title and a text.",
+    },
+    "error_saved_reply_too_long": {
+        "zh": "標題最多 120 字，內容最多 4000 字。",
+        "en": "A title is at most 120 characters, a text at most 4000.",
+    },
+    "error_invalid_language": {
+        "zh": "語言請選中文（zh）或英文（en）。",
+        "en": "The language is zh (Chinese) or en (English).",
+    },
+    "error_saved_reply_not_found": {
+        "zh": "找不到這則常用回覆，可能已被刪除。",
+        "en": "No such saved reply; it may have been deleted.",
+    },
+    "error_agent_not_found": {
+        "zh": "找不到這位客服人員。",
+        "en": "No such agent.",
+    },
+    "error_already_theirs": {
+        "zh": "這段對話已經由這位客服人員處理。",
+        "en": "That agent has this conversation already.",
+    },
+    "error_invalid_date_range": {
+        "zh": "結束日期要晚於開始日期。",
+        "en": "The end date must come after the start date.",
+    },
     "error_internal": {
         "zh": "系統發生錯誤，請稍後再試。",
         "en": "Something went wrong on our side. Please try again later.",

@@ -1,10 +1,11 @@
 """The agents' API: the live queue, the handoff packet, claim, reply, notes, resolve, return to
-the bot, canned replies from the knowledge base, and knowledge drafts. Login required."""
+the bot, assignment and transfer, canned replies from the knowledge base, the team's saved
+replies, the history of every conversation, and knowledge drafts. Login required."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, WebSocket
 from fastapi.concurrency import run_in_threadpool
@@ -27,11 +28,15 @@ from bot.api.errors import ERROR_RESPONSES
 from bot.api.fields import ExactText, PlainText, SaidText
 from bot.conversation.events import Citation, Recorded
 from bot.conversation.feed import QUEUE
-from bot.conversation.store import ConversationNotFound
+from bot.conversation.status import ConversationStatus
+from bot.conversation.store import ConversationNotFound, ConversationQuery
 from bot.desk.actions import AgentDesk
+from bot.desk.assignment import AutoAssignment
+from bot.desk.history import ConversationHistory, HistoryEntry
 from bot.desk.packet import PacketBuilder
 from bot.desk.presence import AgentPresence
 from bot.desk.queue import HumanQueue, QueueEntry
+from bot.desk.saved_replies import SavedReplies, SavedReply
 from knowledge.drafts import Draft
 from knowledge.retriever import HybridRetriever
 
@@ -58,6 +63,7 @@ class QueueEntryPublic(BaseModel):
     agent: str | None
     agent_name: str | None
     tags: list[str]
+    customer_messages: int
 
 
 class QueuePublic(BaseModel):
@@ -116,6 +122,106 @@ class DraftPublic(BaseModel):
     created_at: datetime
 
 
+class AgentPublic(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    online: bool  # has a console open
+    in_hand: int  # conversations they have now
+
+
+class AgentsPublic(BaseModel):
+    agents: list[AgentPublic]
+
+
+class AssignBody(BaseModel):
+    agent: ExactText = Field(min_length=1, max_length=64, description="The agent's username")
+
+
+class TransferBody(AssignBody):
+    note: PlainText = Field(default="", max_length=4000, description="A private note for them")
+
+
+class HistoryEntryPublic(BaseModel):
+    id: str
+    status: str
+    channel: str
+    customer_id: str | None
+    language: str | None
+    created_at: datetime
+    updated_at: datetime
+    first_message: str | None
+    last_message: str | None
+    tags: list[str]
+    agent: str | None
+    agent_name: str | None
+
+
+class HistoryPublic(BaseModel):
+    conversations: list[HistoryEntryPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class SavedReplyPublic(BaseModel):
+    id: str
+    shortcut: str
+    title: str
+    text: str
+    language: str
+    created_by: str
+    updated_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SavedRepliesPublic(BaseModel):
+    replies: list[SavedReplyPublic]
+
+
+# generous bounds: the store checks the real ones and says which, in both languages
+class SavedReplyCreate(BaseModel):
+    shortcut: ExactText = Field(max_length=200)
+    title: PlainText = Field(max_length=10_000)
+    text: PlainText = Field(max_length=10_000)
+    language: Literal["zh", "en"] = "zh"
+
+
+class SavedReplyEdit(BaseModel):
+    shortcut: ExactText | None = Field(default=None, max_length=200)
+    title: PlainText | None = Field(default=None, max_length=10_000)
+    text: PlainText | None = Field(default=None, max_length=10_000)
+    language: Literal["zh", "en"] | None = None
+
+
+def saved_reply_public(r: SavedReply) -> SavedReplyPublic:
+    return SavedReplyPublic(**r.__dict__)
+
+
+def history_public(e: HistoryEntry) -> HistoryEntryPublic:
+    c = e.conversation
+    return HistoryEntryPublic(
+        id=c.id,
+        status=c.status.value,
+        channel=c.channel,
+        customer_id=c.customer_id,
+        language=c.language,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+        first_message=e.first_message,
+        last_message=e.last_message,
+        tags=list(e.tags),
+        agent=e.agent,
+        agent_name=e.agent_name,
+    )
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    """A time without a zone is read as UTC."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
 def entry_public(e: QueueEntry) -> QueueEntryPublic:
     c = e.conversation
     return QueueEntryPublic(
@@ -136,6 +242,7 @@ def entry_public(e: QueueEntry) -> QueueEntryPublic:
         agent=e.agent,
         agent_name=e.agent_name,
         tags=list(e.tags),
+        customer_messages=e.customer_messages,
     )
 
 
@@ -162,9 +269,13 @@ def router(
     queue: HumanQueue,
     packets: PacketBuilder,
     retriever: HybridRetriever,
-    presence: AgentPresence | None = None,
+    presence: AgentPresence,
+    saved: SavedReplies,
+    history: ConversationHistory,
+    assignment: AutoAssignment,
 ) -> APIRouter:
     agent = Depends(requires(accounts, Role.AGENT))
+    admin = Depends(requires(accounts, Role.ADMIN))
     api = APIRouter(prefix="/api/agent", tags=["agents"], responses=ERROR_RESPONSES)
     store = desk.store
 
@@ -182,6 +293,42 @@ def router(
     def the_queue(_: User = agent) -> QueuePublic:
         """Waiting conversations by priority, then by wait; then those with an agent."""
         return QueuePublic(conversations=[entry_public(e) for e in queue.entries()])
+
+    @api.get("/conversations/search", response_model=HistoryPublic)
+    def search_history(
+        customer_id: Annotated[str | None, Query(max_length=255)] = None,
+        q: Annotated[str | None, Query(max_length=500, description="Words in a message")] = None,
+        tag: Annotated[str | None, Query(max_length=200)] = None,
+        status: ConversationStatus | None = None,
+        channel: Annotated[str | None, Query(max_length=64)] = None,
+        start: Annotated[
+            datetime | None, Query(description="Started at or after (ISO; no zone = UTC)")
+        ] = None,
+        end: Annotated[datetime | None, Query(description="Started before")] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+        _: User = agent,
+    ) -> HistoryPublic:
+        """Every conversation, resolved ones too, by customer, words, tag, status, channel and
+        the time it started; the most recently active first, a page at a time."""
+        start, end = _aware(start), _aware(end)
+        query = ConversationQuery(
+            customer_id=customer_id.strip() or None if customer_id else None,
+            text=q.strip() or None if q else None,
+            status=status,
+            channel=channel.strip() or None if channel else None,
+            start=start,
+            end=end,
+            limit=limit,
+            offset=offset,
+        )
+        page = history.search(query, tag.strip() if tag else None)
+        return HistoryPublic(
+            conversations=[history_public(e) for e in page.entries],
+            total=page.total,
+            limit=limit,
+            offset=offset,
+        )
 
     @api.get("/conversations/{conversation_id}", response_model=AgentView)
     def conversation(conversation_id: ConversationId, _: User = agent) -> AgentView:
@@ -220,6 +367,93 @@ def router(
     def return_to_bot(conversation_id: ConversationId, user: User = agent) -> ConversationPublic:
         """Hand the conversation back to the bot."""
         return with_place(desk.return_to_bot(conversation_id, user), [], queue)
+
+    @api.get("/agents", response_model=AgentsPublic)
+    def agents(_: User = agent) -> AgentsPublic:
+        """Everyone who may take a conversation, whether they have a console open, and how
+        many conversations they have now."""
+        online = set(presence.online())
+        in_hand: dict[str, int] = {}
+        for c in store.conversations(ConversationStatus.WITH_AGENT):
+            if c.assignee:
+                in_hand[c.assignee] = in_hand.get(c.assignee, 0) + 1
+        return AgentsPublic(
+            agents=[
+                AgentPublic(
+                    username=u.username,
+                    display_name=u.display_name,
+                    role=u.role.value,
+                    online=u.username in online,
+                    in_hand=in_hand.get(u.username, 0),
+                )
+                for u in accounts.list()
+                if u.may(Role.AGENT)
+            ]
+        )
+
+    @api.post("/conversations/{conversation_id}/assign", response_model=ConversationPublic)
+    def assign(
+        conversation_id: ConversationId, body: AssignBody, user: User = admin
+    ) -> ConversationPublic:
+        """Admins: give a waiting conversation to an agent (or move one an agent has)."""
+        assigned = desk.assign(conversation_id, user, body.agent)
+        return with_place(assigned, store.events(conversation_id), queue)
+
+    @api.post("/conversations/{conversation_id}/transfer", response_model=ConversationPublic)
+    def transfer(
+        conversation_id: ConversationId, body: TransferBody, user: User = agent
+    ) -> ConversationPublic:
+        """Pass a conversation you have (any, for an admin) to a colleague, with a private
+        note for them."""
+        moved = desk.transfer(conversation_id, user, body.agent, body.note)
+        return with_place(moved, store.events(conversation_id), queue)
+
+    @api.post("/conversations/{conversation_id}/unassign", response_model=ConversationPublic)
+    def unassign(conversation_id: ConversationId, user: User = agent) -> ConversationPublic:
+        """Put a conversation you have (any, for an admin) back in the queue."""
+        back = desk.unassign(conversation_id, user)
+        return with_place(back, store.events(conversation_id), queue)
+
+    @api.get("/saved-replies", response_model=SavedRepliesPublic)
+    def saved_replies(
+        q: Annotated[str, Query(max_length=200)] = "",
+        language: Literal["zh", "en"] | None = None,
+        shortcut: Annotated[
+            bool, Query(description="Match the shortcut's start only (the /shortcut menu)")
+        ] = False,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        _: User = agent,
+    ) -> SavedRepliesPublic:
+        """The team's saved replies: those whose shortcut starts with `q` first, then those
+        whose title or text holds it; `language` puts that language first."""
+        found = saved.search(q, language=language, shortcut_only=shortcut, limit=limit)
+        return SavedRepliesPublic(replies=[saved_reply_public(r) for r in found])
+
+    @api.post("/saved-replies", status_code=201, response_model=SavedReplyPublic)
+    def add_saved_reply(body: SavedReplyCreate, user: User = agent) -> SavedReplyPublic:
+        """A new saved reply; its shortcut (without the slash) is unique in the team."""
+        added = saved.add(body.shortcut, body.title, body.text, body.language, user.username)
+        return saved_reply_public(added)
+
+    @api.patch("/saved-replies/{reply_id}", response_model=SavedReplyPublic)
+    def edit_saved_reply(
+        reply_id: ConversationId, body: SavedReplyEdit, user: User = agent
+    ) -> SavedReplyPublic:
+        """Change any of a saved reply's fields."""
+        return saved_reply_public(
+            saved.edit(
+                reply_id,
+                user.username,
+                shortcut=body.shortcut,
+                title=body.title,
+                text=body.text,
+                language=body.language,
+            )
+        )
+
+    @api.delete("/saved-replies/{reply_id}", status_code=204)
+    def delete_saved_reply(reply_id: ConversationId, _: User = agent) -> None:
+        saved.delete(reply_id)
 
     @api.get("/suggestions", response_model=Suggestions)
     def suggestions(
@@ -275,16 +509,20 @@ def router(
                     await listener.wait(STREAM_POLL_S)
 
         def on_text(text: str) -> None:
-            if presence is not None and '"active"' in text[:100]:
+            if '"active"' in text[:100]:
                 presence.active(user.username)
 
-        console = presence.console_opened(user.username) if presence is not None else ""
+        # an open console is what makes an agent online (bot.desk.presence); one arriving
+        # takes the waiting conversations auto-assignment holds for them
+        arriving = user.username not in presence.online()
+        console = presence.console_opened(user.username)
         desk.conversations.queue_changed()  # the widgets' "someone is there" may change
         try:
+            if arriving:
+                await run_in_threadpool(assignment.agent_arrived, user.username)
             await until_client_leaves(websocket, push, on_text)
         finally:
-            if presence is not None:
-                presence.console_closed(user.username, console)
+            presence.console_closed(user.username, console)
 
     @api.websocket("/conversations/{conversation_id}/events")
     async def conversation_stream(

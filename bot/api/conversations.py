@@ -240,6 +240,7 @@ def event_public(recorded: Recorded, *, for_agent: bool = False) -> EventPublic:
             del data["retrieved"], data["details"], data["topic"]
     if not for_agent:
         data.pop("agent", None)  # usernames stay inside; customers see display names
+        data.pop("assignee", None)
         if "actor" in data:
             data["actor"] = Actor.parse(data["actor"]).kind
     return EventPublic(seq=recorded.seq, kind=event.kind, at=event.at, data=data)

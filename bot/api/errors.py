@@ -18,8 +18,10 @@ from bot.api.fields import TEXT_CODES
 from bot.conversation.service import MessageRejected, SurveyRefused
 from bot.conversation.status import InvalidTransition
 from bot.conversation.store import ConversationNotFound, StatusConflict
-from bot.desk.actions import AlreadyClaimed, NotAssignee, NotWaiting
+from bot.desk.actions import AlreadyClaimed, AssignRefused, NotAssignee, NotWaiting
+from bot.desk.history import SearchRejected
 from bot.desk.inbox import NoSuchOfflineMessage
+from bot.desk.saved_replies import SavedReplyRejected
 from bot.privacy.customers import CustomerNotFound
 from ingest.plain_text import UnsafeText
 from knowledge.drafts import DraftRejected
@@ -37,6 +39,12 @@ DRAFT_STATUS = {
     "gap_not_found": 404,
     "draft_not_pending": 409,
     "draft_not_served": 422,
+}
+DESK_STATUS = {
+    "saved_reply_not_found": 404,
+    "shortcut_taken": 409,
+    "agent_not_found": 404,
+    "already_theirs": 409,
 }
 # What the framework itself answers (no route, wrong method, a body it cannot read).
 HTTP_CODES = {
@@ -152,6 +160,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NoSuchOfflineMessage)
     async def no_offline_message(_: Request, exc: NoSuchOfflineMessage) -> JSONResponse:
         return error(404, "offline_message_not_found", str(exc))
+
+    @app.exception_handler(SavedReplyRejected)
+    @app.exception_handler(AssignRefused)
+    @app.exception_handler(SearchRejected)
+    async def desk_refused(
+        _: Request, exc: SavedReplyRejected | AssignRefused | SearchRejected
+    ) -> JSONResponse:
+        return error(DESK_STATUS.get(exc.code, 400), exc.code, str(exc))
 
     @app.exception_handler(DraftRejected)
     async def draft_rejected(_: Request, exc: DraftRejected) -> JSONResponse:

@@ -131,6 +131,16 @@ class StatusChanged(Event):
     reason: str = ""
     actor: str = "bot"  # "bot", "customer", "agent:<username>", "system"
     agent_name: str | None = None  # the agent's display name, when an agent moved it
+    # who has it after a move to with_agent (a claim, an assignment or a transfer)
+    assignee: str | None = None
+    assignee_name: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        data = super().payload()
+        for name in ("assignee", "assignee_name"):
+            if data[name] is None:
+                del data[name]  # only moves to with_agent name one
+        return data
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,6 +5,10 @@ conversation's listeners always; the queue's when the move touches the queue).
 
     HandoffRequested     bot → waiting            the gate or the customer asked for a person
     AgentAssigned        waiting → with_agent     an agent claimed it (only if still waiting)
+    AssignedToAgent      waiting → with_agent     the system (auto-assignment) or an admin gave
+                                                  it to an agent
+    AgentTransferred     with_agent → with_agent  its agent (or an admin) passed it to a colleague
+    Unassigned           with_agent → waiting     back into the queue, nobody has it
     ReturnedToBot        waiting | with_agent → bot
     ConversationResolved waiting | with_agent → resolved
     CustomerCameBack     resolved → bot           the customer wrote after a resolution
@@ -80,6 +84,10 @@ class Transition:
     def assignee(self) -> str | None:
         return None
 
+    @property
+    def assignee_name(self) -> str | None:
+        return None
+
 
 @dataclass(frozen=True)
 class HandoffRequested(Transition):
@@ -95,6 +103,49 @@ class AgentAssigned(Transition):
     @property
     def assignee(self) -> str | None:
         return self.actor.username
+
+    @property
+    def assignee_name(self) -> str | None:
+        return self.actor.name
+
+
+@dataclass(frozen=True)
+class _ToAgent(Transition):
+    """A move that gives the conversation to an agent other than (or besides) the actor."""
+
+    to: ClassVar[ConversationStatus] = ConversationStatus.WITH_AGENT
+    agent: Actor = SYSTEM  # the agent who gets it (kind "agent", with their display name)
+
+    def __post_init__(self) -> None:
+        if self.agent.kind != "agent" or not self.agent.username:
+            raise ValueError("a conversation is given to an agent")
+
+    @property
+    def assignee(self) -> str | None:
+        return self.agent.username
+
+    @property
+    def assignee_name(self) -> str | None:
+        return self.agent.name
+
+
+@dataclass(frozen=True)
+class AssignedToAgent(_ToAgent):
+    reason: str = "assigned"
+    expected: ConversationStatus | None = ConversationStatus.WAITING
+
+
+@dataclass(frozen=True)
+class AgentTransferred(_ToAgent):
+    reason: str = "transferred"
+    expected: ConversationStatus | None = ConversationStatus.WITH_AGENT
+
+
+@dataclass(frozen=True)
+class Unassigned(Transition):
+    to: ClassVar[ConversationStatus] = ConversationStatus.WAITING
+    reason: str = "unassigned"
+    expected: ConversationStatus | None = ConversationStatus.WITH_AGENT
 
 
 @dataclass(frozen=True)
@@ -140,6 +191,8 @@ class ConversationFlows:
         self.feed = feed
         # the ids of the waiting conversations, whose customers hear when the queue moves
         self._waiting = waiting or (lambda: [])
+        # called after every move, outside nothing but the caller's own locks
+        self._after: list[Callable[[str, Transition], None]] = []
         # a lock lives while someone holds or waits for it
         self._locks: weakref.WeakValueDictionary[str, _RLock] = weakref.WeakValueDictionary()
         self._locks_guard = threading.Lock()
@@ -165,11 +218,19 @@ class ConversationFlows:
                 expected=transition.expected,
                 assignee=transition.assignee,
                 agent_name=transition.actor.name if transition.actor.kind == "agent" else None,
+                assignee_name=transition.assignee_name,
             )
         self.feed.notify(conversation_id)
         if before in QUEUE_STATUSES or transition.to in QUEUE_STATUSES:
             self.queue_changed()
+        for after in self._after:
+            after(conversation_id, transition)
         return recorded
+
+    def after_move(self, callback: Callable[[str, Transition], None]) -> None:
+        """Call `callback(conversation_id, transition)` after every move (e.g. to assign a
+        new handoff to an agent)."""
+        self._after.append(callback)
 
     def queue_changed(self) -> None:
         self.feed.queue_changed(self._waiting())

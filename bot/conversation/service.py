@@ -170,6 +170,7 @@ class ConversationService:
             if conversation.status == ConversationStatus.RESOLVED:
                 self.flows.apply(conversation_id, CustomerCameBack())
             elif conversation.status != ConversationStatus.BOT:
+                self.flows.queue_changed()  # the queue shows the last message, and who wrote
                 return TurnResult(conversation, message, None)
             if self.orders is not None:
                 order_turn = self._order_step(conversation_id, text, language, history)

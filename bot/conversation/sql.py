@@ -23,7 +23,10 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    exists,
+    func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -42,8 +45,11 @@ from bot.conversation.events import (
 )
 from bot.conversation.status import ConversationStatus, check_transition
 from bot.conversation.store import (
+    SEARCHED_TEXT,
     Conversation,
     ConversationNotFound,
+    ConversationPage,
+    ConversationQuery,
     StatusConflict,
     new_conversation_id,
 )
@@ -73,7 +79,7 @@ conversations = Table(
     Column("status", String(16), nullable=False, index=True),
     Column("assignee", String(255)),
     Column("created_at", UtcDateTime, nullable=False, index=True),
-    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False, index=True),  # migration 0004
     # the seq of the conversation's latest event; bumping it locks the row, so seqs have no gaps
     Column("last_seq", Integer, nullable=False),
     # when the retention job took its texts and customer id (bot/privacy/retention.py)
@@ -273,6 +279,7 @@ class SqlConversationStore:
         expected: ConversationStatus | None = None,
         assignee: str | None = None,
         agent_name: str | None = None,
+        assignee_name: str | None = None,
     ) -> Recorded:
         with self._write() as conn:
             current = _status(conn, conversation_id, lock=True)
@@ -286,6 +293,8 @@ class SqlConversationStore:
                 reason=reason,
                 actor=actor,
                 agent_name=agent_name,
+                assignee=assignee if to == ConversationStatus.WITH_AGENT else None,
+                assignee_name=assignee_name if to == ConversationStatus.WITH_AGENT else None,
             )
             # Compare-and-set: the row lock above already keeps others out, but the WHERE on the
             # status makes the move correct even for a writer that did not take the lock.
@@ -350,6 +359,53 @@ class SqlConversationStore:
             query = query.where(conversations.c.customer_id == customer_id)
         with self._engine.connect() as conn:
             return [_conversation(row) for row in conn.execute(query)]
+
+    def search(self, query: ConversationQuery) -> ConversationPage:
+        _require_aware(query.start, query.end)
+        where = []
+        if query.customer_id is not None:
+            where.append(conversations.c.customer_id == query.customer_id)
+        if query.status is not None:
+            where.append(conversations.c.status == query.status.value)
+        if query.channel is not None:
+            where.append(conversations.c.channel == query.channel)
+        if query.start is not None:
+            where.append(conversations.c.created_at >= query.start)
+        if query.end is not None:
+            where.append(conversations.c.created_at < query.end)
+        if query.text:
+            where.append(_says(query.text))
+        rows = (
+            select(conversations)
+            .where(*where)
+            .order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
+            .offset(query.offset)
+        )
+        if query.limit is not None:
+            rows = rows.limit(query.limit)
+        count = select(func.count()).select_from(conversations).where(*where)
+        with self._engine.connect() as conn:
+            found = [_conversation(row) for row in conn.execute(rows)]
+            total = conn.execute(count).scalar_one()
+        return ConversationPage(found, int(total))
+
+
+def _says(words: str) -> Any:
+    """Some event of the conversation holds `words` in a searched field (any case). A scan of
+    that conversation's events, by the events' primary key."""
+    pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    kinds = {
+        kind: fields
+        for kind, event_type in EVENT_TYPES.items()
+        for searched, fields in SEARCHED_TEXT.items()
+        if issubclass(event_type, searched)
+    }
+    matches = [
+        (events.c.kind == kind) & events.c.payload[field].as_string().ilike(pattern, escape="\\")
+        for kind, fields in kinds.items()
+        for field in fields
+    ]
+    return exists().where(events.c.conversation_id == conversations.c.id, or_(*matches))
 
 
 def writer(engine: Engine) -> Engine:

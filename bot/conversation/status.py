@@ -18,7 +18,8 @@ S = ConversationStatus
 TRANSITIONS: dict[ConversationStatus, frozenset[ConversationStatus]] = {
     S.BOT: frozenset({S.WAITING, S.RESOLVED}),
     S.WAITING: frozenset({S.WITH_AGENT, S.BOT, S.RESOLVED}),
-    S.WITH_AGENT: frozenset({S.BOT, S.WAITING, S.RESOLVED}),
+    # with_agent → with_agent: a transfer to another agent
+    S.WITH_AGENT: frozenset({S.WITH_AGENT, S.BOT, S.WAITING, S.RESOLVED}),
     S.RESOLVED: frozenset({S.BOT}),
 }
 

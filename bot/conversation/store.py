@@ -9,7 +9,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from bot.conversation.events import ConversationStarted, Event, Recorded, StatusChanged, now
+from bot.conversation.events import (
+    AgentNoted,
+    AgentReplied,
+    BotTurn,
+    ConversationStarted,
+    CustomerMessaged,
+    Event,
+    Recorded,
+    StatusChanged,
+    now,
+)
 from bot.conversation.status import ConversationStatus, check_transition
 from bot.privacy.redaction import redact_event
 
@@ -41,6 +51,35 @@ class Conversation:
     assignee: str | None = None  # the agent who owns it while with_agent
     customer_hint: str | None = None  # an unverified customer id: shown, never joined on
     token_digest: str | None = field(default=None, repr=False)  # of the customer's token
+
+
+# The events whose words a search by text looks in, and the payload fields that hold them.
+SEARCHED_TEXT: dict[type[Event], tuple[str, ...]] = {
+    CustomerMessaged: ("text",),
+    BotTurn: ("reply",),
+    AgentReplied: ("text",),
+    AgentNoted: ("text",),
+}
+
+
+@dataclass(frozen=True)
+class ConversationQuery:
+    """What a search of every conversation asks for; each field set narrows it."""
+
+    customer_id: str | None = None  # exactly this customer
+    text: str | None = None  # in a message of the customer, the bot or an agent (any case)
+    status: ConversationStatus | None = None
+    channel: str | None = None
+    start: datetime | None = None  # started at or after
+    end: datetime | None = None  # started before
+    limit: int | None = 20  # None: every match
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    conversations: list[Conversation]  # the most recently active first
+    total: int  # every match, beyond this page too
 
 
 def new_conversation_id() -> str:
@@ -84,10 +123,12 @@ class ConversationStore(Protocol):
         expected: ConversationStatus | None = None,
         assignee: str | None = None,
         agent_name: str | None = None,
+        assignee_name: str | None = None,
     ) -> Recorded:
         """Move the status atomically and record StatusChanged. Raises InvalidTransition for a
         move the table forbids, StatusConflict when `expected` is given and the status is not
-        that (so two agents claiming at once: one wins, one gets StatusConflict)."""
+        that (so two agents claiming at once: one wins, one gets StatusConflict). A move to
+        with_agent names its `assignee` (and their display name) in the event too."""
         ...
 
     def log(
@@ -101,6 +142,11 @@ class ConversationStore(Protocol):
         self, status: ConversationStatus | None = None, customer_id: str | None = None
     ) -> list[Conversation]:
         """Conversations, newest first, optionally only in one status or of one customer."""
+        ...
+
+    def search(self, query: ConversationQuery) -> ConversationPage:
+        """Conversations matching every field of the query, the most recently active first
+        (then by id), one page of them and how many match in all."""
         ...
 
 
@@ -180,6 +226,7 @@ class MemoryConversationStore:
         expected: ConversationStatus | None = None,
         assignee: str | None = None,
         agent_name: str | None = None,
+        assignee_name: str | None = None,
     ) -> Recorded:
         with self._lock:
             kept = self._find(conversation_id)
@@ -194,6 +241,8 @@ class MemoryConversationStore:
                 reason=reason,
                 actor=actor,
                 agent_name=agent_name,
+                assignee=assignee if to == ConversationStatus.WITH_AGENT else None,
+                assignee_name=assignee_name if to == ConversationStatus.WITH_AGENT else None,
             )
             kept.events.append(event)
             kept.conversation = replace(
@@ -226,8 +275,36 @@ class MemoryConversationStore:
             ]
         return sorted(found, key=lambda c: c.created_at, reverse=True)
 
+    def search(self, query: ConversationQuery) -> ConversationPage:
+        text = query.text.casefold() if query.text else None
+        with self._lock:
+            kept = list(self._kept.values())
+        found = []
+        for k in kept:
+            c = k.conversation
+            if (
+                (query.customer_id is None or c.customer_id == query.customer_id)
+                and (query.status is None or c.status == query.status)
+                and (query.channel is None or c.channel == query.channel)
+                and (query.start is None or c.created_at >= query.start)
+                and (query.end is None or c.created_at < query.end)
+                and (text is None or any(text in said for said in _words(k.events)))
+            ):
+                found.append(c)
+        found.sort(key=lambda c: (c.updated_at, c.id), reverse=True)
+        end = None if query.limit is None else query.offset + query.limit
+        return ConversationPage(found[query.offset : end], len(found))
+
     def _find(self, conversation_id: str) -> _Kept:
         kept = self._kept.get(conversation_id)
         if kept is None:
             raise ConversationNotFound(conversation_id)
         return kept
+
+
+def _words(events: list[Event]) -> Iterable[str]:
+    for event in events:
+        for kind, fields in SEARCHED_TEXT.items():
+            if isinstance(event, kind):
+                for name in fields:
+                    yield str(getattr(event, name, "")).casefold()

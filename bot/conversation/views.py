@@ -52,14 +52,19 @@ def last_handoff(events: Sequence[Recorded]) -> Handoff | None:
 
 
 def claimer_name(conversation: Conversation, events: Sequence[Recorded]) -> str | None:
-    """The display name of the agent who claimed the conversation (its assignee), as the
-    claim recorded it; the username when no claim names one; None when nobody has it."""
+    """The display name of the agent who has the conversation (its assignee), as the claim,
+    assignment or transfer recorded it; the username when none names one; None when nobody
+    has it."""
     if not conversation.assignee:
         return None
     claimed_by = Actor.agent(conversation.assignee).label
     for recorded in reversed(events):
         event = recorded.event
-        if isinstance(event, StatusChanged) and event.actor == claimed_by:
+        if not isinstance(event, StatusChanged):
+            continue
+        if event.assignee == conversation.assignee and event.assignee_name:
+            return event.assignee_name
+        if event.actor == claimed_by and event.assignee in (None, conversation.assignee):
             return event.agent_name or conversation.assignee
     return conversation.assignee
 

@@ -1,11 +1,14 @@
 """The agents' desk: claim a waiting conversation, reply, write private notes, resolve it or
-hand it back to the bot, and save a reply as a knowledge draft.
+hand it back to the bot, assign it (an admin), transfer it to a colleague with a note, put it
+back in the queue, and save a reply as a knowledge draft.
 
 Every action is an event in the conversation's log. Claiming is one atomic compare-and-set on
 the status (waiting → with_agent), so of two agents claiming at once exactly one wins.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from bot.access.accounts import Role, User
 from bot.conversation.events import (
@@ -17,9 +20,12 @@ from bot.conversation.events import (
 from bot.conversation.flows import (
     Actor,
     AgentAssigned,
+    AgentTransferred,
+    AssignedToAgent,
     ConversationResolved,
     ReturnedToBot,
     Transition,
+    Unassigned,
 )
 from bot.conversation.service import ConversationService
 from bot.conversation.status import ConversationStatus, InvalidTransition
@@ -48,16 +54,83 @@ class NotAssignee(Exception):
         super().__init__("the conversation is not yours; claim it first")
 
 
+class AssignRefused(Exception):
+    """A conversation cannot go to that person; `code` has texts of its own (error_<code>)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class AgentDesk:
     def __init__(
         self,
         conversations: ConversationService,
         drafts: KnowledgeDrafts,
+        colleague: Callable[[str], User | None] = lambda _: None,
     ) -> None:
         self.conversations = conversations
         self.store = conversations.store
         self.flows = conversations.flows
         self.drafts = drafts
+        self._colleague = colleague  # an account by username
+
+    def assign(self, conversation_id: str, admin: User, to: str) -> Conversation:
+        """An admin gives the conversation to an agent: a waiting one is assigned, one that
+        an agent has is transferred."""
+        if admin.role != Role.ADMIN:
+            raise NotAssignee()
+        target = self._target(to)
+        with self.conversations.lock_for(conversation_id):
+            current = self.store.get(conversation_id)
+            if current.status == ConversationStatus.WITH_AGENT:
+                return self._transfer(conversation_id, admin, target, "")
+            if current.status != ConversationStatus.WAITING:
+                raise NotWaiting(current.status)
+            self.flows.apply(conversation_id, AssignedToAgent(_actor(admin), agent=_actor(target)))
+        return self.store.get(conversation_id)
+
+    def transfer(self, conversation_id: str, agent: User, to: str, note: str = "") -> Conversation:
+        """The agent who has the conversation (or an admin) passes it to a colleague; the note,
+        if any, is a private note for them."""
+        target = self._target(to)
+        with self.conversations.lock_for(conversation_id):
+            return self._transfer(conversation_id, agent, target, note)
+
+    def unassign(self, conversation_id: str, agent: User) -> Conversation:
+        """Back into the queue (waiting, nobody has it): its agent or an admin."""
+        with self.conversations.lock_for(conversation_id):
+            self._owner_or_admin(conversation_id, agent, ConversationStatus.WAITING)
+            self.flows.apply(conversation_id, Unassigned(_actor(agent)))
+        return self.store.get(conversation_id)
+
+    def _transfer(self, conversation_id: str, agent: User, target: User, note: str) -> Conversation:
+        note = note.strip()
+        if note:
+            note = _text(note)
+        current = self._owner_or_admin(conversation_id, agent, ConversationStatus.WITH_AGENT)
+        if current.assignee == target.username:
+            raise AssignRefused("already_theirs", f"{target.username} has it already")
+        self.flows.apply(conversation_id, AgentTransferred(_actor(agent), agent=_actor(target)))
+        if note:
+            self.note(conversation_id, agent, note)
+        return self.store.get(conversation_id)
+
+    def _owner_or_admin(
+        self, conversation_id: str, agent: User, to: ConversationStatus
+    ) -> Conversation:
+        current = self.store.get(conversation_id)
+        if current.status != ConversationStatus.WITH_AGENT:
+            raise InvalidTransition(current.status, to)
+        if current.assignee != agent.username and agent.role != Role.ADMIN:
+            raise NotAssignee()
+        return current
+
+    def _target(self, username: str) -> User:
+        user = self._colleague(username)
+        if user is None or not user.may(Role.AGENT):
+            raise AssignRefused("agent_not_found", f"no agent {username!r}")
+        return user
 
     def claim(self, conversation_id: str, agent: User) -> Conversation:
         try:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -52,6 +53,10 @@ class AgentPresence(Protocol):
 
     def anyone_online(self) -> bool: ...
 
+    def online(self) -> list[str]:
+        """The usernames of the agents who could take a conversation now."""
+        ...
+
 
 class LocalPresence:
     """AgentPresence in this process's memory."""
@@ -70,6 +75,16 @@ class LocalPresence:
             self._consoles.setdefault(username, set()).add(console)
             self._active_at[username] = self.clock()
         return console
+
+    @contextmanager
+    def console_open(self, username: str) -> Iterator[bool]:
+        """While a console of `username` is open; yields whether it is their first."""
+        first = not self._consoles.get(username)
+        console = self.console_opened(username)
+        try:
+            yield first
+        finally:
+            self.console_closed(username, console)
 
     def console_closed(self, username: str, console: str) -> None:
         with self._lock:
@@ -108,6 +123,9 @@ class LocalPresence:
 
     def anyone_online(self) -> bool:
         return PresenceStatus.ONLINE in self.everyone().values()
+
+    def online(self) -> list[str]:
+        return [name for name, status in self.everyone().items() if status == PresenceStatus.ONLINE]
 
     def _status(self, username: str, at: datetime) -> PresenceStatus:
         if not self._consoles.get(username):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.conversation.events import now
+from bot.conversation.events import CustomerMessaged, now
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationStore
 from bot.conversation.views import claimer_name, last_customer_text, last_handoff, sentiments
@@ -29,6 +29,7 @@ class QueueEntry:
     agent: str | None  # the username of the agent who has it
     agent_name: str | None = None  # their display name
     tags: tuple[str, ...] = ()  # what the customer asked about (bot.reports.tags)
+    customer_messages: int = 0  # how many the customer wrote (a console hears of new ones)
 
 
 class HumanQueue:
@@ -84,6 +85,7 @@ class HumanQueue:
             agent=conversation.assignee,
             agent_name=claimer_name(conversation, events),
             tags=tuple(conversation_tags([r.event for r in events], self.tags)),
+            customer_messages=sum(isinstance(r.event, CustomerMessaged) for r in events),
         )
 
 

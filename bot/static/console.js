@@ -1,5 +1,9 @@
 /* kefu agent console: log in, the live queue, a conversation beside its handoff packet, claim,
- * reply, private notes, resolve, return to the bot, canned replies and knowledge drafts.
+ * reply, private notes, resolve, return to the bot, assign / transfer / unassign, canned
+ * replies from the knowledge base, the team's saved replies (typed as /shortcut in the reply
+ * box), the history of every conversation, alerts (sound, desktop notification, a count in the
+ * tab title; each can be switched off) and knowledge drafts. On a phone the queue, the
+ * conversation and the packet are tabs.
  *
  * Labels are bilingual (zh-TW first, then English). Customer and agent text is only ever set
  * with textContent; nothing from the API is parsed as HTML. The transcript is drawn from the
@@ -60,6 +64,10 @@
     $("me").hidden = true;
     $("logout").hidden = true;
     $("presence-box").hidden = true;
+    $("alerts").hidden = true;
+    $("phone-tabs").hidden = true;
+    known = null;
+    agentsLoaded = null;
     $("login-view").hidden = false;
     $("login-message").textContent = message || "";
     $("password").value = "";
@@ -100,6 +108,8 @@
     $("desk").hidden = false;
     $("me").hidden = false;
     $("logout").hidden = false;
+    $("alerts").hidden = false;
+    $("phone-tabs").hidden = false;
     $("me").textContent = (user.display_name || user.username) + " (" + user.username + " · " + user.role + ")";
     $("presence-box").hidden = false;
     $("presence").value = "online";
@@ -128,6 +138,7 @@
       try { frame = JSON.parse(message.data); } catch (e) { return; }
       if (frame.kind === "queue" && frame.data) {
         $("queue-state").textContent = "";
+        noticeQueue(frame.data.conversations || []);
         renderQueue(frame.data.conversations || []);
         loadOfflineMessages();
       }
@@ -349,6 +360,9 @@
     document.querySelectorAll("#queue button.entry").forEach(function (b) {
       b.setAttribute("aria-current", String(b.getAttribute("data-conversation-id") === id));
     });
+    showPane("conversation");
+    closeSlash();
+    $("transfer-box").open = false;
     $("pick-hint").hidden = true;
     $("conversation").hidden = false;
     $("conversation").setAttribute("data-conversation-id", id);
@@ -361,6 +375,7 @@
     return api("GET", "/api/agent/conversations/" + encodeURIComponent(id)).then(function (view) {
       if (current !== c) return;
       c.status = view.conversation.status;
+      c.language = view.conversation.language || null;
       c.agentName = view.conversation.agent_name || null;
       renderPacket(view.packet || {}, view.conversation);
       loadOrders(c);
@@ -491,15 +506,16 @@
         break;
       case "status_changed":
         if (d.to_status === "with_agent") {
-          c.assignee = agentFromActor(d.actor) || c.assignee;
-          c.agentName = d.agent_name || c.agentName;
+          c.assignee = d.assignee || agentFromActor(d.actor) || c.assignee;
+          c.agentName = d.assignee_name || d.agent_name || c.agentName;
         } else {
           c.assignee = null;
         }
         c.status = d.to_status;
         item = el("li", { class: "system status-line", text: "狀態 Status: " + label(STATUSES, d.from_status) + " → " +
           label(STATUSES, d.to_status) + (d.reason ? " · " + d.reason : "") +
-          (d.agent_name ? " · " + d.agent_name : d.actor ? " · " + d.actor : "") + " · " + at });
+          (d.agent_name ? " · " + d.agent_name : d.actor ? " · " + d.actor : "") +
+          (d.assignee_name || d.assignee ? " → " + (d.assignee_name || d.assignee) : "") + " · " + at });
         break;
       case "agent_replied":
         item = el("li", { class: "agent" }, who((d.agent_name || d.agent || "專人 Agent") + " · " + at),
@@ -551,6 +567,12 @@
     $("resolve").disabled = !canMove;
     $("return").disabled = !canMove;
     $("send").disabled = !own;
+    $("unassign").disabled = !(status === "with_agent" && (own || admin));
+    var canGive = (status === "with_agent" && (own || admin)) || (status === "waiting" && admin);
+    $("transfer-box").hidden = !canGive;
+    if (!canGive) $("transfer-box").open = false;
+    $("transfer-summary").textContent = status === "waiting" ? "指派給 Assign to…" : "轉給同事 Transfer to a colleague…";
+    $("transfer-note").hidden = status === "waiting";
     var text = "狀態 Status: " + label(STATUSES, status);
     if (status === "with_agent") {
       text += own ? " · 由您處理 You own it" : " · " + (c.agentName || c.assignee || "") + " 處理中 has it";
@@ -683,6 +705,7 @@
   });
   $("resolve").addEventListener("click", function () { act(this, "/resolve"); });
   $("return").addEventListener("click", function () { act(this, "/return-to-bot"); });
+  $("unassign").addEventListener("click", function () { act(this, "/unassign"); });
 
   function insertReply(text, replace) {
     var box = $("reply");
@@ -714,6 +737,7 @@
   });
 
   $("reply").addEventListener("keydown", function (event) {
+    if (slashKey(event)) return;
     // Enter sends, Shift+Enter is a new line, Enter that ends an IME composition picks characters.
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();
@@ -722,6 +746,7 @@
   });
 
   $("reply").addEventListener("input", function () {
+    slashLookup();
     var c = current;
     if (!c || !mine(c)) return;
     var now = Date.now();
@@ -827,6 +852,497 @@
   $("canned-q").addEventListener("keydown", function (event) {
     if (event.key === "Enter") { event.preventDefault(); clearTimeout(cannedTimer); searchCanned(this.value); }
   });
+
+  // ---- phone tabs and pane tabs -------------------------------------------------------------
+
+  function showPane(name) {
+    $("desk").setAttribute("data-phone-pane", name);
+    document.querySelectorAll("#phone-tabs [role=tab]").forEach(function (tab) {
+      tab.setAttribute("aria-selected", String(tab.getAttribute("data-pane") === name));
+    });
+  }
+
+  document.querySelectorAll("#phone-tabs [role=tab]").forEach(function (tab) {
+    tab.addEventListener("click", function () { showPane(tab.getAttribute("data-pane")); });
+  });
+
+  /* Tabs whose buttons name their panel in aria-controls; `onShow(id)` when one opens. */
+  function tabGroup(ids, onShow) {
+    ids.forEach(function (id) {
+      $(id).addEventListener("click", function () {
+        ids.forEach(function (other) {
+          var chosen = other === id;
+          $(other).setAttribute("aria-selected", String(chosen));
+          $($(other).getAttribute("aria-controls")).hidden = !chosen;
+        });
+        if (onShow) onShow(id);
+      });
+    });
+  }
+
+  tabGroup(["tab-queue", "tab-history"], function (id) {
+    if (id === "tab-history") $("history-q").focus();
+  });
+  tabGroup(["tab-kb", "tab-saved"], function (id) {
+    if (id === "tab-saved") loadSaved($("saved-q").value);
+  });
+
+  // ---- alerts -------------------------------------------------------------------------------
+
+  var ALERTS_KEY = "kefu.console.alerts";
+  var BASE_TITLE = document.title;
+  var alertPrefs = readPrefs();
+  var unseen = 0;
+  var known = null; // {id: {status, agent, count}} as the last queue frame had them
+  var audio = null;
+  // what was raised, and how (for a person checking the settings, and for tests)
+  var raised = [];
+  window.kefuConsole = { alerts: raised };
+
+  function readPrefs() {
+    var prefs = { sound: true, desktop: true, title: true };
+    try {
+      var saved = JSON.parse(localStorage.getItem(ALERTS_KEY) || "{}");
+      Object.keys(prefs).forEach(function (k) { if (typeof saved[k] === "boolean") prefs[k] = saved[k]; });
+    } catch (e) { /* a broken value: the defaults */ }
+    return prefs;
+  }
+
+  function savePrefs() {
+    try { localStorage.setItem(ALERTS_KEY, JSON.stringify(alertPrefs)); } catch (e) { /* private mode */ }
+  }
+
+  [["alert-sound", "sound"], ["alert-desktop", "desktop"], ["alert-title", "title"]].forEach(function (pair) {
+    var box = $(pair[0]);
+    box.checked = alertPrefs[pair[1]];
+    box.addEventListener("change", function () {
+      alertPrefs[pair[1]] = box.checked;
+      savePrefs();
+      if (pair[1] === "title" && !box.checked) seen();
+      permissionState();
+    });
+  });
+
+  function permissionState() {
+    var state = $("alert-state");
+    if (!("Notification" in window)) {
+      $("alert-permission").hidden = true;
+      state.textContent = "這個瀏覽器不支援桌面通知。 This browser has no desktop notifications.";
+      return;
+    }
+    $("alert-permission").hidden = Notification.permission !== "default";
+    state.textContent = Notification.permission === "denied"
+      ? "瀏覽器已封鎖通知，請在網站設定中允許。 The browser blocks notifications; allow them in the site settings."
+      : Notification.permission === "granted" ? "桌面通知已允許。 Desktop notifications are allowed." : "";
+  }
+  permissionState();
+
+  $("alert-permission").addEventListener("click", function () {
+    // asked only on a click: browsers refuse (and users dislike) a prompt out of nowhere
+    var asked = Notification.requestPermission(permissionState);
+    if (asked && asked.then) asked.then(permissionState);
+  });
+
+  function updateTitle() {
+    document.title = (unseen && alertPrefs.title ? "(" + unseen + ") " : "") + BASE_TITLE;
+  }
+
+  function seen() {
+    if (!unseen) return;
+    unseen = 0;
+    updateTitle();
+  }
+
+  // The agent is back: the count clears. The first gesture also opens the audio output,
+  // which browsers allow only after one.
+  function attention() {
+    seen();
+    if (!audio && (window.AudioContext || window.webkitAudioContext)) {
+      try { audio = new (window.AudioContext || window.webkitAudioContext)(); } catch (e) { audio = null; }
+    }
+  }
+  document.addEventListener("pointerdown", attention, true);
+  document.addEventListener("keydown", attention, true);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) seen(); });
+
+  /* A short two-tone chime, made on the spot (no sound file). */
+  function chime() {
+    if (!audio) return false;
+    try {
+      if (audio.state === "suspended") audio.resume();
+      var t = audio.currentTime;
+      [880, 1320].forEach(function (hz, i) {
+        var osc = audio.createOscillator();
+        var gain = audio.createGain();
+        var at = t + i * 0.16;
+        osc.type = "sine";
+        osc.frequency.value = hz;
+        gain.gain.setValueAtTime(0.0001, at);
+        gain.gain.exponentialRampToValueAtTime(0.25, at + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.3);
+        osc.connect(gain);
+        gain.connect(audio.destination);
+        osc.start(at);
+        osc.stop(at + 0.32);
+      });
+      return true;
+    } catch (e) { return false; }
+  }
+
+  var ALERT_TEXTS = {
+    handoff: "新的轉接 · New handoff",
+    assigned: "指派給您的對話 · Assigned to you",
+    message: "客戶新訊息 · New customer message"
+  };
+
+  function raise(kind, entry) {
+    var how = [];
+    if (alertPrefs.title) { unseen += 1; updateTitle(); how.push("title"); }
+    if (alertPrefs.sound && chime()) how.push("sound");
+    if (alertPrefs.desktop && "Notification" in window && Notification.permission === "granted" &&
+        (document.hidden || !document.hasFocus())) {
+      try {
+        var note = new Notification("kefu · " + ALERT_TEXTS[kind], {
+          body: shorten(entry.last_message || "", 120), tag: kind + ":" + entry.id
+        });
+        note.onclick = function () { window.focus(); openConversation(entry.id); note.close(); };
+        how.push("desktop");
+      } catch (e) { /* some browsers allow notifications only from a service worker */ }
+    }
+    raised.push({ kind: kind, conversation: entry.id, how: how });
+  }
+
+  /* Compares a queue frame with the last one: a new handoff, a conversation newly given to
+   * me, and a new customer message in one of mine each raise an alert. */
+  function noticeQueue(entries) {
+    var next = {};
+    entries.forEach(function (e) {
+      next[e.id] = { status: e.status, agent: e.agent, count: e.customer_messages || 0 };
+    });
+    if (known && me) {
+      entries.forEach(function (e) {
+        var before = known[e.id];
+        var mineNow = e.status === "with_agent" && e.agent === me.username;
+        if (e.status === "waiting" && (!before || before.status !== "waiting")) {
+          raise("handoff", e);
+        } else if (mineNow && (!before || before.agent !== me.username)) {
+          raise("assigned", e);
+        } else if (mineNow && before && (e.customer_messages || 0) > before.count) {
+          raise("message", e);
+        }
+      });
+    }
+    known = next;
+  }
+
+  // ---- assign, transfer ---------------------------------------------------------------------
+
+  var agentsLoaded = null;
+
+  function loadAgents() {
+    agentsLoaded = api("GET", "/api/agent/agents").then(function (found) {
+      var select = $("transfer-to");
+      var chosen = select.value;
+      clear(select);
+      ((found && found.agents) || []).forEach(function (a) {
+        if (current && a.username === current.assignee) return;
+        select.appendChild(el("option", {
+          value: a.username,
+          text: a.display_name + " (" + a.username + ") · " + (a.online ? "在線 online" : "離線 offline") +
+            " · " + a.in_hand + " 件 in hand"
+        }));
+      });
+      if (chosen) select.value = chosen;
+    }, function (err) { $("action-error").textContent = errorText(err); agentsLoaded = null; });
+    return agentsLoaded;
+  }
+
+  $("transfer-box").addEventListener("toggle", function () { if (this.open) loadAgents(); });
+
+  $("transfer-go").addEventListener("click", function () {
+    var c = current;
+    var to = $("transfer-to").value;
+    if (!c || !to) return;
+    var waiting = c.status === "waiting";
+    var body = waiting ? { agent: to } : { agent: to, note: $("transfer-note").value.trim() };
+    $("action-error").textContent = "";
+    var button = this;
+    button.disabled = true;
+    api("POST", "/api/agent/conversations/" + encodeURIComponent(c.id) + (waiting ? "/assign" : "/transfer"), body)
+      .then(function (result) {
+        $("transfer-note").value = "";
+        $("transfer-box").open = false;
+        if (current !== c) return;
+        c.status = result.status;
+        c.assignee = to;
+        c.agentName = result.agent_name || to;
+        updateControls();
+      }, function (err) {
+        if (current === c) $("action-error").textContent = errorText(err);
+      }).finally(function () { button.disabled = false; });
+  });
+
+  // ---- history ------------------------------------------------------------------------------
+
+  var HISTORY_PAGE = 20;
+  var historyOffset = 0;
+  var historyAsked = 0;
+
+  /* The start of a day picked in a date field, in the browser's time zone, as ISO. */
+  function dayStart(value, plusDays) {
+    if (!value) return null;
+    var d = new Date(value + "T00:00:00");
+    if (isNaN(d)) return null;
+    d.setDate(d.getDate() + (plusDays || 0));
+    return d.toISOString();
+  }
+
+  function searchHistory(offset) {
+    var params = [];
+    function add(name, value) { if (value) params.push(name + "=" + encodeURIComponent(value)); }
+    add("q", $("history-q").value.trim());
+    add("customer_id", $("history-customer").value.trim());
+    add("tag", $("history-tag").value.trim());
+    add("status", $("history-status").value);
+    add("channel", $("history-channel").value.trim());
+    add("start", dayStart($("history-from").value, 0));
+    add("end", dayStart($("history-to").value, 1)); // the whole last day
+    params.push("limit=" + HISTORY_PAGE, "offset=" + offset);
+    var ask = ++historyAsked;
+    $("history-state").textContent = "搜尋中… Searching…";
+    api("GET", "/api/agent/conversations/search?" + params.join("&")).then(function (page) {
+      if (ask !== historyAsked) return;
+      historyOffset = offset;
+      renderHistory(page);
+    }, function (err) {
+      if (ask !== historyAsked) return;
+      $("history-state").textContent = errorText(err);
+    });
+  }
+
+  function renderHistory(page) {
+    var list = $("history-results");
+    clear(list);
+    var found = page.conversations || [];
+    $("history-state").textContent = page.total
+      ? "共 " + page.total + " 段，第 " + (page.offset + 1) + "–" + (page.offset + found.length) + " 段 · " +
+        page.total + " found, " + (page.offset + 1) + "–" + (page.offset + found.length) + " shown"
+      : "沒有符合的對話。 No conversation matches.";
+    found.forEach(function (c) {
+      list.appendChild(el("li", null, el("button", {
+        type: "button", class: "found", "data-conversation-id": c.id,
+        onclick: function () { openConversation(c.id); }
+      },
+        el("span", { class: "line1" },
+          el("span", { class: "tag", text: label(STATUSES, c.status) }),
+          el("span", { text: " " + when(c.created_at) + " " }),
+          el("span", { class: "muted", text: [c.channel, c.customer_id, c.agent_name].filter(Boolean).join(" · ") })),
+        el("span", { class: "last", text: c.first_message || "—" }),
+        (c.tags || []).length ? el("span", { class: "muted tags", text: "🏷 " + c.tags.join(" · ") }) : null)));
+    });
+    $("history-prev").disabled = page.offset <= 0;
+    $("history-next").disabled = page.offset + found.length >= page.total;
+  }
+
+  $("history-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    searchHistory(0);
+  });
+  $("history-prev").addEventListener("click", function () { searchHistory(Math.max(0, historyOffset - HISTORY_PAGE)); });
+  $("history-next").addEventListener("click", function () { searchHistory(historyOffset + HISTORY_PAGE); });
+
+  // ---- saved replies ------------------------------------------------------------------------
+
+  var savedAsked = 0;
+  var savedTimer = null;
+  var editing = null; // the saved reply being edited, or null for a new one
+
+  function replyLanguage() {
+    var language = (current && current.language) || "";
+    return /^en/i.test(language) ? "en" : "zh";
+  }
+
+  function loadSaved(q) {
+    var ask = ++savedAsked;
+    $("saved-state").textContent = "載入中… Loading…";
+    api("GET", "/api/agent/saved-replies?q=" + encodeURIComponent((q || "").trim()) + "&language=" + replyLanguage())
+      .then(function (found) {
+        if (ask !== savedAsked) return;
+        renderSaved((found && found.replies) || []);
+      }, function (err) {
+        if (ask !== savedAsked) return;
+        $("saved-state").textContent = errorText(err);
+      });
+  }
+
+  function renderSaved(replies) {
+    var list = $("saved-list");
+    clear(list);
+    $("saved-state").textContent = replies.length
+      ? replies.length + " 則 saved replies · 在回覆框輸入 / 加快捷鍵即可插入 Type / and the shortcut in the reply box"
+      : "還沒有常用回覆，請在下方新增。 No saved replies yet; add one below.";
+    replies.forEach(function (r) {
+      var remove = el("button", { type: "button", class: "delete", text: "刪除 Delete" });
+      remove.addEventListener("click", function () {
+        if (remove.getAttribute("data-armed") !== "true") {
+          remove.setAttribute("data-armed", "true");
+          remove.textContent = "確定刪除？ Really delete?";
+          return;
+        }
+        api("DELETE", "/api/agent/saved-replies/" + encodeURIComponent(r.id)).then(function () {
+          if (editing && editing.id === r.id) resetSavedForm();
+          loadSaved($("saved-q").value);
+        }, function (err) { $("saved-state").textContent = errorText(err); });
+      });
+      list.appendChild(el("li", { "data-shortcut": r.shortcut },
+        el("span", { class: "sc", text: "/" + r.shortcut }),
+        el("span", { text: " " + r.title + " · " + (r.language === "en" ? "English" : "中文") }),
+        el("span", { class: "snippet", text: shorten(r.text, 200) }),
+        el("span", { class: "muted", text: "由 by " + r.updated_by + " · " + when(r.updated_at) + " " }),
+        el("div", { class: "row" },
+          el("button", { type: "button", class: "insert", text: "插入 Insert", onclick: function () { insertReply(r.text, false); } }),
+          el("button", { type: "button", class: "edit", text: "編輯 Edit", onclick: function () { editSaved(r); } }),
+          remove)));
+    });
+  }
+
+  function editSaved(r) {
+    editing = r;
+    $("saved-shortcut").value = "/" + r.shortcut;
+    $("saved-title").value = r.title;
+    $("saved-text").value = r.text;
+    $("saved-language").value = r.language;
+    $("saved-form-title").textContent = "編輯 /" + r.shortcut + " · Edit";
+    $("saved-cancel").hidden = false;
+    $("saved-error").textContent = "";
+    $("saved-shortcut").focus();
+  }
+
+  function resetSavedForm() {
+    editing = null;
+    ["saved-shortcut", "saved-title", "saved-text"].forEach(function (id) { $(id).value = ""; });
+    $("saved-language").value = replyLanguage();
+    $("saved-form-title").textContent = "新增常用回覆 New saved reply";
+    $("saved-cancel").hidden = true;
+  }
+
+  $("saved-cancel").addEventListener("click", function () { resetSavedForm(); $("saved-error").textContent = ""; });
+
+  $("saved-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var body = {
+      shortcut: $("saved-shortcut").value,
+      title: $("saved-title").value,
+      text: $("saved-text").value,
+      language: $("saved-language").value
+    };
+    var request = editing
+      ? api("PATCH", "/api/agent/saved-replies/" + encodeURIComponent(editing.id), body)
+      : api("POST", "/api/agent/saved-replies", body);
+    $("saved-error").textContent = "";
+    $("saved-save").disabled = true;
+    request.then(function (saved) {
+      resetSavedForm();
+      $("saved-state").textContent = "已儲存 /" + saved.shortcut + " · Saved";
+      loadSaved($("saved-q").value);
+    }, function (err) {
+      $("saved-error").textContent = errorText(err); // what was typed stays in the form
+    }).finally(function () { $("saved-save").disabled = false; });
+  });
+
+  $("saved-q").addEventListener("input", function () {
+    clearTimeout(savedTimer);
+    var q = this.value;
+    savedTimer = setTimeout(function () { loadSaved(q); }, 250);
+  });
+
+  // ---- /shortcut in the reply box -----------------------------------------------------------
+
+  var slash = { items: [], index: 0, token: null, asked: 0 };
+
+  /* The "/word" just before the caret, or null. The slash starts the text or follows a space,
+   * punctuation or a Chinese character (zh-TW has no spaces: 您好！/退貨), never a letter,
+   * digit, ":" or "/" (a fraction, a link). */
+  function slashToken() {
+    var box = $("reply");
+    var at = box.selectionStart;
+    if (at !== box.selectionEnd) return null;
+    var found = /(^|[^A-Za-z0-9\/:.])\/([^\s\/]*)$/.exec(box.value.slice(0, at));
+    return found ? { start: at - found[2].length - 1, end: at, q: found[2] } : null;
+  }
+
+  function closeSlash() {
+    slash.items = [];
+    slash.token = null;
+    slash.asked++;
+    $("slash-menu").hidden = true;
+    clear($("slash-menu"));
+    $("reply").removeAttribute("aria-activedescendant");
+  }
+
+  function slashLookup() {
+    var token = slashToken();
+    if (!token) { closeSlash(); return; }
+    var ask = ++slash.asked;
+    api("GET", "/api/agent/saved-replies?shortcut=true&limit=8&language=" + replyLanguage() +
+        "&q=" + encodeURIComponent("/" + token.q)).then(function (found) {
+      if (ask !== slash.asked) return;
+      var items = (found && found.replies) || [];
+      if (!items.length) { closeSlash(); return; }
+      slash.items = items;
+      slash.index = 0;
+      slash.token = token;
+      drawSlash();
+    }, function () { if (ask === slash.asked) closeSlash(); });
+  }
+
+  function drawSlash() {
+    var menu = $("slash-menu");
+    clear(menu);
+    slash.items.forEach(function (r, i) {
+      var option = el("li", { role: "option", id: "slash-" + i, "aria-selected": String(i === slash.index) },
+        el("span", { class: "sc", text: "/" + r.shortcut }),
+        el("span", { text: r.title }),
+        el("span", { class: "snippet", text: shorten(r.text, 90) }));
+      option.addEventListener("mousedown", function (event) { event.preventDefault(); });
+      option.addEventListener("click", function () { slash.index = i; pickSlash(); });
+      menu.appendChild(option);
+    });
+    menu.hidden = false;
+    $("reply").setAttribute("aria-activedescendant", "slash-" + slash.index);
+  }
+
+  function pickSlash() {
+    var r = slash.items[slash.index];
+    var token = slashToken() || slash.token;
+    if (!r || !token) { closeSlash(); return; }
+    var box = $("reply");
+    box.value = box.value.slice(0, token.start) + r.text + box.value.slice(token.end);
+    var caret = token.start + r.text.length;
+    box.setSelectionRange(caret, caret);
+    closeSlash();
+    box.focus();
+  }
+
+  /* Keys while the menu is open: arrows move, Enter or Tab inserts, Escape closes. */
+  function slashKey(event) {
+    if ($("slash-menu").hidden || !slash.items.length || event.isComposing || event.keyCode === 229) return false;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      var step = event.key === "ArrowDown" ? 1 : -1;
+      slash.index = (slash.index + step + slash.items.length) % slash.items.length;
+      drawSlash();
+    } else if (event.key === "Enter" || event.key === "Tab") {
+      pickSlash();
+    } else if (event.key === "Escape") {
+      closeSlash();
+    } else {
+      return false;
+    }
+    event.preventDefault();
+    return true;
+  }
+
+  $("reply").addEventListener("blur", function () { setTimeout(closeSlash, 150); });
 
   // ---- start ------------------------------------------------------------------------------
 

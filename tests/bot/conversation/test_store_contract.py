@@ -20,6 +20,7 @@ import bot.access.accounts  # (its tables are in the schema)
 import bot.access.audit
 import bot.channels.records  # (its tables are in the schema)
 import bot.customers.identities  # (its tables are in the schema)
+import bot.desk.saved_replies  # (its table is in the schema)
 import bot.desk.schedule  # noqa: F401 (its table is in the schema)
 import knowledge.drafts  # noqa: F401 (its table is in the schema)
 from bot.conversation.events import (
@@ -368,6 +369,7 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "identity_events",
         "link_codes",
         "shop_settings",
+        "saved_replies",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",
@@ -478,3 +480,89 @@ def test_an_unregistered_event_type_is_refused(sql_url: str, open_sql_store: Ope
     with pytest.raises(ValueError, match="register"):
         store.append(Unregistered(conversation_id=conversation.id))
     assert [r.seq for r in store.events(conversation.id)] == [1]
+
+
+# ---- searching every conversation -----------------------------------------------------------
+
+
+def test_search_finds_conversations_by_customer_text_status_channel_and_date(
+    store: ConversationStore,
+):
+    from bot.conversation.events import AgentReplied
+    from bot.conversation.store import ConversationQuery
+
+    returns = store.create("web", customer_id="c-1", language="zh-TW")
+    store.append(said(returns.id, "我想退貨，RETURN 訂單 A100"))
+    store.transition(returns.id, S.WAITING, reason="customer_request", actor="customer")
+    store.transition(
+        returns.id, S.WITH_AGENT, actor="agent:alice", assignee="alice", assignee_name="Alice"
+    )
+    store.append(
+        AgentReplied(
+            conversation_id=returns.id,
+            text="已為您登記 100% 退款",
+            agent="alice",
+            agent_name="Alice",
+        )
+    )
+    store.transition(returns.id, S.RESOLVED, actor="agent:alice")
+    line = store.create("line", customer_id="c-2", language="en")
+    store.append(said(line.id, "where is my parcel?"))
+    other = store.create("web", customer_id="c-2")
+
+    def ids(**fields: Any) -> list[str]:
+        page = store.search(ConversationQuery(**fields))
+        assert page.total >= len(page.conversations)
+        return [c.id for c in page.conversations]
+
+    # the most recently active first
+    assert ids() == [other.id, line.id, returns.id]
+    assert ids(customer_id="c-2") == [other.id, line.id]
+    assert ids(text="退貨") == [returns.id]
+    assert ids(text="return") == [returns.id]  # any case
+    assert ids(text="100%") == [returns.id]  # an agent's words; % is a character, not a wildcard
+    assert ids(text="1%") == []
+    assert ids(text="PARCEL") == [line.id]
+    assert ids(status=S.RESOLVED) == [returns.id]
+    assert ids(channel="line") == [line.id]
+    assert ids(channel="web", customer_id="c-2") == [other.id]
+    assert ids(start=returns.created_at, end=line.created_at) == [returns.id]
+    assert ids(start=other.created_at) == [other.id]
+    assert ids(text="退貨", status=S.BOT) == []
+
+    first = store.search(ConversationQuery(limit=2))
+    second = store.search(ConversationQuery(limit=2, offset=2))
+    assert first.total == second.total == 3
+    assert [c.id for c in first.conversations + second.conversations] == [
+        other.id,
+        line.id,
+        returns.id,
+    ]
+    assert store.get(returns.id).assignee is None  # resolved: nobody has it
+
+
+def test_a_move_to_an_agent_names_the_assignee_in_the_log(store: ConversationStore):
+    c = store.create("web")
+    store.transition(c.id, S.WAITING)
+    store.transition(
+        c.id,
+        S.WITH_AGENT,
+        actor="agent:carol",
+        agent_name="Carol",
+        assignee="bob",
+        assignee_name="Bob",
+    )
+    assert store.get(c.id).assignee == "bob"
+    moved = store.events(c.id)[-1].event
+    assert isinstance(moved, StatusChanged)
+    assert (moved.actor, moved.agent_name, moved.assignee, moved.assignee_name) == (
+        "agent:carol",
+        "Carol",
+        "bob",
+        "Bob",
+    )
+    store.transition(c.id, S.WAITING, actor="agent:bob")
+    back = store.events(c.id)[-1].event
+    assert isinstance(back, StatusChanged) and back.assignee is None
+    assert "assignee" not in back.payload()
+    assert store.get(c.id).assignee is None
