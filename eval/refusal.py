@@ -43,7 +43,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bot.answering.answerer import CLOSEST_MATCH, Answerer, AnswerPolicy
 from bot.answering.classifier import AnswerClassifier, ClassifierSlot, fit_answer_classifier
-from bot.answering.language import CustomerLanguage
+from bot.answering.language import CustomerLanguage, detect_customer_language
 from bot.answering.refusal import (
     GENERAL_FEATURES,
     WITH_CLASSIFIER,
@@ -207,7 +207,7 @@ HELD_OUT = 0.25  # share of a data set's items taken out of its knowledge base
 ANSWERABLE, NEAR, FAR = "answerable", "near", "far"
 FAR_LINES = 1000
 # Stored signals of an older recipe are collected again.
-SIGNALS_VERSION = "standing on its language's scale, lead alone"
+SIGNALS_VERSION = "content coverage, reach agreement, each question in its own language"
 
 
 @dataclass
@@ -221,6 +221,9 @@ class NearSet:
     chunks: list[Chunk]  # the kept items only
     probes: dict[str, list[Probe]]  # kind → questions
     notes: dict[str, Any] = field(default_factory=dict)
+    # Questions in both languages (the demo shop's): each is asked in the language it is
+    # written in, as the bot detects it, not in the set's.
+    mixed: bool = False
 
     def capped(self, limit: int | None) -> NearSet:
         if not limit:
@@ -331,7 +334,8 @@ def near_shop(root: Path) -> NearSet:
         if c.metadata.get("question") and c.metadata.get("answer")
     }
     far = _lines(root / "crosswoz_utterances") + _smp_chat(root / "smp2017_ecdt")
-    return _split("shop", "zh", items.chunks, questions, far, {"faq_rows": len(rows)}, rows)
+    split = _split("shop", "zh", items.chunks, questions, far, {"faq_rows": len(rows)}, rows)
+    return replace(split, mixed=True)
 
 
 NEAR_SETS = {
@@ -351,11 +355,19 @@ def _label(answerer: Answerer, item_id: str) -> str | None:
     return str(found[item_id].metadata.get("label")) if item_id in found else None
 
 
-def collect(answerer: Answerer, probes: Sequence[Probe], language: CustomerLanguage) -> list[dict]:
+def asked_in(text: str, language: CustomerLanguage, mixed: bool) -> CustomerLanguage:
+    """The language a question is asked in: the set's, or in a set of both languages the one
+    the bot detects (as it does for every customer message)."""
+    return detect_customer_language(text, language) if mixed else language
+
+
+def collect(
+    answerer: Answerer, probes: Sequence[Probe], language: CustomerLanguage, mixed: bool = False
+) -> list[dict]:
     """Signals of each probe's best candidate, and whether that candidate is right."""
     rows = []
     for i, probe in enumerate(probes):
-        attempt = answerer.attempt(probe.text, language)
+        attempt = answerer.attempt(probe.text, asked_in(probe.text, language, mixed))
         values = attempt.verdict.signals
         top = attempt.candidates[0].best.metadata.get("label") if attempt.candidates else None
         rows.append(
@@ -668,7 +680,7 @@ def prepare_near(name: str, root: Path, limit: int | None, cache: Path) -> NearP
         rows = []
         for kind, probes in chosen.probes.items():
             log.info("%s: collecting signals of %d %s questions", name, len(probes), kind)
-            for row in collect(answerer, probes, chosen.language):
+            for row in collect(answerer, probes, chosen.language, chosen.mixed):
                 rows.append({**row, "kind": kind})
         stored.write_text(json.dumps(rows), encoding="utf-8")
     return NearPrepared(name, chosen, retriever, slot, rows, build)
@@ -688,6 +700,14 @@ def _near_rates(rows: list[dict], probs: list[float], threshold: float) -> dict[
     }
 
 
+def signal_matrix(rows: list[dict], features: Sequence[str]) -> np.ndarray:
+    """The rows' signals as a matrix; a signal a turn does not have (coverage across languages,
+    standing without a scale) is the signal's mean, as `LanguageModel.probability` reads it."""
+    x = np.array([[r["signals"].get(f, np.nan) for f in features] for r in rows], dtype=float)
+    means = np.nanmean(np.where(np.isnan(x).all(axis=0), 0.0, x), axis=0)
+    return np.where(np.isnan(x), means, x)
+
+
 def fit_general(
     sets: dict[str, list[dict]],
     name: str,
@@ -705,7 +725,7 @@ def fit_general(
 
     features = list(features)
     rows = [r for mine in sets.values() for r in mine]
-    x = np.array([[r["signals"].get(f, 0.0) for f in features] for r in rows])
+    x = signal_matrix(rows, features)
     y = np.array([r["correct"] for r in rows])
     weights = []
     for mine in sets.values():
@@ -744,7 +764,8 @@ def judge_near(prepared: NearPrepared, model: LanguageModel) -> dict[str, Any]:
         counts = {"answered_right": 0, "answered_wrong": 0, "band": 0, "band_right": 0}
         counts.update({"clarifying": 0, "refused": 0})
         for probe in probes:
-            outcome = answerer.answer(probe.text, chosen.language)
+            language = asked_in(probe.text, chosen.language, chosen.mixed)
+            outcome = answerer.answer(probe.text, language)
             labels = [_label(answerer, c.item_id) for c in outcome.citations]
             right = bool(labels) and labels[0] in (probe.gold or ())
             if outcome.decision == Decision.ANSWERED:
