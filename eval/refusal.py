@@ -803,13 +803,104 @@ def _shipped_rates(prepared: NearPrepared) -> dict[str, float]:
     return {k: round(v, 4) for k, v in _near_rates(prepared.rows, probs, thresholds[0]).items()}
 
 
-def run_near(names: Sequence[str], root: Path, limit: int | None, cache: Path) -> dict:
+# Signal sets compared by `--compare-features` (each fitted leaving one data set out).
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "previous": ("margin", "similarity_lead", "specific_coverage", "rank_agreement"),
+    "content coverage": ("margin", "similarity_lead", "content_coverage", "rank_agreement"),
+    "content coverage, reach": ("margin", "similarity_lead", "content_coverage", "reach_agreement"),
+    "previous + standing": (
+        "margin",
+        "similarity_lead",
+        "specific_coverage",
+        "rank_agreement",
+        "standing",
+    ),
+    "content coverage + standing": (
+        "margin",
+        "similarity_lead",
+        "content_coverage",
+        "rank_agreement",
+        "standing",
+    ),
+    "content coverage, reach + standing": (
+        "margin",
+        "similarity_lead",
+        "content_coverage",
+        "reach_agreement",
+        "standing",
+    ),
+}
+
+
+def compare_features(prepared: Sequence[NearPrepared]) -> list[dict[str, Any]]:
+    """Each signal set of FEATURE_SETS, fitted with one data set left out at a time and read on
+    the stored signals of the set left out (one threshold for refusing, the band's upper end
+    for answering; no clarifying between close answers): a quick comparison that needs no
+    answering, which `--features` then measures through the real answerer."""
+    out = []
+    for name, features in FEATURE_SETS.items():
+        per_set = {}
+        for held in prepared:
+            others = {p.name: p.rows for p in prepared if p is not held}
+            model = fit_general(others, "+".join(others), features=features)
+            probs = [model.probability(r["signals"]) for r in held.rows]
+            answering = _near_rates(held.rows, probs, model.confident or model.threshold)
+            refusing = _near_rates(held.rows, probs, model.threshold)
+            per_set[held.name] = {
+                "answered_right": round(answering["answered_right"], 4),
+                "near_refused": round(refusing["near_refused"], 4),
+                "near_held_back": round(answering["near_refused"], 4),
+                "far_refused": round(refusing["far_refused"], 4),
+            }
+        out.append({"features": name, "signals": list(features), "held_out": per_set})
+        print(json.dumps(out[-1]), flush=True)
+    return out
+
+
+def features_markdown(compared: list[dict[str, Any]], command: str) -> str:
+    names = list(compared[0]["held_out"]) if compared else []
+    lines = [
+        "# Refusal signals compared, one data set left out",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Read on the stored signals of the set left out: answered right = its best item right "
+        "and the probability at or above the band's upper end; near refused = below the "
+        "refusal threshold; no clarifying between close answers.",
+        "",
+        "| signals | answered right mean / worst | near refused mean / worst | far refused mean | "
+        + " | ".join(names)
+        + " |",
+        "|---|---:|---:|---:|" + "---|" * len(names),
+    ]
+    for c in compared:
+        held = c["held_out"]
+        right = [v["answered_right"] for v in held.values()]
+        near = [v["near_refused"] for v in held.values()]
+        far = [v["far_refused"] for v in held.values()]
+        cells = " | ".join(
+            f"{held[n]['answered_right']:.3f} / {held[n]['near_refused']:.3f}" for n in names
+        )
+        lines.append(
+            f"| {c['features']} | {np.mean(right):.3f} / {min(right):.3f} | "
+            f"{np.mean(near):.3f} / {min(near):.3f} | {np.mean(far):.3f} | {cells} |"
+        )
+    return "\n".join([*lines, ""])
+
+
+def run_near(
+    names: Sequence[str],
+    root: Path,
+    limit: int | None,
+    cache: Path,
+    features: Sequence[str] = GENERAL_FEATURES,
+) -> dict:
     """Leave one data set out: fit on the others, test on it; then fit on all to ship."""
     prepared = [prepare_near(name, root, limit, cache) for name in names]
     results = []
     for held in prepared:
         others = {p.name: p.rows for p in prepared if p is not held}
-        model = fit_general(others, "+".join(others))
+        model = fit_general(others, "+".join(others), features=features)
         log.info(
             "%s held out: threshold %s, confident %s", held.name, model.threshold, model.confident
         )
@@ -837,7 +928,7 @@ def run_near(names: Sequence[str], root: Path, limit: int | None, cache: Path) -
             }
         )
         print(json.dumps({k: v for k, v in results[-1].items() if k != "curve"}), flush=True)
-    everything = fit_general({p.name: p.rows for p in prepared}, "+".join(names))
+    everything = fit_general({p.name: p.rows for p in prepared}, "+".join(names), features=features)
     # Knowledge with an answer classifier (many phrasings per answer) also gets a model that
     # uses its probability; only CLINC150 has one, so it cannot be judged on a set left out.
     with_classifier = {
@@ -846,7 +937,7 @@ def run_near(names: Sequence[str], root: Path, limit: int | None, cache: Path) -
     classifier_model = None
     if with_classifier:
         classifier_model = fit_general(
-            with_classifier, "+".join(with_classifier), features=(*GENERAL_FEATURES, "classifier")
+            with_classifier, "+".join(with_classifier), features=(*features, "classifier")
         )
     for p, r in zip(prepared, results, strict=True):
         model = everything
@@ -959,7 +1050,20 @@ def near_markdown(run: dict, command: str) -> str:
 def near_main(args: argparse.Namespace) -> int:
     root = args.data_root or default_root()
     names = args.dataset or list(NEAR_SETS)
-    run = run_near(names, root, args.limit, args.cache_dir)
+    if args.compare_features:
+        prepared = [prepare_near(name, root, args.limit, args.cache_dir) for name in names]
+        compared = compare_features(prepared)
+        command = "kefu eval refusal --near-domain --compare-features"
+        command += "".join(f" --dataset {n}" for n in names)
+        command += f" --limit {args.limit}" if args.limit else ""
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / "refusal-features.md").write_text(
+            features_markdown(compared, command), encoding="utf-8"
+        )
+        print(f"report: {args.out_dir / 'refusal-features.md'}")
+        return 0
+    features = FEATURE_SETS[args.features] if args.features else GENERAL_FEATURES
+    run = run_near(names, root, args.limit, args.cache_dir, features)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     command = "kefu eval refusal --near-domain" + "".join(f" --dataset {n}" for n in names)
     command += f" --limit {args.limit}" if args.limit else ""
@@ -1005,6 +1109,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "of fitting at a time (default: all four sets)",
     )
     parser.add_argument("--limit", type=int, default=None, help="questions per half (sampled)")
+    parser.add_argument(
+        "--compare-features",
+        action="store_true",
+        help="with --near-domain: compare the signal sets of FEATURE_SETS on stored signals",
+    )
+    parser.add_argument(
+        "--features",
+        choices=sorted(FEATURE_SETS),
+        default=None,
+        help="with --near-domain: the signal set to fit (default: the shipped model's)",
+    )
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS)

@@ -206,7 +206,9 @@ class HybridRetriever:
         return hits
 
     def _across_languages(
-        self, fused: list[tuple[str, float]], rankings: dict[str, list[tuple[str, float]]],
+        self,
+        fused: list[tuple[str, float]],
+        rankings: dict[str, list[tuple[str, float]]],
         language: str,
     ) -> list[tuple[str, float]]:
         """Fused scores of chunks that a model serving some languages only (MiniLM: English)

@@ -51,9 +51,9 @@ SIGNAL_REASONS = {
 # everyday typo of 嗎 at the end of a question.
 QUESTION_WORDS = frozenset(
     (
-        "什麼 甚麼 什麼樣 怎麼 怎樣 怎麼樣 怎麼辦 如何 哪裡 哪邊 哪些 哪個 哪家 為什麼 為何 是否 可以 "
-        "可不可以 能 能不能 能否 有沒有 是不是 會不會 要不要 想 想要 我想 知道 一下 多少 多久 幾 幾天 "
-        "幾個 呢 嘛 媽 喔 啦 耶 誰 該 應該 辦 弄 "
+        "什麼 甚麼 什麼樣 怎麼 怎樣 怎麼樣 怎麼辦 如何 哪裡 哪邊 哪些 哪個 哪家 為什麼 為何 "
+        "是否 可以 可不可以 能 能不能 能否 有沒有 是不是 會不會 要不要 想 想要 我想 知道 "
+        "一下 多少 多久 幾 幾天 幾個 呢 嘛 媽 喔 啦 耶 誰 該 應該 辦 弄 "
         "there any get need want know someth anyth much mani long way tell"
     ).split()
 )

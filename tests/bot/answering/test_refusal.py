@@ -126,7 +126,13 @@ def test_content_coverage_counts_the_words_of_a_plain_question_not_its_asking_wo
     """請問退貨流程是什麼 is 退貨 and 流程: neither the pairs that straddle two words (貨流, 程是,
     是什) nor 什麼 can be in any answer, and they no longer pull its coverage down."""
     hits = [
-        scored("a", 3.0, "到貨七天內在會員中心申請，退貨流程依畫面指示。", "退貨要怎麼申請？", dense_e5=0.9),
+        scored(
+            "a",
+            3.0,
+            "到貨七天內在會員中心申請，退貨流程依畫面指示。",
+            "退貨要怎麼申請？",
+            dense_e5=0.9,
+        ),
         scored("b", 2.0, "滿 990 元免運。", "運費多少？", dense_e5=0.8),
         scored("c", 1.0, "付款後 3 天內出貨。", "什麼時候出貨？", dense_e5=0.7),
     ]
@@ -148,8 +154,15 @@ def test_coverage_is_left_out_when_the_best_answer_is_in_the_other_language():
 
     hits = [
         row("zh", "點數 12 個月後到期。", "點數會過期嗎？", "zh", dense_e5=1, question_e5=1),
-        row("en", "Two business days.", "How long does delivery take?", "en", dense_minilm=1,
-            dense_e5=2, keyword=1),
+        row(
+            "en",
+            "Two business days.",
+            "How long does delivery take?",
+            "en",
+            dense_minilm=1,
+            dense_e5=2,
+            keyword=1,
+        ),
     ]
     values = signals("do points expire", group(hits), language="en")
     assert values["cross_language"] == 1.0
