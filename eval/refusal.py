@@ -1061,6 +1061,31 @@ def near_main(args: argparse.Namespace) -> int:
             features_markdown(compared, command), encoding="utf-8"
         )
         print(f"report: {args.out_dir / 'refusal-features.md'}")
+        if args.features:
+            # The chosen set fitted on every data set, its held-out figures as compared above.
+            features = FEATURE_SETS[args.features]
+            everything = fit_general(
+                {p.name: p.rows for p in prepared}, "+".join(names), features=features
+            )
+            with_classifier = {
+                p.name: p.rows
+                for p in prepared
+                if all("classifier" in r["signals"] for r in p.rows)
+            }
+            clf = None
+            if with_classifier:
+                clf = fit_general(
+                    with_classifier, "+".join(with_classifier), features=(*features, "classifier")
+                )
+            chosen = next(c for c in compared if c["features"] == args.features)
+            for name, figures in chosen["held_out"].items():
+                everything.measured[name] = {
+                    "held_out_answered_right": figures["answered_right"],
+                    "held_out_near_refused": figures["near_refused"],
+                    "held_out_far_refused": figures["far_refused"],
+                    "read_on": "stored signals (--compare-features)",
+                }
+            _ship(args, everything, clf)
         return 0
     features = FEATURE_SETS[args.features] if args.features else GENERAL_FEATURES
     run = run_near(names, root, args.limit, args.cache_dir, features)
@@ -1078,25 +1103,30 @@ def near_main(args: argparse.Namespace) -> int:
     )
     (args.out_dir / "refusal-near.md").write_text(near_markdown(run, command), encoding="utf-8")
     model: LanguageModel = run["model"]
-    # One model for every language: the held-out figures are of exactly this recipe.
-    fitted = RefusalModel({"en": model, "zh": replace(model, measured={})})
     for r in run["results"]:
         model.measured[r["dataset"]] = {
             "held_out_answered_right": r["judged"][ANSWERABLE]["answered_right"],
             "held_out_near_refused": r["judged"][NEAR]["refused"],
             "held_out_far_refused": r["judged"][FAR]["refused"],
         }
-    fitted.languages["zh"].measured = model.measured
+    _ship(args, model, clf)
+    print(f"report: {args.out_dir / 'refusal-near.md'}")
+    return 0
+
+
+def _ship(args: argparse.Namespace, model: LanguageModel, clf: LanguageModel | None) -> None:
+    """Write the fitted models (one for every language: the held-out figures are of exactly
+    this recipe) to the results, and where asked as the default or into a data dir."""
+    fitted = RefusalModel({"en": model, "zh": replace(model)})
     if clf is not None:
         fitted.languages["en" + WITH_CLASSIFIER] = clf
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "refusal-near-model.json").write_text(fitted.to_json(), encoding="utf-8")
     if args.save_default:
         fitted.save(Path(__file__).resolve().parents[1] / "bot" / "answering")
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
         fitted.save(args.save)
-    print(f"report: {args.out_dir / 'refusal-near.md'}")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
