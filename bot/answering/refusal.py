@@ -62,9 +62,12 @@ QUESTION_WORDS = frozenset(
 # different knowledge (a Taipei FAQ question is .9 like any other Chinese question, a CLINC150
 # utterance .9 like its paraphrases) and, with one data set left out of fitting, they made
 # the model worse on it (eval/refusal.py --near-domain). "standing" (the similarity on the
-# knowledge base's own scale, bot/answering/scale.py) is measured but not used: with it, and
-# with the shop as a fifth set, the held-out figures improved but the demo shop did not.
-GENERAL_FEATURES = ("margin", "similarity_lead", "specific_coverage", "rank_agreement")
+# knowledge base's own scale, bot/answering/scale.py) is measured but not used: held out, it
+# raised near-domain refusal but cost the demo shop's FAQ most of its answers (answered right
+# .56 → .36). Coverage counts the question's own words (`content_coverage`): with the older
+# `specific_coverage` a plain question lost to the character pairs that straddle its words
+# (eval/refusal.py --compare-features).
+GENERAL_FEATURES = ("margin", "similarity_lead", "content_coverage", "rank_agreement")
 
 
 def signals(
@@ -110,8 +113,12 @@ def signals(
     crossed = _crosses_language(language, top)
     values["cross_language"] = 1.0 if crossed else 0.0
     if not crossed:
+        # Across languages neither says anything: the answer shares no words with the question
+        # by nature, and only the multilingual model reaches it, so it is "first" in every
+        # ranking that can see it (measured: off-topic English questions answered from Chinese
+        # rows when this agreement counted).
         values["content_coverage"] = content_coverage(question, top, others)
-    values["reach_agreement"] = rank_agreement(candidates, reaching=crossed)
+        values["reach_agreement"] = rank_agreement(candidates, reaching=True)
     bm25 = _best_signal(top, KEYWORD) or 0.0
     values["keyword_score"] = math.log1p(bm25 / max(len(asked), 1))
     total = sum(len(c.hits) for c in candidates)
