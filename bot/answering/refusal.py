@@ -64,7 +64,7 @@ QUESTION_WORDS = frozenset(
 # the model worse on it (eval/refusal.py --near-domain). "standing" (the similarity on the
 # knowledge base's own scale, bot/answering/scale.py) is measured but not used: held out, it
 # raised near-domain refusal but cost the demo shop's FAQ most of its answers (answered right
-# .56 → .36). Coverage counts the question's own words (`content_coverage`): with the older
+# .55 → .36). Coverage counts the question's own words (`content_coverage`): with the older
 # `specific_coverage` a plain question lost to the character pairs that straddle its words
 # (eval/refusal.py --compare-features).
 GENERAL_FEATURES = ("margin", "similarity_lead", "content_coverage", "rank_agreement")
