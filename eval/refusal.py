@@ -43,7 +43,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bot.answering.answerer import CLOSEST_MATCH, Answerer, AnswerPolicy
 from bot.answering.classifier import AnswerClassifier, ClassifierSlot, fit_answer_classifier
-from bot.answering.language import CustomerLanguage
+from bot.answering.language import CustomerLanguage, detect_customer_language
 from bot.answering.refusal import (
     GENERAL_FEATURES,
     WITH_CLASSIFIER,
@@ -207,7 +207,7 @@ HELD_OUT = 0.25  # share of a data set's items taken out of its knowledge base
 ANSWERABLE, NEAR, FAR = "answerable", "near", "far"
 FAR_LINES = 1000
 # Stored signals of an older recipe are collected again.
-SIGNALS_VERSION = "standing on its language's scale, lead alone"
+SIGNALS_VERSION = "content coverage, reach agreement, each question in its own language"
 
 
 @dataclass
@@ -221,6 +221,9 @@ class NearSet:
     chunks: list[Chunk]  # the kept items only
     probes: dict[str, list[Probe]]  # kind → questions
     notes: dict[str, Any] = field(default_factory=dict)
+    # Questions in both languages (the demo shop's): each is asked in the language it is
+    # written in, as the bot detects it, not in the set's.
+    mixed: bool = False
 
     def capped(self, limit: int | None) -> NearSet:
         if not limit:
@@ -331,7 +334,8 @@ def near_shop(root: Path) -> NearSet:
         if c.metadata.get("question") and c.metadata.get("answer")
     }
     far = _lines(root / "crosswoz_utterances") + _smp_chat(root / "smp2017_ecdt")
-    return _split("shop", "zh", items.chunks, questions, far, {"faq_rows": len(rows)}, rows)
+    split = _split("shop", "zh", items.chunks, questions, far, {"faq_rows": len(rows)}, rows)
+    return replace(split, mixed=True)
 
 
 NEAR_SETS = {
@@ -351,11 +355,19 @@ def _label(answerer: Answerer, item_id: str) -> str | None:
     return str(found[item_id].metadata.get("label")) if item_id in found else None
 
 
-def collect(answerer: Answerer, probes: Sequence[Probe], language: CustomerLanguage) -> list[dict]:
+def asked_in(text: str, language: CustomerLanguage, mixed: bool) -> CustomerLanguage:
+    """The language a question is asked in: the set's, or in a set of both languages the one
+    the bot detects (as it does for every customer message)."""
+    return detect_customer_language(text, language) if mixed else language
+
+
+def collect(
+    answerer: Answerer, probes: Sequence[Probe], language: CustomerLanguage, mixed: bool = False
+) -> list[dict]:
     """Signals of each probe's best candidate, and whether that candidate is right."""
     rows = []
     for i, probe in enumerate(probes):
-        attempt = answerer.attempt(probe.text, language)
+        attempt = answerer.attempt(probe.text, asked_in(probe.text, language, mixed))
         values = attempt.verdict.signals
         top = attempt.candidates[0].best.metadata.get("label") if attempt.candidates else None
         rows.append(
@@ -668,7 +680,7 @@ def prepare_near(name: str, root: Path, limit: int | None, cache: Path) -> NearP
         rows = []
         for kind, probes in chosen.probes.items():
             log.info("%s: collecting signals of %d %s questions", name, len(probes), kind)
-            for row in collect(answerer, probes, chosen.language):
+            for row in collect(answerer, probes, chosen.language, chosen.mixed):
                 rows.append({**row, "kind": kind})
         stored.write_text(json.dumps(rows), encoding="utf-8")
     return NearPrepared(name, chosen, retriever, slot, rows, build)
@@ -688,6 +700,14 @@ def _near_rates(rows: list[dict], probs: list[float], threshold: float) -> dict[
     }
 
 
+def signal_matrix(rows: list[dict], features: Sequence[str]) -> np.ndarray:
+    """The rows' signals as a matrix; a signal a turn does not have (coverage across languages,
+    standing without a scale) is the signal's mean, as `LanguageModel.probability` reads it."""
+    x = np.array([[r["signals"].get(f, np.nan) for f in features] for r in rows], dtype=float)
+    means = np.nanmean(np.where(np.isnan(x).all(axis=0), 0.0, x), axis=0)
+    return np.where(np.isnan(x), means, x)
+
+
 def fit_general(
     sets: dict[str, list[dict]],
     name: str,
@@ -705,7 +725,7 @@ def fit_general(
 
     features = list(features)
     rows = [r for mine in sets.values() for r in mine]
-    x = np.array([[r["signals"].get(f, 0.0) for f in features] for r in rows])
+    x = signal_matrix(rows, features)
     y = np.array([r["correct"] for r in rows])
     weights = []
     for mine in sets.values():
@@ -744,7 +764,8 @@ def judge_near(prepared: NearPrepared, model: LanguageModel) -> dict[str, Any]:
         counts = {"answered_right": 0, "answered_wrong": 0, "band": 0, "band_right": 0}
         counts.update({"clarifying": 0, "refused": 0})
         for probe in probes:
-            outcome = answerer.answer(probe.text, chosen.language)
+            language = asked_in(probe.text, chosen.language, chosen.mixed)
+            outcome = answerer.answer(probe.text, language)
             labels = [_label(answerer, c.item_id) for c in outcome.citations]
             right = bool(labels) and labels[0] in (probe.gold or ())
             if outcome.decision == Decision.ANSWERED:
@@ -782,13 +803,104 @@ def _shipped_rates(prepared: NearPrepared) -> dict[str, float]:
     return {k: round(v, 4) for k, v in _near_rates(prepared.rows, probs, thresholds[0]).items()}
 
 
-def run_near(names: Sequence[str], root: Path, limit: int | None, cache: Path) -> dict:
+# Signal sets compared by `--compare-features` (each fitted leaving one data set out).
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "previous": ("margin", "similarity_lead", "specific_coverage", "rank_agreement"),
+    "content coverage": ("margin", "similarity_lead", "content_coverage", "rank_agreement"),
+    "content coverage, reach": ("margin", "similarity_lead", "content_coverage", "reach_agreement"),
+    "previous + standing": (
+        "margin",
+        "similarity_lead",
+        "specific_coverage",
+        "rank_agreement",
+        "standing",
+    ),
+    "content coverage + standing": (
+        "margin",
+        "similarity_lead",
+        "content_coverage",
+        "rank_agreement",
+        "standing",
+    ),
+    "content coverage, reach + standing": (
+        "margin",
+        "similarity_lead",
+        "content_coverage",
+        "reach_agreement",
+        "standing",
+    ),
+}
+
+
+def compare_features(prepared: Sequence[NearPrepared]) -> list[dict[str, Any]]:
+    """Each signal set of FEATURE_SETS, fitted with one data set left out at a time and read on
+    the stored signals of the set left out (one threshold for refusing, the band's upper end
+    for answering; no clarifying between close answers): a quick comparison that needs no
+    answering, which `--features` then measures through the real answerer."""
+    out = []
+    for name, features in FEATURE_SETS.items():
+        per_set = {}
+        for held in prepared:
+            others = {p.name: p.rows for p in prepared if p is not held}
+            model = fit_general(others, "+".join(others), features=features)
+            probs = [model.probability(r["signals"]) for r in held.rows]
+            answering = _near_rates(held.rows, probs, model.confident or model.threshold)
+            refusing = _near_rates(held.rows, probs, model.threshold)
+            per_set[held.name] = {
+                "answered_right": round(answering["answered_right"], 4),
+                "near_refused": round(refusing["near_refused"], 4),
+                "near_held_back": round(answering["near_refused"], 4),
+                "far_refused": round(refusing["far_refused"], 4),
+            }
+        out.append({"features": name, "signals": list(features), "held_out": per_set})
+        print(json.dumps(out[-1]), flush=True)
+    return out
+
+
+def features_markdown(compared: list[dict[str, Any]], command: str) -> str:
+    names = list(compared[0]["held_out"]) if compared else []
+    lines = [
+        "# Refusal signals compared, one data set left out",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Read on the stored signals of the set left out: answered right = its best item right "
+        "and the probability at or above the band's upper end; near refused = below the "
+        "refusal threshold; no clarifying between close answers.",
+        "",
+        "| signals | answered right mean / worst | near refused mean / worst | far refused mean | "
+        + " | ".join(names)
+        + " |",
+        "|---|---:|---:|---:|" + "---|" * len(names),
+    ]
+    for c in compared:
+        held = c["held_out"]
+        right = [v["answered_right"] for v in held.values()]
+        near = [v["near_refused"] for v in held.values()]
+        far = [v["far_refused"] for v in held.values()]
+        cells = " | ".join(
+            f"{held[n]['answered_right']:.3f} / {held[n]['near_refused']:.3f}" for n in names
+        )
+        lines.append(
+            f"| {c['features']} | {np.mean(right):.3f} / {min(right):.3f} | "
+            f"{np.mean(near):.3f} / {min(near):.3f} | {np.mean(far):.3f} | {cells} |"
+        )
+    return "\n".join([*lines, ""])
+
+
+def run_near(
+    names: Sequence[str],
+    root: Path,
+    limit: int | None,
+    cache: Path,
+    features: Sequence[str] = GENERAL_FEATURES,
+) -> dict:
     """Leave one data set out: fit on the others, test on it; then fit on all to ship."""
     prepared = [prepare_near(name, root, limit, cache) for name in names]
     results = []
     for held in prepared:
         others = {p.name: p.rows for p in prepared if p is not held}
-        model = fit_general(others, "+".join(others))
+        model = fit_general(others, "+".join(others), features=features)
         log.info(
             "%s held out: threshold %s, confident %s", held.name, model.threshold, model.confident
         )
@@ -816,7 +928,7 @@ def run_near(names: Sequence[str], root: Path, limit: int | None, cache: Path) -
             }
         )
         print(json.dumps({k: v for k, v in results[-1].items() if k != "curve"}), flush=True)
-    everything = fit_general({p.name: p.rows for p in prepared}, "+".join(names))
+    everything = fit_general({p.name: p.rows for p in prepared}, "+".join(names), features=features)
     # Knowledge with an answer classifier (many phrasings per answer) also gets a model that
     # uses its probability; only CLINC150 has one, so it cannot be judged on a set left out.
     with_classifier = {
@@ -825,7 +937,7 @@ def run_near(names: Sequence[str], root: Path, limit: int | None, cache: Path) -
     classifier_model = None
     if with_classifier:
         classifier_model = fit_general(
-            with_classifier, "+".join(with_classifier), features=(*GENERAL_FEATURES, "classifier")
+            with_classifier, "+".join(with_classifier), features=(*features, "classifier")
         )
     for p, r in zip(prepared, results, strict=True):
         model = everything
@@ -938,7 +1050,45 @@ def near_markdown(run: dict, command: str) -> str:
 def near_main(args: argparse.Namespace) -> int:
     root = args.data_root or default_root()
     names = args.dataset or list(NEAR_SETS)
-    run = run_near(names, root, args.limit, args.cache_dir)
+    if args.compare_features:
+        prepared = [prepare_near(name, root, args.limit, args.cache_dir) for name in names]
+        compared = compare_features(prepared)
+        command = "kefu eval refusal --near-domain --compare-features"
+        command += "".join(f" --dataset {n}" for n in names)
+        command += f" --limit {args.limit}" if args.limit else ""
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / "refusal-features.md").write_text(
+            features_markdown(compared, command), encoding="utf-8"
+        )
+        print(f"report: {args.out_dir / 'refusal-features.md'}")
+        if args.features:
+            # The chosen set fitted on every data set, its held-out figures as compared above.
+            features = FEATURE_SETS[args.features]
+            everything = fit_general(
+                {p.name: p.rows for p in prepared}, "+".join(names), features=features
+            )
+            with_classifier = {
+                p.name: p.rows
+                for p in prepared
+                if all("classifier" in r["signals"] for r in p.rows)
+            }
+            clf = None
+            if with_classifier:
+                clf = fit_general(
+                    with_classifier, "+".join(with_classifier), features=(*features, "classifier")
+                )
+            chosen = next(c for c in compared if c["features"] == args.features)
+            for name, figures in chosen["held_out"].items():
+                everything.measured[name] = {
+                    "held_out_answered_right": figures["answered_right"],
+                    "held_out_near_refused": figures["near_refused"],
+                    "held_out_far_refused": figures["far_refused"],
+                    "read_on": "stored signals (--compare-features)",
+                }
+            _ship(args, everything, clf)
+        return 0
+    features = FEATURE_SETS[args.features] if args.features else GENERAL_FEATURES
+    run = run_near(names, root, args.limit, args.cache_dir, features)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     command = "kefu-eval refusal --near-domain" + "".join(f" --dataset {n}" for n in names)
     command += f" --limit {args.limit}" if args.limit else ""
@@ -953,25 +1103,30 @@ def near_main(args: argparse.Namespace) -> int:
     )
     (args.out_dir / "refusal-near.md").write_text(near_markdown(run, command), encoding="utf-8")
     model: LanguageModel = run["model"]
-    # One model for every language: the held-out figures are of exactly this recipe.
-    fitted = RefusalModel({"en": model, "zh": replace(model, measured={})})
     for r in run["results"]:
         model.measured[r["dataset"]] = {
             "held_out_answered_right": r["judged"][ANSWERABLE]["answered_right"],
             "held_out_near_refused": r["judged"][NEAR]["refused"],
             "held_out_far_refused": r["judged"][FAR]["refused"],
         }
-    fitted.languages["zh"].measured = model.measured
+    _ship(args, model, clf)
+    print(f"report: {args.out_dir / 'refusal-near.md'}")
+    return 0
+
+
+def _ship(args: argparse.Namespace, model: LanguageModel, clf: LanguageModel | None) -> None:
+    """Write the fitted models (one for every language: the held-out figures are of exactly
+    this recipe) to the results, and where asked as the default or into a data dir."""
+    fitted = RefusalModel({"en": model, "zh": replace(model)})
     if clf is not None:
         fitted.languages["en" + WITH_CLASSIFIER] = clf
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "refusal-near-model.json").write_text(fitted.to_json(), encoding="utf-8")
     if args.save_default:
         fitted.save(Path(__file__).resolve().parents[1] / "bot" / "answering")
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
         fitted.save(args.save)
-    print(f"report: {args.out_dir / 'refusal-near.md'}")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -984,6 +1139,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "of fitting at a time (default: all four sets)",
     )
     parser.add_argument("--limit", type=int, default=None, help="questions per half (sampled)")
+    parser.add_argument(
+        "--compare-features",
+        action="store_true",
+        help="with --near-domain: compare the signal sets of FEATURE_SETS on stored signals",
+    )
+    parser.add_argument(
+        "--features",
+        choices=sorted(FEATURE_SETS),
+        default=None,
+        help="with --near-domain: the signal set to fit (default: the shipped model's)",
+    )
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS)

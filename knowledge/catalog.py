@@ -140,6 +140,10 @@ class Catalog:
                 )
         return found
 
+    def languages(self) -> dict[str, str]:
+        """id → language of every chunk."""
+        return dict(self._db.execute("SELECT id, language FROM chunks"))
+
     def all_tokens(self) -> tuple[list[str], list[list[str]]]:
         ids: list[str] = []
         tokens: list[list[str]] = []

@@ -12,15 +12,18 @@ COURTESY = re.compile(
     re.I,
 )
 _SEP = r"[\s,，、.。!！~～:：;；]*"
-# Courtesy that opens a message (不好意思，請問 / hi, sorry to bother you,) …
+# Courtesy that opens a message (不好意思，請問 / 想問一下 / hi, sorry to bother you,) …
 _OPENING = re.compile(
-    r"^(" + _SEP + r"(不好意思|抱歉打擾|打擾了|打擾一下|您好|你好|哈囉|嗨|請問一下|請問|想請問|"
-    r"麻煩(你|您)?(一下)?|拜託|hi|hello|hey|excuse me|sorry to bother you|sorry)" + _SEP + r")+",
+    r"^(" + _SEP + r"(不好意思|抱歉打擾|打擾了|打擾一下|您好|你好|哈囉|嗨|請問一下|請問|"
+    r"(我)?想請問|(我)?想問(一下)?|請教(一下)?|問一下|麻煩(你|您)?(一下)?|拜託"
+    r"|hi|hello|hey|excuse me"
+    r"|sorry to bother you|sorry|quick question)" + _SEP + r")+",
     re.I,
 )
 # … and closes it (麻煩了，謝謝 / thanks a lot!).
 _CLOSING = re.compile(
-    r"(" + _SEP + r"(麻煩(你|您)?了|謝謝(你|您)?|感謝(你|您)?|多謝|拜託(了)?|thanks( a lot)?"
+    r"(" + _SEP + r"(麻煩(你|您)?了|謝謝(你|您)?|感謝(你|您)?|多謝|拜託(了)?|不好意思"
+    r"|thanks( a lot)?"
     r"|thank you( very much)?|please|pls|thx|ty)" + _SEP + r")+$",
     re.I,
 )

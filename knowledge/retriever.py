@@ -102,6 +102,7 @@ class HybridRetriever:
         self._cache: OrderedDict[tuple[str, int, int], list[Hit]] = OrderedDict()
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._languages: tuple[int, dict[str, str]] = (-1, {})  # revision, id → language
 
     def signals(self, query: str) -> dict[str, list[tuple[str, float]]]:
         """Each signal's ranked (id, score) list for the query, before fusion."""
@@ -146,6 +147,13 @@ class HybridRetriever:
             return {}
         return {KEYWORD: (0.0, self.kb.keyword_index().ceiling(tokenize(query)))}
 
+    def weights(self, rankings: dict[str, list[tuple[str, float]]], language: str) -> dict:
+        return {
+            **{s: self.config.question_weight for s in rankings if s.startswith("question:")},
+            **self.config.weights,
+            **self.config.language_weights.get(language, {}),
+        }
+
     def fuse(
         self,
         rankings: dict[str, list[tuple[str, float]]],
@@ -153,11 +161,7 @@ class HybridRetriever:
         ranges: dict[str, tuple[float, float]] | None = None,
     ) -> list[tuple[str, float]]:
         """One ranking from the signals' rankings, weighted for the query's language."""
-        weights = {
-            **{s: self.config.question_weight for s in rankings if s.startswith("question:")},
-            **self.config.weights,
-            **self.config.language_weights.get(language, {}),
-        }
+        weights = self.weights(rankings, language)
         if self.config.fusion == "rrf":
             return reciprocal_rank_fusion(rankings, weights, self.config.rrf_k)
         if self.config.fusion == "score":
@@ -166,7 +170,9 @@ class HybridRetriever:
 
     def _search(self, query: str, k: int) -> list[Hit]:
         rankings = self.signals(query)
-        fused = self.fuse(rankings, detect_language(query), self.keyword_ranges(query))
+        language = detect_language(query)
+        fused = self.fuse(rankings, language, self.keyword_ranges(query))
+        fused = self._across_languages(fused, rankings, language)
         # Vectors of a chunk that was removed a moment ago may still answer; the catalog decides.
         top = [doc for doc, _ in fused[: k * 2]]
         stored = self.kb.catalog.get(top)
@@ -198,6 +204,52 @@ class HybridRetriever:
             if len(hits) == k:
                 break
         return hits
+
+    def _across_languages(
+        self,
+        fused: list[tuple[str, float]],
+        rankings: dict[str, list[tuple[str, float]]],
+        language: str,
+    ) -> list[tuple[str, float]]:
+        """Fused scores of chunks that a model serving some languages only (MiniLM: English)
+        could never rank, scaled up to the weight of the signals that could. Without this an
+        English question could never be answered from a Chinese-only row of a knowledge base
+        that also has English rows: their MiniLM share (twice e5's) always wins. Knowledge in
+        one language is ranked exactly as before."""
+        if self.config.fusion != "minmax":
+            return fused
+        narrow = {
+            signal: e.languages
+            for e in self.kb.embedders
+            if e.languages is not None
+            for signal in (dense_signal(e.name), question_signal(e.name))
+            if signal in rankings
+        }
+        if not narrow:
+            return fused
+        weights = self.weights(rankings, language)
+        total = sum(weights.get(s, 1.0) for s in rankings if rankings[s])
+        languages = self._chunk_languages()
+        out = []
+        for doc, score in fused:
+            item = languages.get(doc, "und")
+            missing = sum(
+                weights.get(s, 1.0)
+                for s, served in narrow.items()
+                if rankings[s] and item not in served
+            )
+            out.append((doc, score * total / (total - missing) if 0 < missing < total else score))
+        return sorted(out, key=lambda kv: (-kv[1], kv[0]))
+
+    def _chunk_languages(self) -> dict[str, str]:
+        revision = self.kb.catalog.revision()
+        with self._lock:
+            if self._languages[0] == revision:
+                return self._languages[1]
+        found = self.kb.catalog.languages()
+        with self._lock:
+            self._languages = (revision, found)
+        return found
 
     def cached_query_vector(self, embedder_name: str, query: str) -> np.ndarray | None:
         """The query's vector if a search computed it lately, else None (nothing encoded)."""

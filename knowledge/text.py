@@ -55,7 +55,7 @@ def normalize(text: str) -> str:
     return folded
 
 
-def _cjk_tokens(run: str) -> list[str]:
+def _cjk_tokens(run: str, neighbours: bool = True) -> list[str]:
     # jieba's dictionary is Simplified Chinese: segment the Simplified form and cut the Traditional
     # text at the same offsets (the conversion is character for character, checked below).
     simplified = _opencc("t2s").convert(run)
@@ -69,7 +69,8 @@ def _cjk_tokens(run: str) -> list[str]:
             words.append(word)
     # Neighbouring characters as well, for words jieba's dictionary cuts differently in
     # Taiwanese usage (入境 inside 出入境管理); DRCD keyword R@1 .928 → .941 (eval/).
-    words.extend(run[i : i + 2] for i in range(len(run) - 1))
+    if neighbours:
+        words.extend(run[i : i + 2] for i in range(len(run) - 1))
     return words or ([] if run in _ZH_STOP else [run])
 
 
@@ -85,11 +86,19 @@ def tokenize_without_synonyms(text: str) -> tuple[str, ...]:
     return _tokens(normalize(text))
 
 
-def _tokens(folded: str) -> tuple[str, ...]:
+@lru_cache(maxsize=4096)
+def word_tokens(text: str) -> tuple[str, ...]:
+    """`tokenize` without the neighbouring-character pairs: the words themselves. A pair that
+    straddles two words (程是 in 流程是什麼) helps BM25 find a match but is no word of the
+    question, so it is not counted when asking how much of a question an answer covers."""
+    return _tokens(fold(normalize(text)), neighbours=False)
+
+
+def _tokens(folded: str, neighbours: bool = True) -> tuple[str, ...]:
     tokens: list[str] = []
     for run in _RUNS.findall(folded):
         if _IS_CJK.match(run):
-            tokens.extend(_cjk_tokens(run))
+            tokens.extend(_cjk_tokens(run, neighbours))
         elif run not in _EN_STOP:
             # Snowball stems let "returns" find "returned" and "deliveries" find "delivery".
             with _lock:  # a Stemmer object is not safe to share between threads

@@ -117,7 +117,7 @@ class Answerer:
             candidates = [best, *(c for c in candidates if c is not best)]
         filled = self._dense_of_top(question, language, candidates[0]) if candidates else None
         scale = self._scale_for(language, candidates[0]) if candidates else None
-        values = signals(question, candidates, probabilities, filled, scale)
+        values = signals(question, candidates, probabilities, filled, scale, language)
         verdict = self.refusal.judge(language, values)
         return _Attempt(asked, candidates, verdict, probabilities)
 
@@ -312,7 +312,13 @@ class Answerer:
             if not close:
                 break
             reordered = [rival, *(c for c in attempt.candidates if c is not rival)]
-            values = signals(attempt.question, reordered, p, scale=self._scale_for(language, rival))
+            values = signals(
+                attempt.question,
+                reordered,
+                p,
+                scale=self._scale_for(language, rival),
+                language=language,
+            )
             if self.refusal.judge(language, values).answerable:
                 rivals.append(rival)
         return rivals

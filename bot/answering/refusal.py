@@ -22,7 +22,7 @@ import numpy as np
 from bot.answering.candidates import Candidate
 from bot.answering.scale import SimilarityScale
 from knowledge.retriever import KEYWORD, dense_signal
-from knowledge.text import tokenize
+from knowledge.text import tokenize, word_tokens
 
 MODEL_FILE = "refusal.json"
 WITH_CLASSIFIER = "+classifier"  # the key suffix of a model that uses the classifier signal
@@ -43,15 +43,31 @@ SIGNAL_REASONS = {
     "specific_coverage": "low_keyword_coverage",
     "rank_agreement": "little_agreement",
     "standing": "low_similarity",
+    "content_coverage": "low_keyword_coverage",
+    "reach_agreement": "little_agreement",
 }
+# Words that ask rather than say what is asked about: an answer never repeats them (退貨流程是
+# 什麼 is answered by the steps, not by 什麼), so coverage does not count them; 媽 is the
+# everyday typo of 嗎 at the end of a question.
+QUESTION_WORDS = frozenset(
+    (
+        "什麼 甚麼 什麼樣 怎麼 怎樣 怎麼樣 怎麼辦 如何 哪裡 哪邊 哪些 哪個 哪家 為什麼 為何 "
+        "是否 可以 可不可以 能 能不能 能否 有沒有 是不是 會不會 要不要 想 想要 我想 知道 "
+        "一下 多少 多久 幾 幾天 幾個 呢 嘛 媽 喔 啦 耶 誰 該 應該 辦 弄 "
+        "there any get need want know someth anyth much mani long way tell"
+    ).split()
+)
 # The signals a model for every knowledge base and language uses: the ones relative to the
 # other retrieved answers. Absolute similarities and keyword scores sit in different ranges on
 # different knowledge (a Taipei FAQ question is .9 like any other Chinese question, a CLINC150
 # utterance .9 like its paraphrases) and, with one data set left out of fitting, they made
 # the model worse on it (eval/refusal.py --near-domain). "standing" (the similarity on the
-# knowledge base's own scale, bot/answering/scale.py) is measured but not used: with it, and
-# with the shop as a fifth set, the held-out figures improved but the demo shop did not.
-GENERAL_FEATURES = ("margin", "similarity_lead", "specific_coverage", "rank_agreement")
+# knowledge base's own scale, bot/answering/scale.py) is measured but not used: held out, it
+# raised near-domain refusal but cost the demo shop's FAQ most of its answers (answered right
+# .55 → .36). Coverage counts the question's own words (`content_coverage`): with the older
+# `specific_coverage` a plain question lost to the character pairs that straddle its words
+# (eval/refusal.py --compare-features).
+GENERAL_FEATURES = ("margin", "similarity_lead", "content_coverage", "rank_agreement")
 
 
 def signals(
@@ -60,13 +76,17 @@ def signals(
     probabilities: dict[str, float] | None = None,
     similarity_of_top: dict[str, float] | None = None,
     scale: SimilarityScale | None = None,
+    language: str | None = None,
 ) -> dict[str, float]:
     """The refusal signals of a turn's best candidate (an empty dict when nothing was found).
 
     `probabilities` are the answer classifier's, when the knowledge base has one;
     `similarity_of_top` gives a dense signal's similarity for a best candidate that only the
     keyword search found (so that the signal is never simply missing); `scale` is the
-    knowledge base's own similarity scale, measured at ingest (no scale: no "standing")."""
+    knowledge base's own similarity scale, measured at ingest (no scale: no "standing");
+    `language` is the question's: a best candidate in another language shares few of its
+    words by nature, so its coverage says nothing and is left out (a model reads a missing
+    signal as the average)."""
     if not candidates:
         return {}
     top = candidates[0]
@@ -90,6 +110,15 @@ def signals(
     values["keyword_coverage"] = len(asked & top.words) / len(asked) if asked else 0.0
     values["specific_coverage"] = specific_coverage(asked, top, others)
     values["rank_agreement"] = rank_agreement(candidates)
+    crossed = _crosses_language(language, top)
+    values["cross_language"] = 1.0 if crossed else 0.0
+    if not crossed:
+        # Across languages neither says anything: the answer shares no words with the question
+        # by nature, and only the multilingual model reaches it, so it is "first" in every
+        # ranking that can see it (measured: off-topic English questions answered from Chinese
+        # rows when this agreement counted).
+        values["content_coverage"] = content_coverage(question, top, others)
+        values["reach_agreement"] = rank_agreement(candidates, reaching=True)
     bm25 = _best_signal(top, KEYWORD) or 0.0
     values["keyword_score"] = math.log1p(bm25 / max(len(asked), 1))
     total = sum(len(c.hits) for c in candidates)
@@ -128,11 +157,38 @@ def specific_coverage(asked: set[str], top: Candidate, others: list[Candidate]) 
     return sum(w for word, w in weights.items() if word in top.words) / total
 
 
-def rank_agreement(candidates: list[Candidate]) -> float:
+def content_coverage(question: str, top: Candidate, others: list[Candidate]) -> float:
+    """`specific_coverage` over the question's own words: its words (not the pairs of
+    neighbouring characters that straddle two of them, unless a retrieved answer has the pair)
+    without the words that only ask (什麼, 怎麼, 多久, "how long"). 請問退貨流程是什麼 is then
+    退貨 and 流程, not 貨流, 程是 and 是什 that no answer could ever cover."""
+    pool = frozenset().union(top.words, *(c.words for c in others))
+    words = set(word_tokens(question)) | (set(tokenize(question)) & pool)
+    asked = words - QUESTION_WORDS
+    return specific_coverage(asked, top, others)
+
+
+def _crosses_language(language: str | None, top: Candidate) -> bool:
+    item = top.best.metadata.get("language")
+    return language in ("zh", "en") and item in ("zh", "en") and item != language
+
+
+def rank_agreement(candidates: list[Candidate], reaching: bool = False) -> float:
     """Share of the retrieval signals (each dense model, BM25) that rank one of the best
-    candidate's items first: an answer found first every way is rarely a lucky match."""
+    candidate's items first: an answer found first every way is rarely a lucky match. With
+    `reaching`, only the signals that found anything in the best item's language count: an
+    English question's MiniLM and BM25 rankings never reach a Chinese-only answer."""
     top = candidates[0]
     seen = {s for c in candidates for h in c.hits for s in h.ranks}
+    if reaching:
+        item = top.best.metadata.get("language")
+        seen = {
+            s
+            for c in candidates
+            for h in c.hits
+            for s in h.ranks
+            if h.metadata.get("language") in (None, "und", item)
+        }
     if not seen:
         return 0.0
     firsts = {s for h in top.hits for s, rank in h.ranks.items() if rank == 1}

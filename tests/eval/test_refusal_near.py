@@ -55,3 +55,45 @@ def test_one_model_fitted_across_sets_refuses_near_and_answers_the_rest():
     answered = [p[id(r)] >= fitted.threshold for r in held_out if r["kind"] == ANSWERABLE]
     assert sum(refused_near) / len(refused_near) > 0.9
     assert sum(answered) / len(answered) > 0.9
+
+
+def test_a_signal_a_turn_lacks_is_read_as_its_mean_when_fitting():
+    from eval.refusal import signal_matrix
+
+    made = [
+        {"signals": {"content_coverage": 0.2, "margin": 0.1}},
+        {"signals": {"content_coverage": 0.6, "margin": 0.3}},
+        {"signals": {"margin": 0.2}},  # across languages: no coverage
+    ]
+    x = signal_matrix(made, ["content_coverage", "margin"])
+    assert x.tolist() == [[0.2, 0.1], [0.6, 0.3], [0.4, 0.2]]
+
+
+def test_signal_sets_are_compared_with_each_set_left_out(monkeypatch):
+    from types import SimpleNamespace
+
+    import eval.refusal as refusal
+
+    def with_coverage(seed: int, shift: float) -> list[dict]:
+        made = rows(seed, shift)
+        for r in made:  # a coverage that separates as well, a rank agreement that does not
+            r["signals"]["content_coverage"] = r["signals"]["standing"]
+            r["signals"]["rank_agreement"] = 0.5
+        return made
+
+    monkeypatch.setattr(
+        refusal,
+        "FEATURE_SETS",
+        {"good": ("content_coverage",), "useless": ("rank_agreement",)},
+    )
+    prepared = [
+        SimpleNamespace(name=name, rows=with_coverage(seed, shift))
+        for name, seed, shift in (("a", 1, 0.0), ("b", 2, 0.05), ("c", 3, -0.05))
+    ]
+    compared = {c["features"]: c["held_out"] for c in refusal.compare_features(prepared)}
+    assert set(compared["good"]) == {"a", "b", "c"}
+    assert all(min(v["answered_right"], v["near_refused"]) > 0.7 for v in compared["good"].values())
+    useless = compared["useless"]
+    assert all(min(v["answered_right"], v["near_refused"]) < 0.6 for v in useless.values())
+    table = refusal.features_markdown(list(refusal.compare_features(prepared)), "cmd")
+    assert "| good |" in table and "| useless |" in table

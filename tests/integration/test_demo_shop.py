@@ -84,10 +84,10 @@ def test_everyday_questions_are_answered_from_the_right_item(service: Conversati
     assert len(questions) == 30 and {q.kind for q in questions} == {"answerable"}
     asked = [ask(service, q) for q in questions]
     wrong = [a for a in asked if not a.right]
-    # The refusal model holds near-domain questions back (fitted with each data set left out),
-    # at a cost here: 22 of these 30 are answered from the right item, the others refused or
-    # offered as the closest item; a confident answer from the wrong item is the costly error.
-    assert len(asked) - len(wrong) >= 20, _shown(wrong)
+    # The refusal model holds near-domain questions back (fitted with each data set left out);
+    # counting the question's own words, 27 of these 30 are answered from the right item (22
+    # before), the others refused; a confident answer from the wrong item is the costly error.
+    assert len(asked) - len(wrong) >= 25, _shown(wrong)
     confidently_wrong = [a for a in wrong if a.decision == Decision.ANSWERED]
     assert len(confidently_wrong) <= 2, _shown(confidently_wrong)
     # what the customer was shown as the source is the FAQ's question or a title, not a file

@@ -32,3 +32,17 @@ def test_courtesy_inside_the_question_stays() -> None:
     # only what opens and closes the message goes; "please" inside is part of the request
     assert without_courtesy("can you please cancel my order") == "can you please cancel my order"
     assert COURTESY.search("can you please cancel my order")
+
+
+@pytest.mark.parametrize(
+    ("asked", "core"),
+    [
+        ("想問一下退貨要幾天內申請", "退貨要幾天內申請"),
+        ("請教一下，運費多少", "運費多少"),
+        ("我想問可以刷卡嗎", "可以刷卡嗎"),
+        ("訂單要怎麼取消？不好意思", "訂單要怎麼取消？"),
+        ("hi quick question, do you ship to Japan?", "do you ship to Japan?"),
+    ],
+)
+def test_fillers_that_only_announce_a_question_are_taken_off(asked: str, core: str) -> None:
+    assert without_courtesy(asked) == core

@@ -83,3 +83,44 @@ def test_a_faq_row_s_question_is_a_signal_of_its_own(hashing_kb: KnowledgeBase):
     hits = {h.id: h for h in retriever.search("點數會過期嗎？", 2)}
     assert "question:hashing" in hits[faq.id].scores
     assert "question:hashing" not in hits[page.id].scores
+
+
+def _two_model_kb(tmp_path) -> KnowledgeBase:
+    """A general model and one that, like MiniLM, only embeds English."""
+    from knowledge.embedding import HashingEmbedder
+
+    english = HashingEmbedder("english", languages=frozenset({"en"}))
+    return KnowledgeBase.in_memory([HashingEmbedder("general"), english], tmp_path)
+
+
+def test_an_english_question_can_be_answered_from_a_chinese_only_row(tmp_path):
+    kb = _two_model_kb(tmp_path)
+    items = [
+        ("row=2", "問題: 點數 points 會過期嗎？\n答案: 點數 12 個月後到期。", "zh"),
+        ("row=3", "Question: How long does delivery take?\nAnswer: Two business days.", "en"),
+    ]
+    kb.sync_source(
+        "faq.csv", [Chunk.build("faq.csv", loc, t, {"language": lang}) for loc, t, lang in items]
+    )
+    config = RetrievalConfig(weights={"dense:english": 3.0}, language_weights={})
+    hits = HybridRetriever(kb, config).search("do points expire", 2)
+    # The English-only model sees the English row alone and would put it first on its weight;
+    # the Chinese row is scored on the signals that could see it.
+    assert [h.locator for h in hits] == ["row=2", "row=3"]
+    assert "dense:english" not in hits[0].scores
+
+
+def test_knowledge_in_one_language_is_fused_as_before(tmp_path):
+    kb = _two_model_kb(tmp_path)
+    items = [
+        ("row=2", "Question: Do points expire?\nAnswer: After 12 months.", "en"),
+        ("row=3", "Question: How long does delivery take?\nAnswer: Two business days.", "en"),
+    ]
+    kb.sync_source(
+        "faq.csv", [Chunk.build("faq.csv", loc, t, {"language": lang}) for loc, t, lang in items]
+    )
+    retriever = HybridRetriever(kb, RetrievalConfig(weights={"dense:english": 3.0}))
+    query = "do points expire"
+    fused = retriever.fuse(retriever.signals(query), "en", retriever.keyword_ranges(query))
+    hits = retriever.search(query, 2)
+    assert [(h.id, h.score) for h in hits] == [(doc, score) for doc, score in fused[:2]]

@@ -24,3 +24,13 @@ def test_mixed_language_keeps_both_scripts():
 
 def test_punctuation_only_gives_no_tokens():
     assert tokenize("？！。，") == ()
+
+
+def test_word_tokens_leave_out_the_pairs_that_straddle_two_words():
+    from knowledge.text import word_tokens
+
+    assert "程是" in tokenize("退貨流程是什麼")
+    words = word_tokens("退貨流程是什麼")
+    assert "退貨" in words and "流程" in words
+    assert not {"貨流", "程是", "是什"} & set(words)
+    assert word_tokens("How long does DELIVERY take?") == tokenize("How long does DELIVERY take?")

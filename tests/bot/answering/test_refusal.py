@@ -85,6 +85,10 @@ def test_signals_of_the_best_candidate():
         "keyword_score": pytest.approx(math.log1p(8.0 / 4)),
         "agreement": pytest.approx(2 / 4),
         "rank_agreement": 0.0,  # these hits carry no ranks
+        # the question's own words without the asking ones ("long"): deliveri, take, kinmen
+        "content_coverage": pytest.approx(2 * common / (2 * common + rare)),
+        "cross_language": 0.0,
+        "reach_agreement": 0.0,
     }
 
 
@@ -116,6 +120,58 @@ def test_rank_agreement_counts_the_signals_that_rank_the_best_answer_first():
         ranked("b", 2.0, "B.", dense_e5=2, keyword=1, dense_minilm=2),
     ]
     assert signals("a", group(hits))["rank_agreement"] == pytest.approx(2 / 3)
+
+
+def test_content_coverage_counts_the_words_of_a_plain_question_not_its_asking_words():
+    """請問退貨流程是什麼 is 退貨 and 流程: neither the pairs that straddle two words (貨流, 程是,
+    是什) nor 什麼 can be in any answer, and they no longer pull its coverage down."""
+    hits = [
+        scored(
+            "a",
+            3.0,
+            "到貨七天內在會員中心申請，退貨流程依畫面指示。",
+            "退貨要怎麼申請？",
+            dense_e5=0.9,
+        ),
+        scored("b", 2.0, "滿 990 元免運。", "運費多少？", dense_e5=0.8),
+        scored("c", 1.0, "付款後 3 天內出貨。", "什麼時候出貨？", dense_e5=0.7),
+    ]
+    values = signals("退貨流程是什麼", group(hits), language="zh")
+    assert values["content_coverage"] == pytest.approx(1.0)
+    assert values["specific_coverage"] < 0.7
+    near = signals("退貨可以用禮品包裝寄回嗎", group(hits), language="zh")
+    assert near["content_coverage"] < 0.5  # 禮品, 包裝, 寄回: in no answer
+
+
+def test_coverage_is_left_out_when_the_best_answer_is_in_the_other_language():
+    """An English question answered from a Chinese-only row shares none of its words by nature:
+    its coverage is not evidence, so the model reads it as average (missing)."""
+
+    def row(item_id: str, answer: str, question: str, language: str, **ranks: int) -> Hit:
+        meta = {"question": question, "answer": answer, "language": language}
+        named = {k.replace("_", ":"): v for k, v in ranks.items()}
+        return Hit(item_id, f"{question} {answer}", "faq.xlsx", "row=2", meta, 1.0, {}, named)
+
+    hits = [
+        row("zh", "點數 12 個月後到期。", "點數會過期嗎？", "zh", dense_e5=1, question_e5=1),
+        row(
+            "en",
+            "Two business days.",
+            "How long does delivery take?",
+            "en",
+            dense_minilm=1,
+            dense_e5=2,
+            keyword=1,
+        ),
+    ]
+    values = signals("do points expire", group(hits), language="en")
+    assert values["cross_language"] == 1.0
+    assert "content_coverage" not in values
+    # MiniLM and BM25 never reach the Chinese row: only the signals that found Chinese count
+    assert values["rank_agreement"] == pytest.approx(2 / 4)
+    assert "reach_agreement" not in values  # only e5 sees the Chinese row: "first" says nothing
+    same = signals("do points expire", group(hits), language="zh")
+    assert same["cross_language"] == 0.0 and "content_coverage" in same
 
 
 def test_english_signals_come_from_minilm_when_it_scored():
