@@ -8,14 +8,14 @@ import os
 import re
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import ADMINS, AGENTS, Console, handed_off_by_api
-from tests.conftest import KEFU, ingested_demo_copy, kefu_server
+from tests.conftest import KEFU, QUEUE_ALWAYS, ingested_demo_copy, kefu_server
+from tests.customer_tokens import as_customer
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("browser")]
 
@@ -70,12 +70,8 @@ def auto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             timeout=120,
         )
         assert added.returncode == 0, added.stdout + added.stderr
-    with ExitStack() as stack:
-        os.environ["KEFU_DESK__AUTO_ASSIGN"] = "true"
-        try:
-            url = stack.enter_context(kefu_server(data))
-        finally:
-            del os.environ["KEFU_DESK__AUTO_ASSIGN"]
+    # handoffs queue at any hour (the test may run at night, Taipei time)
+    with kefu_server(data, settings={"KEFU_DESK__AUTO_ASSIGN": "true", **QUEUE_ALWAYS}) as url:
         yield url
 
 
@@ -105,7 +101,7 @@ def test_two_agents_get_handoffs_by_turns_and_one_transfers_with_a_note(
     alice_page, bob_page = auto_page(), auto_page()
     alice = Console(alice_page).log_in("alice")
     bob = Console(bob_page).log_in("bob")
-    with httpx.Client(base_url=auto_server, timeout=60) as customer:
+    with as_customer(httpx.Client(base_url=auto_server, timeout=60)) as customer:
         team = agent_session(auto_server, "alice")
         online = [
             a["username"] for a in team.get("/api/agent/agents").json()["agents"] if a["online"]
