@@ -7,7 +7,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-from bot.conversation.sql import metadata
+from bot.tables import metadata  # every table, not only the conversations'
 
 config = context.config
 

@@ -16,13 +16,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 
-import bot.access.accounts  # (its tables are in the schema)
-import bot.access.audit
-import bot.channels.records  # (its tables are in the schema)
-import bot.customers.identities  # (its tables are in the schema)
-import bot.desk.saved_replies  # (its table is in the schema)
-import bot.desk.schedule  # noqa: F401 (its table is in the schema)
-import knowledge.drafts  # noqa: F401 (its table is in the schema)
 from bot.conversation.events import (
     Citation,
     ConversationStarted,
@@ -36,9 +29,10 @@ from bot.conversation.events import (
     TurnHandedOff,
     TurnRefused,
 )
-from bot.conversation.sql import SqlConversationStore, metadata, migration_config
+from bot.conversation.sql import SqlConversationStore, migration_config
 from bot.conversation.status import ConversationStatus, InvalidTransition
 from bot.conversation.store import ConversationNotFound, ConversationStore, StatusConflict
+from bot.tables import metadata
 
 S = ConversationStatus
 OpenStore = Callable[[str], SqlConversationStore]
