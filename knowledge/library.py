@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ingest.loaders import SUPPORTED_EXTENSIONS
 from knowledge.base import KnowledgeBase
@@ -80,14 +80,14 @@ class IngestJob:
     sources: list[str] = field(default_factory=list)  # the managed files it was asked to read
 
     @classmethod
-    def kept(cls, data: dict[str, object]) -> IngestJob:
+    def kept(cls, data: dict[str, Any]) -> IngestJob:
         """A job as the jobs file holds it."""
         values = dict(data)
         for key in ("started_at", "finished_at"):
             at = values.get(key)
             values[key] = datetime.fromisoformat(at) if isinstance(at, str) else None
-        values["files"] = [FileReport(**f) for f in values.get("files") or []]  # type: ignore[union-attr]
-        return cls(**values)  # type: ignore[arg-type]
+        values["files"] = [FileReport(**f) for f in values.get("files") or []]
+        return cls(**values)
 
 
 class KnowledgeLibrary:

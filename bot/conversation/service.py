@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.answering.answerer import Answerer, Outcome
-from bot.answering.language import detect_customer_language
+from bot.answering.language import CustomerLanguage, detect_customer_language
 from bot.answering.texts import Language, opening_time, say
 from bot.conversation.events import (
     AgentsUnavailable,
@@ -218,7 +218,8 @@ class ConversationService:
         directly (else LogMoved)."""
         said = message.event
         assert isinstance(said, CustomerMessaged)
-        conversation_id, text, language = said.conversation_id, said.text, said.language
+        conversation_id, text = said.conversation_id, said.text
+        language: CustomerLanguage = "en" if said.language == "en" else "zh"
         if self.orders is not None:
             order_turn = self._order_step(conversation_id, text, language, history, written_after)
             if order_turn is not None:
