@@ -136,3 +136,17 @@ def test_a_job_running_at_a_crash_reads_as_failed_and_its_replacement_is_put_bac
         assert restarted.wait(restarted.ingest().id, timeout=30).state == "done"
     finally:
         stuck.release.set()
+
+
+def test_an_unreadable_jobs_file_starts_an_empty_list(
+    hashing_kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "ingest_jobs.json").write_text("[{not json", encoding="utf-8")
+    library = KnowledgeLibrary(hashing_kb, data, IngestOptions())
+    assert library.jobs() == []
+    library.save("shop_faq.xlsx", io.BytesIO(good_workbook(tmp_path / "u.xlsx").read_bytes()))
+    job = library.wait(library.ingest(["shop_faq.xlsx"]).id, timeout=30)
+    again = KnowledgeLibrary(hashing_kb, data, IngestOptions())
+    assert [j.id for j in again.jobs()] == [job.id]
