@@ -37,6 +37,7 @@ from bot.api import (
 )
 from bot.api.origins import OriginGuard
 from bot.channels.records import ChannelRecords
+from bot.conversation.events import now
 from bot.privacy.retention import purge_periodically
 from bot.services import Services
 
@@ -72,14 +73,34 @@ async def _expire_ghosts(services: Services) -> None:
             log.exception("queue.expiry_failed")
 
 
+async def _answer_unanswered(services: Services) -> None:
+    """Once, on start: answer the customers' messages a stopped server logged and never
+    answered (conversation.answer_unanswered_minutes)."""
+    minutes = services.settings.conversation.answer_unanswered_minutes
+    if minutes <= 0:
+        return
+    since = now() - timedelta(minutes=minutes)
+    try:
+        answered = await run_in_threadpool(services.conversations.answer_unanswered, since)
+    except Exception:
+        log.exception("conversation.recovery_failed")
+        return
+    if answered:
+        log.info("conversation.recovered", extra={"answered": answered})
+
+
 @contextlib.asynccontextmanager
 async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
     """While the app runs: the retention job every purge_interval_hours, and the expiry of
-    customers who left the queue every desk.expiry_interval_s."""
+    customers who left the queue every desk.expiry_interval_s; once on start, the answers to
+    messages a stopped server left unanswered."""
     services: Services = app.state.services
     retention = services.retention()
     interval = timedelta(hours=services.settings.privacy.purge_interval_hours)
-    tasks = [asyncio.create_task(_expire_ghosts(services))]
+    tasks = [
+        asyncio.create_task(_expire_ghosts(services)),
+        asyncio.create_task(_answer_unanswered(services)),
+    ]
     if retention is not None:
         tasks.append(asyncio.create_task(purge_periodically(retention, interval)))
     try:

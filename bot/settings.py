@@ -113,6 +113,12 @@ class ConversationSettings(BaseModel):
     max_message_chars: int = Field(
         default=4000, description="Longer customer messages are refused with a clear error."
     )
+    answer_unanswered_minutes: int = Field(
+        default=60,
+        ge=0,
+        description="On start, customers' messages logged within this many minutes and never "
+        "answered (the server stopped before answering) are answered; 0 = none are.",
+    )
 
 
 class LLMSettings(BaseModel):

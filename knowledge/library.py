@@ -3,29 +3,41 @@ jobs that run one at a time in the background with their progress and per-file d
 
 A replaced file that fails to ingest is put back as it was, so what was serving keeps serving
 and the file to download is the one whose knowledge the bot uses.
+
+The jobs are kept in `<data dir>/ingest_jobs.json`, rewritten (atomically) at each step, so a
+job outlives the process: one that was queued or running when the process died reads as failed
+("interrupted by a restart") on the next start, and its files are set straight then (a
+replacement whose new version never served is put back; a new file that never served is
+removed). A file beside the knowledge base rather than a table of the conversation store: the
+jobs belong to the knowledge of this data dir, which one process serves (its Chroma directory
+is that process's), and `kefu ingest` has no conversation store at all.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ingest.loaders import SUPPORTED_EXTENSIONS
 from knowledge.base import KnowledgeBase
-from knowledge.ingestion import FileOutcome, IngestOptions, ingest_paths
+from knowledge.ingestion import FileOutcome, IngestOptions, _fingerprint, ingest_paths
 
 log = logging.getLogger(__name__)
 
 SOURCES_DIR = "sources"
 PREVIOUS_DIR = ".previous"  # the version a replacement may have to fall back to
+JOBS_FILE = "ingest_jobs.json"
+INTERRUPTED = "interrupted by a restart"
 KEPT_JOBS = 20
 CHUNK = 1 << 20
 
@@ -65,6 +77,17 @@ class IngestJob:
     embedded: int = 0
     error: str | None = None
     files: list[FileReport] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # the managed files it was asked to read
+
+    @classmethod
+    def kept(cls, data: dict[str, Any]) -> IngestJob:
+        """A job as the jobs file holds it."""
+        values = dict(data)
+        for key in ("started_at", "finished_at"):
+            at = values.get(key)
+            values[key] = datetime.fromisoformat(at) if isinstance(at, str) else None
+        values["files"] = [FileReport(**f) for f in values.get("files") or []]
+        return cls(**values)
 
 
 class KnowledgeLibrary:
@@ -84,6 +107,72 @@ class KnowledgeLibrary:
         self._queue: list[tuple[IngestJob, list[Path], dict[str, Path]]] = []
         self._wake = threading.Condition(self._lock)
         self._worker: threading.Thread | None = None
+        self._jobs_file = data_dir / JOBS_FILE
+        self._recover()
+
+    # ---- the jobs file --------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Read the jobs a previous process kept; those it left queued or running failed."""
+        try:
+            kept = json.loads(self._jobs_file.read_text(encoding="utf-8"))
+            jobs = [IngestJob.kept(j) for j in kept]
+        except FileNotFoundError:
+            jobs = []
+        except (ValueError, TypeError):
+            log.exception("ingest.jobs_file_unreadable")
+            jobs = []
+        interrupted = [j for j in jobs if j.state in ("queued", "running")]
+        for job in interrupted:
+            job.state, job.error, job.current = "failed", INTERRUPTED, None
+            job.finished_at = datetime.now(UTC)
+            for name in job.sources:
+                note = self._set_straight(name)
+                if note is not None:
+                    _report_on(job, name).problems.append(note)
+        # a replacement saved just before the process died, with no job yet
+        leftovers = self.folder / PREVIOUS_DIR
+        for previous in sorted(leftovers.iterdir()) if leftovers.is_dir() else []:
+            if previous.is_file():
+                self._set_straight(previous.name)
+        self._jobs = OrderedDict((j.id, j) for j in jobs[-KEPT_JOBS:])
+        if interrupted:
+            log.warning("ingest.jobs_interrupted", extra={"jobs": len(interrupted)})
+            self._save()
+
+    def _set_straight(self, name: str) -> str | None:
+        """A managed file a job was reading when the process died: the version whose items
+        serve stays. What was done, for the job's report (None: nothing to do)."""
+        managed = self.folder / name
+        previous = self.folder / PREVIOUS_DIR / name
+        record = self.kb.catalog.source(name)
+        if previous.is_file():
+            new_serving = (
+                record is not None
+                and managed.is_file()
+                and record.fingerprint == _fingerprint(managed, self.kb, self.options)
+            )
+            note = None if new_serving else "the previous version of the file was put back"
+            if not new_serving:
+                shutil.copy2(previous, managed)
+            previous.unlink()
+            return note
+        if record is None and managed.is_file():
+            managed.unlink()  # a new file that never served: it has to be uploaded again
+            return "the file never served and was removed: upload it again"
+        return None
+
+    def _save(self) -> None:
+        """Write the jobs file (under the lock): a new file, then renamed over the old one."""
+        kept = [asdict(j) for j in self._jobs.values()]
+        part = self._jobs_file.with_name(f".{JOBS_FILE}.part")
+        self._jobs_file.parent.mkdir(parents=True, exist_ok=True)
+        part.write_text(json.dumps(kept, ensure_ascii=False, default=_iso), encoding="utf-8")
+        os.replace(part, self._jobs_file)
+
+    def _saved(self) -> None:
+        with self._lock:
+            self._save()
 
     # ---- files ----------------------------------------------------------------------------
 
@@ -166,11 +255,13 @@ class KnowledgeLibrary:
             for p in paths
             if p.parent == self.folder and (self.folder / PREVIOUS_DIR / p.name).is_file()
         }
-        job = IngestJob(uuid.uuid4().hex[:12], label)
+        managed = [p.name for p in _files(paths) if p.parent == self.folder]
+        job = IngestJob(uuid.uuid4().hex[:12], label, sources=managed)
         with self._lock:
             self._jobs[job.id] = job
             while len(self._jobs) > KEPT_JOBS:
                 self._jobs.popitem(last=False)
+            self._save()
             self._queue.append((job, paths, fallbacks))
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
@@ -213,6 +304,7 @@ class KnowledgeLibrary:
     def _run(self, job: IngestJob, paths: list[Path], fallbacks: dict[str, Path]) -> None:
         job.state, job.started_at = "running", datetime.now(UTC)
         job.files_total = sum(1 for _ in _files(paths))
+        self._saved()
         served: set[str] = set()  # sources whose new file was read and is now serving
 
         def on_file(outcome: FileOutcome) -> None:
@@ -225,6 +317,7 @@ class KnowledgeLibrary:
             if not outcome.failed:
                 served.add(outcome.source)
             job.files.append(report)
+            self._saved()
 
         def on_embedded(n: int) -> None:
             job.embedded += n
@@ -258,6 +351,22 @@ class KnowledgeLibrary:
         # Only now, with every file put back and reported, does the job read as ended: a client
         # polling it must never see "done" before the report it will read is complete.
         job.state, job.error = ended
+        self._saved()
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not kept in the jobs file")
+
+
+def _report_on(job: IngestJob, source: str) -> FileReport:
+    """The job's report on a file, added when the job never got to it."""
+    for report in job.files:
+        if report.source == source:
+            return report
+    job.files.append(FileReport(source, "failed"))
+    return job.files[-1]
 
 
 def _files(paths: list[Path]) -> Iterator[Path]:

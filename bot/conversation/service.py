@@ -8,15 +8,17 @@ turns two messages sent at once into two turns, one after the other.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.answering.answerer import Answerer, Outcome
-from bot.answering.language import detect_customer_language
+from bot.answering.language import CustomerLanguage, detect_customer_language
 from bot.answering.texts import Language, opening_time, say
 from bot.conversation.events import (
     AgentsUnavailable,
@@ -44,7 +46,7 @@ from bot.conversation.flows import (
     ReturnedToBot,
 )
 from bot.conversation.status import ConversationStatus
-from bot.conversation.store import Conversation, ConversationStore
+from bot.conversation.store import Conversation, ConversationStore, LogMoved
 from bot.conversation.views import answer_context, last_language, past_turns
 from bot.privacy.redaction import redact
 from handoff.hours import Availability
@@ -53,6 +55,8 @@ from ingest.plain_text import UnsafeText, is_blank, plain_text
 if TYPE_CHECKING:
     from bot.orders.questions import OrderQuestions
     from handoff.gate import Gate, GateVerdict, PastTurn
+
+log = logging.getLogger(__name__)
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE_CHARS = re.compile(r"^\+?[0-9 ()#-]+$")
@@ -172,44 +176,98 @@ class ConversationService:
             elif conversation.status != ConversationStatus.BOT:
                 self.flows.queue_changed()  # the queue shows the last message, and who wrote
                 return TurnResult(conversation, message, None)
-            if self.orders is not None:
-                order_turn = self._order_step(conversation_id, text, language, history)
-                if order_turn is not None:
-                    return TurnResult(self.store.get(conversation_id), message, order_turn)
-            past = past_turns(history)
-            with self._answering:
-                # the gate reads the message first; the answer is still wanted when it hands
-                # off (the agent's suggested reply) and decides the rest of its verdict
-                before = self.gate.before_answer(text, language, past) if self.gate else None
-                outcome = self.answerer.answer(text, language, answer_context(history))
-                verdict = self._verdict(before, text, outcome, past)
-            available = None
-            if verdict is not None and verdict.trigger is not None:
-                available = self._available()
-                nobody = None if available.agents_available else available
-                event = _handed_off_event(conversation_id, outcome, verdict, nobody)
-                turn = self.store.append(event)
-                if nobody is None:
-                    self.flows.apply(conversation_id, HandoffRequested(BOT, verdict.trigger))
-                else:
-                    self._nobody_there(
-                        conversation_id, event.language, nobody, verdict.trigger, event.reply
-                    )
+            return self._reply(message, history)
+
+    def answer_logged(self, conversation_id: str) -> TurnResult | None:
+        """The bot's turn for a customer's message that was logged and never answered (the
+        process stopped between the two), without logging the message again. None when there
+        is nothing to answer: the latest event is not a customer's message, or a person owns
+        the conversation. Safe to run twice at once, in one process (the conversation's lock)
+        or in two (the turn is written only right after the message: one writer wins)."""
+        with self.lock_for(conversation_id):
+            conversation = self.store.get(conversation_id)
+            history = self.store.events(conversation_id)
+            if (
+                conversation.status != ConversationStatus.BOT
+                or not history
+                or not isinstance(history[-1].event, CustomerMessaged)
+            ):
+                return None
+            try:
+                return self._reply(history[-1], history[:-1], written_after=history[-1].seq)
+            except LogMoved:
+                return None  # another process answered it, or the customer wrote again
+
+    def answer_unanswered(self, since: datetime) -> int:
+        """Answer every customer's message logged since `since` that is still the latest event
+        of a conversation the bot owns (e.g. after a crash); how many were answered."""
+        answered = 0
+        for message in self.store.awaiting_reply(since):
+            try:
+                if self.answer_logged(message.event.conversation_id) is not None:
+                    answered += 1
+            except Exception:  # one conversation that fails must not stop the others
+                log.exception("conversation.recovery_failed", extra={"seq": message.seq})
+        return answered
+
+    def _reply(
+        self, message: Recorded, history: list[Recorded], written_after: int | None = None
+    ) -> TurnResult:
+        """Answer a logged customer's message (`history`: the events before it), under the
+        conversation's lock. `written_after`: the first event written must follow that seq
+        directly (else LogMoved)."""
+        said = message.event
+        assert isinstance(said, CustomerMessaged)
+        conversation_id, text = said.conversation_id, said.text
+        language: CustomerLanguage = "en" if said.language == "en" else "zh"
+        if self.orders is not None:
+            order_turn = self._order_step(conversation_id, text, language, history, written_after)
+            if order_turn is not None:
+                return TurnResult(self.store.get(conversation_id), message, order_turn)
+        past = past_turns(history)
+        with self._answering:
+            # the gate reads the message first; the answer is still wanted when it hands
+            # off (the agent's suggested reply) and decides the rest of its verdict
+            before = self.gate.before_answer(text, language, past) if self.gate else None
+            outcome = self.answerer.answer(text, language, answer_context(history))
+            verdict = self._verdict(before, text, outcome, past)
+        available = None
+        if verdict is not None and verdict.trigger is not None:
+            available = self._available()
+            nobody = None if available.agents_available else available
+            event = _handed_off_event(conversation_id, outcome, verdict, nobody)
+            turn = self.store.append(event, after_seq=written_after)
+            if nobody is None:
+                self.flows.apply(conversation_id, HandoffRequested(BOT, verdict.trigger))
             else:
-                outcome = acknowledged(outcome, verdict)
-                turn = self.store.append(_turn_event(conversation_id, outcome, verdict))
-            self.feed.notify(conversation_id)
-            return TurnResult(self.store.get(conversation_id), message, turn, available)
+                self._nobody_there(
+                    conversation_id, event.language, nobody, verdict.trigger, event.reply
+                )
+        else:
+            outcome = acknowledged(outcome, verdict)
+            turn = self.store.append(
+                _turn_event(conversation_id, outcome, verdict), after_seq=written_after
+            )
+        self.feed.notify(conversation_id)
+        return TurnResult(self.store.get(conversation_id), message, turn, available)
 
     def _order_step(
-        self, conversation_id: str, text: str, language: str, history: list[Recorded]
+        self,
+        conversation_id: str,
+        text: str,
+        language: str,
+        history: list[Recorded],
+        written_after: int | None = None,
     ) -> Recorded | None:
         """An order question's turn (bot/orders/questions.py), None when this is not one."""
         assert self.orders is not None
         step = self.orders.step(conversation_id, text, language, history)
         if step is None:
             return None
-        turn = [self.store.append(event) for event in step.events][-1]
+        turn = [
+            self.store.append(event, after_seq=written_after if i == 0 else None)
+            for i, event in enumerate(step.events)
+        ][-1]
         if step.hand_off:
             self.flows.apply(conversation_id, HandoffRequested(BOT, step.reason))
         self.feed.notify(conversation_id)

@@ -37,6 +37,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from bot.conversation.events import (
     EVENT_TYPES,
     ConversationStarted,
+    CustomerMessaged,
     Event,
     Recorded,
     StatusChanged,
@@ -50,6 +51,7 @@ from bot.conversation.store import (
     ConversationNotFound,
     ConversationPage,
     ConversationQuery,
+    LogMoved,
     StatusConflict,
     new_conversation_id,
 )
@@ -234,7 +236,7 @@ class SqlConversationStore:
             raise ConversationNotFound(conversation_id)
         return _conversation(row)
 
-    def append(self, event: Event) -> Recorded:
+    def append(self, event: Event, *, after_seq: int | None = None) -> Recorded:
         if EVENT_TYPES.get(event.kind) is not type(event):
             # the log could not be read back: event_from() only knows registered kinds
             raise ValueError(
@@ -242,14 +244,20 @@ class SqlConversationStore:
             )
         _require_aware(event.at)
         event = redact_event(event)  # what anyone typed reaches the log masked
+        where = [conversations.c.id == event.conversation_id, _OPEN]
+        if after_seq is not None:
+            # compare-and-set on the latest seq: of two writers answering one message, one wins
+            where.append(conversations.c.last_seq == after_seq)
         with self._write() as conn:
             seq = conn.execute(
                 update(conversations)
-                .where(conversations.c.id == event.conversation_id, _OPEN)
+                .where(*where)
                 .values(last_seq=conversations.c.last_seq + 1, updated_at=event.at)
                 .returning(conversations.c.last_seq)
             ).scalar_one_or_none()
             if seq is None:
+                if after_seq is not None and _exists(conn, event.conversation_id):
+                    raise LogMoved(event.conversation_id, after_seq)
                 raise ConversationNotFound(event.conversation_id)
             conn.execute(insert(events).values(_event_row(event, seq)))
         return Recorded(seq, event)
@@ -266,6 +274,33 @@ class SqlConversationStore:
                 raise ConversationNotFound(conversation_id)
         return [
             Recorded(row.seq, event_from(row.kind, conversation_id, row.at, row.payload))
+            for row in rows
+        ]
+
+    def awaiting_reply(self, since: datetime) -> list[Recorded]:
+        _require_aware(since)
+        query = (
+            select(
+                events.c.conversation_id, events.c.seq, events.c.kind, events.c.at, events.c.payload
+            )
+            .join(
+                conversations,
+                (conversations.c.id == events.c.conversation_id)
+                & (conversations.c.last_seq == events.c.seq),
+            )
+            .where(
+                _OPEN,
+                conversations.c.status == ConversationStatus.BOT.value,
+                conversations.c.updated_at >= since,
+                events.c.kind == CustomerMessaged.kind,
+                events.c.at >= since,
+            )
+            .order_by(events.c.at)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Recorded(row.seq, event_from(row.kind, row.conversation_id, row.at, row.payload))
             for row in rows
         ]
 

@@ -39,6 +39,15 @@ class StatusConflict(Exception):
         self.actual = actual
 
 
+class LogMoved(Exception):
+    """A conditional append found a later event than the one it was written after."""
+
+    def __init__(self, conversation_id: str, after_seq: int) -> None:
+        super().__init__(f"conversation {conversation_id!r} has events after {after_seq}")
+        self.conversation_id = conversation_id
+        self.after_seq = after_seq
+
+
 @dataclass(frozen=True)
 class Conversation:
     id: str
@@ -104,9 +113,16 @@ class ConversationStore(Protocol):
         """Raises ConversationNotFound."""
         ...
 
-    def append(self, event: Event) -> Recorded:
+    def append(self, event: Event, *, after_seq: int | None = None) -> Recorded:
         """Record an event; seq numbers of one conversation are 1, 2, 3… with no gaps, also
-        under concurrent appends. Raises ConversationNotFound."""
+        under concurrent appends. With `after_seq`, only while the conversation's latest event
+        is still that one (else LogMoved: someone else wrote first). Raises
+        ConversationNotFound."""
+        ...
+
+    def awaiting_reply(self, since: datetime) -> list[Recorded]:
+        """The customers' messages logged at or after `since` that are the latest event of a
+        conversation in status bot: messages nobody has answered (yet)."""
         ...
 
     def events(self, conversation_id: str, after_seq: int = 0) -> list[Recorded]:
@@ -201,10 +217,12 @@ class MemoryConversationStore:
     def get(self, conversation_id: str) -> Conversation:
         return self._find(conversation_id).conversation
 
-    def append(self, event: Event) -> Recorded:
+    def append(self, event: Event, *, after_seq: int | None = None) -> Recorded:
         event = redact_event(event)
         with self._lock:
             kept = self._find(event.conversation_id)
+            if after_seq is not None and len(kept.events) != after_seq:
+                raise LogMoved(event.conversation_id, after_seq)
             kept.events.append(event)
             kept.conversation = replace(kept.conversation, updated_at=event.at)
             return Recorded(len(kept.events), event)
@@ -214,6 +232,17 @@ class MemoryConversationStore:
             kept = self._find(conversation_id)
             return [
                 Recorded(seq, e) for seq, e in enumerate(kept.events, start=1) if seq > after_seq
+            ]
+
+    def awaiting_reply(self, since: datetime) -> list[Recorded]:
+        with self._lock:
+            return [
+                Recorded(len(k.events), k.events[-1])
+                for k in self._kept.values()
+                if k.conversation.status == ConversationStatus.BOT
+                and k.events
+                and isinstance(k.events[-1], CustomerMessaged)
+                and k.events[-1].at >= since
             ]
 
     def transition(

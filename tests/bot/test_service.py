@@ -8,6 +8,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -431,3 +432,73 @@ def test_in_shadow_mode_the_gate_records_but_never_hands_off(
     assert turn is not None and isinstance(turn.event, TurnAnswered)
     assert turn.event.details["gate"]["signals"]["shadow_trigger"] == "explicit_request"
     assert shadow.store.get(conversation.id).status == S.BOT
+
+
+def test_a_message_logged_before_a_crash_is_answered_once_on_restart(
+    store: ConversationStore, answerer: Answerer
+):
+    broken = ConversationService(store, BrokenAnswerer(answerer.retriever, answerer.refusal))
+    conversation = broken.start(language="zh")
+    with pytest.raises(RuntimeError):  # the message is logged, its answer never written
+        broken.send(conversation.id, "會員退貨要怎麼申請？")
+    answered_already = broken.start(language="zh")
+    restarted = ConversationService(store, answerer)
+    restarted.send(answered_already.id, "運費怎麼算？")
+
+    since = datetime.now(UTC) - timedelta(hours=1)
+    assert restarted.answer_unanswered(since) == 1
+    assert kinds(restarted, conversation.id) == [
+        "conversation_started",
+        "customer_messaged",
+        "turn_answered",
+    ]
+    turn = restarted.transcript(conversation.id)[1][-1].event
+    assert isinstance(turn, TurnAnswered) and turn.reply == ANSWER["會員退貨要怎麼申請？"]
+    assert len(kinds(restarted, answered_already.id)) == 3  # untouched
+    assert restarted.answer_unanswered(since) == 0  # a second start answers nothing again
+    assert restarted.answer_logged(conversation.id) is None
+    assert len(kinds(restarted, conversation.id)) == 3
+
+
+def test_an_old_unanswered_message_or_one_a_person_owns_is_left_alone(
+    store: ConversationStore, answerer: Answerer
+):
+    broken = ConversationService(store, BrokenAnswerer(answerer.retriever, answerer.refusal))
+    conversation = broken.start(language="zh")
+    with pytest.raises(RuntimeError):
+        broken.send(conversation.id, "會員退貨要怎麼申請？")
+    restarted = ConversationService(store, answerer)
+    assert restarted.answer_unanswered(datetime.now(UTC) + timedelta(seconds=1)) == 0
+    restarted.request_person(conversation.id)
+    restarted.send(conversation.id, "有人在嗎？")  # logged, the bot stays silent
+    assert restarted.answer_unanswered(datetime.now(UTC) - timedelta(hours=1)) == 0
+    assert "turn_answered" not in kinds(restarted, conversation.id)
+
+
+def test_two_workers_recovering_at_once_answer_a_message_once(
+    store: ConversationStore, answerer: Answerer
+):
+    """Two processes starting together: each its own service (own locks) over one store."""
+    broken = ConversationService(store, BrokenAnswerer(answerer.retriever, answerer.refusal))
+    conversations = [broken.start(language="zh") for _ in range(4)]
+    for c in conversations:
+        with pytest.raises(RuntimeError):
+            broken.send(c.id, "運費怎麼算？")
+    slow = SlowAnswerer(answerer.retriever, answerer.refusal, answerer.policy)
+    workers = [ConversationService(store, slow) for _ in range(2)]
+    since = datetime.now(UTC) - timedelta(hours=1)
+    start = threading.Barrier(2)
+    counts: list[int] = []
+
+    def recover(service: ConversationService) -> None:
+        start.wait()
+        counts.append(service.answer_unanswered(since))
+
+    threads = [threading.Thread(target=recover, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(counts) == 4
+    for c in conversations:
+        assert kinds(workers[0], c.id).count("turn_answered") == 1

@@ -31,7 +31,12 @@ from bot.conversation.events import (
 )
 from bot.conversation.sql import SqlConversationStore, migration_config
 from bot.conversation.status import ConversationStatus, InvalidTransition
-from bot.conversation.store import ConversationNotFound, ConversationStore, StatusConflict
+from bot.conversation.store import (
+    ConversationNotFound,
+    ConversationStore,
+    LogMoved,
+    StatusConflict,
+)
 from bot.tables import metadata
 
 S = ConversationStatus
@@ -560,3 +565,33 @@ def test_a_move_to_an_agent_names_the_assignee_in_the_log(store: ConversationSto
     assert isinstance(back, StatusChanged) and back.assignee is None
     assert "assignee" not in back.payload()
     assert store.get(c.id).assignee is None
+
+
+def test_a_conditional_append_writes_only_right_after_the_seq_it_names(store: ConversationStore):
+    conversation = store.create("web")
+    message = store.append(said(conversation.id, "退貨要幾天？"))
+    assert store.append(said(conversation.id, "first"), after_seq=message.seq).seq == 3
+    with pytest.raises(LogMoved):
+        store.append(said(conversation.id, "second"), after_seq=message.seq)
+    assert [r.seq for r in store.events(conversation.id)] == [1, 2, 3]
+    with pytest.raises(ConversationNotFound):
+        store.append(said("nobody", "x"), after_seq=1)
+
+
+def test_messages_awaiting_a_reply_are_the_bots_latest_unanswered_ones(store: ConversationStore):
+    since = datetime.now(UTC) - timedelta(minutes=60)
+    waiting = store.create("web")
+    store.append(said(waiting.id, "舊的問題", at=since - timedelta(minutes=5)))
+    store.append(said(waiting.id, "還在嗎？"))
+    answered = store.create("web")
+    store.append(said(answered.id, "退貨要幾天？"))
+    store.append(FeedbackGiven(conversation_id=answered.id, helpful=True, turn_seq=None))
+    old = store.create("web")
+    store.append(said(old.id, "昨天的問題", at=since - timedelta(minutes=1)))
+    with_person = store.create("web")
+    store.append(said(with_person.id, "找真人"))
+    store.transition(with_person.id, S.WAITING, reason="customer_request")
+    store.append(said(with_person.id, "有人嗎？"))
+    found = store.awaiting_reply(since)
+    assert [(r.event.conversation_id, r.seq) for r in found] == [(waiting.id, 3)]
+    assert isinstance(found[0].event, CustomerMessaged) and found[0].event.text == "還在嗎？"
