@@ -52,8 +52,12 @@ def _heading(key: str) -> str:
 def _value(value: Any) -> str:
     if value is None or value in ("", [], {}):
         return _heading("none")
-    if isinstance(value, (dict, list)):
-        return escape(json.dumps(value, ensure_ascii=False, indent=1, default=str))
+    if isinstance(value, dict):  # one field a line; texts as they were written
+        return "\n".join(
+            f"{escape(str(k))}: {_value(v)}" for k, v in value.items() if v not in (None, "", [])
+        )
+    if isinstance(value, list):
+        return escape(json.dumps(value, ensure_ascii=False, default=str))
     return escape(str(value))
 
 
