@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Depends, Header, Path, Query, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
@@ -378,10 +378,16 @@ def router(
 
     @api.get(
         "/{conversation_id}/copy",
-        response_class=PlainTextResponse,
-        responses={**ERROR_RESPONSES, 200: {"content": {"text/plain": {}}}},
+        response_class=Response,
+        responses={
+            **ERROR_RESPONSES,
+            200: {
+                "description": "The conversation as a text file, as an attachment",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+        },
     )
-    def copy(opened: Conversation = customer) -> PlainTextResponse:
+    def copy(opened: Conversation = customer) -> Response:
         """The customer's own copy of the conversation, as a text file to keep: their
         messages and the replies, with times; nothing private."""
         conversation, events = service.transcript(opened.id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.access.accounts import Accounts, Role, User
@@ -50,8 +50,17 @@ def router(accounts: Accounts, customers: CustomerData) -> APIRouter:
         customer_not_found when it holds nothing)."""
         return customers.export(customer_id)
 
-    @api.get("/{customer_id}/export.html", response_class=HTMLResponse)
-    def export_page(customer_id: CustomerId) -> HTMLResponse:
+    @api.get(
+        "/{customer_id}/export.html",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The copy as an HTML page, as an attachment",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    def export_page(customer_id: CustomerId) -> Response:
         """The same copy as one HTML page a person can read, headings in zh-TW and English
         (404 customer_not_found when kefu holds nothing)."""
         page = export_html(customers.export(customer_id))
