@@ -150,7 +150,7 @@ def router(
 
     def profile_of(identity_list: tuple[str, ...], found: list[Any]) -> Profile:
         ids = [c.customer_id for c in found if c.customer_id]
-        corrected = corrections.first_of(ids) if corrections is not None else None
+        corrected = corrections.latest_of(ids) if corrections is not None else None
         return build_profile(
             found,
             store.events,

@@ -104,7 +104,7 @@ class CustomerCorrections:
             ).first()
         return _correction(row) if row else None
 
-    def first_of(self, customer_ids: Iterable[str]) -> Correction | None:
+    def latest_of(self, customer_ids: Iterable[str]) -> Correction | None:
         """The latest correction among several ids of one customer (linked channels)."""
         found = [c for c in (self.get(i) for i in sorted(set(customer_ids))) if c is not None]
         return max(found, key=lambda c: c.updated_at) if found else None
