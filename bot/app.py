@@ -226,6 +226,7 @@ def create_app(services: Services) -> FastAPI:
                 services.settings.tags,
                 list(services.settings.profile.wanted),
                 customer_access,
+                customer_data.corrections if customer_data is not None else None,
             )
         )
     app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")

@@ -55,8 +55,26 @@ STAFF_ACTIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/metrics.xlsx"): "export_metrics",
     ("GET", "/api/admin/audit.csv"): "export_audit",
     ("GET", "/api/admin/customers/{customer_id}/export"): "customer_export",
+    ("GET", "/api/admin/customers/{customer_id}/export.html"): "customer_export",
     ("DELETE", "/api/admin/customers/{customer_id}"): "customer_erased",
+    ("PATCH", "/api/admin/customers/{customer_id}"): "customer_corrected",
+    ("POST", "/api/agent/conversations/{conversation_id}/assign"): "assign",
+    ("POST", "/api/agent/conversations/{conversation_id}/transfer"): "transfer",
+    ("POST", "/api/agent/conversations/{conversation_id}/unassign"): "unassign",
+    ("POST", "/api/agent/saved-replies"): "saved_reply_added",
+    ("PATCH", "/api/agent/saved-replies/{reply_id}"): "saved_reply_edited",
+    ("DELETE", "/api/agent/saved-replies/{reply_id}"): "saved_reply_deleted",
+    ("POST", "/api/agent/offline-messages/{conversation_id}/{seq}/reply"): "offline_reply",
+    ("PUT", "/api/agent/presence"): "presence",
+    ("PUT", "/api/admin/hours"): "hours_changed",
+    ("POST", "/api/agent/customers/merge"): "customers_merged",
+    ("POST", "/api/agent/customers/split"): "customers_split",
+    ("POST", "/api/admin/orders/import"): "orders_import",
 }
+# Staff requests that change nothing kept: not staff actions.
+NOT_ACTIONS: frozenset[tuple[str, str]] = frozenset(
+    {("POST", "/api/agent/conversations/{conversation_id}/typing")}  # a passing signal
+)
 MAX_LOGIN_BODY = 8192  # bytes of a log-in body read for the username tried
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Depends, Header, Path, Query, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
@@ -34,6 +35,7 @@ from bot.conversation.store import Conversation, ConversationNotFound
 from bot.conversation.views import claimer_name
 from bot.desk.presence import CustomerSightings
 from bot.desk.queue import HumanQueue
+from bot.privacy.copies import conversation_text
 
 ConversationId = Annotated[
     str, Path(description="The conversation's id", max_length=64, pattern=ID_PATTERN)
@@ -372,6 +374,28 @@ def router(
         return Transcript(
             conversation=with_place(conversation, events, queue),
             events=[event_public(r) for r in events if r.seq > after and customer_visible(r)],
+        )
+
+    @api.get(
+        "/{conversation_id}/copy",
+        response_class=Response,
+        responses={
+            **ERROR_RESPONSES,
+            200: {
+                "description": "The conversation as a text file, as an attachment",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+        },
+    )
+    def copy(opened: Conversation = customer) -> Response:
+        """The customer's own copy of the conversation, as a text file to keep: their
+        messages and the replies, with times; nothing private."""
+        conversation, events = service.transcript(opened.id)
+        return PlainTextResponse(
+            conversation_text(conversation, events),
+            headers={
+                "content-disposition": f'attachment; filename="conversation-{conversation.id}.txt"'
+            },
         )
 
     @api.post("/{conversation_id}/handoff", response_model=HandoffPublic, responses=ERROR_RESPONSES)

@@ -17,6 +17,7 @@ from bot.access.ratelimit import RateLimiter
 from bot.api.errors import ERROR_RESPONSES, error
 from bot.api.fields import ID_PATTERN, ExactText, PlainText
 from bot.conversation.store import Conversation, ConversationStore
+from bot.customers.corrections import CustomerCorrections
 from bot.customers.identities import (
     CustomerIdentities,
     LinkRefused,
@@ -139,6 +140,7 @@ def router(
     tags: TagSettings,
     wanted: list[str],
     access: CustomerAccess,
+    corrections: CustomerCorrections | None = None,
 ) -> APIRouter:
     from bot.api.auth import client_address, requires
 
@@ -147,7 +149,15 @@ def router(
     api = APIRouter(tags=["customers"])
 
     def profile_of(identity_list: tuple[str, ...], found: list[Any]) -> Profile:
-        return build_profile(found, store.events, {i: names(i) for i in identity_list}, tags)
+        ids = [c.customer_id for c in found if c.customer_id]
+        corrected = corrections.latest_of(ids) if corrections is not None else None
+        return build_profile(
+            found,
+            store.events,
+            {i: names(i) for i in identity_list},
+            tags,
+            corrected.profile_values() if corrected is not None else None,
+        )
 
     def view(identity: str) -> CustomerView:
         customer = identities.customer(identity)

@@ -4,8 +4,9 @@ completeness: the share of the profile fields the shop wants that are known for 
 Fields known from the log and the channels: display_name (the platform's), channels, languages,
 tags (the auto-tagging), topics (the sheets or files of the answers given), satisfaction (the
 surveys' CSAT and CES), first_contact, last_contact, preferred_channel (where they wrote most).
-email, phone and marketing_consent are profile fields no channel collects yet: a shop that
-wants them sees them as missing.
+email, phone and marketing_consent are profile fields no channel collects: they are known
+when an admin corrected them on the customer's request (bot/customers/corrections.py; a stop
+on marketing use makes marketing_consent false), and corrected values win over the log's.
 """
 
 from __future__ import annotations
@@ -59,12 +60,14 @@ def build_profile(
     events: Callable[[str], list[Recorded]],
     names: Mapping[str, str | None],
     tags: TagSettings,
+    corrected: Mapping[str, Any] | None = None,
 ) -> Profile:
     """The profile of a customer from their conversations (on every channel), the events of
-    each (`events(conversation_id)`), and their names on the platforms (by identity)."""
-    values: dict[str, Any] = {}
+    each (`events(conversation_id)`), their names on the platforms (by identity), and the
+    fields corrected on their request (which win)."""
+    values: dict[str, Any] = dict(corrected or {})
     named = [name for name in names.values() if name]
-    if named:
+    if named and "display_name" not in values:
         values["display_name"] = named[0]
     if not conversations:
         return Profile(values)

@@ -1,9 +1,11 @@
-"""A customer's rights over what kefu holds about them: a copy of it, and its erasure.
+"""A customer's rights over what kefu holds about them: a copy of it, its correction, a stop
+on its marketing use, and its erasure.
 
 A customer is their `customer_id` (the shop's id, a LINE or Messenger id, an e-mail address),
 on every channel. The copy holds each of their conversations with every event in it (private
 notes and the bot's internals included: the law asks for everything held), their tags and
-their survey answers. Erasure anonymises their conversations as the retention job does
+their survey answers, and what was corrected on their request (bot/customers/corrections.py).
+Erasure deletes the corrections and anonymises their conversations as the retention job does
 (bot/privacy/retention.py): texts and customer id gone, counts kept; from then on those
 conversations answer 404 to everyone.
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 from bot.conversation.events import SurveyAnswered, now
 from bot.conversation.sql import SqlConversationStore, writer
+from bot.customers.corrections import Correction, CustomerCorrections, forget
 from bot.privacy.retention import anonymise
 from bot.reports.tags import TagSettings, conversation_tags, customer_tags
 
@@ -38,6 +41,14 @@ class CustomerData:
     def __init__(self, store: SqlConversationStore, tag_settings: TagSettings) -> None:
         self.store = store
         self.tag_settings = tag_settings
+        self.corrections = CustomerCorrections(store.engine)
+
+    def correct(self, customer_id: str, changes: dict[str, Any], actor: str) -> Correction:
+        """Correct profile fields and set or clear the marketing opt-out (see
+        CustomerCorrections.correct). Raises CustomerNotFound."""
+        if not self.store.conversations(customer_id=customer_id):
+            raise CustomerNotFound(customer_id)
+        return self.corrections.correct(customer_id, changes, actor)
 
     def export(self, customer_id: str) -> dict[str, Any]:
         """Everything held about the customer, JSON-ready. Raises CustomerNotFound."""
@@ -80,21 +91,25 @@ class CustomerData:
                     ],
                 }
             )
+        corrected = self.corrections.get(customer_id)
         return {
             "customer_id": customer_id,
             "exported_at": now().isoformat(),
             "channels": sorted({c.channel for c in found}),
             "tags": customer_tags(tags),
             "survey_answers": surveys,
+            "profile": corrected.public() if corrected else None,
             "conversations": held,
         }
 
     def erase(self, customer_id: str) -> Erasure:
-        """Anonymise every conversation of the customer. Raises CustomerNotFound."""
+        """Anonymise every conversation of the customer and delete their corrections.
+        Raises CustomerNotFound."""
         ids = [c.id for c in self.store.conversations(customer_id=customer_id)]
         if not ids:
             raise CustomerNotFound(customer_id)
         at = now()
         with writer(self.store.engine).begin() as conn:
             events = anonymise(conn, ids, at)
+            forget(conn, customer_id)
         return Erasure(customer_id, len(ids), events, at)

@@ -57,6 +57,8 @@
       send: "送出",
       talk: "轉接真人客服",
       talkRequested: "已請求轉接真人客服",
+      copy: "下載對話紀錄",
+      copyLabel: "下載這段對話的紀錄（文字檔）",
       you: "您",
       bot: "客服小幫手",
       agent: function (name) { return name ? "專人 " + name : "客服專人"; },
@@ -125,6 +127,8 @@
       send: "Send",
       talk: "Talk to a person",
       talkRequested: "A person has been requested",
+      copy: "Download",
+      copyLabel: "Download this conversation (a text file)",
       you: "You",
       bot: "Assistant",
       agent: function (name) { return name || "Agent"; },
@@ -215,6 +219,7 @@
         localStorage.removeItem(STORE_KEY);
       }
     } catch (e) { /* the widget still works for this page view */ }
+    copyButton.hidden = !conversationId;
   }
 
   function rememberOpen(open) {
@@ -386,10 +391,11 @@
   var titleId = newId("title");
   var langButton = el("button", { type: "button", class: "lang" });
   var newChatButton = el("button", { type: "button", class: "new-chat" });
+  var copyButton = el("button", { type: "button", class: "copy", "data-kefu": "copy" });
   var closeButton = el("button", { type: "button", class: "close" },
     el("span", { "aria-hidden": "true", text: "✕" }));
   var header = el("div", { class: "head" },
-    el("h2", { id: titleId }, titleText, subtitle), langButton, newChatButton, closeButton);
+    el("h2", { id: titleId }, titleText, subtitle), langButton, copyButton, newChatButton, closeButton);
 
   var statusLine = el("p", { class: "status", role: "status" });
   var talkButton = el("button", { type: "button", class: "talk", "data-kefu": "talk" });
@@ -468,6 +474,8 @@
     langButton.setAttribute("aria-label", t("switchLang"));
     newChatButton.textContent = t("newChat");
     newChatButton.setAttribute("aria-label", t("newChatLabel"));
+    copyButton.textContent = t("copy");
+    copyButton.setAttribute("aria-label", t("copyLabel"));
     closeButton.setAttribute("aria-label", t("close"));
     inputLabel.textContent = t("inputLabel");
     keysHint.textContent = t("keys");
@@ -487,6 +495,7 @@
     talkButton.disabled = withPerson || status === "resolved";
     botButton.textContent = t("keepAsking");
     botButton.hidden = status !== "waiting";
+    copyButton.hidden = !conversationId;
   }
 
   function updateBadge() {
@@ -970,6 +979,26 @@
     });
   }
 
+  // The customer's own copy of the conversation: fetched with the token, saved as a file.
+  function downloadCopy() {
+    if (!conversationId) return;
+    var id = conversationId;
+    fetch(BASE + "/api/conversations/" + encodeURIComponent(id) + "/copy", {
+      headers: { Authorization: "Bearer " + customerToken },
+      credentials: "omit"
+    }).then(function (response) {
+      if (!response.ok) throw new Error(response.statusText);
+      return response.blob();
+    }).then(function (blob) {
+      var url = URL.createObjectURL(blob);
+      var link = el("a", { href: url, download: "conversation-" + id + ".txt", hidden: true });
+      shadow.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+    }).catch(function () { system(t("error")); });
+  }
+
   function errorText(err) {
     if (err && err.messages && err.messages[lang]) return err.messages[lang];
     return t("error");
@@ -1180,6 +1209,7 @@
     input.focus();
   });
   talkButton.addEventListener("click", function () { requestPerson(); });
+  copyButton.addEventListener("click", function () { downloadCopy(); });
   botButton.addEventListener("click", function () { keepAskingBot(); });
 
   compose.addEventListener("submit", function (event) {

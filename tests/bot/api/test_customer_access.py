@@ -68,6 +68,7 @@ def customer_routes(conversation: str, turn_seq: int) -> list[tuple[str, str, An
         ("post", f"{base}/feedback", {"helpful": True, "turn_seq": turn_seq}),
         ("post", f"{base}/survey", {"csat": 5, "ces": 7}),
         ("post", f"{base}/handoff", None),
+        ("get", f"{base}/copy", None),
     ]
 
 
@@ -118,6 +119,7 @@ def test_every_customer_route_answers_404_without_the_token(
         "feedback": 201,
         "survey": 409,
         "handoff": 200,
+        "copy": 200,
     }
 
 

@@ -369,6 +369,7 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "link_codes",
         "shop_settings",
         "saved_replies",
+        "customer_corrections",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",

@@ -89,6 +89,23 @@ def test_an_anonymous_customer_who_never_wrote_knows_little() -> None:
     assert completeness(profile, wanted) == 0.0
 
 
+def test_corrected_fields_win_and_count_as_known() -> None:
+    found = logs()
+    corrected = {"display_name": "王曉明", "email": "ming@example.tw", "marketing_consent": False}
+    profile = build_profile(
+        [conversation("a", "line", 0)],
+        lambda cid: found[cid],
+        {"line:U1": "王小明"},
+        TagSettings(),
+        corrected,
+    )
+    assert profile.values["display_name"] == "王曉明"  # over the platform's name
+    assert profile.values["email"] == "ming@example.tw"
+    assert profile.values["marketing_consent"] is False
+    assert profile.values["channels"] == ["line"]
+    assert completeness(profile, ["email", "phone", "marketing_consent"]) == pytest.approx(2 / 3)
+
+
 def test_completeness_summarized_over_customers() -> None:
     wanted = ["display_name", "languages", "tags", "satisfaction"]
     full = Profile({"display_name": "A", "languages": ["zh"], "tags": ["x"], "satisfaction": [1]})
