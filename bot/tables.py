@@ -8,6 +8,7 @@ import bot.access.accounts
 import bot.access.audit
 import bot.channels.records
 import bot.conversation.sql
+import bot.customers.corrections
 import bot.customers.identities
 import bot.desk.saved_replies
 import bot.desk.schedule
@@ -23,6 +24,7 @@ DEFINING = (
     bot.access.audit,
     bot.channels.records,
     bot.conversation.sql,
+    bot.customers.corrections,
     bot.customers.identities,
     bot.desk.saved_replies,
     bot.desk.schedule,
