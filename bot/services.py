@@ -35,6 +35,7 @@ from bot.desk.packet import PacketBuilder
 from bot.desk.presence import AgentPresence, CustomerSightings, LocalPresence
 from bot.desk.queue import HumanQueue
 from bot.desk.saved_replies import SavedReplies
+from bot.desk.branding import StoredBranding
 from bot.desk.schedule import Staffing, StoredHours
 from bot.orders.lookup import OrderBook, erp_lookup
 from bot.orders.questions import OrderQuestions
@@ -170,6 +171,7 @@ class Services:
     saved_replies: SavedReplies
     history: ConversationHistory
     assignment: AutoAssignment
+    branding: StoredBranding  # how the widget looks, as an admin set it
     relay: ChannelRelay | None = None  # LINE and Messenger, when either is set up
     identities: CustomerIdentities | None = None  # one customer across channels
 
@@ -305,6 +307,7 @@ def build_services(
         SavedReplies(engine),
         ConversationHistory(store, settings.tags),
         assignment,
+        StoredBranding(engine),
         relay=channel_relay(settings, conversations, identities, queue.position),
         identities=identities,
     )

@@ -56,6 +56,10 @@ STAFF_ACTIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/audit.csv"): "export_audit",
     ("GET", "/api/admin/customers/{customer_id}/export"): "customer_export",
     ("DELETE", "/api/admin/customers/{customer_id}"): "customer_erased",
+    ("POST", "/api/admin/users"): "user_added",
+    ("PATCH", "/api/admin/users/{username}"): "user_changed",
+    ("DELETE", "/api/admin/users/{username}"): "user_deactivated",
+    ("PUT", "/api/admin/widget"): "widget_branded",
 }
 MAX_LOGIN_BODY = 8192  # bytes of a log-in body read for the username tried
 
