@@ -28,6 +28,7 @@ from bot.conversation.store import ConversationStore
 from bot.customers.identities import CustomerIdentities
 from bot.desk.actions import AgentDesk
 from bot.desk.assignment import AutoAssignment
+from bot.desk.branding import StoredBranding
 from bot.desk.expiry import QueueExpiry
 from bot.desk.history import ConversationHistory
 from bot.desk.inbox import OfflineInbox
@@ -35,7 +36,6 @@ from bot.desk.packet import PacketBuilder
 from bot.desk.presence import AgentPresence, CustomerSightings, LocalPresence
 from bot.desk.queue import HumanQueue
 from bot.desk.saved_replies import SavedReplies
-from bot.desk.branding import StoredBranding
 from bot.desk.schedule import Staffing, StoredHours
 from bot.orders.lookup import OrderBook, erp_lookup
 from bot.orders.questions import OrderQuestions

@@ -51,7 +51,10 @@ def test_an_admin_adds_an_agent_who_logs_in(admin: TestClient, services: Service
     )
     assert created.status_code == 201, created.text
     assert created.json() == {
-        "username": "mei", "display_name": "美玲", "role": "agent", "active": True
+        "username": "mei",
+        "display_name": "美玲",
+        "role": "agent",
+        "active": True,
     }
     listed = admin.get("/api/admin/users").json()["users"]
     assert [(u["username"], u["role"], u["active"]) for u in listed] == [
@@ -152,7 +155,7 @@ def test_bad_branding_is_refused_and_loses_nothing(admin: TestClient) -> None:
         ({"primary_colour": "red"}, "invalid_colour"),
         ({"primary_colour": "#12345"}, "invalid_colour"),
         ({"logo_url": "javascript:alert(1)"}, "invalid_logo_url"),
-        ({"logo_url": "https://x.example/a\"onerror=\"x"}, "invalid_logo_url"),
+        ({"logo_url": 'https://x.example/a"onerror="x'}, "invalid_logo_url"),
         ({"name": {"zh": "a\u0000", "en": "b"}}, "nul_character"),
     ):
         refused = admin.put("/api/admin/widget", json={**BROWN, **change})
