@@ -1474,9 +1474,8 @@
     $("preview-name").textContent = b.name.zh;
     $("preview-greeting").textContent = b.greeting.zh;
     var logo = $("preview-logo");
-    var safe = b.logo_url && /^https?:\/\//i.test(b.logo_url);
-    logo.hidden = !safe;
-    if (safe) logo.src = b.logo_url; else logo.removeAttribute("src");
+    clear(logo);
+    if (b.logo_url && /^https?:\/\//i.test(b.logo_url)) logo.appendChild(el("img", { src: b.logo_url, alt: "" }));
   }
 
   function showBranding(b) {
