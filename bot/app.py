@@ -33,6 +33,7 @@ from bot.api import (
     errors,
     metrics,
     orders,
+    users,
     widget,
 )
 from bot.api.origins import OriginGuard
@@ -156,8 +157,12 @@ def create_app(services: Services) -> FastAPI:
         )
     )
     app.include_router(
-        widget.router(services.settings.notice, services.staffing, limits.per_client)
+        widget.router(
+            services.settings.notice, services.staffing, services.branding, limits.per_client
+        )
     )
+    app.include_router(widget.admin_router(services.accounts, services.branding))
+    app.include_router(users.router(services.accounts))
     app.include_router(
         auth.router(
             services.accounts,

@@ -106,7 +106,9 @@ def remove(username: str, data_dir: DataDir = None) -> None:
 @users_app.command("list")
 def list_users(data_dir: DataDir = None) -> None:
     """The users and their roles."""
-    table = Table("username", "display name", "role")
+    table = Table("username", "display name", "role", "active")
     for user in _accounts(data_dir).list():
-        table.add_row(user.username, user.display_name, user.role.value)
+        table.add_row(
+            user.username, user.display_name, user.role.value, "yes" if user.active else "no"
+        )
     console.print(table)

@@ -28,6 +28,7 @@ from bot.conversation.store import ConversationStore
 from bot.customers.identities import CustomerIdentities
 from bot.desk.actions import AgentDesk
 from bot.desk.assignment import AutoAssignment
+from bot.desk.branding import StoredBranding
 from bot.desk.expiry import QueueExpiry
 from bot.desk.history import ConversationHistory
 from bot.desk.inbox import OfflineInbox
@@ -170,6 +171,7 @@ class Services:
     saved_replies: SavedReplies
     history: ConversationHistory
     assignment: AutoAssignment
+    branding: StoredBranding  # how the widget looks, as an admin set it
     relay: ChannelRelay | None = None  # LINE and Messenger, when either is set up
     identities: CustomerIdentities | None = None  # one customer across channels
 
@@ -305,6 +307,7 @@ def build_services(
         SavedReplies(engine),
         ConversationHistory(store, settings.tags),
         assignment,
+        StoredBranding(engine),
         relay=channel_relay(settings, conversations, identities, queue.position),
         identities=identities,
     )

@@ -13,10 +13,23 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Column, ForeignKey, String, Table, delete, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -47,6 +60,7 @@ class User:
     username: str
     display_name: str
     role: Role
+    active: bool = True  # a deactivated user cannot log in
 
     def may(self, role: Role) -> bool:
         return self.role == role or self.role == Role.ADMIN
@@ -82,6 +96,7 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=true()),  # migration 0010
 )
 sessions = Table(
     "sessions",
@@ -162,15 +177,67 @@ class Accounts:
         if not gone:
             raise AccountError("no_such_user", f"no user {username!r}")
 
+    def update(
+        self,
+        username: str,
+        *,
+        display_name: str | None = None,
+        role: Role | None = None,
+        active: bool | None = None,
+        password: str | None = None,
+    ) -> User:
+        """Change a user's display name, role, activity or password. Deactivating a user, or
+        a new password, ends their sessions. The last active admin stays an active admin."""
+        if password is not None and len(password) < MIN_PASSWORD_CHARS:
+            raise AccountError(
+                "weak_password", f"a password needs at least {MIN_PASSWORD_CHARS} characters"
+            )
+        values: dict[str, Any] = {}
+        if display_name is not None:
+            values["display_name"] = display_name.strip() or username
+        if role is not None:
+            values["role"] = Role(role).value
+        if active is not None:
+            values["active"] = active
+        if password is not None:
+            values["password_hash"] = self._hasher.hash(password)
+        with self._writer.begin() as conn:
+            row = conn.execute(select(users).where(users.c.username == username)).one_or_none()
+            if row is None:
+                raise AccountError("no_such_user", f"no user {username!r}")
+            stays_admin = values.get("role", row.role) == Role.ADMIN.value and values.get(
+                "active", row.active
+            )
+            if row.role == Role.ADMIN.value and row.active and not stays_admin:
+                others = conn.execute(
+                    select(func.count())
+                    .select_from(users)
+                    .where(
+                        users.c.role == Role.ADMIN.value,
+                        users.c.active,
+                        users.c.username != username,
+                    )
+                ).scalar_one()
+                if not others:
+                    raise AccountError(
+                        "last_admin", "the last active admin cannot be demoted or deactivated"
+                    )
+            if values:
+                conn.execute(update(users).where(users.c.username == username).values(**values))
+            if password is not None or active is False:
+                conn.execute(delete(sessions).where(sessions.c.username == username))
+            row = conn.execute(select(users).where(users.c.username == username)).one()
+        return _user(row)
+
     def list(self) -> list[User]:
         with self._engine.connect() as conn:
             rows = conn.execute(select(users).order_by(users.c.username)).all()
-        return [User(r.username, r.display_name, Role(r.role)) for r in rows]
+        return [_user(r) for r in rows]
 
     def get(self, username: str) -> User | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.username == username)).one_or_none()
-        return None if row is None else User(row.username, row.display_name, Role(row.role))
+        return None if row is None else _user(row)
 
     def log_in(self, username: str, password: str) -> Session | None:
         """A new session, or None when the username or the password is wrong."""
@@ -182,7 +249,7 @@ class Accounts:
             self._hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return None
-        if row is None:
+        if row is None or not row.active:
             return None
         if self._hasher.check_needs_rehash(stored):
             with self._writer.begin() as conn:
@@ -216,7 +283,7 @@ class Accounts:
             row = conn.execute(
                 select(sessions, users.c.display_name, users.c.role)
                 .join(users, users.c.username == sessions.c.username)
-                .where(sessions.c.token_hash == _digest(token))
+                .where(sessions.c.token_hash == _digest(token), users.c.active)
             ).one_or_none()
         if row is None:
             raise SessionInvalid("not_logged_in")
@@ -253,6 +320,10 @@ class Accounts:
                 .where(sessions.c.token_hash == _digest(token))
                 .values(expires_at=now() - timedelta(seconds=1))
             )
+
+
+def _user(row: Any) -> User:
+    return User(row.username, row.display_name, Role(row.role), bool(row.active))
 
 
 def _digest(token: str) -> str:

@@ -256,6 +256,28 @@ TEXTS: dict[str, dict[Language, str]] = {
         "zh": "這段對話已經由這位客服人員處理。",
         "en": "That agent has this conversation already.",
     },
+    "error_invalid_username": {
+        "zh": "使用者名稱須為 2-64 個小寫英文字母、數字或 . _ -。",
+        "en": "A username is 2-64 lowercase letters, digits, '.', '_' or '-'.",
+    },
+    "error_weak_password": {
+        "zh": "密碼至少需要 10 個字元。",
+        "en": "A password needs at least 10 characters.",
+    },
+    "error_user_exists": {"zh": "這個使用者名稱已經有人使用。", "en": "That username is taken."},
+    "error_no_such_user": {"zh": "找不到這位使用者。", "en": "No such user."},
+    "error_last_admin": {
+        "zh": "至少要保留一位啟用中的管理員。",
+        "en": "At least one active admin must remain.",
+    },
+    "error_invalid_logo_url": {
+        "zh": "標誌網址須以 http:// 或 https:// 開頭。",
+        "en": "The logo address must start with http:// or https://.",
+    },
+    "error_invalid_colour": {
+        "zh": "顏色須為 #rrggbb 格式。",
+        "en": "A colour is written #rrggbb.",
+    },
     "error_invalid_date_range": {
         "zh": "結束日期要晚於開始日期。",
         "en": "The end date must come after the start date.",

@@ -7,9 +7,10 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path as FilePath
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -113,11 +114,18 @@ class Period:
         end: Annotated[str | None, Query(alias="to")] = None,
         tag: Annotated[str | None, Query(max_length=200)] = None,
     ) -> None:
-        self.start = moment(start, end=False)
-        self.end = moment(end, end=True)
+        self.asked = (start, end)
+        self.tag = tag
+        self.in_zone(UTC)
+
+    def in_zone(self, zone: tzinfo) -> Period:
+        """Whole days (and naive times) read in the shop's time zone."""
+        start, end = self.asked
+        self.start = moment(start, end=False, zone=zone)
+        self.end = moment(end, end=True, zone=zone)
         if self.start and self.end and self.end <= self.start:
             raise ValueError("'to' must be after 'from'")
-        self.tag = tag
+        return self
 
 
 def router(
@@ -131,6 +139,12 @@ def router(
     opening_hours: Callable[[], HoursSettings] | None = None,
 ) -> APIRouter:
     admin = Depends(requires(accounts, Role.ADMIN))
+
+    def local_period(period: Annotated[Period, Depends()]) -> Period:
+        """The period's days in the shop's time zone (the opening hours')."""
+        return period.in_zone(ZoneInfo(opening_hours().time_zone) if opening_hours else UTC)
+
+    in_days = Depends(local_period)
     unavailable: dict[int | str, dict[str, Any]] = {
         503: {"model": ApiError, "description": "No e5 model to group questions"}
     }
@@ -267,14 +281,14 @@ def router(
         return group_questions(asked, embedder)
 
     @api.get("/gaps")
-    async def gaps(period: Annotated[Period, Depends()]) -> dict[str, Any]:
+    async def gaps(period: Period = in_days) -> dict[str, Any]:
         """Refused and handed-off questions grouped by meaning, the latest group first."""
         found = await run_in_threadpool(groups, period)
         return {"groups": [group_public(g) for g in found]}
 
     @api.post("/gaps/{group_id}/draft", status_code=201)
     def gap_draft(
-        group_id: str, body: GapDraft, period: Annotated[Period, Depends()], user: User = admin
+        group_id: str, body: GapDraft, period: Period = in_days, user: User = admin
     ) -> dict[str, Any]:
         """A knowledge draft whose question is the group's most typical question."""
         group = next((g for g in groups(period) if g.id == group_id), None)
@@ -285,7 +299,7 @@ def router(
         )
 
     @api.get("/gaps.xlsx", response_class=Response, responses=download_responses(XLSX))
-    async def gaps_export(period: Annotated[Period, Depends()]) -> Response:
+    async def gaps_export(period: Period = in_days) -> Response:
         found = await run_in_threadpool(groups, period)
         return Response(
             gaps_workbook(found),
@@ -311,7 +325,7 @@ def router(
 
     @api.get("/conversations")
     def conversations(
-        period: Annotated[Period, Depends()],
+        period: Period = in_days,
         metric: Annotated[str, Query(max_length=300)] = "engaged",
     ) -> dict[str, Any]:
         """The conversations behind a number of the dashboard (metric: engaged, deflected,
@@ -349,7 +363,7 @@ def router(
         return {"metric": metric, "conversations": rows}
 
     @api.get("/metrics.csv", response_class=Response, responses=download_responses(CSV))
-    def metrics_csv(period: Annotated[Period, Depends()]) -> Response:
+    def metrics_csv(period: Period = in_days) -> Response:
         return Response(
             csv_export(["metric", "value"], _flat(metrics_of(period))),
             media_type="text/csv; charset=utf-8",
@@ -357,7 +371,7 @@ def router(
         )
 
     @api.get("/metrics.xlsx", response_class=Response, responses=download_responses(XLSX))
-    def metrics_xlsx(period: Annotated[Period, Depends()]) -> Response:
+    def metrics_xlsx(period: Period = in_days) -> Response:
         book = Workbook()
         sheet = book.active
         assert sheet is not None
@@ -374,7 +388,7 @@ def router(
         )
 
     @api.get("/tags")
-    def tags(period: Annotated[Period, Depends()]) -> dict[str, Any]:
+    def tags(period: Period = in_days) -> dict[str, Any]:
         """Tags and how many conversations of the period carry each."""
         log = list(store.log(period.start, period.end))
         counts: dict[str, int] = {}

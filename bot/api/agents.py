@@ -387,7 +387,7 @@ def router(
                     in_hand=in_hand.get(u.username, 0),
                 )
                 for u in accounts.list()
-                if u.may(Role.AGENT)
+                if u.may(Role.AGENT) and u.active
             ]
         )
 

@@ -70,6 +70,10 @@ STAFF_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/agent/customers/merge"): "customers_merged",
     ("POST", "/api/agent/customers/split"): "customers_split",
     ("POST", "/api/admin/orders/import"): "orders_import",
+    ("POST", "/api/admin/users"): "user_added",
+    ("PATCH", "/api/admin/users/{username}"): "user_changed",
+    ("DELETE", "/api/admin/users/{username}"): "user_deactivated",
+    ("PUT", "/api/admin/widget"): "widget_branded",
 }
 # Staff requests that change nothing kept: not staff actions.
 NOT_ACTIONS: frozenset[tuple[str, str]] = frozenset(

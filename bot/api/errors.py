@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from bot.access.accounts import AccessDenied
+from bot.access.accounts import AccessDenied, AccountError
 from bot.access.customer import SignatureInvalid
 from bot.access.ratelimit import RateLimited
 from bot.answering.texts import TEXTS, both
@@ -45,6 +45,11 @@ DESK_STATUS = {
     "shortcut_taken": 409,
     "agent_not_found": 404,
     "already_theirs": 409,
+}
+ACCOUNT_STATUS = {
+    "no_such_user": 404,
+    "user_exists": 409,
+    "last_admin": 409,
 }
 # What the framework itself answers (no route, wrong method, a body it cannot read).
 HTTP_CODES = {
@@ -168,6 +173,10 @@ def install(app: FastAPI) -> None:
         _: Request, exc: SavedReplyRejected | AssignRefused | SearchRejected
     ) -> JSONResponse:
         return error(DESK_STATUS.get(exc.code, 400), exc.code, str(exc))
+
+    @app.exception_handler(AccountError)
+    async def account_refused(_: Request, exc: AccountError) -> JSONResponse:
+        return error(ACCOUNT_STATUS.get(exc.code, 400), exc.code, str(exc))
 
     @app.exception_handler(DraftRejected)
     async def draft_rejected(_: Request, exc: DraftRejected) -> JSONResponse:

@@ -14,7 +14,13 @@ from pydantic_core import PydanticCustomError
 
 from ingest.plain_text import UnsafeText, exact_text, is_blank, plain_text
 
-TEXT_CODES = ("nul_character", "control_character", "empty_message")
+TEXT_CODES = (
+    "nul_character",
+    "control_character",
+    "empty_message",
+    "invalid_colour",  # bot/desk/branding.py
+    "invalid_logo_url",
+)
 # The events' seq column is a 32-bit integer on PostgreSQL; a larger number is no seq.
 MAX_SEQ = 2**31 - 1
 # Ids kefu makes (uuid hex) and names admins give: no control characters, no spaces.

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
@@ -21,20 +22,21 @@ from bot.reports.tags import TagSettings, with_tag
 from handoff.hours import BusinessHours, HoursSettings
 
 
-def moment(value: str | None, *, end: bool) -> datetime | None:
-    """An ISO date ("2026-11-01": the whole day) or date-time; naive times are UTC."""
+def moment(value: str | None, *, end: bool, zone: tzinfo = UTC) -> datetime | None:
+    """An ISO date ("2026-11-01": the whole day in `zone`) or date-time; naive times are in
+    `zone` (UTC unless given)."""
     if value is None or not value.strip():
         return None
     value = value.strip()
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            at = datetime.combine(day + timedelta(days=1) if end else day, time(), UTC)
-            return at
+            at = datetime.combine(day + timedelta(days=1) if end else day, time(), zone)
+            return at.astimezone(UTC)
         at = datetime.fromisoformat(value)
     except (ValueError, OverflowError) as exc:  # OverflowError: the day after 9999-12-31
         raise ValueError(f"{value!r} is not an ISO date or date-time (2026-11-01)") from exc
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return at if at.tzinfo else at.replace(tzinfo=zone)
 
 
 def router(
@@ -68,7 +70,8 @@ def router(
         """Deflection, resolution (confirmed and assumed), refusal and handoff rates, first
         response and handling times, containment per topic, conversion to orders and the
         revenue attributed to conversations. Definitions: README, "Metrics"."""
-        since, until = moment(start, end=False), moment(end, end=True)
+        zone = ZoneInfo(opening_hours().time_zone) if opening_hours else UTC
+        since, until = moment(start, end=False, zone=zone), moment(end, end=True, zone=zone)
         if since and until and until <= since:
             raise ValueError("'to' must be after 'from'")
 

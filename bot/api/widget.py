@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
+from bot.access.accounts import Accounts, Role, User
 from bot.access.ratelimit import RateLimiter
-from bot.answering.texts import both
-from bot.api.auth import client_address
+from bot.api.auth import client_address, requires
 from bot.api.errors import ERROR_RESPONSES
+from bot.desk.branding import Branding, StoredBranding
 from bot.desk.schedule import Staffing
 from bot.settings import NoticeSettings
 
@@ -40,11 +41,6 @@ def notice_public(notice: NoticeSettings) -> NoticePublic:
     )
 
 
-class Branding(BaseModel):
-    name: dict[str, str] = Field(description="The widget's title, per language (zh, en)")
-    greeting: dict[str, str] = Field(description="The first thing the widget says, per language")
-
-
 class WidgetConfig(BaseModel):
     open_now: bool = Field(description="Within the opening hours now")
     agents_available: bool = Field(
@@ -57,7 +53,9 @@ class WidgetConfig(BaseModel):
     branding: Branding
 
 
-def router(notice: NoticeSettings, staffing: Staffing, per_client: RateLimiter) -> APIRouter:
+def router(
+    notice: NoticeSettings, staffing: Staffing, branding: StoredBranding, per_client: RateLimiter
+) -> APIRouter:
     def limited(request: Request) -> None:
         per_client.hit("client", client_address(request))
 
@@ -83,7 +81,26 @@ def router(notice: NoticeSettings, staffing: Staffing, per_client: RateLimiter) 
             agents_available=available.agents_available,
             next_open=available.next_open,
             time_zone=staffing.hours.get().time_zone,
-            branding=Branding(name=both("brand_name"), greeting=both("greeting")),
+            branding=branding.get(),
         )
+
+    return api
+
+
+def admin_router(accounts: Accounts, branding: StoredBranding) -> APIRouter:
+    """How the widget looks, for admins to see and change."""
+    admin = Depends(requires(accounts, Role.ADMIN))
+    api = APIRouter(prefix="/api/admin/widget", tags=["admin"], responses=ERROR_RESPONSES)
+
+    @api.get("", response_model=Branding)
+    def get_branding(_: User = admin) -> Branding:
+        """The widget's name, greeting, colour, logo and launcher side (the defaults until an
+        admin saves some)."""
+        return branding.get()
+
+    @api.put("", response_model=Branding)
+    def put_branding(body: Branding, user: User = admin) -> Branding:
+        """Replace the widget's branding; the widget shows it on its next load."""
+        return branding.put(body, user.username)
 
     return api

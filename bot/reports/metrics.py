@@ -62,7 +62,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from bot.conversation.events import (
@@ -159,8 +159,9 @@ DEFINITIONS: dict[str, dict[str, str]] = {
         "zh": "顧客費力度：取得協助有多容易，1（非常困難）到 7（非常容易）。",
     },
     "conversations_per_day": {
-        "en": "Conversations with at least one customer message, by the day they started (UTC).",
-        "zh": "每天開始、且客戶至少傳過一則訊息的對話數（UTC 日期）。",
+        "en": "Conversations with at least one customer message, by the day they started "
+        "(in the shop's time zone).",
+        "zh": "每天開始、且客戶至少傳過一則訊息的對話數（以商店時區的日期計）。",
     },
     "containment_by_topic": {
         "en": "Per topic of the first answer: share of conversations not handed to a person.",
@@ -234,7 +235,8 @@ class Metrics:
     top_refused_questions: tuple[tuple[str, int], ...]
     csat_answers: tuple[int, ...] = ()
     ces_answers: tuple[int, ...] = ()
-    conversations_per_day: tuple[tuple[str, int], ...] = ()  # (UTC day, engaged started)
+    # (day in the shop's time zone, engaged conversations started that day)
+    conversations_per_day: tuple[tuple[str, int], ...] = ()
     closest_match_turns: int = 0  # clarifying turns of the middle band, not in clarifying_turns
     queued: int = 0  # conversations that waited in the live queue
     missed: int = 0  # of those, the customers who left (customer_left)
@@ -379,7 +381,7 @@ class _Outcome:
     topic: str
     surveys: tuple[SurveyAnswered, ...] = ()
     conversation_id: str = ""
-    started_on: str = ""  # the UTC day it started, ISO
+    started_on: str = ""  # the day it started in the shop's time zone, ISO
     refused: bool = False  # the bot refused at least once
     closest_match: bool = False  # the bot offered its closest item at least once
     queued: bool = False
@@ -395,8 +397,12 @@ def compute_metrics(
     assumed_window: timedelta,
     now: datetime,
     hours: BusinessHours | None = None,
+    zone: tzinfo | None = None,
 ) -> Metrics:
-    """The metrics of the period from a log of (seq, event), e.g. ConversationStore.log(start)."""
+    """The metrics of the period from a log of (seq, event), e.g. ConversationStore.log(start).
+    Days (conversations_per_day) are those of `zone`: the opening hours' time zone when not
+    given, UTC without either."""
+    day_zone = zone or (hours.zone if hours is not None else UTC)
 
     def in_period(at: datetime) -> bool:
         return (start is None or at >= start) and (end is None or at < end)
@@ -412,7 +418,7 @@ def compute_metrics(
     for recorded in by_conversation.values():
         events = [event for _, event in sorted(recorded, key=lambda r: r[0])]
         started = any(isinstance(e, ConversationStarted) and in_period(e.at) for e in events)
-        outcome = _outcome(events, now, assumed_window, hours) if started else None
+        outcome = _outcome(events, now, assumed_window, hours, day_zone) if started else None
         if outcome is not None:
             outcomes.append(outcome)
 
@@ -500,7 +506,11 @@ def _behind(outcomes: list[_Outcome]) -> dict[str, tuple[str, ...]]:
 
 
 def _outcome(
-    events: Sequence[Event], now: datetime, window: timedelta, hours: BusinessHours | None = None
+    events: Sequence[Event],
+    now: datetime,
+    window: timedelta,
+    hours: BusinessHours | None = None,
+    zone: tzinfo = UTC,
 ) -> _Outcome | None:
     """The outcome of one conversation from its events in seq order; None when not engaged."""
     first_message = next((i for i, e in enumerate(events) if isinstance(e, CustomerMessaged)), None)
@@ -577,7 +587,7 @@ def _outcome(
         topic=next((e.topic for e in events if isinstance(e, BotTurn) and e.topic), NO_TOPIC),
         surveys=tuple(e for e in events if isinstance(e, SurveyAnswered)),
         conversation_id=events[0].conversation_id,
-        started_on=events[0].at.date().isoformat(),
+        started_on=events[0].at.astimezone(zone).date().isoformat(),
         refused=any(isinstance(e, TurnRefused) for e in events),
         closest_match=any(
             isinstance(e, TurnClarifying) and e.reason == CLOSEST_MATCH for e in events

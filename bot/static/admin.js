@@ -274,7 +274,7 @@
 
   // ---- tabs -------------------------------------------------------------------------------
 
-  var TABS = ["knowledge", "drafts", "dashboard", "gaps"];
+  var TABS = ["knowledge", "drafts", "dashboard", "gaps", "team", "widget"];
   var currentTab = null;
 
   function tabFromHash() {
@@ -297,6 +297,8 @@
     else if (name === "drafts") loadDrafts();
     else if (name === "dashboard") loadDashboard(false);
     else if (name === "gaps") loadGaps();
+    else if (name === "team") loadUsers();
+    else if (name === "widget") loadBranding();
   }
 
   TABS.forEach(function (tab, i) {
@@ -1363,6 +1365,145 @@
   $("gaps-form").addEventListener("submit", function (event) {
     event.preventDefault();
     loadGaps();
+  });
+
+  // ---- users ------------------------------------------------------------------------------
+
+  var ROLES = { agent: "客服人員 Agent", admin: "管理員 Admin" };
+
+  function usersSaid(error, notice) {
+    $("users-error").textContent = error || "";
+    $("users-notice").textContent = notice || "";
+  }
+
+  function loadUsers() {
+    return api("GET", "/api/admin/users").then(function (found) {
+      var body = $("users");
+      clear(body);
+      ((found && found.users) || []).forEach(function (u) { body.appendChild(userRow(u)); });
+    }, function (err) { usersSaid(errorText(err)); });
+  }
+
+  function changeUser(u, change, done) {
+    return api("PATCH", "/api/admin/users/" + encodeURIComponent(u.username), change)
+      .then(function () { usersSaid("", done); return loadUsers(); },
+        function (err) { usersSaid(errorText(err)); });
+  }
+
+  function userRow(u) {
+    var who = u.username + (me && me.username === u.username ? "（您 you）" : "");
+    var nameInput = el("input", { value: u.display_name, maxlength: "120",
+      "aria-label": "顯示名稱 Display name: " + u.username });
+    var roleSelect = el("select", { "aria-label": "角色 Role: " + u.username },
+      el("option", { value: "agent", text: ROLES.agent }),
+      el("option", { value: "admin", text: ROLES.admin }));
+    roleSelect.value = u.role;
+    var save = el("button", { type: "button", "data-user": u.username, text: "儲存 Save",
+      onclick: function () {
+        changeUser(u, { display_name: nameInput.value, role: roleSelect.value },
+          "已更新 " + u.username + " · Saved");
+      } });
+    var newPassword = el("input", { type: "password", minlength: "10", maxlength: "1024",
+      autocomplete: "new-password", placeholder: "新密碼 New password",
+      "aria-label": "新密碼（至少 10 字元） New password (10+ characters): " + u.username });
+    var reset = el("button", { type: "button", text: "重設密碼 Reset password",
+      onclick: function () {
+        if (!newPassword.value) { newPassword.focus(); return; }
+        changeUser(u, { password: newPassword.value }, "密碼已重設 · Password reset: " + u.username);
+      } });
+    var toggle = el("button", { type: "button", class: u.active ? "danger" : "",
+      text: u.active ? "停用 Deactivate" : "重新啟用 Reactivate",
+      onclick: function () {
+        if (!u.active) {
+          changeUser(u, { active: true }, "已啟用 · Reactivated: " + u.username);
+          return;
+        }
+        confirmBox("停用 " + u.username + "？對方會立即登出。 Deactivate " + u.username +
+          "? They are logged out at once.", "停用 Deactivate", true).then(function (ok) {
+          if (!ok) return;
+          api("DELETE", "/api/admin/users/" + encodeURIComponent(u.username)).then(function () {
+            usersSaid("", "已停用 · Deactivated: " + u.username);
+            return loadUsers();
+          }, function (err) { usersSaid(errorText(err)); });
+        });
+      } });
+    return el("tr", { "data-user": u.username },
+      el("td", { text: who }),
+      el("td", null, nameInput),
+      el("td", null, roleSelect),
+      el("td", { text: u.active ? "啟用 Active" : "已停用 Deactivated" }),
+      el("td", null, save, " ", newPassword, " ", reset, " ", toggle));
+  }
+
+  $("user-add-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var body = {
+      username: $("user-username").value.trim(),
+      display_name: $("user-display").value,
+      role: $("user-role").value,
+      password: $("user-password").value
+    };
+    api("POST", "/api/admin/users", body).then(function (added) {
+      $("user-add-form").reset();
+      usersSaid("", "已新增 · Added: " + added.username);
+      return loadUsers();
+    }, function (err) { usersSaid(errorText(err)); });
+  });
+
+  // ---- widget branding ----------------------------------------------------------------------
+
+  var COLOUR = /^#[0-9a-f]{6}$/;
+
+  function brandFromForm() {
+    return {
+      name: { zh: $("brand-name-zh").value, en: $("brand-name-en").value },
+      greeting: { zh: $("brand-greeting-zh").value, en: $("brand-greeting-en").value },
+      primary_colour: $("brand-colour").value.toLowerCase(),
+      logo_url: $("brand-logo").value.trim() || null,
+      position: $("brand-position").value
+    };
+  }
+
+  function preview() {
+    var b = brandFromForm();
+    var colour = COLOUR.test(b.primary_colour) ? b.primary_colour : "#0b5cad";
+    $("preview-head").style.background = colour;
+    $("preview-launcher").style.background = colour;
+    $("preview-launcher").style.left = b.position === "left" ? "12px" : "";
+    $("preview-launcher").style.right = b.position === "left" ? "" : "12px";
+    $("preview-name").textContent = b.name.zh;
+    $("preview-greeting").textContent = b.greeting.zh;
+    var logo = $("preview-logo");
+    clear(logo);
+    if (b.logo_url && /^https?:\/\//i.test(b.logo_url)) logo.appendChild(el("img", { src: b.logo_url, alt: "" }));
+  }
+
+  function showBranding(b) {
+    $("brand-name-zh").value = b.name.zh;
+    $("brand-name-en").value = b.name.en;
+    $("brand-greeting-zh").value = b.greeting.zh;
+    $("brand-greeting-en").value = b.greeting.en;
+    $("brand-colour").value = b.primary_colour;
+    $("brand-logo").value = b.logo_url || "";
+    $("brand-position").value = b.position;
+    preview();
+  }
+
+  function loadBranding() {
+    return api("GET", "/api/admin/widget").then(showBranding,
+      function (err) { $("brand-error").textContent = errorText(err); });
+  }
+
+  $("brand-form").addEventListener("input", preview);
+  $("brand-form").addEventListener("change", preview);
+  $("brand-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    $("brand-error").textContent = "";
+    $("brand-notice").textContent = "";
+    api("PUT", "/api/admin/widget", brandFromForm()).then(function (saved) {
+      showBranding(saved);
+      $("brand-notice").textContent = "已儲存，客服視窗下次載入時套用 · Saved: the widget shows it on its next load";
+    }, function (err) { $("brand-error").textContent = errorText(err); });
   });
 
   // ---- start ------------------------------------------------------------------------------

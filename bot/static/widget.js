@@ -263,15 +263,15 @@
     ".root { font-family: system-ui, -apple-system, 'Noto Sans TC', 'PingFang TC',",
     "  'Microsoft JhengHei', sans-serif; font-size: 15px; line-height: 1.5; color: #1a1a1a; }",
     "button, input, textarea { font: inherit; }",
-    ":focus-visible { outline: 3px solid #0b5cad; outline-offset: 2px; }",
+    ":focus-visible { outline: 3px solid var(--kefu-primary); outline-offset: 2px; }",
     ".launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483646;",
     "  display: flex; align-items: center; gap: 8px; padding: 12px 18px; border: 0;",
-    "  border-radius: 999px; background: #0b5cad; color: #fff; font-weight: 600;",
+    "  border-radius: 999px; background: var(--kefu-primary); color: #fff; font-weight: 600;",
     "  box-shadow: 0 4px 14px rgba(0,0,0,.25); cursor: pointer; }",
-    ".launcher:hover { background: #094c8f; }",
+    ".launcher:hover { background: var(--kefu-primary-dark); }",
     ".launcher:focus-visible { outline: 3px solid #1a1a1a; outline-offset: 3px; }",
     ".badge { min-width: 22px; padding: 0 6px; border-radius: 999px; background: #fff;",
-    "  color: #0b5cad; font-size: 13px; text-align: center; }",
+    "  color: var(--kefu-primary); font-size: 13px; text-align: center; }",
     ".panel { position: fixed; right: 20px; bottom: 20px; z-index: 2147483647;",
     "  width: 380px; max-width: calc(100vw - 24px); height: 600px;",
     "  max-height: calc(100vh - 40px); display: flex; flex-direction: column;",
@@ -281,17 +281,17 @@
     "@media (max-width: 480px) { .panel { right: 0; bottom: 0; width: 100vw; max-width: 100vw;",
     "  height: 100vh; max-height: 100vh; border-radius: 0; } }",
     ".head { display: flex; align-items: center; gap: 6px; padding: 10px 12px;",
-    "  background: #0b5cad; color: #fff; }",
+    "  background: var(--kefu-primary); color: #fff; }",
     ".head h2 { flex: 1; margin: 0; font-size: 16px; line-height: 1.2; }",
     ".head h2 small { display: block; font-size: 12px; font-weight: 400; color: #e3ecf7; }",
     ".head button { border: 1px solid #fff; background: transparent; color: #fff;",
     "  border-radius: 6px; padding: 4px 8px; cursor: pointer; font-size: 13px; }",
-    ".head button:hover { background: #094c8f; }",
+    ".head button:hover { background: var(--kefu-primary-dark); }",
     ".head button:focus-visible { outline: 3px solid #fff; outline-offset: 1px; }",
     ".bar { display: flex; gap: 8px; align-items: center; padding: 8px 12px;",
     "  border-bottom: 1px solid #dde1e6; background: #f7f9fb; }",
     ".status { flex: 1; margin: 0; font-size: 14px; color: #1a1a1a; }",
-    ".talk { border: 1px solid #0b5cad; background: #fff; color: #0b5cad; border-radius: 6px;",
+    ".talk { border: 1px solid var(--kefu-primary); background: #fff; color: var(--kefu-primary); border-radius: 6px;",
     "  padding: 5px 10px; cursor: pointer; font-size: 14px; white-space: nowrap; }",
     ".talk:hover:not(:disabled) { background: #e8f0fb; }",
     ".talk:disabled { border-color: #8a9099; color: #4a4f57; cursor: default; }",
@@ -302,7 +302,7 @@
     "  white-space: pre-wrap; overflow-wrap: anywhere; }",
     ".msg .who { display: block; font-size: 12px; font-weight: 600; color: #3d434b;",
     "  margin-bottom: 2px; }",
-    ".customer { margin-left: auto; background: #0b5cad; color: #fff; }",
+    ".customer { margin-left: auto; background: var(--kefu-primary); color: #fff; }",
     ".customer .who { color: #e3ecf7; }",
     ".customer .meta { color: #e3ecf7; }",
     ".customer.failed { background: #8b1a1a; }",
@@ -311,7 +311,7 @@
     ".agent { background: #e6f4ea; border-left: 4px solid #1e7a3c; }",
     ".system { max-width: 100%; text-align: center; font-size: 13px; color: #3d434b;",
     "  background: transparent; padding: 2px 8px; }",
-    ".notice .privacy { display: block; margin-top: 4px; color: #0b5cad; }",
+    ".notice .privacy { display: block; margin-top: 4px; color: var(--kefu-primary); }",
     ".meta { display: block; font-size: 12px; color: #3d434b; margin-top: 4px;",
     "  white-space: normal; }",
     ".cites { margin: 8px 0 0; padding: 6px 8px; background: #fff; border-radius: 8px;",
@@ -319,17 +319,17 @@
     ".cites p { margin: 0 0 4px; font-size: 12px; font-weight: 600; color: #3d434b; }",
     ".cites ul { margin: 0; padding: 0; list-style: none; }",
     ".cites li + li { margin-top: 6px; }",
-    ".cite-label { display: block; font-size: 13px; font-weight: 600; color: #0b5cad; }",
+    ".cite-label { display: block; font-size: 13px; font-weight: 600; color: var(--kefu-primary); }",
     "a.cite-label { text-decoration: underline; }",
     ".actions { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px;",
     "  white-space: normal; }",
-    ".actions button, .survey .send { border: 1px solid #0b5cad; background: #fff;",
-    "  color: #0b5cad; border-radius: 999px; padding: 4px 12px; cursor: pointer;",
+    ".actions button, .survey .send { border: 1px solid var(--kefu-primary); background: #fff;",
+    "  color: var(--kefu-primary); border-radius: 999px; padding: 4px 12px; cursor: pointer;",
     "  font-size: 14px; text-align: left; }",
     ".actions button:hover:not(:disabled) { background: #e8f0fb; }",
     ".actions button:disabled { border-color: #8a9099; color: #4a4f57; cursor: default; }",
-    ".actions button[aria-pressed=true] { background: #0b5cad; color: #fff;",
-    "  border-color: #0b5cad; }",
+    ".actions button[aria-pressed=true] { background: var(--kefu-primary); color: #fff;",
+    "  border-color: var(--kefu-primary); }",
     ".feedback-label { font-size: 12px; color: #3d434b; width: 100%; }",
     ".survey { max-width: 100%; background: #fffbea; border: 1px solid #c9a400;",
     "  white-space: normal; }",
@@ -342,12 +342,12 @@
     "  cursor: pointer; }",
     ".scale span { display: inline-block; min-width: 34px; padding: 5px 0; text-align: center;",
     "  border: 1px solid #5f6670; border-radius: 6px; background: #fff; }",
-    ".scale input:checked + span { background: #0b5cad; color: #fff; border-color: #0b5cad; }",
-    ".scale input:focus-visible + span { outline: 3px solid #0b5cad; outline-offset: 2px; }",
+    ".scale input:checked + span { background: var(--kefu-primary); color: #fff; border-color: var(--kefu-primary); }",
+    ".scale input:focus-visible + span { outline: 3px solid var(--kefu-primary); outline-offset: 2px; }",
     ".ends { display: flex; justify-content: space-between; font-size: 12px; color: #3d434b; }",
     ".survey textarea { width: 100%; min-height: 48px; padding: 6px;",
     "  border: 1px solid #5f6670; border-radius: 6px; }",
-    ".survey .send { background: #0b5cad; color: #fff; margin-top: 6px; }",
+    ".survey .send { background: var(--kefu-primary); color: #fff; margin-top: 6px; }",
     ".survey .problem { color: #8b1a1a; font-size: 13px; margin: 4px 0 0; }",
     ".typing { min-height: 20px; margin: 0; padding: 0 12px; font-size: 13px;",
     "  color: #3d434b; font-style: italic; }",
@@ -355,14 +355,14 @@
     "form.compose textarea { flex: 1; resize: none; height: 44px; max-height: 120px;",
     "  padding: 9px 10px; border: 1px solid #5f6670; border-radius: 8px; color: #1a1a1a; }",
     "form.compose textarea::placeholder { color: #5f6670; }",
-    "form.compose button { border: 0; border-radius: 8px; background: #0b5cad; color: #fff;",
+    "form.compose button { border: 0; border-radius: 8px; background: var(--kefu-primary); color: #fff;",
     "  padding: 0 16px; cursor: pointer; font-weight: 600; }",
-    "form.compose button:hover { background: #094c8f; }",
+    "form.compose button:hover { background: var(--kefu-primary-dark); }",
     ".keep-asking { border: 1px solid #1e7a3c; background: #fff; color: #1e7a3c;",
     "  border-radius: 6px; padding: 5px 10px; cursor: pointer; font-size: 14px;",
     "  white-space: nowrap; }",
     ".keep-asking:hover:not(:disabled) { background: #e6f4ea; }",
-    ".offline { max-width: 100%; background: #f4f8ff; border: 1px solid #0b5cad;",
+    ".offline { max-width: 100%; background: #f4f8ff; border: 1px solid var(--kefu-primary);",
     "  white-space: normal; }",
     ".offline h3 { margin: 0 0 6px; font-size: 15px; }",
     ".offline label { display: block; font-size: 13px; font-weight: 600; margin-top: 6px; }",
@@ -370,8 +370,13 @@
     "  border-radius: 6px; }",
     ".offline .hint { font-size: 12px; color: #3d434b; margin: 6px 0 0; }",
     ".offline .problem { color: #8b1a1a; font-size: 13px; margin: 4px 0 0; }",
-    ".offline .send { margin-top: 8px; border: 0; border-radius: 999px; background: #0b5cad;",
+    ".offline .send { margin-top: 8px; border: 0; border-radius: 999px; background: var(--kefu-primary);",
     "  color: #fff; padding: 5px 14px; cursor: pointer; }",
+    ".root { --kefu-primary: #0b5cad; --kefu-primary-dark: #094c8f; }",
+    ".root.left .launcher, .root.left .panel { right: auto; left: 20px; }",
+    "@media (max-width: 480px) { .root.left .panel { left: 0; } }",
+    ".head .logo { width: 28px; height: 28px; object-fit: contain; background: #fff;",
+    "  border-radius: 4px; margin-right: 8px; }",
     ".visually-hidden { position: absolute !important; width: 1px; height: 1px;",
     "  overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }"
   ].join("\n");
@@ -394,8 +399,9 @@
   var copyButton = el("button", { type: "button", class: "copy", "data-kefu": "copy" });
   var closeButton = el("button", { type: "button", class: "close" },
     el("span", { "aria-hidden": "true", text: "✕" }));
+  var logo = el("img", { class: "logo", alt: "", hidden: true });
   var header = el("div", { class: "head" },
-    el("h2", { id: titleId }, titleText, subtitle), langButton, copyButton, newChatButton, closeButton);
+    logo, el("h2", { id: titleId }, titleText, subtitle), langButton, copyButton, newChatButton, closeButton);
 
   var statusLine = el("p", { class: "status", role: "status" });
   var talkButton = el("button", { type: "button", class: "talk", "data-kefu": "talk" });
@@ -434,6 +440,7 @@
   var conversationId = saved ? saved.id : null;
   var customerToken = saved ? saved.token : null; // the conversation's key: sent, never shown
   var notice = null; // the first message from the server's settings, once fetched
+  var branding = null; // the shop's name and greeting per language, once fetched
   var lastSeq = 0; // the highest seq shown
   var events = []; // every event shown, in seq order
   var seen = {}; // seq -> true
@@ -469,7 +476,7 @@
     launcherLabel.textContent = t("title");
     launcher.setAttribute("aria-label", t("open") + (unread ? "（" + t("unread")(unread) + "）" : ""));
     titleText.textContent = t("title");
-    subtitle.textContent = t("subtitle");
+    subtitle.textContent = (branding && branding.name[lang]) || t("subtitle");
     langButton.textContent = t("langButton");
     langButton.setAttribute("aria-label", t("switchLang"));
     newChatButton.textContent = t("newChat");
@@ -531,6 +538,57 @@
       }));
     }
     return add(li);
+  }
+
+  /* The greeting the shop set (after the first message), when it set one. */
+  function drawGreeting() {
+    var text = branding && branding.greeting[lang];
+    if (!text) return null;
+    return add(el("li", { class: "msg system greeting", "data-kefu": "greeting" },
+      el("span", { class: "text", text: text })));
+  }
+
+  var COLOUR = /^#[0-9a-f]{6}$/i;
+
+  function darker(hex) {
+    var n = parseInt(hex.slice(1), 16);
+    var part = function (shift) { return Math.round(((n >> shift) & 255) * 0.8); };
+    return "#" + [part(16), part(8), part(0)].map(function (v) {
+      return (v < 16 ? "0" : "") + v.toString(16);
+    }).join("");
+  }
+
+  function text200(v) { return typeof v === "string" ? v.slice(0, 200) : ""; }
+
+  /* The shop's branding from the widget config: texts only ever go in as text, a colour only
+   * as #rrggbb, a logo only from an http(s) address. */
+  function applyBranding(found) {
+    if (!found || typeof found !== "object") return;
+    var name = found.name || {}, greeting = found.greeting || {};
+    branding = {
+      name: { zh: text200(name.zh), en: text200(name.en) },
+      greeting: { zh: text200(greeting.zh), en: text200(greeting.en) }
+    };
+    if (typeof found.primary_colour === "string" && COLOUR.test(found.primary_colour)) {
+      root.style.setProperty("--kefu-primary", found.primary_colour);
+      root.style.setProperty("--kefu-primary-dark", darker(found.primary_colour));
+    }
+    root.classList.toggle("left", found.position === "left");
+    var url = typeof found.logo_url === "string" ? found.logo_url : "";
+    if (/^https?:\/\//i.test(url)) { logo.src = url; logo.hidden = false; }
+    else { logo.removeAttribute("src"); logo.hidden = true; }
+    applyTexts();
+    var shown = log.querySelector("li.greeting");
+    if (shown) log.removeChild(shown);
+    var first = log.querySelector("li.notice");
+    var fresh = drawGreeting();
+    if (fresh && first && first.nextSibling !== fresh) log.insertBefore(fresh, first.nextSibling);
+  }
+
+  function loadBranding() {
+    request("GET", BASE + "/api/widget/config").then(function (found) {
+      applyBranding(found && found.branding);
+    }, function () { /* the built-in look */ });
   }
 
   function loadNotice() {
@@ -907,6 +965,7 @@
     surveyItem = null;
     offlineItem = null;
     drawNotice();
+    drawGreeting();
     var keep = pending;
     pending = [];
     events.forEach(function (e) { draw(e, false); });
@@ -1245,6 +1304,7 @@
     applyTexts();
     redraw();
     loadNotice();
+    loadBranding();
     if (wasOpen()) open();
     if (!conversationId) return;
     loading = true;

@@ -248,8 +248,9 @@ class AdminPages:
         """Logs in on /admin; an agent lands on the page that says admins only."""
         display_name, password = {**AGENTS, **ADMINS}[username]
         self.page.goto("/admin")
-        self.page.get_by_label(re.compile("帳號")).fill(username)
-        self.page.get_by_label(re.compile("密碼")).fill(password)
+        form = self.page.locator("#login-view")
+        form.get_by_label(re.compile("帳號")).fill(username)
+        form.get_by_label(re.compile("密碼")).fill(password)
         self.page.get_by_role("button", name=re.compile("登入")).click()
         expect(self.page.locator("#me")).to_contain_text(display_name)
         if username in ADMINS:

@@ -58,8 +58,9 @@ def metrics(client: TestClient, **params: str) -> dict:
 def test_a_period_with_no_data_counts_zero_and_has_no_rates(client: TestClient):
     start(client)  # today, not in the period asked for
     found = metrics(client, **{"from": "2020-01-01", "to": "2020-01-31"})
-    assert found["from"] == "2020-01-01T00:00:00Z"
-    assert found["to"] == "2020-02-01T00:00:00Z"  # the last day is included
+    # whole days in the shop's time zone (the opening hours': Asia/Taipei, UTC+8)
+    assert found["from"] == "2019-12-31T16:00:00Z"
+    assert found["to"] == "2020-01-31T16:00:00Z"  # the last day is included
     assert found["engaged_conversations"] == found["bot_turns"] == 0
     assert found["handed_off_conversations"] == found["refused_turns"] == 0
     for rate in RATES:
@@ -94,7 +95,7 @@ def test_bad_periods_are_bad_requests(client: TestClient, params: dict[str, str]
 def test_one_day_and_open_periods_are_fine(client: TestClient):
     day = str(date(2026, 11, 1))
     one = metrics(client, **{"from": day, "to": day})
-    assert (one["from"], one["to"]) == ("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z")
+    assert (one["from"], one["to"]) == ("2026-10-31T16:00:00Z", "2026-11-01T16:00:00Z")
     assert metrics(client)["from"] is None
     taipei = metrics(client, **{"from": "2026-11-01T08:00:00+08:00"})
     assert datetime.fromisoformat(taipei["from"]) == datetime(2026, 11, 1, tzinfo=UTC)
@@ -154,3 +155,40 @@ def test_the_numbers_of_a_scripted_day(client: TestClient):
     # the same day seen from a period before it is empty
     past = metrics(client, **{"from": "2020-01-01", "to": "2020-01-02"})
     assert past["engaged_conversations"] == 0 and past["handoff_rate"] is None
+
+
+def test_dashboard_days_are_taipei_days_around_midnight(client: TestClient, services) -> None:
+    """Two conversations 20 minutes apart around midnight in Taipei (UTC+8): the same UTC day,
+    two days of the shop's. The per-day counts and the period's whole days are the shop's."""
+    from sqlalchemy import update
+
+    from bot.conversation.sql import conversations, events
+
+    moments = {
+        datetime(2026, 11, 1, 15, 50, tzinfo=UTC): None,  # 23:50 on 1 November in Taipei
+        datetime(2026, 11, 1, 16, 10, tzinfo=UTC): None,  # 00:10 on 2 November in Taipei
+    }
+    for at in moments:
+        cid = start(client)
+        send(client, cid, ANSWERED)
+        with services.store.engine.begin() as conn:  # the conversation, moved back in time
+            conn.execute(update(events).where(events.c.conversation_id == cid).values(at=at))
+            conn.execute(
+                update(conversations)
+                .where(conversations.c.id == cid)
+                .values(created_at=at, updated_at=at)
+            )
+    both_days = metrics(client, **{"from": "2026-11-01", "to": "2026-11-02"})
+    assert both_days["conversations_per_day"] == [
+        {"day": "2026-11-01", "conversations": 1},
+        {"day": "2026-11-02", "conversations": 1},
+    ]
+    second = metrics(client, **{"from": "2026-11-02", "to": "2026-11-02"})
+    assert second["engaged_conversations"] == 1
+    assert second["conversations_per_day"] == [{"day": "2026-11-02", "conversations": 1}]
+    behind = client.get(
+        "/api/admin/conversations",
+        params={"from": "2026-11-02", "to": "2026-11-02", "metric": "engaged"},
+    )
+    assert behind.status_code == 200, behind.text
+    assert len(behind.json()["conversations"]) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,6 +26,7 @@ from bot.conversation.events import (
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import MemoryConversationStore
 from bot.reports.metrics import Summary, TopicContainment, compute_metrics
+from handoff.hours import BusinessHours, HoursSettings
 
 S = ConversationStatus
 T = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -481,3 +483,20 @@ def test_the_conversations_behind_each_number_and_per_day() -> None:
         "day": m.conversations_per_day[0][0],
         "conversations": m.conversations_per_day[0][1],
     }
+
+
+def test_days_are_the_shops_days_around_midnight_in_taipei() -> None:
+    """Taipei is UTC+8: 23:50 local on 3 March is 15:50 UTC the same day; 00:10 local on
+    4 March is 16:10 UTC on 3 March, a different day in the shop but the same one in UTC."""
+    late = Talk("late", datetime(2025, 3, 3, 15, 50, tzinfo=UTC)).says(sec(5))
+    early = Talk("early", datetime(2025, 3, 3, 16, 10, tzinfo=UTC)).says(sec(5))
+    morning = Talk("morning", datetime(2025, 3, 3, 23, 59, tzinfo=UTC)).says(sec(5))
+    log = log_of(late, early, morning)
+    period = {"assumed_window": WINDOW, "now": datetime(2025, 3, 5, tzinfo=UTC)}
+    in_utc = compute_metrics(log, **period)
+    assert in_utc.conversations_per_day == (("2025-03-03", 3),)
+    taipei = compute_metrics(log, zone=ZoneInfo("Asia/Taipei"), **period)
+    assert taipei.conversations_per_day == (("2025-03-03", 1), ("2025-03-04", 2))
+    # without a zone, the opening hours' zone (Asia/Taipei by default) counts the days
+    by_hours = compute_metrics(log, hours=BusinessHours(HoursSettings()), **period)
+    assert by_hours.conversations_per_day == taipei.conversations_per_day
