@@ -399,9 +399,9 @@
   var copyButton = el("button", { type: "button", class: "copy", "data-kefu": "copy" });
   var closeButton = el("button", { type: "button", class: "close" },
     el("span", { "aria-hidden": "true", text: "✕" }));
-  var logo = el("img", { class: "logo", alt: "", hidden: true });
+  var logo = null; // the shop's logo, only once one is configured
   var header = el("div", { class: "head" },
-    logo, el("h2", { id: titleId }, titleText, subtitle), langButton, copyButton, newChatButton, closeButton);
+    el("h2", { id: titleId }, titleText, subtitle), langButton, copyButton, newChatButton, closeButton);
 
   var statusLine = el("p", { class: "status", role: "status" });
   var talkButton = el("button", { type: "button", class: "talk", "data-kefu": "talk" });
@@ -575,8 +575,16 @@
     }
     root.classList.toggle("left", found.position === "left");
     var url = typeof found.logo_url === "string" ? found.logo_url : "";
-    if (/^https?:\/\//i.test(url)) { logo.src = url; logo.hidden = false; }
-    else { logo.removeAttribute("src"); logo.hidden = true; }
+    if (/^https?:\/\//i.test(url)) {
+      if (!logo) {
+        logo = el("img", { class: "logo", alt: "" });
+        header.insertBefore(logo, header.firstChild);
+      }
+      logo.src = url;
+    } else if (logo) {
+      logo.remove();
+      logo = null;
+    }
     applyTexts();
     var shown = log.querySelector("li.greeting");
     if (shown) log.removeChild(shown);
