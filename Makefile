@@ -46,6 +46,7 @@ eval: install
 	$(KEFU_EVAL) gate
 	$(PY) -m eval.unanswered
 	$(PY) -m eval.demo_shop
+	$(PY) -m eval.redaction
 
 # Ingest benchmark, then the chat benchmark (a real server, 20 concurrent customers).
 BENCH_CHAT_ARGS ?= --dataset clinc150 --dataset taipei_faq --customers 20 --seconds 120
