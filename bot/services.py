@@ -16,6 +16,7 @@ from bot.answering.classifier import ClassifierSlot, refit_if_stale
 from bot.answering.composer import LLMComposer
 from bot.answering.language import detect_customer_language
 from bot.answering.refusal import RefusalModel
+from bot.attachments.store import AttachmentStore
 from bot.channels.base import Channel
 from bot.channels.line import LineChannel
 from bot.channels.messenger import MessengerChannel
@@ -179,13 +180,15 @@ class Services:
         """Customers' copies and erasure (None for a memory store)."""
         if not isinstance(self.store, SqlConversationStore):
             return None
-        return CustomerData(self.store, self.settings.tags)
+        return CustomerData(self.store, self.settings.tags, self.conversations.attachments)
 
     def retention(self) -> Retention | None:
         """The retention job over the store (None for a memory store: nothing outlives it)."""
         if not isinstance(self.store, SqlConversationStore):
             return None
-        return Retention(self.store, self.settings.privacy.retention_days)
+        return Retention(
+            self.store, self.settings.privacy.retention_days, self.conversations.attachments
+        )
 
     def close(self) -> None:
         if self.relay is not None:
@@ -218,6 +221,15 @@ def llm_composer(settings: Settings, embedders: list[Embedder]) -> LLMComposer |
         min_lexical=settings.llm.min_lexical_support,
         min_semantic=settings.llm.min_semantic_support,
     )
+
+
+def attachment_store(settings: Settings) -> AttachmentStore | None:
+    """Where pictures sent in conversations are kept (None: pictures are off)."""
+    a = settings.attachments
+    if not a.images:
+        return None
+    root = a.directory or settings.data_dir / "attachments"
+    return AttachmentStore(root, int(a.max_image_mb * 1_048_576))
 
 
 def conversation_store(settings: Settings) -> SqlConversationStore:
@@ -259,6 +271,7 @@ def build_services(
         waiting=queue.waiting_ids,
         orders=OrderQuestions(order_book, settings.orders.verify_attempts),
         availability=staffing.now if desk.when_nobody_available == "offer_message" else None,
+        attachments=attachment_store(settings),
     )
     sightings = CustomerSightings()
     a = settings.access

@@ -312,6 +312,25 @@ class DeskSettings(BaseModel):
     )
 
 
+class AttachmentSettings(BaseModel):
+    directory: Path | None = Field(
+        default=None,
+        description="Where pictures sent in conversations are kept; unset = "
+        "data_dir/attachments.",
+    )
+    images: bool = Field(
+        default=True,
+        description="Customers and agents may send pictures (JPEG, PNG, GIF, WebP) in a "
+        "conversation, kept under data_dir/attachments.",
+    )
+    max_image_mb: float = Field(
+        default=5.0,
+        gt=0,
+        description="Largest picture accepted, in MB; a larger one is refused with a clear "
+        "message.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KEFU_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -329,6 +348,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)
+    attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)

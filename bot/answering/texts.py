@@ -175,6 +175,29 @@ TEXTS: dict[str, dict[Language, str]] = {
         "zh": "檔案超過大小上限，請分成較小的檔案。",
         "en": "The file is over the size limit. Split it into smaller files.",
     },
+    "error_image_empty": {"zh": "這張圖片是空的，請重新選擇。", "en": "The picture is empty. Choose it again."},
+    "error_image_too_large": {
+        "zh": "圖片太大了（上限 {limit} MB），請縮小後再傳。",
+        "en": "The picture is too large (the limit is {limit} MB). Send a smaller one.",
+    },
+    "error_image_unsupported_type": {
+        "zh": "只能傳送 JPEG、PNG、GIF 或 WebP 圖片，這個檔案不是。",
+        "en": "Only JPEG, PNG, GIF or WebP pictures can be sent, and this file is not one.",
+    },
+    "error_image_damaged": {
+        "zh": "這張圖片不完整或已損壞，請重新拍攝或另存後再傳。",
+        "en": "The picture is incomplete or damaged. Take it again or save it anew, then send it.",
+    },
+    "error_image_too_many_pixels": {
+        "zh": "圖片的像素太多（上限約 {limit} 百萬像素），請縮小後再傳。",
+        "en": "The picture has too many pixels (the limit is about {limit} megapixels). "
+        "Send a smaller one.",
+    },
+    "error_images_off": {
+        "zh": "這裡目前無法傳送圖片。",
+        "en": "Pictures can't be sent here at the moment.",
+    },
+    "error_attachment_not_found": {"zh": "找不到這張圖片。", "en": "No such picture."},
     "error_source_exists": {
         "zh": "已經有同名的知識來源。要用新檔案取代它嗎？",
         "en": "A source with this name exists already. Replace it with the new file?",

@@ -7,15 +7,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, WebSocket
+from fastapi import APIRouter, Depends, Query, Request, WebSocket
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from bot.access.accounts import Accounts, Role, User
 from bot.answering.extract import citation_label
+from bot.api.attachments import IMAGE_RESPONSES, UPLOAD_BODY, picture, upload
 from bot.api.auth import requires, websocket_user
 from bot.api.conversations import (
     After,
+    AttachmentId,
     ConversationId,
     ConversationPublic,
     EventPublic,
@@ -30,6 +33,7 @@ from bot.conversation.events import Citation, Recorded
 from bot.conversation.feed import QUEUE
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import ConversationNotFound, ConversationQuery
+from bot.conversation.views import shared_image
 from bot.desk.actions import AgentDesk
 from bot.desk.assignment import AutoAssignment
 from bot.desk.history import ConversationHistory, HistoryEntry
@@ -348,6 +352,33 @@ def router(
     def reply(conversation_id: ConversationId, body: TextCreate, user: User = agent) -> EventPublic:
         """Reply to the customer (only the agent who claimed the conversation)."""
         return agent_event(desk.reply(conversation_id, user, body.text))
+
+    @api.post(
+        "/conversations/{conversation_id}/images",
+        status_code=201,
+        response_model=EventPublic,
+        openapi_extra=UPLOAD_BODY,
+    )
+    async def send_image(
+        conversation_id: ConversationId, request: Request, user: User = agent
+    ) -> EventPublic:
+        """Send the customer a picture (only the agent who has the conversation); the body is
+        the image's bytes, checked as a customer's are."""
+        data = await upload(request, desk.conversations.attachments)
+        recorded = await run_in_threadpool(desk.send_image, conversation_id, user, data)
+        return agent_event(recorded)
+
+    @api.get(
+        "/conversations/{conversation_id}/attachments/{attachment_id}",
+        response_class=Response,
+        responses=IMAGE_RESPONSES,
+    )
+    def attachment(
+        conversation_id: ConversationId, attachment_id: AttachmentId, _: User = agent
+    ) -> Response:
+        """A picture sent in the conversation, by its customer or an agent."""
+        event = shared_image(store.events(conversation_id), attachment_id)
+        return picture(desk.conversations.attachments, event, attachment_id)
 
     @api.post("/conversations/{conversation_id}/notes", status_code=201, response_model=EventPublic)
     def note(conversation_id: ConversationId, body: TextCreate, user: User = agent) -> EventPublic:

@@ -38,6 +38,7 @@ STAFF_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/agent/conversations/{conversation_id}/claim"): "claim",
     ("POST", "/api/agent/conversations/{conversation_id}/messages"): "reply",
     ("POST", "/api/agent/conversations/{conversation_id}/notes"): "note",
+    ("POST", "/api/agent/conversations/{conversation_id}/images"): "image_sent",
     ("POST", "/api/agent/conversations/{conversation_id}/resolve"): "resolve",
     ("POST", "/api/agent/conversations/{conversation_id}/return-to-bot"): "return_to_bot",
     ("POST", "/api/agent/drafts"): "draft_saved",

@@ -9,7 +9,16 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Path, Query, WebSocket, WebSocketDisconnect
+from fastapi import (
+    APIRouter,
+    Depends,
+    Header,
+    Path,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+)
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
@@ -23,6 +32,7 @@ from bot.answering.extract import (
     citation_title,
     customer_label,
 )
+from bot.api.attachments import IMAGE_RESPONSES, UPLOAD_BODY, picture, upload
 from bot.api.auth import client_address
 from bot.api.errors import ERROR_RESPONSES
 from bot.api.fields import ID_PATTERN, MAX_SEQ, ExactText, PlainText
@@ -32,13 +42,16 @@ from bot.conversation.flows import Actor
 from bot.conversation.service import ConversationService, TurnResult
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationNotFound
-from bot.conversation.views import claimer_name
+from bot.conversation.views import claimer_name, shared_image
 from bot.desk.presence import CustomerSightings
 from bot.desk.queue import HumanQueue
 from bot.privacy.copies import conversation_text
 
 ConversationId = Annotated[
     str, Path(description="The conversation's id", max_length=64, pattern=ID_PATTERN)
+]
+AttachmentId = Annotated[
+    str, Path(description="The picture's id, from its event", pattern=r"^[0-9a-f]{32}$")
 ]
 After = Annotated[
     int, Query(ge=0, le=MAX_SEQ, description="Only the events after this seq (0: all of them)")
@@ -365,6 +378,35 @@ def router(
         result = service.send(conversation.id, body.text)
         sightings.seen(conversation.id)
         return turn_public(result)
+
+    @api.post(
+        "/{conversation_id}/images",
+        status_code=201,
+        response_model=EventPublic,
+        responses=ERROR_RESPONSES,
+        openapi_extra=UPLOAD_BODY,
+    )
+    async def send_image(request: Request, conversation: Conversation = customer) -> EventPublic:
+        """Send a picture (a photo of a defect): the body is the image's bytes. Its type is read
+        from its content; 413 image_too_large past the limit, 415 image_unsupported_type for
+        anything but JPEG, PNG, GIF or WebP (an SVG or a page renamed .png too), 400
+        image_empty, image_damaged (truncated), image_too_many_pixels. The bot reads no
+        pictures; the agent sees it in the conversation."""
+        data = await upload(request, service.attachments)
+        recorded = await run_in_threadpool(service.send_image, conversation.id, data)
+        sightings.seen(conversation.id)
+        return event_public(recorded)
+
+    @api.get(
+        "/{conversation_id}/attachments/{attachment_id}",
+        response_class=Response,
+        responses={**ERROR_RESPONSES, **IMAGE_RESPONSES},
+    )
+    def attachment(attachment_id: AttachmentId, opened: Conversation = customer) -> Response:
+        """A picture of this conversation (the customer's or an agent's), for its customer
+        only: 404 for any other token, as for an unknown conversation."""
+        visible = [r for r in service.store.events(opened.id) if customer_visible(r)]
+        return picture(service.attachments, shared_image(visible, attachment_id), attachment_id)
 
     @api.get("/{conversation_id}", response_model=Transcript, responses=ERROR_RESPONSES)
     def transcript(after: After = 0, opened: Conversation = customer) -> Transcript:

@@ -68,7 +68,9 @@ def router(accounts: Accounts, customers: CustomerData) -> APIRouter:
             page,
             headers={
                 "content-disposition": 'attachment; filename="customer-export.html"',
-                "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+                "content-security-policy": (
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+                ),
             },
         )
 
@@ -95,6 +97,7 @@ def router(accounts: Accounts, customers: CustomerData) -> APIRouter:
             "customer_id": done.customer_id,
             "erased_conversations": done.conversations,
             "anonymised_events": done.events,
+            "deleted_pictures": done.files,
             "at": done.at,
         }
 

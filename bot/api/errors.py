@@ -14,6 +14,8 @@ from bot.access.accounts import AccessDenied, AccountError
 from bot.access.customer import SignatureInvalid
 from bot.access.ratelimit import RateLimited
 from bot.answering.texts import TEXTS, both
+from bot.attachments.images import ImageRefused
+from bot.attachments.store import AttachmentNotFound
 from bot.api.fields import TEXT_CODES
 from bot.conversation.service import MessageRejected, SurveyRefused
 from bot.conversation.status import InvalidTransition
@@ -46,6 +48,7 @@ DESK_STATUS = {
     "agent_not_found": 404,
     "already_theirs": 409,
 }
+IMAGE_STATUS = {"image_too_large": 413, "image_unsupported_type": 415}
 ACCOUNT_STATUS = {
     "no_such_user": 404,
     "user_exists": 409,
@@ -101,6 +104,15 @@ def install(app: FastAPI) -> None:
     async def rejected(_: Request, exc: MessageRejected) -> JSONResponse:
         status = 413 if exc.code == "message_too_long" else 400
         return error(status, exc.code, str(exc), exc.key, **exc.values)
+
+    @app.exception_handler(ImageRefused)
+    async def image_refused(_: Request, exc: ImageRefused) -> JSONResponse:
+        status = IMAGE_STATUS.get(exc.code, 400)
+        return error(status, exc.code, str(exc), exc.key, **exc.values)
+
+    @app.exception_handler(AttachmentNotFound)
+    async def no_attachment(_: Request, exc: AttachmentNotFound) -> JSONResponse:
+        return error(404, "attachment_not_found", str(exc))
 
     @app.exception_handler(ConversationNotFound)
     async def not_found(_: Request, exc: ConversationNotFound) -> JSONResponse:

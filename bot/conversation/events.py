@@ -248,6 +248,36 @@ class OfflineMessageAnswered(Event):
     agent_name: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImageShared(Event):
+    """A picture put into the conversation; the file is kept under the data directory
+    (bot/attachments/store.py), this event says which it is and what its bytes showed it to be."""
+
+    kind: ClassVar[str] = "image_shared"
+    attachment_id: str  # the file's name in the conversation's folder (random, never the client's)
+    content_type: str  # sniffed from the content: image/jpeg, image/png, image/gif, image/webp
+    size: int  # bytes
+    width: int
+    height: int
+    sha256: str = ""  # of the content
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerSentImage(ImageShared):
+    """The customer sent a picture (a photo of a defect)."""
+
+    kind: ClassVar[str] = "customer_sent_image"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentSentImage(ImageShared):
+    """An agent sent the customer a picture."""
+
+    kind: ClassVar[str] = "agent_sent_image"
+    agent: str  # username
+    agent_name: str  # display name, as the customer sees it
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -267,6 +297,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AgentsUnavailable,
         OfflineMessageLeft,
         OfflineMessageAnswered,
+        CustomerSentImage,
+        AgentSentImage,
     )
 }
 

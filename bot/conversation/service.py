@@ -24,6 +24,7 @@ from bot.conversation.events import (
     AgentsUnavailable,
     BotTurn,
     CustomerMessaged,
+    CustomerSentImage,
     Decision,
     FeedbackGiven,
     OfflineMessageLeft,
@@ -53,6 +54,7 @@ from handoff.hours import Availability
 from ingest.plain_text import UnsafeText, is_blank, plain_text
 
 if TYPE_CHECKING:
+    from bot.attachments.store import AttachmentStore
     from bot.orders.questions import OrderQuestions
     from handoff.gate import Gate, GateVerdict, PastTurn
 
@@ -109,8 +111,10 @@ class ConversationService:
         waiting: Callable[[], list[str]] | None = None,
         orders: OrderQuestions | None = None,
         availability: Callable[[], Availability] | None = None,
+        attachments: AttachmentStore | None = None,
     ) -> None:
         self.store = store
+        self.attachments = attachments  # where pictures are kept; None: none are taken
         self.orders = orders  # order questions, answered before normal answering
         # who could answer a handoff now; None: always someone (every handoff queues)
         self.availability = availability
@@ -177,6 +181,26 @@ class ConversationService:
                 self.flows.queue_changed()  # the queue shows the last message, and who wrote
                 return TurnResult(conversation, message, None)
             return self._reply(message, history)
+
+    def send_image(self, conversation_id: str, data: bytes) -> Recorded:
+        """Keep the customer's picture and log it (CustomerSentImage); ImageRefused when it is
+        no image kefu keeps. The bot reads no pictures and stays silent: the agent who has (or
+        takes) the conversation sees it, and a resolved conversation opens again as a new
+        message would open it."""
+        if self.attachments is None:
+            raise MessageRejected("images_off", "error_images_off")
+        with self.lock_for(conversation_id):
+            conversation = self.store.get(conversation_id)
+            stored = self.attachments.accept(conversation_id, data)
+            recorded = self.store.append(
+                CustomerSentImage(conversation_id=conversation_id, **stored.event_fields())
+            )
+            self.feed.notify(conversation_id)
+            if conversation.status == ConversationStatus.RESOLVED:
+                self.flows.apply(conversation_id, CustomerCameBack())
+            elif conversation.status != ConversationStatus.BOT:
+                self.flows.queue_changed()
+        return recorded
 
     def answer_logged(self, conversation_id: str) -> TurnResult | None:
         """The bot's turn for a customer's message that was logged and never answered (the

@@ -16,6 +16,7 @@ from bot.answering.language import CustomerLanguage
 from bot.conversation.events import (
     BotTurn,
     CustomerMessaged,
+    ImageShared,
     Recorded,
     StatusChanged,
     TurnAnswered,
@@ -139,3 +140,12 @@ def answer_context(history: Sequence[Recorded]) -> AnswerContext:
         if isinstance(event, BotTurn):
             return AnswerContext()
     return AnswerContext()
+
+
+def shared_image(events: Sequence[Recorded], attachment_id: str) -> ImageShared | None:
+    """The event that put picture `attachment_id` into this conversation, if one did."""
+    for recorded in events:
+        event = recorded.event
+        if isinstance(event, ImageShared) and event.attachment_id == attachment_id:
+            return event
+    return None

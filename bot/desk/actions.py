@@ -14,6 +14,7 @@ from bot.access.accounts import Role, User
 from bot.conversation.events import (
     AgentNoted,
     AgentReplied,
+    AgentSentImage,
     KnowledgeDraftSaved,
     Recorded,
 )
@@ -153,6 +154,26 @@ class AgentDesk:
                     text=text,
                     agent=agent.username,
                     agent_name=agent.display_name,
+                )
+            )
+        self._changed(conversation_id)
+        return recorded
+
+    def send_image(self, conversation_id: str, agent: User, data: bytes) -> Recorded:
+        """Send the customer a picture (only the agent who has the conversation); ImageRefused
+        when it is no image kefu keeps."""
+        attachments = self.conversations.attachments
+        if attachments is None:
+            raise ValueError("pictures are not kept here")
+        with self.conversations.lock_for(conversation_id):
+            self._own(conversation_id, agent)
+            stored = attachments.accept(conversation_id, data)
+            recorded = self.store.append(
+                AgentSentImage(
+                    conversation_id=conversation_id,
+                    agent=agent.username,
+                    agent_name=agent.display_name,
+                    **stored.event_fields(),
                 )
             )
         self._changed(conversation_id)

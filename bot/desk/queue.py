@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.conversation.events import CustomerMessaged, now
+from bot.conversation.events import CustomerMessaged, CustomerSentImage, now
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationStore
 from bot.conversation.views import claimer_name, last_customer_text, last_handoff, sentiments
@@ -85,7 +85,10 @@ class HumanQueue:
             agent=conversation.assignee,
             agent_name=claimer_name(conversation, events),
             tags=tuple(conversation_tags([r.event for r in events], self.tags)),
-            customer_messages=sum(isinstance(r.event, CustomerMessaged) for r in events),
+            # a picture counts as a message: the agent is told of it as of any other
+            customer_messages=sum(
+                isinstance(r.event, CustomerMessaged | CustomerSentImage) for r in events
+            ),
         )
 
 

@@ -15,9 +15,11 @@ from typing import Any
 
 from bot.conversation.events import (
     AgentReplied,
+    AgentSentImage,
     AgentsUnavailable,
     BotTurn,
     CustomerMessaged,
+    CustomerSentImage,
     OfflineMessageLeft,
     Recorded,
 )
@@ -41,6 +43,8 @@ HEADINGS: dict[str, tuple[str, str]] = {
     "kind": ("種類", "Kind"),
     "data": ("內容", "Content"),
     "none": ("無", "None"),
+    "pictures": ("圖片", "Pictures"),
+    "picture": ("圖片", "Picture"),
 }
 
 
@@ -112,8 +116,25 @@ def export_html(held: Mapping[str, Any]) -> str:
                 [[e["seq"], e["at"], e["kind"], e["data"]] for e in conversation["events"]],
             )
         )
+        pictures = conversation.get("pictures") or []
+        if pictures:
+            parts.append(f"<h4>{_heading('pictures')}</h4>")
+            parts.extend(_picture(p) for p in pictures)
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _picture(picture: Mapping[str, Any]) -> str:
+    """One picture of the copy, inline; its type is the one sniffed when it was taken."""
+    kind = str(picture.get("content_type", ""))
+    if kind not in ("image/jpeg", "image/png", "image/gif", "image/webp"):
+        return ""
+    source = f"data:{kind};base64,{picture.get('base64', '')}"
+    caption = f"#{picture.get('seq')} · {picture.get('at')} · {picture.get('sent_by')}"
+    return (
+        f'<figure><img src="{escape(source)}" alt="{_heading("picture")} {escape(caption)}" '
+        f'style="max-width:480px"><figcaption>{escape(caption)}</figcaption></figure>'
+    )
 
 
 def _survey(answer: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,6 +156,10 @@ def _speaker(key: str, language: str, name: str | None = None) -> str:
     return f"{said} {name}" if name else said
 
 
+def _picture_line(content_type: str) -> str:
+    return f"[圖片 / picture: {content_type}]"
+
+
 def conversation_text(conversation: Conversation, events: Iterable[Recorded]) -> str:
     """What the customer saw in one conversation, as plain text: their messages, the bot's
     replies and the agents' replies, with times. Private events never appear."""
@@ -154,6 +179,10 @@ def conversation_text(conversation: Conversation, events: Iterable[Recorded]) ->
             said = (_speaker("agent", language, event.agent_name), event.text)
         elif isinstance(event, OfflineMessageLeft):
             said = (_speaker("offline", language), event.text)
+        elif isinstance(event, CustomerSentImage):
+            said = (_speaker("customer", language), _picture_line(event.content_type))
+        elif isinstance(event, AgentSentImage):
+            said = (_speaker("agent", language, event.agent_name), _picture_line(event.content_type))
         else:
             continue
         lines.append(f"[{at}] {said[0]}:")

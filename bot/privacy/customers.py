@@ -5,21 +5,24 @@ A customer is their `customer_id` (the shop's id, a LINE or Messenger id, an e-m
 on every channel. The copy holds each of their conversations with every event in it (private
 notes and the bot's internals included: the law asks for everything held), their tags and
 their survey answers, and what was corrected on their request (bot/customers/corrections.py).
-Erasure deletes the corrections and anonymises their conversations as the retention job does
-(bot/privacy/retention.py): texts and customer id gone, counts kept; from then on those
-conversations answer 404 to everyone.
+The copy carries the pictures sent in their conversations too (base64, with their type and
+size). Erasure deletes the corrections and anonymises their conversations as the retention job
+does (bot/privacy/retention.py): texts, pictures and customer id gone, counts kept; from then
+on those conversations answer 404 to everyone.
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.conversation.events import SurveyAnswered, now
+from bot.attachments.store import AttachmentNotFound, AttachmentStore
+from bot.conversation.events import AgentSentImage, ImageShared, Recorded, SurveyAnswered, now
 from bot.conversation.sql import SqlConversationStore, writer
 from bot.customers.corrections import Correction, CustomerCorrections, forget
-from bot.privacy.retention import anonymise
+from bot.privacy.retention import anonymise, forget_files
 from bot.reports.tags import TagSettings, conversation_tags, customer_tags
 
 
@@ -35,12 +38,19 @@ class Erasure:
     conversations: int
     events: int
     at: datetime
+    files: int = 0  # pictures deleted
 
 
 class CustomerData:
-    def __init__(self, store: SqlConversationStore, tag_settings: TagSettings) -> None:
+    def __init__(
+        self,
+        store: SqlConversationStore,
+        tag_settings: TagSettings,
+        attachments: AttachmentStore | None = None,
+    ) -> None:
         self.store = store
         self.tag_settings = tag_settings
+        self.attachments = attachments
         self.corrections = CustomerCorrections(store.engine)
 
     def correct(self, customer_id: str, changes: dict[str, Any], actor: str) -> Correction:
@@ -89,6 +99,7 @@ class CustomerData:
                         }
                         for r in recorded
                     ],
+                    "pictures": self._pictures(recorded),
                 }
             )
         corrected = self.corrections.get(customer_id)
@@ -102,6 +113,30 @@ class CustomerData:
             "conversations": held,
         }
 
+    def _pictures(self, recorded: list[Recorded]) -> list[dict[str, Any]]:
+        """The pictures of one conversation, each with its content (base64)."""
+        found = []
+        for r in recorded:
+            event = r.event
+            if not isinstance(event, ImageShared) or self.attachments is None:
+                continue
+            try:
+                content = self.attachments.read(event.conversation_id, event.attachment_id)
+            except AttachmentNotFound:
+                continue
+            found.append(
+                {
+                    "seq": r.seq,
+                    "at": event.at.isoformat(),
+                    "sent_by": "agent" if isinstance(event, AgentSentImage) else "customer",
+                    "content_type": event.content_type,
+                    "size": len(content),
+                    "sha256": event.sha256,
+                    "base64": base64.b64encode(content).decode("ascii"),
+                }
+            )
+        return found
+
     def erase(self, customer_id: str) -> Erasure:
         """Anonymise every conversation of the customer and delete their corrections.
         Raises CustomerNotFound."""
@@ -112,4 +147,5 @@ class CustomerData:
         with writer(self.store.engine).begin() as conn:
             events = anonymise(conn, ids, at)
             forget(conn, customer_id)
-        return Erasure(customer_id, len(ids), events, at)
+        files = forget_files(self.attachments, ids)  # after the commit: nothing to roll back
+        return Erasure(customer_id, len(ids), events, at, files)

@@ -8,7 +8,10 @@ of the metrics is computed from it as before, but loses what identifies or quote
   become "", the options offered become [], strings inside a turn's details and a handoff's
   trigger value become "";
 * who the customer was: the conversation's `customer_id` (on its row and on its start event)
-  becomes null, so no two conversations can be joined to one person any more.
+  becomes null, so no two conversations can be joined to one person any more;
+* the pictures sent in it: their files are deleted (once the anonymisation is committed; a
+  run also deletes the files of conversations anonymised before, should any remain), and
+  their events lose the content's digest (kind, type, size and time stay).
 
 Staff names on status changes, replies and notes stay (they are the shop's own, and the audit
 log records their actions anyway). The row gets `anonymised_at`: from then on the store answers
@@ -30,6 +33,7 @@ import anyio
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from bot.attachments.store import AttachmentStore
 from bot.conversation.events import now
 from bot.conversation.sql import SqlConversationStore, conversations, events, writer
 
@@ -44,6 +48,7 @@ class PurgeReport:
     cutoff: datetime  # conversations last active before this were anonymised
     conversations: int
     events: int
+    files: int = 0  # pictures deleted
 
 
 def anonymised_payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -56,6 +61,8 @@ def anonymised_payload(payload: dict[str, Any]) -> dict[str, Any]:
         kept["options"] = []
     if "customer_id" in kept:
         kept["customer_id"] = None
+    if isinstance(kept.get("sha256"), str):
+        kept["sha256"] = ""  # a picture's digest could match it to a copy elsewhere
     if isinstance(kept.get("trigger_value"), str):
         kept["trigger_value"] = ""
     if "details" in kept:
@@ -94,14 +101,24 @@ def anonymise(conn: Connection, ids: list[str], at: datetime) -> int:
     return len(rows)
 
 
+def forget_files(attachments: AttachmentStore | None, ids: list[str]) -> int:
+    """Delete the pictures of these (anonymised) conversations; how many files."""
+    if attachments is None:
+        return 0
+    return sum(attachments.forget(conversation_id) for conversation_id in ids)
+
+
 class Retention:
     """Anonymises the conversations of a SQL store that have been quiet for `days` days."""
 
-    def __init__(self, store: SqlConversationStore, days: int) -> None:
+    def __init__(
+        self, store: SqlConversationStore, days: int, attachments: AttachmentStore | None = None
+    ) -> None:
         if days < 1:
             raise ValueError("the retention period is at least one day")
         self.store = store
         self.days = days
+        self.attachments = attachments
 
     def purge(self, at: datetime | None = None) -> PurgeReport:
         """Anonymise every conversation last active before `at` minus the retention period
@@ -109,7 +126,7 @@ class Retention:
         at = at or now()
         cutoff = at - timedelta(days=self.days)
         engine = writer(self.store.engine)
-        done_conversations = done_events = 0
+        done_conversations = done_events = done_files = 0
         while True:
             with engine.begin() as conn:
                 ids = list(
@@ -127,14 +144,35 @@ class Retention:
                     break
                 done_events += anonymise(conn, ids, at)
             done_conversations += len(ids)
-        report = PurgeReport(cutoff, done_conversations, done_events)
+            done_files += forget_files(self.attachments, ids)
+        done_files += self._leftover_files()
+        report = PurgeReport(cutoff, done_conversations, done_events, done_files)
         log.info(
-            "privacy.purge.done conversations=%d events=%d cutoff=%s",
+            "privacy.purge.done conversations=%d events=%d files=%d cutoff=%s",
             report.conversations,
             report.events,
+            report.files,
             report.cutoff.isoformat(),
         )
         return report
+
+    def _leftover_files(self) -> int:
+        """The files of conversations anonymised earlier whose deletion did not happen (the
+        process stopped between the commit and the deletion)."""
+        if self.attachments is None:
+            return 0
+        held = self.attachments.conversation_ids()
+        if not held:
+            return 0
+        with self.store.engine.connect() as conn:
+            gone = list(
+                conn.execute(
+                    select(conversations.c.id).where(
+                        conversations.c.id.in_(held), conversations.c.anonymised_at.is_not(None)
+                    )
+                ).scalars()
+            )
+        return forget_files(self.attachments, gone)
 
 
 async def purge_periodically(retention: Retention, interval: timedelta) -> None:

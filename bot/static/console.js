@@ -521,6 +521,15 @@
         item = el("li", { class: "agent" }, who((d.agent_name || d.agent || "專人 Agent") + " · " + at),
           el("span", { class: "text", text: d.text || "" }));
         break;
+      case "customer_sent_image":
+      case "agent_sent_image":
+        item = pictureItem(c, e, at);
+        if (e.kind === "customer_sent_image") {
+          $("customer-typing").textContent = "";
+          clearTimeout(c.typingTimer);
+          if (live) c.lastCustomerMessageAt = Date.now();
+        }
+        break;
       case "agent_noted":
         item = el("li", { class: "note", "data-private": "true" },
           who("🔒 私人備註 Private note · " + (d.agent_name || d.agent || "") + " · " + at),
@@ -547,6 +556,25 @@
     $("transcript-box").scrollTop = $("transcript-box").scrollHeight;
   }
 
+  /* A picture in the transcript: a thumbnail that opens the full picture in a new tab. The
+   * server sends it with its sniffed type, nosniff and a sandboxing policy. */
+  function pictureItem(c, e, at) {
+    var d = e.data || {};
+    var src = "/api/agent/conversations/" + encodeURIComponent(c.id) + "/attachments/" +
+      encodeURIComponent(d.attachment_id || "");
+    var fromCustomer = e.kind === "customer_sent_image";
+    var image = el("img", {
+      src: src, loading: "lazy", class: "thumb", "data-picture": d.attachment_id,
+      alt: fromCustomer ? "客戶傳送的圖片 Picture from the customer" : "傳給客戶的圖片 Picture sent to the customer"
+    });
+    var facts = [d.content_type, d.width && d.height ? d.width + "×" + d.height : null,
+      d.size ? Math.max(1, Math.round(d.size / 1024)) + " KB" : null].filter(Boolean).join(" · ");
+    return el("li", { class: (fromCustomer ? "customer" : "agent") + " picture" },
+      who((fromCustomer ? "客戶 Customer" : (d.agent_name || d.agent || "專人 Agent")) + " · 圖片 Picture · " + at),
+      el("a", { href: src, target: "_blank", rel: "noopener", class: "picture-link" }, image),
+      el("span", { class: "meta", text: facts + " · 點圖開啟原圖 Click to open full size" }));
+  }
+
   function agentFromActor(actor) {
     var m = /^agent:(.+)$/.exec(actor || "");
     return m ? m[1] : null;
@@ -567,6 +595,7 @@
     $("resolve").disabled = !canMove;
     $("return").disabled = !canMove;
     $("send").disabled = !own;
+    $("send-picture").disabled = !own;
     $("unassign").disabled = !(status === "with_agent" && (own || admin));
     var canGive = (status === "with_agent" && (own || admin)) || (status === "waiting" && admin);
     $("transfer-box").hidden = !canGive;
@@ -734,6 +763,23 @@
       }, function (err) {
         $("action-error").textContent = errorText(err);
       }).finally(function () { updateControls(); box.focus(); });
+  });
+
+  $("send-picture").addEventListener("click", function () { $("picture-file").click(); });
+  $("picture-file").addEventListener("change", function () {
+    var input = this;
+    var file = input.files && input.files[0];
+    input.value = "";
+    var c = current;
+    if (!c || !file || !mine(c)) return;
+    $("action-error").textContent = "";
+    $("send-picture").disabled = true;
+    api("POST", "/api/agent/conversations/" + encodeURIComponent(c.id) + "/images", file)
+      .then(function (recorded) {
+        if (current === c) ingest(c, [recorded]);
+      }, function (err) {
+        $("action-error").textContent = errorText(err);
+      }).finally(function () { updateControls(); });
   });
 
   $("reply").addEventListener("keydown", function (event) {

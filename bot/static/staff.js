@@ -100,10 +100,14 @@
   // What a page does when the API says its session is gone (401) or its user may not (403).
   var on = { unauthorized: null, forbidden: null };
 
-  /* fetch, JSON in and out. `body` is sent as JSON, or as is when it is FormData. */
+  /* fetch, JSON in and out. `body` is sent as JSON, or as is when it is FormData or a file
+   * (a Blob: its bytes are the body). */
   function api(method, path, body) {
     var init = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
     if (body instanceof FormData) {
+      init.body = body;
+    } else if (body instanceof Blob) {
+      init.headers["Content-Type"] = "application/octet-stream";
       init.body = body;
     } else if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";

@@ -109,7 +109,14 @@
       offlineNeedsContact: "請留下電子郵件或電話，客服人員才能回覆您。",
       offlineBadEmail: "電子郵件的格式不正確。",
       offlineBadPhone: "電話號碼的格式不正確（請輸入 8 到 15 位數字）。",
-      offlineLeft: function (contact) { return "已留言 · 客服人員回來後會回覆您（" + contact + "）"; }
+      offlineLeft: function (contact) { return "已留言 · 客服人員回來後會回覆您（" + contact + "）"; },
+      attach: "傳送圖片",
+      attachLabel: "傳送圖片（JPEG、PNG、GIF 或 WebP）",
+      picture: "圖片",
+      openPicture: "開啟原圖",
+      sendingPicture: "圖片傳送中…",
+      pictureNotShown: "圖片無法顯示",
+      pictureForPerson: "已收到圖片。AI 助理看不懂圖片，需要專人查看請按「轉接真人客服」。"
     },
     en: {
       title: "Customer service",
@@ -181,7 +188,14 @@
       offlineNeedsContact: "Please leave an email or a phone number so that a person can reply.",
       offlineBadEmail: "That email address doesn't look right.",
       offlineBadPhone: "That phone number doesn't look right (8 to 15 digits).",
-      offlineLeft: function (contact) { return "Message left · a person will reply when they're back (" + contact + ")"; }
+      offlineLeft: function (contact) { return "Message left · a person will reply when they're back (" + contact + ")"; },
+      attach: "Picture",
+      attachLabel: "Send a picture (JPEG, PNG, GIF or WebP)",
+      picture: "Picture",
+      openPicture: "Open full size",
+      sendingPicture: "Sending the picture…",
+      pictureNotShown: "The picture can't be shown",
+      pictureForPerson: "Picture received. The assistant can't read pictures; press “Talk to a person” to have someone look at it."
     }
   };
 
@@ -377,6 +391,13 @@
     "@media (max-width: 480px) { .root.left .panel { left: 0; } }",
     ".head .logo { width: 28px; height: 28px; object-fit: contain; background: #fff;",
     "  border-radius: 4px; margin-right: 8px; }",
+    "form.compose .attach { background: #fff; color: var(--kefu-primary); padding: 0 10px;",
+    "  border: 1px solid var(--kefu-primary); font-weight: 400; }",
+    "form.compose .attach:hover { background: #e8f0fb; }",
+    ".msg.picture { white-space: normal; }",
+    ".msg.picture img { display: block; max-width: 220px; max-height: 220px; border-radius: 8px;",
+    "  background: #fff; }",
+    ".msg.picture a { display: block; margin-top: 4px; font-size: 12px; color: inherit; }",
     ".visually-hidden { position: absolute !important; width: 1px; height: 1px;",
     "  overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }"
   ].join("\n");
@@ -425,7 +446,14 @@
     id: inputId, rows: "1", autocomplete: "off", maxlength: "4000", "aria-describedby": keysId
   });
   var sendButton = el("button", { type: "submit" });
-  var compose = el("form", { class: "compose" }, inputLabel, keysHint, input, sendButton);
+  // the type is checked on the server from the bytes; `accept` only narrows the picker
+  var fileInput = el("input", {
+    type: "file", accept: "image/jpeg,image/png,image/gif,image/webp", hidden: true,
+    "data-kefu": "picture-file", tabindex: "-1"
+  });
+  var attachButton = el("button", { type: "button", class: "attach", "data-kefu": "attach" });
+  var compose = el("form", { class: "compose" }, inputLabel, keysHint, input, fileInput,
+    attachButton, sendButton);
 
   var panel = el("div", {
     id: "kefu-panel", class: "panel", role: "dialog", "aria-labelledby": titleId, hidden: true
@@ -488,6 +516,9 @@
     keysHint.textContent = t("keys");
     input.setAttribute("placeholder", t("placeholder"));
     sendButton.textContent = t("send");
+    attachButton.textContent = "🖼";
+    attachButton.setAttribute("aria-label", t("attachLabel"));
+    attachButton.setAttribute("title", t("attach"));
     updateBar();
   }
 
@@ -771,6 +802,102 @@
     if (live) noteUnread();
   }
 
+  // ---- pictures ---------------------------------------------------------------------------
+
+  var pictureUrls = {}; // attachment id -> a blob: URL (fetched once, with the token)
+
+  /* A picture of the conversation: fetched with the customer's token (an <img src> could not
+   * send it), shown from a blob: URL, with a link to open it full size. */
+  function pictureUrl(id) {
+    if (pictureUrls[id]) return pictureUrls[id];
+    pictureUrls[id] = fetch(BASE + "/api/conversations/" + encodeURIComponent(conversationId) +
+      "/attachments/" + encodeURIComponent(id), {
+      headers: { Authorization: "Bearer " + customerToken },
+      credentials: "omit"
+    }).then(function (response) {
+      if (!response.ok) throw new Error(response.statusText);
+      return response.blob();
+    }).then(function (blob) { return URL.createObjectURL(blob); });
+    pictureUrls[id].catch(function () { delete pictureUrls[id]; });
+    return pictureUrls[id];
+  }
+
+  function drawPicture(e, from, live) {
+    var d = e.data;
+    if (from === "customer") {
+      // the bubble that said "sending" gives way to the picture itself
+      var waiting = live ? pendingPictures.shift() : null;
+      if (waiting && waiting.parentNode) waiting.remove();
+    } else {
+      hideTyping();
+      if (live) lastAgentReplyAt = Date.now();
+    }
+    var image = el("img", { alt: t("picture"), "data-kefu": "picture" });
+    if (d.width && d.height) {
+      image.setAttribute("width", String(Math.min(220, d.width)));
+      image.style.height = "auto";
+    }
+    var link = el("a", { target: "_blank", rel: "noopener", text: t("openPicture"), hidden: true });
+    var li = el("li", { class: "msg picture " + from, "data-seq": e.seq, "data-kind": e.kind },
+      from === "customer" ? el("span", { class: "who visually-hidden", text: t("you") })
+        : who(t("agent")(d.agent_name || agentName)),
+      image, link);
+    if (from === "customer") {
+      li.appendChild(el("span", {
+        class: "meta", text: state.status === "bot" ? t("pictureForPerson") : "✓ " + t("sent")
+      }));
+    }
+    add(li);
+    pictureUrl(d.attachment_id).then(function (url) {
+      image.src = url;
+      link.href = url;
+      link.hidden = false;
+      image.addEventListener("load", scrollDown, { once: true });
+    }, function () {
+      image.replaceWith(el("span", { class: "text", text: t("pictureNotShown") }));
+    });
+    if (live && from === "agent") noteUnread();
+  }
+
+  var pendingPictures = []; // the "sending" bubbles of pictures on their way
+
+  function sendPicture(file) {
+    if (!file) return;
+    var li = add(el("li", { class: "msg customer pending" },
+      el("span", { class: "text", text: t("sendingPicture") }), el("span", { class: "meta" })));
+    pendingPictures.push(li);
+    ensureConversation().then(function () {
+      return fetch(BASE + "/api/conversations/" + encodeURIComponent(conversationId) + "/images", {
+        method: "POST",
+        headers: { Authorization: "Bearer " + customerToken, "Content-Type": "application/octet-stream" },
+        body: file,
+        credentials: "omit"
+      });
+    }).then(function (response) {
+      return response.text().then(function (raw) {
+        var data = null;
+        try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
+        if (!response.ok) {
+          var err = new Error((data && data.message) || response.statusText);
+          err.status = response.status;
+          err.messages = data && data.messages;
+          throw err;
+        }
+        return data;
+      });
+    }).then(function (recorded) {
+      ingest([recorded], true);
+    }).catch(function (err) {
+      var at = pendingPictures.indexOf(li);
+      if (at >= 0) pendingPictures.splice(at, 1);
+      li.classList.remove("pending");
+      li.classList.add("failed");
+      li.setAttribute("data-kefu", "picture-refused");
+      li.querySelector(".text").textContent = t("notSent");
+      setMeta(li, errorText(err));
+    });
+  }
+
   // ---- nobody there: the offline message --------------------------------------------------
 
   var EMAIL = /^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$/;
@@ -937,6 +1064,8 @@
       case "survey_answered": drawSurveyAnswered(e); break;
       case "agents_unavailable": drawUnavailable(e, live); break;
       case "offline_message_left": drawOfflineLeft(e); break;
+      case "customer_sent_image": drawPicture(e, "customer", live); break;
+      case "agent_sent_image": drawPicture(e, "agent", live); break;
       default: break; // conversation_started, and kinds newer than this widget
     }
     if (e.kind !== "feedback_given") state.lastKind = e.kind;
@@ -1234,6 +1363,8 @@
     pending = [];
     queuePosition = null;
     agentName = null;
+    pictureUrls = {};
+    pendingPictures = [];
     save();
     redraw();
   }
@@ -1276,6 +1407,12 @@
     input.focus();
   });
   talkButton.addEventListener("click", function () { requestPerson(); });
+  attachButton.addEventListener("click", function () { fileInput.click(); });
+  fileInput.addEventListener("change", function () {
+    var file = fileInput.files && fileInput.files[0];
+    fileInput.value = "";
+    sendPicture(file);
+  });
   copyButton.addEventListener("click", function () { downloadCopy(); });
   botButton.addEventListener("click", function () { keepAskingBot(); });
 

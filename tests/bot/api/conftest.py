@@ -23,7 +23,13 @@ from bot.access.customer import sign_customer_id
 from bot.answering.refusal import LanguageModel, RefusalModel
 from bot.app import create_app
 from bot.services import Services, build_services
-from bot.settings import AccessSettings, ConversationSettings, DeskSettings, Settings
+from bot.settings import (
+    AccessSettings,
+    AttachmentSettings,
+    ConversationSettings,
+    DeskSettings,
+    Settings,
+)
 from knowledge.base import KnowledgeBase
 from knowledge.embedding import HashingEmbedder
 from knowledge.ingestion import ingest_paths
@@ -70,6 +76,7 @@ def services_over(
         ),
         access=access or AccessSettings(customer_id_secret=SHOP_SECRET),
         desk=desk or DeskSettings(when_nobody_available="queue"),
+        attachments=AttachmentSettings(directory=tmp_path / "attachments"),
     )
     built = build_services(settings, embedders=[HashingEmbedder("e5")])
     yield built
