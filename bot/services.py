@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.access.accounts import Accounts
+from bot.access.accounts import Accounts, Role
 from bot.access.audit import AuditLog
 from bot.access.ratelimit import RateLimiter
 from bot.answering.answerer import Answerer
@@ -232,6 +232,16 @@ def attachment_store(settings: Settings) -> AttachmentStore | None:
     return AttachmentStore(root, int(a.max_image_mb * 1_048_576))
 
 
+def may_answer(accounts: Accounts) -> Callable[[str], bool]:
+    """Whether the account `username` is an active one that may take conversations."""
+
+    def check(username: str) -> bool:
+        user = accounts.get(username)
+        return user is not None and user.active and user.may(Role.AGENT)
+
+    return check
+
+
 def conversation_store(settings: Settings) -> SqlConversationStore:
     url = settings.conversation.database_url
     if url:
@@ -261,7 +271,15 @@ def build_services(
     order_book = OrderBook(orders, erp_lookup(settings.orders))
     desk = settings.desk
     presence = LocalPresence(timedelta(minutes=desk.away_after_minutes))
-    staffing = Staffing(StoredHours(engine, settings.hours), presence)
+    a = settings.access
+    accounts = Accounts(
+        engine,
+        idle=timedelta(minutes=a.session_idle_minutes),
+        lifetime=timedelta(hours=a.session_max_hours),
+    )
+    staffing = Staffing(
+        StoredHours(engine, settings.hours), presence, may_answer=may_answer(accounts)
+    )
     conversations = ConversationService(
         store,
         answerer,
@@ -274,12 +292,6 @@ def build_services(
         attachments=attachment_store(settings),
     )
     sightings = CustomerSightings()
-    a = settings.access
-    accounts = Accounts(
-        engine,
-        idle=timedelta(minutes=a.session_idle_minutes),
-        lifetime=timedelta(hours=a.session_max_hours),
-    )
     drafts = KnowledgeDrafts(engine, mask=mask_personal)
     identities = CustomerIdentities(engine)
     assignment = AutoAssignment(

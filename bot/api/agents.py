@@ -83,6 +83,9 @@ class PacketPublic(BaseModel):
     customer: dict[str, Any]
     suggested_reply: dict[str, Any] | None
     signals: dict[str, Any]
+    pictures: list[dict[str, Any]] = Field(
+        default=[], description="The pictures the customer sent in this conversation"
+    )
 
 
 class AgentView(BaseModel):
@@ -538,6 +541,10 @@ def router(
                         await websocket.send_json({"kind": "queue", "data": snapshot})
                         last = snapshot
                     await listener.wait(STREAM_POLL_S)
+                    # a console whose session ended (logged out elsewhere, deactivated)
+                    # closes with 4401 and stops counting as its agent being there
+                    if await websocket_user(websocket, accounts, Role.AGENT) is None:
+                        return
 
         def on_text(text: str) -> None:
             if '"active"' in text[:100]:

@@ -88,6 +88,7 @@ def router(
             agents=[
                 PresencePublic(username=name, status=status)
                 for name, status in presence.everyone().items()
+                if staffing.may_answer(name)  # a deactivated agent's console is nobody's
             ],
         )
 

@@ -89,7 +89,11 @@ class AutoAssignment:
     def least_busy(self) -> User | None:
         """Of the online agents, who has fewest conversations (those being given included);
         of equals, who got one longest ago. Called under the choosing lock."""
-        online = [u for u in map(self._user, self.presence.online()) if u and u.may(Role.AGENT)]
+        online = [
+            u
+            for u in map(self._user, self.presence.online())
+            if u and u.active and u.may(Role.AGENT)
+        ]
         if not online:
             return None
         taken = self.store.conversations(ConversationStatus.WITH_AGENT)

@@ -13,6 +13,7 @@ from bot.conversation.events import (
     BotTurn,
     Citation,
     CustomerMessaged,
+    CustomerSentImage,
     Decision,
     Recorded,
     TurnHandedOff,
@@ -36,6 +37,8 @@ class Packet:
     customer: dict[str, Any]  # channel, id, earlier conversations
     suggested_reply: dict[str, Any] | None = None  # {text, citations} from the knowledge base
     signals: dict[str, Any] = field(default_factory=dict)  # every gate signal at the handoff
+    # the pictures the customer sent in this conversation: [{seq, at, attachment_id, ...}]
+    pictures: list[dict[str, Any]] = field(default_factory=list)
 
 
 class PacketBuilder:
@@ -72,6 +75,18 @@ class PacketBuilder:
             customer=self._customer(conversation, events),
             suggested_reply=self._suggestion(turn, question),
             signals=dict(turn.details.get("gate", {}).get("signals", {})) if turn else {},
+            pictures=[
+                {
+                    "seq": r.seq,
+                    "at": r.event.at.isoformat(),
+                    "attachment_id": r.event.attachment_id,
+                    "content_type": r.event.content_type,
+                    "width": r.event.width,
+                    "height": r.event.height,
+                }
+                for r in events
+                if isinstance(r.event, CustomerSentImage)
+            ],
         )
 
     def _retrieved(self, turn: BotTurn | None) -> list[dict[str, Any]]:

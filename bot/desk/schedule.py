@@ -4,6 +4,7 @@ the settings' hours until an admin saves some), and whether someone could take a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -57,12 +58,24 @@ class StoredHours:
 
 
 class Staffing:
-    """Whether someone could answer now: open, and at least one agent online."""
+    """Whether someone could answer now: open, and at least one agent online whose account
+    may still take conversations (a deactivated agent's console left open counts for nobody)."""
 
-    def __init__(self, hours: StoredHours, presence: AgentPresence, clock: Clock = now) -> None:
+    def __init__(
+        self,
+        hours: StoredHours,
+        presence: AgentPresence,
+        clock: Clock = now,
+        may_answer: Callable[[str], bool] = lambda _: True,
+    ) -> None:
         self.hours = hours
         self.presence = presence
         self.clock = clock
+        self.may_answer = may_answer  # by username: an active account that may take chats
+
+    def agents_online(self) -> list[str]:
+        """The online agents who may answer."""
+        return [name for name in self.presence.online() if self.may_answer(name)]
 
     def now(self, at: datetime | None = None) -> Availability:
         at = at or self.clock()
@@ -70,7 +83,7 @@ class Staffing:
         open_now = hours.open_now(at)
         return Availability(
             open_now=open_now,
-            agents_available=open_now and self.presence.anyone_online(),
+            agents_available=open_now and bool(self.agents_online()),
             next_open=None if open_now else hours.next_open(at),
             at=at,
         )

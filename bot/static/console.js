@@ -629,6 +629,16 @@
       fact(signals, name, formatValue(packet.signals[name]));
     });
 
+    var pictures = $("packet-pictures");
+    clear(pictures);
+    (packet.pictures || []).forEach(function (p) {
+      var src = "/api/agent/conversations/" + encodeURIComponent(conversation.id) + "/attachments/" +
+        encodeURIComponent(p.attachment_id);
+      pictures.appendChild(el("li", null, el("a", { href: src, target: "_blank", rel: "noopener" },
+        el("img", { src: src, loading: "lazy", alt: "客戶的圖片 #" + p.seq + " Customer's picture · " + time(p.at) }))));
+    });
+    $("packet-pictures-box").hidden = !(packet.pictures || []).length;
+
     var suggested = $("packet-suggested");
     clear(suggested);
     var reply = packet.suggested_reply;

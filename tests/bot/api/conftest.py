@@ -66,6 +66,7 @@ def services_over(
     tmp_path: Path,
     access: AccessSettings | None = None,
     desk: DeskSettings | None = None,
+    attachments: AttachmentSettings | None = None,
 ) -> Iterator[Services]:
     """The services over a knowledge base, with a conversation store of the test's own.
     Handoffs queue whether or not anyone is there, unless `desk` says otherwise."""
@@ -76,7 +77,9 @@ def services_over(
         ),
         access=access or AccessSettings(customer_id_secret=SHOP_SECRET),
         desk=desk or DeskSettings(when_nobody_available="queue"),
-        attachments=AttachmentSettings(directory=tmp_path / "attachments"),
+        attachments=(attachments or AttachmentSettings()).model_copy(
+            update={"directory": tmp_path / "attachments"}
+        ),
     )
     built = build_services(settings, embedders=[HashingEmbedder("e5")])
     yield built
