@@ -75,6 +75,7 @@ STAFF_ACTIONS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/admin/users/{username}"): "user_changed",
     ("DELETE", "/api/admin/users/{username}"): "user_deactivated",
     ("PUT", "/api/admin/widget"): "widget_branded",
+    ("DELETE", "/api/admin/widget"): "widget_reset",
 }
 # Staff requests that change nothing kept: not staff actions.
 NOT_ACTIONS: frozenset[tuple[str, str]] = frozenset(

@@ -14,7 +14,7 @@ from bot.access.accounts import Accounts, Role, User
 from bot.access.ratelimit import RateLimiter
 from bot.api.auth import client_address, requires
 from bot.api.errors import ERROR_RESPONSES
-from bot.desk.branding import Branding, StoredBranding
+from bot.desk.branding import Branding, StoredBranding, default_branding
 from bot.desk.schedule import Staffing
 from bot.settings import NoticeSettings
 
@@ -51,6 +51,10 @@ class WidgetConfig(BaseModel):
     )
     time_zone: str
     branding: Branding
+    branded: bool = Field(
+        description="An admin saved the branding; false: the built-in look, which the page's "
+        "own data-kefu-brand-* attributes replace"
+    )
 
 
 def router(
@@ -76,12 +80,14 @@ def router(
     def config() -> WidgetConfig:
         """The widget's branding and whether a person could answer now."""
         available = staffing.now()
+        saved = branding.saved()
         return WidgetConfig(
             open_now=available.open_now,
             agents_available=available.agents_available,
             next_open=available.next_open,
             time_zone=staffing.hours.get().time_zone,
-            branding=branding.get(),
+            branding=saved or default_branding(),
+            branded=saved is not None,
         )
 
     return api
@@ -102,5 +108,10 @@ def admin_router(accounts: Accounts, branding: StoredBranding) -> APIRouter:
     def put_branding(body: Branding, user: User = admin) -> Branding:
         """Replace the widget's branding; the widget shows it on its next load."""
         return branding.put(body, user.username)
+
+    @api.delete("", response_model=Branding)
+    def reset_branding(_: User = admin) -> Branding:
+        """Back to the built-in look (and the page's own data-kefu-brand-* attributes)."""
+        return branding.reset()
 
     return api

@@ -1,6 +1,7 @@
 """How the customer widget looks: the shop's name and greeting (zh and en), its main colour, a
 logo and the launcher's side. An admin edits it; it is stored with the opening hours (one row
-of shop_settings), and the texts' brand name and greeting stand until an admin saves one."""
+of shop_settings), and the texts' brand name and greeting stand until an admin saves one. Until
+then a shop's page may give the widget its own look (data-kefu-brand-* on the script tag)."""
 
 from __future__ import annotations
 
@@ -83,13 +84,21 @@ class StoredBranding:
         self.engine = engine
 
     def get(self) -> Branding:
+        return self.saved() or default_branding()
+
+    def saved(self) -> Branding | None:
+        """The branding an admin saved; None while the built-in look stands."""
         with self.engine.connect() as conn:
             value: Any = conn.execute(
                 select(shop_settings.c.value).where(shop_settings.c.key == BRANDING_KEY)
             ).scalar_one_or_none()
-        if value is None:
-            return default_branding()
-        return Branding.model_validate(value)
+        return None if value is None else Branding.model_validate(value)
+
+    def reset(self) -> Branding:
+        """Forget the saved branding: the built-in look (or the page's own) stands again."""
+        with writer(self.engine).begin() as conn:
+            conn.execute(delete(shop_settings).where(shop_settings.c.key == BRANDING_KEY))
+        return default_branding()
 
     def put(self, branding: Branding, username: str) -> Branding:
         row = {

@@ -624,10 +624,25 @@
     if (fresh && first && first.nextSibling !== fresh) log.insertBefore(fresh, first.nextSibling);
   }
 
+  /* The page's own look, from the script tag (data-kefu-brand-name, -name-en, -colour,
+   * -position): it stands until an admin saves the widget's branding. */
+  function pageBranding(found) {
+    var b = found && typeof found === "object" ? found : {};
+    var name = b.name || {};
+    return {
+      name: { zh: options.kefuBrandName || name.zh, en: options.kefuBrandNameEn || name.en },
+      greeting: b.greeting || {},
+      primary_colour: options.kefuBrandColour || b.primary_colour,
+      position: options.kefuBrandPosition || b.position,
+      logo_url: b.logo_url
+    };
+  }
+
   function loadBranding() {
     request("GET", BASE + "/api/widget/config").then(function (found) {
-      applyBranding(found && found.branding);
-    }, function () { /* the built-in look */ });
+      var stored = found && found.branding;
+      applyBranding(found && found.branded ? stored : pageBranding(stored));
+    }, function () { applyBranding(pageBranding(null)); });
   }
 
   function loadNotice() {

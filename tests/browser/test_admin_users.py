@@ -63,6 +63,7 @@ def test_an_admin_brands_the_widget_and_the_demo_page_shows_it(new_page, shot):
     page = new_page()
     admin = AdminPages(page).log_in()
     before = page.request.get("/api/admin/widget").json()
+    was_branded = page.request.get("/api/widget/config").json()["branded"]
     try:
         admin.tab("Widget")
         expect(page.locator("#brand-name-zh")).to_have_value(before["name"]["zh"])
@@ -99,4 +100,7 @@ def test_an_admin_brands_the_widget_and_the_demo_page_shows_it(new_page, shot):
         expect(panel.locator("h2 small")).to_have_text("Wood Coffee")
         shot(shop, "demo-shop")
     finally:
-        page.request.put("/api/admin/widget", data=before)
+        if was_branded:
+            page.request.put("/api/admin/widget", data=before)
+        else:
+            page.request.delete("/api/admin/widget")

@@ -28,6 +28,7 @@ def test_anonymous_callers_get_401_and_agents_403(client: TestClient, services: 
         ("DELETE", "/api/admin/users/mei"),
         ("GET", "/api/admin/widget"),
         ("PUT", "/api/admin/widget"),
+        ("DELETE", "/api/admin/widget"),
     ):
         response = client.request(method, path, json={})
         assert response.status_code == 401, (method, path, response.text)
@@ -147,6 +148,21 @@ def test_branding_reaches_the_widget_config(admin: TestClient) -> None:
     anonymous = TestClient(admin.app).get("/api/widget/config").json()["branding"]
     assert anonymous == {**BROWN, "primary_colour": "#6f4e37"}
     assert admin.get("/api/admin/widget").json() == anonymous
+
+
+def test_the_config_says_whether_an_admin_branded_the_widget_and_a_reset_forgets_it(
+    admin: TestClient,
+) -> None:
+    anonymous = TestClient(admin.app)
+    assert anonymous.get("/api/widget/config").json()["branded"] is False
+    admin.put("/api/admin/widget", json=BROWN)
+    assert anonymous.get("/api/widget/config").json()["branded"] is True
+    reset = admin.delete("/api/admin/widget")
+    assert reset.status_code == 200 and reset.json()["name"]["zh"] == "好日子客服中心"
+    config = anonymous.get("/api/widget/config").json()
+    assert config["branded"] is False and config["branding"]["primary_colour"] == "#0b5cad"
+    audit = admin.get("/api/admin/audit", params={"action": "widget_reset"}).json()["entries"]
+    assert [e["actor"] for e in audit] == ["boss"]
 
 
 def test_bad_branding_is_refused_and_loses_nothing(admin: TestClient) -> None:

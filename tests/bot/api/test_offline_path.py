@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from bot.app import create_app
 from bot.services import Services
@@ -103,6 +104,32 @@ def test_an_agent_with_the_console_open_makes_agents_available(
     # the last console closed: offline
     assert mei.get("/api/agent/presence").json()["me"] == "offline"
     assert client.get("/api/widget/config").json()["agents_available"] is False
+
+
+def test_a_deactivated_agent_s_open_console_makes_nobody_available(
+    services: Services, client: TestClient, clock: Clock
+) -> None:
+    clock.at = THURSDAY_MORNING
+    mei = logged_in(services, "mei")
+    boss = logged_in(services, "boss")
+    with mei.websocket_connect("/api/agent/queue/events") as console:
+        console.receive_json()
+        assert client.get("/api/widget/config").json()["agents_available"] is True
+        assert boss.delete("/api/admin/users/mei").status_code == 200
+        # her console is still open, but she may no longer answer anyone
+        assert client.get("/api/widget/config").json()["agents_available"] is False
+        presences = boss.get("/api/agent/presence").json()["agents"]
+        assert "mei" not in [p["username"] for p in presences]
+        conversation = start(client)
+        handoff = client.post(f"/api/conversations/{conversation}/handoff").json()
+        assert handoff["agents_available"] is False
+        # the console hears that its session is over at its next wake-up (the inbox changes)
+        left = {"text": "請回電", "email": "kai@example.tw"}
+        assert client.post(f"/api/conversations/{conversation}/offline-message", json=left)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            for _ in range(10):
+                console.receive_json()
+        assert closed.value.code == 4401
 
 
 def test_a_handoff_at_night_says_nobody_is_there_and_when_they_are_back(
