@@ -104,3 +104,16 @@ def test_an_admin_brands_the_widget_and_the_demo_page_shows_it(new_page, shot):
             page.request.put("/api/admin/widget", data=before)
         else:
             page.request.delete("/api/admin/widget")
+
+
+def test_the_demo_page_shows_the_shop_s_own_look_out_of_the_box(new_page, http):
+    assert http.get("/api/widget/config").json()["branded"] is False
+    shop = new_page()
+    shop.goto("/demo")
+    launcher = shop.get_by_role("button", name=re.compile("開啟線上客服"))
+    expect(launcher).to_have_css("background-color", "rgb(122, 75, 30)")  # the shop's brown
+    launcher.click()
+    panel = shop.locator("#kefu-panel")
+    expect(panel.locator("h2 small")).to_have_text("好日子生活選物")
+    shop.get_by_role("button", name="EN").click()
+    expect(panel.locator("h2 small")).to_have_text("Good Days Living")
