@@ -21,6 +21,7 @@ class InboundKind(StrEnum):
     POSTBACK = "postback"  # the customer tapped one of kefu's buttons
     FOLLOW = "follow"  # the customer added the account (LINE) or opened the chat
     UNFOLLOW = "unfollow"  # the customer blocked or removed the account
+    IMAGE = "image"  # a picture the platform keeps for kefu to download (`Channel.content`)
     UNSUPPORTED = "unsupported"  # a sticker, image, location, ... that kefu cannot read
 
 
@@ -105,6 +106,11 @@ class Channel(Protocol):
 
     def profile(self, sender_id: str) -> Profile | None:
         """The customer's name and language on the platform, None when it cannot tell."""
+        ...
+
+    def content(self, inbound: Inbound, max_bytes: int) -> bytes | None:
+        """The bytes of a picture the customer sent (an IMAGE inbound), read no further than
+        one byte past `max_bytes`; None when the platform cannot give them."""
         ...
 
     def close(self) -> None: ...

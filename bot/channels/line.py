@@ -9,6 +9,9 @@ profile), whose requests are small enough to write out.
   secret, compared in constant time before the body is parsed.
 - Answers go with the event's reply token while it is fresh (free); when the token is too old
   or LINE refuses it, they go by push, which counts against the shop's monthly quota.
+- A picture the customer sends (kept by LINE, `contentProvider.type` "line") is downloaded from
+  the content API (`content_base_url`, api-data.line.me) for the agents; others (stickers,
+  videos, pictures kept elsewhere) get a polite answer.
 - A call carries at most 5 messages and a text at most 5,000 characters: longer texts are
   split, and more messages take more calls, in order. A push carries an X-Line-Retry-Key, so
   the one retry after a lost answer is not delivered twice.
@@ -65,6 +68,7 @@ class LineChannel:
         if settings.channel_secret is None or settings.channel_access_token is None:
             raise ValueError("LINE needs KEFU_LINE__CHANNEL_SECRET and ..._CHANNEL_ACCESS_TOKEN")
         self._secret = settings.channel_secret.get_secret_value()
+        self._content_url = settings.content_base_url.rstrip("/")
         self._window = timedelta(seconds=settings.reply_window_s)
         token = settings.channel_access_token.get_secret_value()
         self._http = client or httpx.Client(
@@ -134,6 +138,26 @@ class LineChannel:
             return None
         data = response.json()
         return Profile(data.get("displayName"), _language(data.get("language")))
+
+    def content(self, inbound: Inbound, max_bytes: int) -> bytes | None:
+        message_id = inbound.metadata.get("message_id")
+        if inbound.kind != InboundKind.IMAGE or not isinstance(message_id, str):
+            return None
+        url = f"{self._content_url}/v2/bot/message/{message_id}/content"
+        body = bytearray()
+        try:
+            with self._http.stream("GET", url) as response:
+                if response.status_code != 200:
+                    log.warning("line.content.refused status=%d", response.status_code)
+                    return None
+                for chunk in response.iter_bytes():
+                    body.extend(chunk)
+                    if len(body) > max_bytes:
+                        break  # too large: the check says so, the rest is never read
+        except httpx.HTTPError as error:
+            log.warning("line.content.unreachable error=%s", type(error).__name__)
+            return None
+        return bytes(body)
 
     def _reply(self, reply_token: str, objects: list[dict[str, Any]]) -> bool:
         try:
@@ -216,6 +240,9 @@ def _inbound(event: dict[str, Any]) -> Inbound | None:
         }
         if mtype == "text" and isinstance(message.get("text"), str):
             return Inbound(kind=InboundKind.TEXT, text=message["text"], metadata=metadata, **base)
+        provider = (message.get("contentProvider") or {}).get("type")
+        if mtype == "image" and provider == "line" and isinstance(message.get("id"), str):
+            return Inbound(kind=InboundKind.IMAGE, metadata=metadata, **base)
         return Inbound(kind=InboundKind.UNSUPPORTED, metadata=metadata, **base)
     if kind == "postback":
         data = (event.get("postback") or {}).get("data")

@@ -18,6 +18,7 @@ from bot.channels.base import Action, Choice, Outgoing
 from bot.channels.texts import say
 from bot.conversation.events import (
     AgentReplied,
+    AgentSentImage,
     BotTurn,
     CustomerMessaged,
     Recorded,
@@ -116,6 +117,10 @@ def outgoing(
             lang = language
             name = event.agent_name or ("客服專人" if lang == "zh" else "Staff")
             said.append(Outgoing(say("agent_says", lang, name=name, text=event.text)))
+        elif isinstance(event, AgentSentImage):
+            # pictures go out on the web widget only; the customer hears that one came
+            name = event.agent_name or ("客服專人" if language == "zh" else "Staff")
+            said.append(Outgoing(say("agent_sent_picture", language, name=name)))
         elif isinstance(event, StatusChanged):
             said.extend(_status(conversation_id, event, language, position))
         elif isinstance(event, SurveyAnswered):

@@ -127,6 +127,10 @@ class MessengerChannel:
             return None
         return Profile(response.json().get("name"), None)
 
+    def content(self, inbound: Inbound, max_bytes: int) -> bytes | None:
+        """Messenger's pictures come as links to Meta's CDN, not taken yet: none."""
+        return None
+
     def _send(self, recipient: str, message: dict[str, Any]) -> bool:
         body = {"recipient": {"id": recipient}, "messaging_type": "RESPONSE", "message": message}
         try:

@@ -25,6 +25,7 @@ from functools import partial
 
 from bot.answering import texts as bot_texts
 from bot.answering.texts import Language
+from bot.attachments.images import ImageRefused
 from bot.channels import messages
 from bot.channels.base import Channel, Inbound, InboundKind, Outgoing
 from bot.channels.records import ChannelRecords, Contact
@@ -135,6 +136,8 @@ class ChannelRelay:
             contact = self._contact(inbound, following=True)
             greeting = bot_texts.say("greeting", _lang(contact))
             self._send(inbound, [Outgoing(greeting)])
+        elif inbound.kind == InboundKind.IMAGE:
+            self._picture(inbound)
         elif inbound.kind == InboundKind.UNFOLLOW:
             self.records.save_contact(inbound.channel, inbound.sender_id, following=False)
             log.info("channel.unfollowed channel=%s", inbound.channel)
@@ -153,6 +156,33 @@ class ChannelRelay:
             except MessageRejected as rejected:
                 language = self._language(conversation)
                 extra.append(Outgoing(bot_texts.say(rejected.key, language, **rejected.values)))
+            self.deliver(conversation.id, inbound, extra)
+
+    def _picture(self, inbound: Inbound) -> None:
+        """A picture: downloaded from the platform into the conversation, where the agents
+        see it as they see the widget's; the bot, which reads no pictures, offers a person.
+        One the platform cannot give (or pictures being off) gets the polite answer."""
+        channel = self.channels.get(inbound.channel)
+        attachments = self.service.attachments
+        data = None
+        if channel is not None and attachments is not None:
+            data = channel.content(inbound, attachments.max_bytes)
+        if data is None:
+            self._unreadable(inbound)
+            return
+        conversation = self._open_conversation(inbound, create=True)
+        assert conversation is not None
+        language = self._language(conversation)
+        extra: list[Outgoing] = []
+        with self._handling(conversation.id):
+            try:
+                self.service.send_image(conversation.id, data)
+            except ImageRefused as refused:
+                extra.append(Outgoing(bot_texts.say(refused.key, language, **refused.values)))
+            else:
+                if self.store.get(conversation.id).status == ConversationStatus.BOT:
+                    said = say("picture_for_person", language)
+                    extra.append(Outgoing(said, (messages.talk_to_person(language),)))
             self.deliver(conversation.id, inbound, extra)
 
     def _linking(self, inbound: Inbound, identities: CustomerIdentities) -> bool:

@@ -22,6 +22,11 @@ class LineSettings(BaseModel):
         default="https://api.line.me",
         description="Base URL of the LINE Messaging API (tests point it at a local fake).",
     )
+    content_base_url: str = Field(
+        default="https://api-data.line.me",
+        description="Base URL of LINE's content API, where the pictures customers send are "
+        "downloaded from (tests point it at a local fake).",
+    )
     reply_window_s: float = Field(
         default=50.0,
         description="A reply token older than this is not tried: the answer goes by push "

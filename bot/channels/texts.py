@@ -60,6 +60,16 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "Thanks for the {what}! I can only read text messages, so please describe "
         'your question in words, or tap "Talk to a person".',
     },
+    "agent_sent_picture": {
+        "zh": "專人 {name} 傳了一張圖片，但這裡無法顯示；如需要，請請專人改用文字說明。",
+        "en": "{name} (staff) sent a picture, which can't be shown here; ask them to describe "
+        "it in words if you need it.",
+    },
+    "picture_for_person": {
+        "zh": "已收到您的圖片，專人會看到它。我看不懂圖片，需要專人協助請按「轉接真人客服」。",
+        "en": 'Got your picture; a person will see it. I can\'t read pictures myself, so tap '
+        '"Talk to a person" for help with it.',
+    },
     "cannot_read_with_agent": {
         "zh": "謝謝您傳來的{what}！這裡目前只能傳送文字，請用文字說明，專人會在這裡回覆您。",
         "en": "Thanks for the {what}! Only text can be passed on here, so please describe it "

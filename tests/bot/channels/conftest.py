@@ -17,7 +17,7 @@ from bot.app import create_app
 from bot.channels import line, messenger
 from bot.channels.settings import LineSettings, MessengerSettings
 from bot.services import Services, build_services
-from bot.settings import ConversationSettings, DeskSettings, Settings
+from bot.settings import AttachmentSettings, ConversationSettings, DeskSettings, Settings
 from knowledge.embedding import HashingEmbedder
 from tests.bot.api.conftest import demo_data_dir  # noqa: F401 (a fixture)
 from tests.bot.channels.platforms import FakeGraph, FakeLine
@@ -50,8 +50,12 @@ def channel_settings(data_dir: Path, db: Path, line_url: str, graph_url: str) ->
         conversation=ConversationSettings(database_url=f"sqlite+pysqlite:///{db}"),
         desk=DeskSettings(when_nobody_available="queue"),  # handoffs queue, agent or not
         line=LineSettings(
-            channel_secret=LINE_SECRET, channel_access_token=LINE_TOKEN, api_base_url=line_url
+            channel_secret=LINE_SECRET,
+            channel_access_token=LINE_TOKEN,
+            api_base_url=line_url,
+            content_base_url=line_url,
         ),
+        attachments=AttachmentSettings(directory=db.parent / "attachments"),
         messenger=MessengerSettings(
             app_secret=APP_SECRET,
             verify_token=VERIFY_TOKEN,

@@ -21,6 +21,14 @@ class Call:
     status: int = 200
 
 
+@dataclass(frozen=True)
+class Raw:
+    """An answer that is bytes of a type, not JSON (LINE's content API)."""
+
+    content_type: str
+    data: bytes
+
+
 @dataclass
 class FakePlatform:
     token: str
@@ -66,9 +74,10 @@ class FakePlatform:
         with self._lock:
             self.calls.append(call)
             self._lock.notify_all()
-        data = json.dumps(answer).encode()
+        raw_answer = isinstance(answer, Raw)
+        data = answer.data if isinstance(answer, Raw) else json.dumps(answer).encode()
         request.send_response(status)
-        request.send_header("content-type", "application/json")
+        request.send_header("content-type", answer.content_type if raw_answer else "application/json")
         request.send_header("content-length", str(len(data)))
         request.end_headers()
         request.wfile.write(data)
@@ -115,8 +124,14 @@ class FakeLine(FakePlatform):
         self.expired: set[str] = set()
         self.used: set[str] = set()
         self.profiles: dict[str, dict[str, Any]] = {}
+        self.contents: dict[str, Raw] = {}  # message id → what the content API gives
 
     def answer(self, call: Call) -> tuple[int, Any]:
+        if call.method == "GET" and call.path.startswith("/v2/bot/message/"):
+            message_id = call.path.split("/")[4]
+            if call.path.endswith("/content") and message_id in self.contents:
+                return 200, self.contents[message_id]
+            return 404, {"message": "Not found"}
         if call.method == "GET" and call.path.startswith("/v2/bot/profile/"):
             user = call.path.rsplit("/", 1)[1]
             if user in self.profiles:
