@@ -315,8 +315,7 @@ class DeskSettings(BaseModel):
 class AttachmentSettings(BaseModel):
     directory: Path | None = Field(
         default=None,
-        description="Where pictures sent in conversations are kept; unset = "
-        "data_dir/attachments.",
+        description="Where pictures sent in conversations are kept; unset = data_dir/attachments.",
     )
     images: bool = Field(
         default=True,

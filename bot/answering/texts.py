@@ -175,7 +175,10 @@ TEXTS: dict[str, dict[Language, str]] = {
         "zh": "檔案超過大小上限，請分成較小的檔案。",
         "en": "The file is over the size limit. Split it into smaller files.",
     },
-    "error_image_empty": {"zh": "這張圖片是空的，請重新選擇。", "en": "The picture is empty. Choose it again."},
+    "error_image_empty": {
+        "zh": "這張圖片是空的，請重新選擇。",
+        "en": "The picture is empty. Choose it again.",
+    },
     "error_image_too_large": {
         "zh": "圖片太大了（上限 {limit} MB），請縮小後再傳。",
         "en": "The picture is too large (the limit is {limit} MB). Send a smaller one.",

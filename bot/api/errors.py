@@ -14,9 +14,9 @@ from bot.access.accounts import AccessDenied, AccountError
 from bot.access.customer import SignatureInvalid
 from bot.access.ratelimit import RateLimited
 from bot.answering.texts import TEXTS, both
+from bot.api.fields import TEXT_CODES
 from bot.attachments.images import ImageRefused
 from bot.attachments.store import AttachmentNotFound
-from bot.api.fields import TEXT_CODES
 from bot.conversation.service import MessageRejected, SurveyRefused
 from bot.conversation.status import InvalidTransition
 from bot.conversation.store import ConversationNotFound, StatusConflict

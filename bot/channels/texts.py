@@ -67,7 +67,7 @@ TEXTS: dict[str, dict[Language, str]] = {
     },
     "picture_for_person": {
         "zh": "已收到您的圖片，專人會看到它。我看不懂圖片，需要專人協助請按「轉接真人客服」。",
-        "en": 'Got your picture; a person will see it. I can\'t read pictures myself, so tap '
+        "en": "Got your picture; a person will see it. I can't read pictures myself, so tap "
         '"Talk to a person" for help with it.',
     },
     "cannot_read_with_agent": {

@@ -182,7 +182,10 @@ def conversation_text(conversation: Conversation, events: Iterable[Recorded]) ->
         elif isinstance(event, CustomerSentImage):
             said = (_speaker("customer", language), _picture_line(event.content_type))
         elif isinstance(event, AgentSentImage):
-            said = (_speaker("agent", language, event.agent_name), _picture_line(event.content_type))
+            said = (
+                _speaker("agent", language, event.agent_name),
+                _picture_line(event.content_type),
+            )
         else:
             continue
         lines.append(f"[{at}] {said[0]}:")

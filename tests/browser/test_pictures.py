@@ -24,9 +24,7 @@ def loaded_width(image) -> int:  # type: ignore[no-untyped-def]
     return int(image.evaluate("i => i.complete ? i.naturalWidth : 0"))
 
 
-def test_a_customer_s_photo_reaches_the_agent_and_the_agent_s_picture_the_customer(
-    new_page, shot
-):
+def test_a_customer_s_photo_reaches_the_agent_and_the_agent_s_picture_the_customer(new_page, shot):
     customer = new_page()
     widget = Widget(customer).open()
     widget.ask("我收到的茶壺有裂痕，要怎麼退貨？")
@@ -42,9 +40,7 @@ def test_a_customer_s_photo_reaches_the_agent_and_the_agent_s_picture_the_custom
     expect(refused).to_contain_text("只能傳送 JPEG、PNG、GIF 或 WebP 圖片")
     shot(customer, "customer-svg-refused")
 
-    files.set_input_files(
-        files=[{"name": "裂痕.jpg", "mimeType": "image/jpeg", "buffer": PHOTO}]
-    )
+    files.set_input_files(files=[{"name": "裂痕.jpg", "mimeType": "image/jpeg", "buffer": PHOTO}])
     sent = widget.log.locator(".msg.picture.customer img")
     expect(sent).to_have_count(1)
     expect(sent).to_have_attribute("src", re.compile("^blob:"))
@@ -61,7 +57,8 @@ def test_a_customer_s_photo_reaches_the_agent_and_the_agent_s_picture_the_custom
     assert loaded_width(thumb) == 64
     link = console.transcript.locator(".picture a.picture-link")
     expect(link).to_have_attribute(
-        "href", re.compile(f"/api/agent/conversations/{conversation_id}/attachments/[0-9a-f]{{32}}$")
+        "href",
+        re.compile(f"/api/agent/conversations/{conversation_id}/attachments/[0-9a-f]{{32}}$"),
     )
     expect(console.transcript.locator(".picture .meta")).to_contain_text("image/jpeg · 64×48")
     expect(agent.locator("#packet-pictures img")).to_have_count(1)

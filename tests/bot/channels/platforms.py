@@ -77,7 +77,9 @@ class FakePlatform:
         raw_answer = isinstance(answer, Raw)
         data = answer.data if isinstance(answer, Raw) else json.dumps(answer).encode()
         request.send_response(status)
-        request.send_header("content-type", answer.content_type if raw_answer else "application/json")
+        request.send_header(
+            "content-type", answer.content_type if raw_answer else "application/json"
+        )
         request.send_header("content-length", str(len(data)))
         request.end_headers()
         request.wfile.write(data)

@@ -85,7 +85,9 @@ def test_a_line_picture_reaches_the_agent_as_an_attachment(
     )
     assert sent.status_code == 201, sent.text
     deadline = time.monotonic() + 10
-    while not any("傳了一張圖片" in t for c in fake_line.calls_to(PUSH) for t in fake_line.texts(c)):
+    while not any(
+        "傳了一張圖片" in t for c in fake_line.calls_to(PUSH) for t in fake_line.texts(c)
+    ):
         assert time.monotonic() < deadline, "the agent's picture was not announced"
         time.sleep(0.05)
     assert fake_line.problems == []
