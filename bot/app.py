@@ -154,6 +154,7 @@ def create_app(services: Services) -> FastAPI:
             limits.per_conversation,
             customer_access,
             services.sightings,
+            limits.pictures,
         )
     )
     app.include_router(

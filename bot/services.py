@@ -117,6 +117,7 @@ class Limits:
     per_conversation: RateLimiter  # posts to one conversation
     logins: RateLimiter  # log-in attempts per address and username
     search: RateLimiter  # /api/search and /api/sources, per client address
+    pictures: RateLimiter  # customers' pictures, per client address
 
 
 def rate_limits(settings: Settings) -> Limits:
@@ -126,6 +127,7 @@ def rate_limits(settings: Settings) -> Limits:
         RateLimiter(a.conversation_rate_limit, a.rate_limit_storage),
         RateLimiter(a.login_rate_limit, a.rate_limit_storage),
         RateLimiter(a.search_rate_limit, a.rate_limit_storage),
+        RateLimiter(settings.attachments.rate_limit, a.rate_limit_storage),
     )
 
 

@@ -322,6 +322,11 @@ class AttachmentSettings(BaseModel):
         description="Customers and agents may send pictures (JPEG, PNG, GIF, WebP) in a "
         "conversation, kept under data_dir/attachments.",
     )
+    rate_limit: str = Field(
+        default="20/minute",
+        description="Pictures one client address may send (customers; every upload is kept "
+        "on disk, so this bounds how fast a client can fill it).",
+    )
     max_image_mb: float = Field(
         default=5.0,
         gt=0,

@@ -323,6 +323,7 @@ def router(
     per_conversation: RateLimiter,
     access: CustomerAccess,
     sightings: CustomerSightings | None = None,
+    pictures: RateLimiter | None = None,
 ) -> APIRouter:
     sightings = sightings or CustomerSightings()
 
@@ -392,6 +393,8 @@ def router(
         anything but JPEG, PNG, GIF or WebP (an SVG or a page renamed .png too), 400
         image_empty, image_damaged (truncated), image_too_many_pixels. The bot reads no
         pictures; the agent sees it in the conversation."""
+        if pictures is not None:
+            pictures.hit("pictures", client_address(request))  # each one is kept on disk
         data = await upload(request, service.attachments)
         recorded = await run_in_threadpool(service.send_image, conversation.id, data)
         sightings.seen(conversation.id)

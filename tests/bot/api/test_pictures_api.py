@@ -238,3 +238,15 @@ def test_pictures_can_be_switched_off(demo_data_dir: Path, tmp_path: Path) -> No
             conversation = start(customer)
             refused = upload(customer, f"/api/conversations/{conversation}/images", PHOTO)
             assert (refused["status"], refused["code"]) == (400, "images_off")
+
+
+def test_pictures_are_rate_limited_per_client(demo_data_dir: Path, tmp_path: Path) -> None:
+    two = AttachmentSettings(rate_limit="2/minute")
+    for built in services_over(demo_data_dir, tmp_path, attachments=two):
+        with as_customer(TestClient(create_app(built))) as customer:
+            conversation = start(customer)
+            path = f"/api/conversations/{conversation}/images"
+            assert [upload(customer, path, PHOTO)["status"] for _ in range(2)] == [201, 201]
+            limited = upload(customer, path, PHOTO)
+            assert (limited["status"], limited["code"]) == (429, "rate_limited")
+            assert len(kept_files(built)) == 2
