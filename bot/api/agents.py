@@ -14,7 +14,13 @@ from pydantic import BaseModel, Field
 
 from bot.access.accounts import Accounts, Role, User
 from bot.answering.extract import citation_label
-from bot.api.attachments import IMAGE_RESPONSES, UPLOAD_BODY, picture, upload
+from bot.api.attachments import (
+    IMAGE_RESPONSES,
+    UPLOAD_BODY,
+    UPLOAD_RESPONSES,
+    picture,
+    upload,
+)
 from bot.api.auth import requires, websocket_user
 from bot.api.conversations import (
     After,
@@ -360,6 +366,7 @@ def router(
         "/conversations/{conversation_id}/images",
         status_code=201,
         response_model=EventPublic,
+        responses=UPLOAD_RESPONSES,
         openapi_extra=UPLOAD_BODY,
     )
     async def send_image(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
+from bot.api.errors import ERROR_RESPONSES, ApiError
 from bot.attachments.images import TYPES, ImageRefused, sniff_type
 from bot.attachments.store import AttachmentNotFound, AttachmentStore
 from bot.conversation.events import ImageShared
@@ -29,6 +30,14 @@ IMAGE_RESPONSES: dict[int | str, dict[str, object]] = {
         "description": "The picture, with its sniffed type",
         "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in TYPES},
     }
+}
+UPLOAD_RESPONSES: dict[int | str, dict[str, object]] = {
+    **ERROR_RESPONSES,
+    413: {"model": ApiError, "description": "Larger than the limit (code image_too_large)"},
+    415: {
+        "model": ApiError,
+        "description": "Not a JPEG, PNG, GIF or WebP image (code image_unsupported_type)",
+    },
 }
 UPLOAD_BODY: dict[str, object] = {
     "requestBody": {

@@ -32,7 +32,13 @@ from bot.answering.extract import (
     citation_title,
     customer_label,
 )
-from bot.api.attachments import IMAGE_RESPONSES, UPLOAD_BODY, picture, upload
+from bot.api.attachments import (
+    IMAGE_RESPONSES,
+    UPLOAD_BODY,
+    UPLOAD_RESPONSES,
+    picture,
+    upload,
+)
 from bot.api.auth import client_address
 from bot.api.errors import ERROR_RESPONSES
 from bot.api.fields import ID_PATTERN, MAX_SEQ, ExactText, PlainText
@@ -384,7 +390,7 @@ def router(
         "/{conversation_id}/images",
         status_code=201,
         response_model=EventPublic,
-        responses=ERROR_RESPONSES,
+        responses=UPLOAD_RESPONSES,
         openapi_extra=UPLOAD_BODY,
     )
     async def send_image(request: Request, conversation: Conversation = customer) -> EventPublic:
