@@ -25,6 +25,9 @@ from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
+from bot.customers.consent import MarketingConsents
+from bot.customers.directory import CustomerDirectory
+from bot.customers.fields import CustomFields
 from bot.customers.identities import CustomerIdentities
 from bot.desk.actions import AgentDesk
 from bot.desk.assignment import AutoAssignment
@@ -180,6 +183,24 @@ class Services:
         if not isinstance(self.store, SqlConversationStore):
             return None
         return CustomerData(self.store, self.settings.tags)
+
+    def directory(self) -> CustomerDirectory | None:
+        """Every customer's profile across their channels (None without identities)."""
+        if self.identities is None:
+            return None
+        engine = self.identities.engine
+        customer_data = self.customers()
+        return CustomerDirectory(
+            self.identities,
+            self.store,
+            ChannelRecords(engine).name_of,
+            self.settings.tags,
+            list(self.settings.profile.wanted),
+            corrections=customer_data.corrections if customer_data is not None else None,
+            consents=MarketingConsents(engine),
+            fields=CustomFields(engine),
+            orders=self.orders.find,
+        )
 
     def retention(self) -> Retention | None:
         """The retention job over the store (None for a memory store: nothing outlives it)."""
