@@ -219,6 +219,15 @@ Authorization = Annotated[
 FieldName = Annotated[str, Path(max_length=64, pattern=ID_PATTERN, description="The field")]
 
 
+AudienceTag = Annotated[str | None, Query(max_length=200, description="Only with this tag")]
+AudienceChannel = Annotated[
+    str | None, Query(max_length=40, description="Only customers who wrote on it")
+]
+Everyone = Annotated[
+    bool, Query(description="List those who did not consent too (marked not contactable)")
+]
+
+
 def router(
     identities: CustomerIdentities,
     store: ConversationStore,
@@ -479,14 +488,6 @@ def router(
     ) -> tuple[list[str], list[list[Any]]]:
         own = fields.definitions() if fields is not None else []
         return audience(directory.everyone(channel or None), own, tag=tag or None, everyone=everyone)
-
-    AudienceTag = Annotated[str | None, Query(max_length=200, description="Only with this tag")]
-    AudienceChannel = Annotated[
-        str | None, Query(max_length=40, description="Only customers who wrote on it")
-    ]
-    Everyone = Annotated[
-        bool, Query(description="List those who did not consent too (marked not contactable)")
-    ]
 
     @api.get(
         "/api/admin/audience.csv",

@@ -20,13 +20,20 @@ from bot.app import create_app
 from bot.conversation.events import OrderLookup
 from bot.orders.model import Order
 from bot.services import Services
+from tests.bot.api.conftest import demo_data_dir  # noqa: F401  (a fixture)
+from tests.bot.conversation.conftest import (  # noqa: F401  (fixtures)
+    postgres_admin,
+    postgres_url,
+    sql_url,
+    sqlite_url,
+)
 from tests.bot.orders.conftest import order_services
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def services(demo_data_dir: Path, sql_url: str) -> Iterator[Services]:
+def services(demo_data_dir: Path, sql_url: str) -> Iterator[Services]:  # noqa: F811
     built = order_services(demo_data_dir, sql_url)
     yield built
     built.close()
