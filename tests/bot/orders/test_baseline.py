@@ -1,12 +1,25 @@
 """Conversion compared with customers who did not converse, on a hand-built log and orders whose
-answer is worked out here; and the conversations behind each conversion number."""
+answer is worked out here; the conversations behind each conversion number; and conversion in
+the metrics exports, through the real app."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from bot.app import create_app
 from bot.orders.attribution import attribute, baseline, converted_behind
 from bot.orders.model import Order
+from bot.services import Services
+from tests.bot.orders.conftest import order_services
 from tests.bot.orders.test_attribution import WEEK, at, conversation, hand_built, order
 
 
@@ -69,3 +82,60 @@ def test_the_conversations_behind_each_conversion_number() -> None:
     assert converted_behind(attributed, "converted:resolution:bot") == ["c1", "c4"]
     assert converted_behind(attributed, "converted:topic:shop_faq.xlsx#運送") == ["c1", "c2", "c4"]
     assert converted_behind(attributed, "converted:channel:messenger") == []
+
+
+@pytest.fixture
+def services(demo_data_dir: Path, sqlite_url: str) -> Iterator[Services]:  # noqa: F811
+    built = order_services(demo_data_dir, sqlite_url)
+    yield built
+    built.close()
+
+
+def test_the_drill_down_and_the_exports_hold_the_conversion(services: Services) -> None:
+    service = services.conversations
+    now = datetime.now(UTC)
+    ids = {}
+    for channel, customer in (("web", "amy@example.com"), ("line", "0912345678")):
+        started = service.start(channel, customer)
+        service.send(started.id, "退貨要怎麼申請？")
+        ids[channel] = started.id
+    services.orders.save(
+        Order(
+            "9001",
+            "shopify",
+            now + timedelta(hours=1),
+            now + timedelta(hours=1),
+            phone="+886912345678",
+            total=Decimal("300"),
+            currency="TWD",
+        )
+    )
+    services.accounts.add("boss", "correct horse battery", "admin", "老闆")
+    with TestClient(create_app(services)) as client:
+        client.post(
+            "/api/auth/login", json={"username": "boss", "password": "correct horse battery"}
+        )
+        behind = client.get("/api/admin/conversations", params={"metric": "converted"}).json()
+        [row] = behind["conversations"]
+        assert row["id"] == ids["line"] and row["channel"] == "line"
+        assert [(o["order_id"], o["total"]) for o in row["orders"]] == [("shopify:9001", "300")]
+        web = client.get(
+            "/api/admin/conversations", params={"metric": "converted", "channel": "web"}
+        ).json()
+        assert web["conversations"] == []
+        by_channel = client.get(
+            "/api/admin/conversations", params={"metric": "converted:channel:line"}
+        ).json()
+        assert [c["id"] for c in by_channel["conversations"]] == [ids["line"]]
+
+        rows = dict(csv.reader(io.StringIO(client.get("/api/admin/metrics.csv").text.lstrip("\ufeff"))))
+        assert rows["conversion_rate"] == "0.5"
+        assert rows["attributed_revenue.TWD"] == "300"
+        assert rows["conversion.by_channel.line.converted_conversations"] == "1"
+        assert "conversion.baseline.did_not_converse.customers" in rows
+        assert not any(key.startswith("conversion.orders") for key in rows)
+        line = client.get("/api/admin/metrics.xlsx", params={"channel": "line"})
+        sheet = load_workbook(io.BytesIO(line.content))["metrics"]
+        exported = {r[0]: r[1] for r in sheet.iter_rows(values_only=True)}
+        assert exported["engaged_conversations"] == 1 and exported["conversion_rate"] == 1
+        assert "profile_completeness" in exported
