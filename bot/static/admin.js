@@ -1233,6 +1233,45 @@
     dist.appendChild(el("p", { class: "muted", text: "分布 Spread: " + Object.keys(bands).map(function (k) { return k + " " + bands[k]; }).join(" · ") }));
   }
 
+  /* The shop's own profile fields: listed, added and removed by an admin; agents fill them in. */
+  var KINDS = { text: "文字 Text", number: "數字 Number", date: "日期 Date", choice: "選項 Choice" };
+
+  function loadCustomFields() {
+    var list = $("custom-field-list");
+    api("GET", "/api/agent/custom-fields").then(function (found) {
+      clear(list);
+      (found || []).forEach(function (f) {
+        list.appendChild(el("li", { "data-field": f.name },
+          el("strong", { text: f.label_zh + " " + f.label_en }),
+          el("span", { class: "muted", text: " · " + f.name + " · " + label(KINDS, f.kind) +
+            (f.choices.length ? " · " + f.choices.join(" / ") : "") + (f.wanted ? " · 計入完整度 counted" : "") + " " }),
+          actionButton("刪除 Remove", f.name, { class: "danger", onclick: function () {
+            confirmBox("刪除欄位「" + f.label_zh + "」和每位顧客的值？ Remove the field and every customer's value of it?", "刪除 Remove", true).then(function (ok) {
+              if (!ok) return;
+              api("DELETE", "/api/admin/custom-fields/" + encodeURIComponent(f.name)).then(function () {
+                loadCustomFields();
+              }, function (err) { $("cf-error").textContent = errorText(err); });
+            });
+          } })));
+      });
+      if (!(found || []).length) list.appendChild(el("li", { class: "muted", text: "還沒有自訂欄位。 No fields of the shop's own yet." }));
+    }, function (err) { $("cf-error").textContent = errorText(err); });
+  }
+
+  $("custom-field-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    $("cf-error").textContent = "";
+    api("POST", "/api/admin/custom-fields", {
+      name: $("cf-name").value.trim(), label_zh: $("cf-label-zh").value.trim(), label_en: $("cf-label-en").value.trim(),
+      kind: $("cf-kind").value, wanted: $("cf-wanted").checked,
+      choices: $("cf-choices").value.split(/[,，]/).map(function (c) { return c.trim(); }).filter(Boolean)
+    }).then(function () {
+      $("custom-field-form").reset();
+      loadCustomFields();
+      loadDashboard(true);
+    }, function (err) { $("cf-error").textContent = errorText(err); });
+  });
+
   function drill(metric, what, params) {
     var section = $("drill");
     var list = $("drill-list");
@@ -1323,6 +1362,7 @@
       renderCharts(m, params);
       renderConversion(m, params);
       renderProfile(m);
+      loadCustomFields();
       $("dash-body").setAttribute("data-loaded", params.from + "/" + params.to + "/" + (params.tag || "") + "/" + (params.channel || ""));
     }, function (err) {
       if (ask !== dashAsked) return;
