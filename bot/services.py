@@ -26,6 +26,7 @@ from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
 from bot.customers.consent import MarketingConsents
+from bot.customers.contacts import verified_contacts
 from bot.customers.directory import CustomerDirectory
 from bot.customers.fields import CustomFields
 from bot.customers.identities import CustomerIdentities
@@ -266,6 +267,7 @@ def build_services(
     store = store if store is not None else conversation_store(settings)
     queue = HumanQueue(store, settings.queue, settings.tags)
     engine = sql_engine(store, settings)
+    identities = CustomerIdentities(engine)
     orders = OrderStore(engine)
     order_book = OrderBook(orders, erp_lookup(settings.orders))
     desk = settings.desk
@@ -278,7 +280,11 @@ def build_services(
         max_message_chars=settings.conversation.max_message_chars,
         gate=handoff_gate(settings, embedders, retriever),
         waiting=queue.waiting_ids,
-        orders=OrderQuestions(order_book, settings.orders.verify_attempts),
+        orders=OrderQuestions(
+            order_book,
+            settings.orders.verify_attempts,
+            verified_contacts(store, identities, orders.find),
+        ),
         availability=staffing.now if desk.when_nobody_available == "offer_message" else None,
     )
     sightings = CustomerSightings()
@@ -289,7 +295,6 @@ def build_services(
         lifetime=timedelta(hours=a.session_max_hours),
     )
     drafts = KnowledgeDrafts(engine, mask=mask_personal)
-    identities = CustomerIdentities(engine)
     assignment = AutoAssignment(
         store,
         conversations.flows,

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.conversation.events import ConversationStarted, OrderLookup, Recorded
-from bot.conversation.store import Conversation
+from bot.conversation.store import Conversation, ConversationStore
+from bot.customers.identities import CustomerIdentities, conversations_of, identity_of
 from bot.orders.model import Order, normalise_email, normalise_phone
 
 ContactKind = Literal["email", "phone"]
@@ -91,7 +92,17 @@ def contact_points(
     return sorted(unique.values(), key=lambda p: (not p.verified, p.kind, p.value))
 
 
-def matches(points: Iterable[ContactPoint], order: Order) -> bool:
-    """Whether one of the verified points is the order's e-mail or phone."""
-    mine = {p.value for p in points if p.verified}
-    return bool(mine & {v for v in (order.email, order.phone) if v})
+def verified_contacts(
+    store: ConversationStore,
+    identities: CustomerIdentities,
+    orders: Callable[[str], list[Order]],
+) -> Callable[[str], set[str]]:
+    """For the order question (bot/orders/questions.py): the verified e-mails and phones of a
+    conversation's customer, over every identity linked with it."""
+
+    def of(conversation_id: str) -> set[str]:
+        customer = identities.customer(identity_of(store.get(conversation_id)))
+        found = conversations_of(store, customer.identities)
+        return {p.value for p in contact_points(found, store.events, orders) if p.verified}
+
+    return of
