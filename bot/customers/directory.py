@@ -22,6 +22,7 @@ from bot.customers.contacts import ContactPoint, contact_points
 from bot.customers.corrections import CustomerCorrections
 from bot.customers.fields import PREFIX, CustomFields, FieldValue
 from bot.customers.identities import (
+    CHANNEL_PREFIXES,
     Customer,
     CustomerIdentities,
     conversations_of,
@@ -114,6 +115,16 @@ class CustomerDirectory:
     def all_fields(self) -> list[str]:
         own = [PREFIX + f.name for f in self.fields.definitions()] if self.fields else []
         return [*PROFILE_FIELDS, *own]
+
+    def key_of(self, conversation_id: str, customer_id: str | None) -> str:
+        """One key for all of a customer's conversations: their linked customer's, else the
+        signed customer id (or the channel's user id), else the conversation's own."""
+        identity = (
+            customer_id
+            if customer_id and customer_id.startswith(CHANNEL_PREFIXES)
+            else f"conversation:{conversation_id}"
+        )
+        return self.identities.customer(identity).key or customer_id or identity
 
     def record(self, identity: str) -> CustomerRecord:
         """The customer an identity belongs to."""

@@ -2,9 +2,11 @@
 metrics exports (CSV, XLSX) write them, so that both say the same.
 
 Service metrics (bot/reports/metrics.py), conversion after a conversation with its baseline
-(bot/orders/attribution.py) and profile completeness (bot/customers/directory.py), each
-filterable by tag and by channel (web, line, messenger): a channel keeps the conversations on
-it, and for completeness the customers who wrote on it.
+(bot/orders/attribution.py), cross-channel continuity (bot/reports/continuity.py) and profile
+completeness (bot/customers/directory.py), each filterable by channel (web, line, messenger):
+a channel keeps the conversations on it, and for completeness and continuity the customers who
+wrote on it (a repeat contact counts on any channel). The tag filters the service metrics and
+conversion; completeness is over every customer, whatever the period.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from bot.customers.directory import CustomerDirectory
 from bot.orders.attribution import DEFINITIONS as CONVERSION_DEFINITIONS
 from bot.orders.attribution import Attribution, attribute, baseline
 from bot.orders.store import OrderStore
+from bot.reports.continuity import DEFINITIONS as CONTINUITY_DEFINITIONS
+from bot.reports.continuity import continuity
 from bot.reports.metrics import Metrics, compute_metrics
 from bot.reports.tags import TagSettings, with_tag
 from handoff.hours import BusinessHours
@@ -104,9 +108,17 @@ def dashboard_numbers(
         verified_order=orders.find,
     )
     profile = directory.coverage_dict(chosen.channel) if directory is not None else {}
+    moved = continuity(
+        store.log(chosen.start, None),  # a customer may come back on any channel
+        directory.key_of if directory is not None else lambda cid, customer: customer or cid,
+        start=chosen.start,
+        end=chosen.end,
+        channel=chosen.channel,
+    )
     definitions = {
         **found.pop("definitions"),
         **CONVERSION_DEFINITIONS,
+        **CONTINUITY_DEFINITIONS,
         **(PROFILE_DEFINITIONS if directory is not None else {}),
     }
-    return {**found, **converted, **profile, "definitions": definitions}
+    return {**found, **converted, **moved, **profile, "definitions": definitions}

@@ -140,6 +140,10 @@
       } },
     { key: "attributed_revenue", zh: "歸因營收", en: "Attributed revenue", kind: "money", drill: "converted",
       sub: function (m) { return "訂單 orders " + ((m.conversion || {}).attributed_orders || 0); } },
+    { key: "cross_channel_rate", zh: "跨管道顧客", en: "Customers on two or more channels", kind: "rate", drill: null,
+      sub: function (m) { var c = m.continuity || {}; return ratio(c.cross_channel_customers, c.customers_who_wrote, "顧客 customers"); } },
+    { key: "repeat_contact_rate", zh: "結案後 7 天內再聯絡", en: "Repeat contact within 7 days of a resolution", kind: "rate", drill: null,
+      sub: function (m) { var c = m.continuity || {}; return ratio(c.repeat_contact_conversations, c.resolved_conversations, "結案 resolved"); } },
     { key: "profile_completeness", zh: "顧客檔案完整度", en: "Profile completeness", kind: "rate", drill: null,
       sub: function (m) { return "顧客 customers " + ((m.profile || {}).customers || 0); } }
   ];

@@ -205,7 +205,7 @@ def test_the_shops_own_fields(services: Services, mei: TestClient, boss: TestCli
 def test_completeness_by_channel_in_the_metrics(
     services: Services, mei: TestClient, boss: TestClient
 ) -> None:
-    customers(services)
+    who = customers(services)
     everyone = boss.get("/api/metrics").json()
     line = boss.get("/api/metrics", params={"channel": "line"}).json()
     web = boss.get("/api/metrics", params={"channel": "web"}).json()
@@ -216,10 +216,27 @@ def test_completeness_by_channel_in_the_metrics(
     assert coverage["verified_email"]["customers"] == 2
     assert coverage["verified_email"]["share"] == round(2 / 3, 4)
     assert coverage["marketing_consent"]["customers"] == 0
-    assert set(everyone["definitions"]) >= {"profile_completeness", "profile_field_coverage"}
+    assert set(everyone["definitions"]) >= {
+        "profile_completeness",
+        "profile_field_coverage",
+        "cross_channel_rate",
+        "repeat_contact_rate",
+    }
+    # nobody is linked across channels yet; after an agent's merge amy wrote on two
+    assert everyone["continuity"]["customers_who_wrote"] == 3
+    assert everyone["cross_channel_rate"] == 0.0
     assert 0 <= everyone["profile_completeness"] <= 1
     report = boss.get("/api/admin/customers/completeness", params={"channel": "line"}).json()
     assert report["customers"] == 2 and report["mean"] == line["profile_completeness"]
+
+    merged = mei.post(
+        "/api/agent/customers/merge",
+        json={"first": who["amy"], "second": who["cat"], "reason": "同一人"},
+    )
+    assert merged.status_code == 200, merged.text
+    after = boss.get("/api/metrics").json()
+    assert after["continuity"]["customers_who_wrote"] == 2
+    assert after["cross_channel_rate"] == 0.5
 
 
 def test_the_audience_export_lists_only_who_consented(
