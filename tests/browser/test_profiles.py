@@ -1,7 +1,8 @@
 """Customer profiles in Chromium: the dashboard filtered by channel with profile completeness
 and the share of customers with each field beside their definitions; an admin defines a field
 of the shop's own; in the console an agent fills it in and records the customer's marketing
-opt-in, which the audience export then lists."""
+opt-in, which the audience export then lists; two widget conversations linked with a one-time
+code shown in one and typed in the other."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import AdminPages, Console, handed_off_by_api
+from tests.browser.conftest import (
+    TURN_TIMEOUT_MS,
+    AdminPages,
+    Console,
+    Widget,
+    handed_off_by_api,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("browser")]
 
@@ -92,3 +99,36 @@ def test_profiles_on_the_dashboard_and_in_the_console(new_page, shot, http: http
     mine = [r for r in rows if f"conversation:{handed_off}" in r["identities"]]
     assert len(mine) == 1 and mine[0]["contactable"] == "yes"
     assert mine[0]["field:vip_level"] == "金" and mine[0]["consent_source"] == "conversation"
+
+
+def test_two_widget_conversations_linked_with_a_one_time_code(new_page, shot):
+    first_page = new_page()
+    first = Widget(first_page).open()
+    first.ask("運費怎麼算？")
+    expect(first.log.locator(".msg.bot")).to_have_count(1, timeout=TURN_TIMEOUT_MS)
+    first_page.get_by_role("button", name=re.compile("LINE 或 Messenger")).click()
+    code_line = first.log.locator(".system", has_text="KF-")
+    expect(code_line).to_have_count(1)
+    code = re.search(r"KF-\d{6}", code_line.inner_text()).group(0)  # type: ignore[union-attr]
+    shot(first_page, "a-code-to-send-on-line")
+
+    second_page = new_page()
+    second = Widget(second_page).open()
+    second.ask("退貨要怎麼申請？")
+    expect(second.log.locator(".msg.bot")).to_have_count(1, timeout=TURN_TIMEOUT_MS)
+    second.ask("KF-000000" if code != "KF-000000" else "KF-000001")
+    expect(second.log.locator(".system", has_text="不正確")).to_have_count(1)
+    second.ask(code.lower())
+    expect(second.log.locator(".system", has_text="已完成連結")).to_have_count(1)
+    # the codes were never questions for the bot
+    assert second.messages("customer") == ["退貨要怎麼申請？"]
+    shot(second_page, "linked-in-the-widget")
+
+    admin_page = new_page()
+    AdminPages(admin_page).log_in()
+    view = admin_page.request.get(f"/api/agent/customers/conversation:{first.conversation_id}")
+    assert view.ok, view.text()
+    assert set(view.json()["identities"]) == {
+        f"conversation:{first.conversation_id}",
+        f"conversation:{second.conversation_id}",
+    }
