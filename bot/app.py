@@ -38,6 +38,7 @@ from bot.api import (
 )
 from bot.api.origins import OriginGuard
 from bot.conversation.events import now
+from bot.customers.contacts import verified_contacts
 from bot.privacy.retention import purge_periodically
 from bot.services import Services
 
@@ -223,7 +224,16 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(customer_rights.router(services.accounts, customer_data))
     app.include_router(orders.webhooks_router(services.order_sync))
     app.include_router(orders.admin_router(services.orders, services.accounts))
-    app.include_router(orders.agent_router(services.orders, services.store, services.accounts))
+    app.include_router(
+        orders.agent_router(
+            services.orders,
+            services.store,
+            services.accounts,
+            verified_contacts(services.store, services.identities, services.orders.find)
+            if services.identities is not None
+            else None,
+        )
+    )
     app.include_router(channels.router(services.relay, services.accounts))
     if services.identities is not None and directory is not None:
         app.include_router(

@@ -25,11 +25,10 @@ from bot.api.fields import ID_PATTERN, PlainText
 from bot.api.metrics import moment
 from bot.conversation.events import CustomerMessaged
 from bot.conversation.store import ConversationNotFound, ConversationStore
-from bot.privacy.redaction import mask_personal
-from bot.reports.exports import csv_export, spreadsheet_row
 from bot.customers.directory import CustomerDirectory
 from bot.orders.attribution import converted_behind
 from bot.orders.store import OrderStore
+from bot.privacy.redaction import mask_personal
 from bot.reports.dashboard import (
     Filter,
     conversion,
@@ -37,6 +36,7 @@ from bot.reports.dashboard import (
     period_log,
     service_metrics,
 )
+from bot.reports.exports import csv_export, spreadsheet_row
 from bot.reports.tags import TagSettings, tags_by_conversation
 from bot.reports.unanswered import GapGroup, gaps_workbook, group_questions, unanswered_questions
 from handoff.hours import BusinessHours, HoursSettings

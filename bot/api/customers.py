@@ -106,7 +106,8 @@ class ContactPublic(BaseModel):
 class ConsentPublic(BaseModel):
     consent: bool = Field(description="true: opted in to marketing messages; false: opted out")
     source: str = Field(
-        description="Where the answer was given: " + ", ".join(CONSENT_SOURCES)
+        description="Where the answer was given: "
+        + ", ".join(CONSENT_SOURCES)
         + ", or privacy_request (a stop recorded on the customer's request)"
     )
     actor: str
@@ -143,7 +144,9 @@ class CustomerView(BaseModel):
     wanted: list[str] = Field(description="The fields completeness counts")
     contacts: list[ContactPublic] = Field(description="Verified ones first")
     consent: ConsentPublic | None = Field(description="The latest answer; null: never asked")
-    consent_history: list[ConsentPublic] = Field(description="Every opt-in and opt-out, oldest first")
+    consent_history: list[ConsentPublic] = Field(
+        description="Every opt-in and opt-out, oldest first"
+    )
     contactable: bool = Field(description="Marketing may write to them (latest answer: opt-in)")
     custom_fields: list[CustomFieldPublic] = Field(description="The shop's own fields")
     field_values: dict[str, FieldValuePublic] = Field(description="By field name")
@@ -316,6 +319,7 @@ def router(
 
     def unavailable(what: str) -> JSONResponse:
         return error(503, "not_available", f"{what} needs the SQL conversation store")
+
     @api.post(
         "/api/conversations/{conversation_id}/link-code",
         status_code=201,
@@ -470,9 +474,7 @@ def router(
         request.state.audit_target = made.name
         return JSONResponse(CustomFieldPublic(**made.public()).model_dump(), status_code=201)
 
-    @api.delete(
-        "/api/admin/custom-fields/{name}", status_code=204, responses=ERROR_RESPONSES
-    )
+    @api.delete("/api/admin/custom-fields/{name}", status_code=204, responses=ERROR_RESPONSES)
     def remove_field(name: FieldName, _: User = admin) -> Response:
         """Remove a field of the shop's own, with every customer's value of it."""
         if fields is None:
@@ -487,7 +489,9 @@ def router(
         tag: str | None, channel: str | None, everyone: bool
     ) -> tuple[list[str], list[list[Any]]]:
         own = fields.definitions() if fields is not None else []
-        return audience(directory.everyone(channel or None), own, tag=tag or None, everyone=everyone)
+        return audience(
+            directory.everyone(channel or None), own, tag=tag or None, everyone=everyone
+        )
 
     @api.get(
         "/api/admin/audience.csv",

@@ -66,7 +66,10 @@ def audience(
                 None if consent is None else consent.at.isoformat(),
                 None if consent is None else consent.source,
                 _yes_no(record.contactable),
-                *(record.fields[f.name].value if f.name in record.fields else None for f in own_fields),
+                *(
+                    record.fields[f.name].value if f.name in record.fields else None
+                    for f in own_fields
+                ),
             ]
         )
     return header, rows

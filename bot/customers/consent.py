@@ -106,4 +106,3 @@ def current(records: Sequence[Consent], stop: Correction | None = None) -> Conse
     if stop is not None and stop.marketing_opt_out and stop.opt_out_at is not None:
         found.append(Consent(False, PRIVACY_REQUEST, stop.opt_out_by or "", stop.opt_out_at))
     return max(found, key=lambda c: c.at) if found else None
-

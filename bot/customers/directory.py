@@ -44,16 +44,16 @@ DEFINITIONS: dict[str, dict[str, str]] = {
         "en": "For each customer (identities linked into one count once), the share of the "
         "profile fields the shop marks as wanted that are known; the mean over every customer "
         "with a conversation (on the chosen channel, if one is chosen).",
-        "zh": "每位顧客（已連結的多個身分算一位）在商店設定為「需要」的檔案欄位中，已知欄位所占的比例；"
-        "取所有有對話的顧客（若選了管道，則為在該管道有對話的顧客）的平均。",
+        "zh": "每位顧客（已連結的多個身分算一位）在商店設定為「需要」的檔案欄位中，"
+        "已知欄位所占的比例；取所有有對話的顧客（若選了管道，則為在該管道有對話的顧客）的平均。",
     },
     "profile_field_coverage": {
         "en": "For each profile field: the share of those customers for whom it is known. "
         "A verified e-mail or phone came from a verified source (the shop's signed customer "
         "id, or an order the customer proved was theirs); marketing consent is known once the "
         "customer opted in or out.",
-        "zh": "每個檔案欄位：已知該欄位的顧客比例。已驗證的 Email 或電話來自可信來源（商店簽署的顧客"
-        "編號，或顧客證明是自己的訂單）；行銷同意在顧客同意或拒絕後即為已知。",
+        "zh": "每個檔案欄位：已知該欄位的顧客比例。已驗證的 Email 或電話來自可信來源"
+        "（商店簽署的顧客編號，或顧客證明是自己的訂單）；行銷同意在顧客同意或拒絕後即為已知。",
     },
 }
 
@@ -109,7 +109,9 @@ class CustomerDirectory:
 
     def wanted(self) -> list[str]:
         """The fields completeness counts: the settings' and the shop's own marked wanted."""
-        own = [PREFIX + f.name for f in self.fields.definitions() if f.wanted] if self.fields else []
+        own = (
+            [PREFIX + f.name for f in self.fields.definitions() if f.wanted] if self.fields else []
+        )
         return [*self.settings_wanted, *own]
 
     def all_fields(self) -> list[str]:

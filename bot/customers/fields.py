@@ -115,9 +115,7 @@ class CustomField:
                     "invalid_value", f"{self.name}: not a date (2026-12-03)"
                 ) from None
         if self.kind == "choice" and text not in self.choices:
-            raise FieldRefused(
-                "invalid_value", f"{self.name}: one of {', '.join(self.choices)}"
-            )
+            raise FieldRefused("invalid_value", f"{self.name}: one of {', '.join(self.choices)}")
         if len(text) > MAX_TEXT:
             raise FieldRefused("invalid_value", f"{self.name}: at most {MAX_TEXT} characters")
         return text
@@ -198,7 +196,9 @@ class CustomFields:
         """Delete a field and its values; how many values went with it."""
         self.get(name)
         with writer(self.engine).begin() as conn:
-            done = conn.execute(delete(custom_field_values).where(custom_field_values.c.field == name))
+            done = conn.execute(
+                delete(custom_field_values).where(custom_field_values.c.field == name)
+            )
             conn.execute(delete(custom_fields).where(custom_fields.c.name == name))
         return int(done.rowcount or 0)
 
@@ -215,7 +215,10 @@ class CustomFields:
             text = definition.clean(value)
             at = now()
             values = {"value": text, "updated_by": actor, "updated_at": at}
-            if conn.execute(update(custom_field_values).where(where).values(**values)).rowcount == 0:
+            if (
+                conn.execute(update(custom_field_values).where(where).values(**values)).rowcount
+                == 0
+            ):
                 conn.execute(
                     insert(custom_field_values).values(identity=identity, field=name, **values)
                 )

@@ -55,8 +55,8 @@ DEFINITIONS: dict[str, dict[str, str]] = {
         "en": "Of the customers known from earlier orders, the share who ordered during the "
         "period: those who conversed in it, and those who did not (the baseline). A "
         "comparison, not a measure of what conversations caused.",
-        "zh": "在先前已有訂單的顧客中，本期間內再下單的比例：本期間有對話的顧客，與沒有對話的顧客（基準）。"
-        "這是比較，不代表對話造成了訂單。",
+        "zh": "在先前已有訂單的顧客中，本期間內再下單的比例：本期間有對話的顧客，"
+        "與沒有對話的顧客（基準）。這是比較，不代表對話造成了訂單。",
     },
     "attributed_revenue": {
         "en": "Total, per currency, of the orders attributed to the period's conversations "
@@ -305,22 +305,17 @@ def baseline(
         return key
 
     for order in sales:
-        keys = sorted(identities(order))
-        for key in keys[1:]:
-            parent[root(key)] = root(keys[0])
+        same = sorted(identities(order))
+        for key in same[1:]:
+            parent[root(key)] = root(same[0])
     known = {
-        root(k)
-        for o in sales
-        if start is not None and o.created_at < start
-        for k in identities(o)
+        root(k) for o in sales if start is not None and o.created_at < start for k in identities(o)
     }
     until = end + window if end is not None else None
     ordered = {
         root(k)
         for o in sales
-        if start is not None
-        and o.created_at >= start
-        and (until is None or o.created_at < until)
+        if start is not None and o.created_at >= start and (until is None or o.created_at < until)
         for k in identities(o)
     }
     conversed: set[str] = set()

@@ -26,13 +26,14 @@ DEFINITIONS: dict[str, dict[str, str]] = {
     "cross_channel_rate": {
         "en": "Of the customers who wrote in the period, those who wrote on two or more "
         "channels (web, LINE, Messenger), linked identities counting as one customer.",
-        "zh": "本期間有傳訊息的顧客中，在兩個以上管道（網站、LINE、Messenger）傳過訊息的比例；已連結的"
-        "身分算同一位顧客。",
+        "zh": "本期間有傳訊息的顧客中，在兩個以上管道（網站、LINE、Messenger）"
+        "傳過訊息的比例；已連結的身分算同一位顧客。",
     },
     "repeat_contact_rate": {
         "en": "Of the conversations resolved in the period, those whose customer wrote again "
         "within 7 days, on any channel: a resolution that comes back is not a resolution.",
-        "zh": "本期間結案的對話中，顧客在 7 天內又從任何管道來訊的比例：回頭再問的結案不算真正解決。",
+        "zh": "本期間結案的對話中，顧客在 7 天內又從任何管道來訊的比例："
+        "回頭再問的結案不算真正解決。",
     },
 }
 
@@ -63,9 +64,12 @@ def continuity(
             customers[cid] = customer_of(cid, event.customer_id)
         elif isinstance(event, CustomerMessaged):
             wrote.append((cid, event.at))
-        elif isinstance(event, StatusChanged) and event.to_status == ConversationStatus.RESOLVED:
-            if within(event.at):
-                resolved.append((cid, event.at))
+        elif (
+            isinstance(event, StatusChanged)
+            and event.to_status == ConversationStatus.RESOLVED
+            and within(event.at)
+        ):
+            resolved.append((cid, event.at))
 
     on: defaultdict[str, set[str]] = defaultdict(set)
     for cid, at in wrote:

@@ -45,9 +45,7 @@ def spreadsheet_row(values: Iterable[Any], *, mask: bool = True) -> list[Any]:
     return [spreadsheet_cell(v, mask=mask) for v in values]
 
 
-def csv_export(
-    header: Sequence[str], rows: Iterable[Sequence[Any]], *, mask: bool = True
-) -> str:
+def csv_export(header: Sequence[str], rows: Iterable[Sequence[Any]], *, mask: bool = True) -> str:
     """A CSV file for Excel: a BOM (so that it reads the Chinese as UTF-8), then the rows."""
     out = io.StringIO()
     writer = csv.writer(out)

@@ -54,7 +54,9 @@ def test_profiles_on_the_dashboard_and_in_the_console(new_page, shot, http: http
     form.get_by_label(re.compile("選項")).fill("銀, 金")
     form.get_by_label(re.compile("Count in completeness")).check()
     admin.button("新增欄位").click()
-    expect(page.locator('#custom-field-list li[data-field="vip_level"]')).to_contain_text("VIP level")
+    expect(page.locator('#custom-field-list li[data-field="vip_level"]')).to_contain_text(
+        "VIP level"
+    )
     expect(page.locator('#profile-fields tr[data-field="field:vip_level"]')).to_have_attribute(
         "data-wanted", "yes"
     )

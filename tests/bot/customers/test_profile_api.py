@@ -139,11 +139,15 @@ def test_consent_opt_in_and_out_with_source_and_time(
 
     bad = mei.post(path, json={"consent": True, "source": "a rumour"})
     assert bad.status_code == 422 or bad.status_code == 400
-    unknown = mei.post("/api/agent/customers/line:Unobody/consent", json={"consent": True, "source": "phone"})
+    unknown = mei.post(
+        "/api/agent/customers/line:Unobody/consent", json={"consent": True, "source": "phone"}
+    )
     assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_identity"
 
     # a stop on marketing use recorded on the customer's request wins over an earlier opt-in
-    mei.post(f"/api/agent/customers/{who['cat']}/consent", json={"consent": True, "source": "in_store"})
+    mei.post(
+        f"/api/agent/customers/{who['cat']}/consent", json={"consent": True, "source": "in_store"}
+    )
     stopped = boss.patch("/api/admin/customers/line:Ucat", json={"marketing_opt_out": True})
     assert stopped.status_code == 200, stopped.text
     cat = mei.get(f"/api/agent/customers/{who['cat']}").json()
@@ -243,12 +247,21 @@ def test_the_audience_export_lists_only_who_consented(
     services: Services, mei: TestClient, boss: TestClient
 ) -> None:
     who = customers(services)
-    mei.post(f"/api/agent/customers/{who['amy']}/consent", json={"consent": True, "source": "shop_form"})
-    mei.post(f"/api/agent/customers/{who['bob']}/consent", json={"consent": True, "source": "conversation"})
-    mei.post(f"/api/agent/customers/{who['bob']}/consent", json={"consent": False, "source": "phone"})
+    mei.post(
+        f"/api/agent/customers/{who['amy']}/consent", json={"consent": True, "source": "shop_form"}
+    )
+    mei.post(
+        f"/api/agent/customers/{who['bob']}/consent",
+        json={"consent": True, "source": "conversation"},
+    )
+    mei.post(
+        f"/api/agent/customers/{who['bob']}/consent", json={"consent": False, "source": "phone"}
+    )
     # a customer's words that a spreadsheet would run as a formula
-    boss.patch("/api/admin/customers/line:Ucat", json={"name": "=HYPERLINK(\"http://x\")"})
-    mei.post(f"/api/agent/customers/{who['cat']}/consent", json={"consent": True, "source": "in_store"})
+    boss.patch("/api/admin/customers/line:Ucat", json={"name": '=HYPERLINK("http://x")'})
+    mei.post(
+        f"/api/agent/customers/{who['cat']}/consent", json={"consent": True, "source": "in_store"}
+    )
 
     response = boss.get("/api/admin/audience.csv")
     assert response.status_code == 200
@@ -262,7 +275,7 @@ def test_the_audience_export_lists_only_who_consented(
     )
     assert amy["consent_source"] == "shop_form" and amy["consent_at"]
     cat = next(r for r in rows if r["identities"] == who["cat"])
-    assert cat["display_name"] == "'=HYPERLINK(\"http://x\")"
+    assert cat["display_name"] == '\'=HYPERLINK("http://x")'
 
     line = boss.get("/api/admin/audience.csv", params={"channel": "line"}).text
     assert who["amy"] not in line and who["cat"] in line

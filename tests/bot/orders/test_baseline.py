@@ -33,14 +33,35 @@ def known_customers() -> tuple[list, list[Order]]:
     ]
     log = [(i, e) for i, e in enumerate(events, start=1)]
     earlier = [
-        Order("N1", "shopify", at(1, 0) - timedelta(days=20), at(1, 0) - timedelta(days=20),
-              email="ann@example.tw", phone="0911000111"),
-        Order("N2", "shopify", at(1, 0) - timedelta(days=15), at(1, 0) - timedelta(days=15),
-              phone="0922-000-222"),
-        Order("N3", "shopify", at(1, 0) - timedelta(days=10), at(1, 0) - timedelta(days=10),
-              email="eve@example.tw"),
-        Order("N4", "shopify", at(1, 0) - timedelta(days=5), at(1, 0) - timedelta(days=5),
-              email="joe@example.tw"),
+        Order(
+            "N1",
+            "shopify",
+            at(1, 0) - timedelta(days=20),
+            at(1, 0) - timedelta(days=20),
+            email="ann@example.tw",
+            phone="0911000111",
+        ),
+        Order(
+            "N2",
+            "shopify",
+            at(1, 0) - timedelta(days=15),
+            at(1, 0) - timedelta(days=15),
+            phone="0922-000-222",
+        ),
+        Order(
+            "N3",
+            "shopify",
+            at(1, 0) - timedelta(days=10),
+            at(1, 0) - timedelta(days=10),
+            email="eve@example.tw",
+        ),
+        Order(
+            "N4",
+            "shopify",
+            at(1, 0) - timedelta(days=5),
+            at(1, 0) - timedelta(days=5),
+            email="joe@example.tw",
+        ),
     ]
     december = [
         order("D1", 4, "300", phone="+886911000111"),  # ann, known by her November phone
@@ -85,7 +106,7 @@ def test_the_conversations_behind_each_conversion_number() -> None:
 
 
 @pytest.fixture
-def services(demo_data_dir: Path, sqlite_url: str) -> Iterator[Services]:  # noqa: F811
+def services(demo_data_dir: Path, sqlite_url: str) -> Iterator[Services]:
     built = order_services(demo_data_dir, sqlite_url)
     yield built
     built.close()
@@ -128,7 +149,9 @@ def test_the_drill_down_and_the_exports_hold_the_conversion(services: Services) 
         ).json()
         assert [c["id"] for c in by_channel["conversations"]] == [ids["line"]]
 
-        rows = dict(csv.reader(io.StringIO(client.get("/api/admin/metrics.csv").text.lstrip("\ufeff"))))
+        rows = dict(
+            csv.reader(io.StringIO(client.get("/api/admin/metrics.csv").text.lstrip("\ufeff")))
+        )
         assert rows["conversion_rate"] == "0.5"
         assert rows["attributed_revenue.TWD"] == "300"
         assert rows["conversion.by_channel.line.converted_conversations"] == "1"

@@ -14,7 +14,9 @@ def at(day: int, hour: int = 10) -> datetime:
     return datetime(2026, 12, day, hour, tzinfo=UTC)
 
 
-def talk(cid: str, channel: str, customer: str, day: int, *, resolved: int | None = None) -> list[Event]:
+def talk(
+    cid: str, channel: str, customer: str, day: int, *, resolved: int | None = None
+) -> list[Event]:
     events: list[Event] = [
         ConversationStarted(conversation_id=cid, at=at(day), channel=channel, customer_id=customer),
         CustomerMessaged(conversation_id=cid, at=at(day), text="運費多少", language="zh"),

@@ -53,9 +53,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("identity", "field", name="pk_custom_field_values"),
     )
-    op.create_index(
-        "ix_custom_field_values_field", "custom_field_values", ["field"], unique=False
-    )
+    op.create_index("ix_custom_field_values_field", "custom_field_values", ["field"], unique=False)
 
 
 def downgrade() -> None:
