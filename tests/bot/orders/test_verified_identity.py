@@ -10,7 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from bot.app import create_app
 from bot.conversation.events import OrderLookup, TurnAnswered
 from bot.orders.model import Order
 from bot.orders.texts import TEXTS
@@ -98,3 +100,19 @@ def test_an_order_proved_on_a_linked_channel_proves_the_next(services: Services)
     [reply] = turns(services, again.id)
     assert "900123456789" in reply
     assert ("verified", "verified_identity") in lookups(services, again.id)
+
+
+def test_the_agent_sees_the_orders_of_every_linked_channel(services: Services) -> None:
+    web = services.conversations.start("web", "amy@example.com")  # signed: amy's e-mail
+    line = services.conversations.start("line", "line:Uamy")
+    services.conversations.send(line.id, "你好")
+    services.accounts.add("mei", "correct horse battery", "agent", "美玲")
+    with TestClient(create_app(services)) as agent:
+        agent.post("/api/auth/login", json={"username": "mei", "password": "correct horse battery"})
+        path = f"/api/agent/conversations/{line.id}/orders"
+        assert agent.get(path).json()["count"] == 0
+        assert services.identities is not None
+        services.identities.merge(f"conversation:{web.id}", "line:Uamy", "agent:mei", "同一人")
+        found = agent.get(path).json()
+    assert found["count"] == 1 and found["orders"][0]["number"] == "7001"
+    assert found["spent"] == {"TWD": "1280"}
