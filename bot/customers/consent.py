@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, Column, Integer, String, Table, Text, insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Boolean, Column, Integer, String, Table, Text, delete, insert, select
+from sqlalchemy.engine import Connection, Engine
 
 from bot.conversation.events import now
 from bot.conversation.sql import UtcDateTime, metadata, writer
@@ -106,3 +106,12 @@ def current(records: Sequence[Consent], stop: Correction | None = None) -> Conse
     if stop is not None and stop.marketing_opt_out and stop.opt_out_at is not None:
         found.append(Consent(False, PRIVACY_REQUEST, stop.opt_out_by or "", stop.opt_out_at))
     return max(found, key=lambda c: c.at) if found else None
+
+
+def forget(conn: Connection, identities: Iterable[str]) -> int:
+    """Delete the identities' opt-ins and opt-outs in the caller's (write) transaction (the
+    customer's erasure); how many rows."""
+    done = conn.execute(
+        delete(marketing_consents).where(marketing_consents.c.identity.in_(sorted(set(identities))))
+    )
+    return int(done.rowcount or 0)

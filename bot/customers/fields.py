@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.conversation.events import now
 from bot.conversation.sql import UtcDateTime, metadata, writer
@@ -236,3 +236,14 @@ class CustomFields:
             r.field: FieldValue(r.field, r.value, r.updated_by, r.updated_at, r.identity)
             for r in rows
         }
+
+
+def forget(conn: Connection, identities: Iterable[str]) -> int:
+    """Delete the identities' values of the shop's fields in the caller's (write) transaction
+    (the customer's erasure); how many rows."""
+    done = conn.execute(
+        delete(custom_field_values).where(
+            custom_field_values.c.identity.in_(sorted(set(identities)))
+        )
+    )
+    return int(done.rowcount or 0)

@@ -18,6 +18,8 @@ from openpyxl import load_workbook
 
 from bot.app import create_app
 from bot.conversation.events import OrderLookup
+from bot.customers.consent import MarketingConsents
+from bot.customers.fields import CustomFields
 from bot.orders.model import Order
 from bot.services import Services
 from tests.bot.api.conftest import demo_data_dir  # noqa: F401  (a fixture)
@@ -290,3 +292,30 @@ def test_the_audience_export_lists_only_who_consented(
     assert mei.get("/api/admin/audience.csv").status_code == 403
     entries = boss.get("/api/admin/audit", params={"action": "export_audience"}).json()
     assert entries["count"] == 3
+
+
+def test_the_customers_copy_holds_consent_and_fields_and_erasure_deletes_them(
+    services: Services, mei: TestClient, boss: TestClient
+) -> None:
+    who = customers(services)
+    boss.post(
+        "/api/admin/custom-fields",
+        json={"name": "size", "label_zh": "尺寸", "label_en": "Size", "kind": "text"},
+    )
+    mei.put(f"/api/agent/customers/{who['bob']}/fields/size", json={"value": "M"})
+    mei.post(
+        f"/api/agent/customers/{who['bob']}/consent",
+        json={"consent": True, "source": "conversation"},
+    )
+    copy = boss.get("/api/admin/customers/line:Ubob/export").json()
+    assert [c["consent"] for c in copy["marketing_consent"]] == [True]
+    assert copy["custom_fields"]["size"]["value"] == "M"
+
+    assert boss.delete("/api/admin/customers/line:Ubob").status_code == 200
+    assert MarketingConsents(services.store.engine).history(["line:Ubob"]) == []
+    assert CustomFields(services.store.engine).values_of(["line:Ubob"]) == {}
+    # another customer's answers stay
+    mei.post(
+        f"/api/agent/customers/{who['cat']}/consent", json={"consent": True, "source": "phone"}
+    )
+    assert len(MarketingConsents(services.store.engine).history(["line:Ucat"])) == 1
