@@ -1210,6 +1210,10 @@
       el("th", { scope: "col", class: "num", text: "顧客 Customers" }))), baseBody));
   }
 
+  var ownFields = {};  // the shop's own fields' labels, by profile name (field:<name>)
+
+  function fieldLabel(name) { return ownFields[name] || label(PROFILE_FIELDS, name); }
+
   /* Profile completeness: the mean, the share of customers who have each field, the spread. */
   function renderProfile(m) {
     var p = m.profile || {};
@@ -1222,7 +1226,7 @@
     var body = el("tbody");
     (p.fields || []).forEach(function (f) {
       body.appendChild(el("tr", { "data-field": f.field, "data-wanted": f.wanted ? "yes" : "no" },
-        el("th", { scope: "row", text: label(PROFILE_FIELDS, f.field) }),
+        el("th", { scope: "row", text: fieldLabel(f.field) }),
         el("td", { text: f.wanted ? "需要 wanted" : "" }),
         el("td", { class: "num", text: percent(f.share) + " (" + f.customers + ")" })));
     });
@@ -1244,6 +1248,11 @@
     var list = $("custom-field-list");
     api("GET", "/api/agent/custom-fields").then(function (found) {
       clear(list);
+      (found || []).forEach(function (f) { ownFields["field:" + f.name] = f.label_zh + " · " + f.label_en; });
+      document.querySelectorAll("#profile-fields tr[data-field]").forEach(function (row) {
+        var name = row.getAttribute("data-field");
+        if (ownFields[name]) row.querySelector("th").textContent = ownFields[name];
+      });
       (found || []).forEach(function (f) {
         list.appendChild(el("li", { "data-field": f.name },
           el("strong", { text: f.label_zh + " " + f.label_en }),
