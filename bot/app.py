@@ -37,8 +37,8 @@ from bot.api import (
     widget,
 )
 from bot.api.origins import OriginGuard
-from bot.channels.records import ChannelRecords
 from bot.conversation.events import now
+from bot.customers.contacts import verified_contacts
 from bot.privacy.retention import purge_periodically
 from bot.services import Services
 
@@ -190,6 +190,8 @@ def create_app(services: Services) -> FastAPI:
     )
     window = timedelta(minutes=services.settings.conversation.assumed_resolution_minutes)
     tag_settings = services.settings.tags
+    attribution_window = timedelta(days=services.settings.orders.attribution_days)
+    directory = services.directory()
     app.include_router(
         metrics.router(
             services.store,
@@ -197,8 +199,9 @@ def create_app(services: Services) -> FastAPI:
             services.accounts,
             tag_settings,
             services.orders,
-            timedelta(days=services.settings.orders.attribution_days),
+            attribution_window,
             services.staffing.hours.get,
+            directory,
         )
     )
     app.include_router(
@@ -211,6 +214,9 @@ def create_app(services: Services) -> FastAPI:
             tag_settings,
             window,
             services.staffing.hours.get,
+            services.orders,
+            attribution_window,
+            directory,
         )
     )
     app.include_router(audit.router(services.accounts, services.audit))
@@ -219,20 +225,28 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(customer_rights.router(services.accounts, customer_data))
     app.include_router(orders.webhooks_router(services.order_sync))
     app.include_router(orders.admin_router(services.orders, services.accounts))
-    app.include_router(orders.agent_router(services.orders, services.store, services.accounts))
+    app.include_router(
+        orders.agent_router(
+            services.orders,
+            services.store,
+            services.accounts,
+            verified_contacts(services.store, services.identities, services.orders.find)
+            if services.identities is not None
+            else None,
+        )
+    )
     app.include_router(channels.router(services.relay, services.accounts))
-    if services.identities is not None:
+    if services.identities is not None and directory is not None:
         app.include_router(
             customers.router(
                 services.identities,
                 services.store,
                 services.accounts,
                 limits.per_client,
-                ChannelRecords(services.identities.engine).name_of,
-                services.settings.tags,
-                list(services.settings.profile.wanted),
+                directory,
                 customer_access,
-                customer_data.corrections if customer_data is not None else None,
+                directory.consents,
+                directory.fields,
             )
         )
     app.mount("/static", StaticFiles(directory=str(files("bot").joinpath("static"))), "static")

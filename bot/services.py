@@ -26,6 +26,10 @@ from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.store import ConversationStore
+from bot.customers.consent import MarketingConsents
+from bot.customers.contacts import verified_contacts
+from bot.customers.directory import CustomerDirectory
+from bot.customers.fields import CustomFields
 from bot.customers.identities import CustomerIdentities
 from bot.desk.actions import AgentDesk
 from bot.desk.assignment import AutoAssignment
@@ -184,6 +188,24 @@ class Services:
             return None
         return CustomerData(self.store, self.settings.tags, self.conversations.attachments)
 
+    def directory(self) -> CustomerDirectory | None:
+        """Every customer's profile across their channels (None without identities)."""
+        if self.identities is None:
+            return None
+        engine = self.identities.engine
+        customer_data = self.customers()
+        return CustomerDirectory(
+            self.identities,
+            self.store,
+            ChannelRecords(engine).name_of,
+            self.settings.tags,
+            list(self.settings.profile.wanted),
+            corrections=customer_data.corrections if customer_data is not None else None,
+            consents=MarketingConsents(engine),
+            fields=CustomFields(engine),
+            orders=self.orders.find,
+        )
+
     def retention(self) -> Retention | None:
         """The retention job over the store (None for a memory store: nothing outlives it)."""
         if not isinstance(self.store, SqlConversationStore):
@@ -269,6 +291,7 @@ def build_services(
     store = store if store is not None else conversation_store(settings)
     queue = HumanQueue(store, settings.queue, settings.tags)
     engine = sql_engine(store, settings)
+    identities = CustomerIdentities(engine)
     orders = OrderStore(engine)
     order_book = OrderBook(orders, erp_lookup(settings.orders))
     desk = settings.desk
@@ -289,13 +312,16 @@ def build_services(
         max_message_chars=settings.conversation.max_message_chars,
         gate=handoff_gate(settings, embedders, retriever),
         waiting=queue.waiting_ids,
-        orders=OrderQuestions(order_book, settings.orders.verify_attempts),
+        orders=OrderQuestions(
+            order_book,
+            settings.orders.verify_attempts,
+            verified_contacts(store, identities, orders.find),
+        ),
         availability=staffing.now if desk.when_nobody_available == "offer_message" else None,
         attachments=attachment_store(settings),
     )
     sightings = CustomerSightings()
     drafts = KnowledgeDrafts(engine, mask=mask_personal)
-    identities = CustomerIdentities(engine)
     assignment = AutoAssignment(
         store,
         conversations.flows,

@@ -8,7 +8,9 @@ import bot.access.accounts
 import bot.access.audit
 import bot.channels.records
 import bot.conversation.sql
+import bot.customers.consent
 import bot.customers.corrections
+import bot.customers.fields
 import bot.customers.identities
 import bot.desk.saved_replies
 import bot.desk.schedule
@@ -24,7 +26,9 @@ DEFINING = (
     bot.access.audit,
     bot.channels.records,
     bot.conversation.sql,
+    bot.customers.consent,
     bot.customers.corrections,
+    bot.customers.fields,
     bot.customers.identities,
     bot.desk.saved_replies,
     bot.desk.schedule,

@@ -23,12 +23,21 @@ from bot.api.auth import requires
 from bot.api.errors import ERROR_RESPONSES, ApiError
 from bot.api.fields import ID_PATTERN, PlainText
 from bot.api.metrics import moment
-from bot.conversation.events import CustomerMessaged, Event
+from bot.conversation.events import CustomerMessaged
 from bot.conversation.store import ConversationNotFound, ConversationStore
+from bot.customers.directory import CustomerDirectory
+from bot.orders.attribution import converted_behind
+from bot.orders.store import OrderStore
 from bot.privacy.redaction import mask_personal
+from bot.reports.dashboard import (
+    Filter,
+    conversion,
+    dashboard_numbers,
+    period_log,
+    service_metrics,
+)
 from bot.reports.exports import csv_export, spreadsheet_row
-from bot.reports.metrics import Metrics, compute_metrics
-from bot.reports.tags import TagSettings, tags_by_conversation, with_tag
+from bot.reports.tags import TagSettings, tags_by_conversation
 from bot.reports.unanswered import GapGroup, gaps_workbook, group_questions, unanswered_questions
 from handoff.hours import BusinessHours, HoursSettings
 from knowledge.drafts import (
@@ -113,9 +122,11 @@ class Period:
         start: Annotated[str | None, Query(alias="from")] = None,
         end: Annotated[str | None, Query(alias="to")] = None,
         tag: Annotated[str | None, Query(max_length=200)] = None,
+        channel: Annotated[str | None, Query(max_length=40)] = None,
     ) -> None:
         self.asked = (start, end)
         self.tag = tag
+        self.channel = channel or None
         self.in_zone(UTC)
 
     def in_zone(self, zone: tzinfo) -> Period:
@@ -127,6 +138,9 @@ class Period:
             raise ValueError("'to' must be after 'from'")
         return self
 
+    def chosen(self) -> Filter:
+        return Filter(self.start, self.end, self.tag, self.channel)
+
 
 def router(
     accounts: Accounts,
@@ -137,6 +151,9 @@ def router(
     tag_settings: TagSettings,
     assumed_window: timedelta,
     opening_hours: Callable[[], HoursSettings] | None = None,
+    orders: OrderStore | None = None,
+    attribution_window: timedelta = timedelta(days=7),
+    directory: CustomerDirectory | None = None,
 ) -> APIRouter:
     admin = Depends(requires(accounts, Role.ADMIN))
 
@@ -309,19 +326,25 @@ def router(
 
     # ---- metrics: the conversations behind them, exports, tags ---------------------------
 
-    def measured(period: Period, log: list[tuple[int, Event]]) -> Metrics:
-        return compute_metrics(
-            log,
-            start=period.start,
-            end=period.end,
-            assumed_window=assumed_window,
-            now=datetime.now(UTC),
-            hours=BusinessHours(opening_hours()) if opening_hours else None,
-        )
+    def hours() -> BusinessHours | None:
+        return BusinessHours(opening_hours()) if opening_hours else None
 
     def metrics_of(period: Period) -> dict[str, Any]:
-        found = measured(period, with_tag(store.log(period.start, None), period.tag, tag_settings))
-        return found.as_dict() | {"behind": found.behind}
+        """The dashboard's numbers, as GET /api/metrics answers them (conversion included)."""
+        if orders is None:
+            log = period_log(store, period.chosen(), tag_settings)
+            found = service_metrics(log, period.chosen(), assumed_window, hours()).as_dict()
+            return found
+        return dashboard_numbers(
+            store,
+            orders,
+            period.chosen(),
+            tags=tag_settings,
+            assumed_window=assumed_window,
+            attribution_window=attribution_window,
+            hours=hours(),
+            directory=directory,
+        )
 
     @api.get("/conversations")
     def conversations(
@@ -330,10 +353,20 @@ def router(
     ) -> dict[str, Any]:
         """The conversations behind a number of the dashboard (metric: engaged, deflected,
         handed_off, queued, missed, resolution_confirmed, resolution_assumed, refused, surveyed,
-        trigger:<name>, topic:<name>)."""
-        log = with_tag(store.log(period.start, None), period.tag, tag_settings)
-        found = measured(period, log)
-        ids = set(found.behind.get(metric, ()))
+        trigger:<name>, topic:<name>; converted, converted:channel:<name>,
+        converted:resolution:<bot|person>, converted:topic:<name>: the conversations followed by
+        an order, each with its orders)."""
+        log = period_log(store, period.chosen(), tag_settings)
+        bought: dict[str, list[dict[str, Any]]] = {}
+        if metric.startswith("converted") and orders is not None:
+            attributed = conversion(log, orders, period.chosen(), attribution_window).attributed
+            ids = set(converted_behind(attributed, metric))
+            for row in attributed:
+                if row["conversation_id"] in ids:
+                    bought.setdefault(row["conversation_id"], []).append(row)
+        else:
+            found = service_metrics(log, period.chosen(), assumed_window, hours())
+            ids = set(found.behind.get(metric, ()))
         tagged = tags_by_conversation(log, tag_settings)
         first: dict[str, str] = {}
         started: dict[str, datetime] = {}
@@ -349,17 +382,18 @@ def router(
                 conversation = store.get(cid)
             except ConversationNotFound:
                 continue  # anonymised: counted, but nobody's to show
-            rows.append(
-                {
-                    "id": cid,
-                    "started_at": conversation.created_at,
-                    "status": conversation.status.value,
-                    "channel": conversation.channel,
-                    "customer_id": conversation.customer_id,
-                    "first_message": first.get(cid),
-                    "tags": tagged.get(cid, []),
-                }
-            )
+            row = {
+                "id": cid,
+                "started_at": conversation.created_at,
+                "status": conversation.status.value,
+                "channel": conversation.channel,
+                "customer_id": conversation.customer_id,
+                "first_message": first.get(cid),
+                "tags": tagged.get(cid, []),
+            }
+            if cid in bought:
+                row["orders"] = bought[cid]
+            rows.append(row)
         return {"metric": metric, "conversations": rows}
 
     @api.get("/metrics.csv", response_class=Response, responses=download_responses(CSV))
@@ -401,11 +435,17 @@ def router(
     return api
 
 
+def _behind_a_number(prefix: str, key: str) -> bool:
+    """A list of the rows behind a number (conversion.orders), not a number."""
+    return f"{prefix}{key}" == "conversion.orders"
+
+
 def _flat(data: dict[str, Any], prefix: str = "") -> list[list[Any]]:
-    """Nested metrics as (dotted key, value) rows; definitions and id lists left out."""
+    """Nested metrics as (dotted key, value) rows; definitions, id lists and the orders behind
+    the conversion (the drill-down lists them) left out."""
     rows: list[list[Any]] = []
     for key, value in data.items():
-        if key in ("definitions", "behind", "null_means"):
+        if key in ("definitions", "behind", "null_means") or _behind_a_number(prefix, key):
             continue
         name = f"{prefix}{key}"
         if isinstance(value, dict):

@@ -14,11 +14,10 @@ from bot.access.accounts import Accounts, Role
 from bot.api.auth import requires
 from bot.api.errors import ERROR_RESPONSES
 from bot.conversation.store import ConversationStore
-from bot.orders.attribution import DEFINITIONS as CONVERSION_DEFINITIONS
-from bot.orders.attribution import attribute
+from bot.customers.directory import CustomerDirectory
 from bot.orders.store import OrderStore
-from bot.reports.metrics import compute_metrics
-from bot.reports.tags import TagSettings, with_tag
+from bot.reports.dashboard import Filter, dashboard_numbers
+from bot.reports.tags import TagSettings
 from handoff.hours import BusinessHours, HoursSettings
 
 
@@ -47,6 +46,7 @@ def router(
     orders: OrderStore,
     attribution_window: timedelta,
     opening_hours: Callable[[], HoursSettings] | None = None,
+    directory: CustomerDirectory | None = None,
 ) -> APIRouter:
     admin = Depends(requires(accounts, Role.ADMIN))
     api = APIRouter(prefix="/api/metrics", tags=["metrics"], dependencies=[admin])
@@ -68,40 +68,26 @@ def router(
         ] = None,
     ) -> dict[str, Any]:
         """Deflection, resolution (confirmed and assumed), refusal and handoff rates, first
-        response and handling times, containment per topic, conversion to orders and the
-        revenue attributed to conversations. Definitions: README, "Metrics"."""
+        response and handling times, containment per topic, conversion to orders (with the
+        baseline of customers who did not converse), the revenue attributed to conversations,
+        and profile_completeness (over every customer, of the channel if one is given).
+        Each filtered by channel. Definitions: README, "Metrics"."""
         zone = ZoneInfo(opening_hours().time_zone) if opening_hours else UTC
         since, until = moment(start, end=False, zone=zone), moment(end, end=True, zone=zone)
         if since and until and until <= since:
             raise ValueError("'to' must be after 'from'")
 
         def compute() -> dict[str, Any]:
-            log = with_tag(store.log(since, None), tag, tag_settings)
-            if channel:
-                ids = {c.id for c in store.conversations() if c.channel == channel}
-                log = [(seq, e) for seq, e in log if e.conversation_id in ids]
-            found = compute_metrics(
-                log,
-                start=since,
-                end=until,
+            return dashboard_numbers(
+                store,
+                orders,
+                Filter(since, until, tag, channel or None),
+                tags=tag_settings,
                 assumed_window=assumed_window,
-                now=datetime.now(UTC),
+                attribution_window=attribution_window,
                 hours=BusinessHours(opening_hours()) if opening_hours else None,
-            ).as_dict()
-            placed = orders.placed_between(
-                since, until + attribution_window if until is not None else None
+                directory=directory,
             )
-            conversion = attribute(
-                log,
-                placed,
-                window=attribution_window,
-                start=since,
-                end=until,
-                channel=channel,
-                verified_order=orders.find,
-            ).as_dict()
-            definitions = {**found.pop("definitions"), **CONVERSION_DEFINITIONS}
-            return {**found, **conversion, "definitions": definitions}
 
         result = await run_in_threadpool(compute)
         return {"from": since, "to": until, "tag": tag, "channel": channel, **result}

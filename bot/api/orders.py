@@ -3,6 +3,7 @@ upload of an order export (CSV or XLSX)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
@@ -131,7 +132,10 @@ class CustomerOrdersPublic(BaseModel):
 
 
 def agent_router(
-    store: OrderStore, conversations: ConversationStore, accounts: Accounts
+    store: OrderStore,
+    conversations: ConversationStore,
+    accounts: Accounts,
+    verified_contacts: Callable[[str], set[str]] | None = None,
 ) -> APIRouter:
     from bot.api.auth import requires
 
@@ -144,8 +148,9 @@ def agent_router(
         responses=ERROR_RESPONSES,
     )
     def orders_of(conversation_id: ConversationId) -> CustomerOrdersPublic:
-        """The customer's orders, for the agent: by the conversation's customer id and the
-        orders the customer verified in it; their count, last order and total spent."""
+        """The customer's orders, for the agent: by the conversation's customer id, the
+        orders the customer verified in it, and the e-mails and phones verified on any of their
+        linked channels; their count, last order and total spent."""
         conversation = conversations.get(conversation_id)
         verified = [
             r.event.order_number
@@ -154,7 +159,8 @@ def agent_router(
             and r.event.stage == "verified"
             and r.event.order_number
         ]
-        found = customer_orders(store, conversation.customer_id, verified)
+        mine = verified_contacts(conversation_id) if verified_contacts is not None else set()
+        found = customer_orders(store, conversation.customer_id, verified, mine)
         spent: dict[str, Decimal] = {}
         for order in found:
             if order.total is not None and order.status not in NOT_SALES:

@@ -4,9 +4,11 @@ completeness: the share of the profile fields the shop wants that are known for 
 Fields known from the log and the channels: display_name (the platform's), channels, languages,
 tags (the auto-tagging), topics (the sheets or files of the answers given), satisfaction (the
 surveys' CSAT and CES), first_contact, last_contact, preferred_channel (where they wrote most).
-email, phone and marketing_consent are profile fields no channel collects: they are known
-when an admin corrected them on the customer's request (bot/customers/corrections.py; a stop
-on marketing use makes marketing_consent false), and corrected values win over the log's.
+Fields no channel collects come from bot/customers/directory.py: email and phone (verified ones
+first, else what the customer reported; bot/customers/contacts.py), verified_email and
+verified_phone (known only when verified), marketing_consent (their latest opt-in or opt-out,
+bot/customers/consent.py; known whether it is yes or no) and the shop's own fields, named
+`field:<name>` (bot/customers/fields.py). Those values win over the log's.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ ProfileField = Literal[
     "preferred_channel",
     "email",
     "phone",
+    "verified_email",
+    "verified_phone",
     "marketing_consent",
 ]
 PROFILE_FIELDS: tuple[str, ...] = ProfileField.__args__  # type: ignore[attr-defined]
@@ -43,7 +47,8 @@ class ProfileSettings(BaseModel):
     wanted: list[ProfileField] = Field(
         default=["display_name", "languages", "tags", "satisfaction", "preferred_channel"],
         description="The profile fields the shop wants known for every customer; completeness "
-        "is the share of these that are known. Any of: " + ", ".join(PROFILE_FIELDS) + ".",
+        "is the share of these that are known (with the shop's own fields marked wanted). Any "
+        "of: " + ", ".join(PROFILE_FIELDS) + ".",
     )
 
 
@@ -64,7 +69,8 @@ def build_profile(
 ) -> Profile:
     """The profile of a customer from their conversations (on every channel), the events of
     each (`events(conversation_id)`), their names on the platforms (by identity), and the
-    fields corrected on their request (which win)."""
+    values known beside the log (`corrected`: contacts, consent, the shop's fields, a corrected
+    name), which win."""
     values: dict[str, Any] = dict(corrected or {})
     named = [name for name in names.values() if name]
     if named and "display_name" not in values:

@@ -9,6 +9,12 @@ the conversation, against the order's email, phone and platform customer id. Can
 refunded and failed orders are not counted.
 
 Attribution is not causation: a customer who converses may have ordered anyway.
+
+The baseline compares, where the orders allow it, with customers who did not converse: of the
+shop's known customers (those with an order placed before the period), the share who ordered
+during the period (its start to its end plus the window) among those who had an engaged
+conversation in it and among those who had none. Customers are known by their orders' e-mail,
+phone and platform customer id; orders that share any of them are one customer.
 """
 
 from __future__ import annotations
@@ -44,6 +50,13 @@ DEFINITIONS: dict[str, dict[str, str]] = {
         "Attribution, not causation.",
         "zh": "對話開始後、對話最後一則事件起算歸因天數內，同一位顧客下了訂單的對話 ÷ 有效對話。"
         "一筆訂單只歸給它之前最後一段這樣的對話。這是歸因，不代表因果。",
+    },
+    "conversion_baseline": {
+        "en": "Of the customers known from earlier orders, the share who ordered during the "
+        "period: those who conversed in it, and those who did not (the baseline). A "
+        "comparison, not a measure of what conversations caused.",
+        "zh": "在先前已有訂單的顧客中，本期間內再下單的比例：本期間有對話的顧客，"
+        "與沒有對話的顧客（基準）。這是比較，不代表對話造成了訂單。",
     },
     "attributed_revenue": {
         "en": "Total, per currency, of the orders attributed to the period's conversations "
@@ -243,6 +256,7 @@ def attribute(
                     "conversation_id": trail.id,
                     "channel": trail.channel,
                     "resolution": "person" if trail.person else "bot",
+                    "topic": trail.topic or "(none)",
                     "trigger": trail.trigger,
                     "order_id": f"{order.source}:{order.number}",
                     "placed_at": order.created_at.isoformat(),
@@ -254,6 +268,84 @@ def attribute(
     return Attribution(
         window.days, overall, dict(by_channel), dict(by_resolution), dict(by_topic), attributed
     )
+
+
+def converted_behind(attributed: list[dict[str, Any]], metric: str) -> list[str]:
+    """The conversations behind a conversion number: metric "converted", or
+    "converted:channel:<name>", "converted:resolution:<bot|person>", "converted:topic:<t>"."""
+    kind, _, value = metric.removeprefix("converted").removeprefix(":").partition(":")
+    found: list[str] = []
+    for row in attributed:
+        if kind and row.get(kind) != value:
+            continue
+        if row["conversation_id"] not in found:
+            found.append(row["conversation_id"])
+    return found
+
+
+def baseline(
+    log: Iterable[tuple[int, Event]],
+    orders: Iterable[Order],
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    window: timedelta,
+    verified_order: Callable[[str], list[Order]] | None = None,
+) -> dict[str, Any]:
+    """Conversing and not conversing known customers and how many of each ordered in the period
+    (module docstring). `orders`: every order up to the period's end plus the window. With no
+    period start there are no earlier orders to know customers by: the rates are None."""
+    sales = [o for o in orders if o.status not in NOT_SALES]
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for order in sales:
+        same = sorted(identities(order))
+        for key in same[1:]:
+            parent[root(key)] = root(same[0])
+    known = {
+        root(k) for o in sales if start is not None and o.created_at < start for k in identities(o)
+    }
+    until = end + window if end is not None else None
+    ordered = {
+        root(k)
+        for o in sales
+        if start is not None and o.created_at >= start and (until is None or o.created_at < until)
+        for k in identities(o)
+    }
+    conversed: set[str] = set()
+    for trail in trails(log).values():
+        if not trail.engaged or trail.started_at is None:
+            continue
+        if (start is not None and trail.started_at < start) or (
+            end is not None and trail.started_at >= end
+        ):
+            continue
+        keys = customer_keys(trail.customer_id)
+        for number in trail.verified:
+            for order in verified_order(number) if verified_order else []:
+                keys |= identities(order)
+        conversed |= {root(k) for k in keys if k in parent}
+    talked = known & conversed
+    silent = known - conversed
+    return {
+        "known_customers": len(known) if start is not None else None,
+        "conversed": {
+            "customers": len(talked),
+            "ordered": len(talked & ordered),
+            "rate": _rate(len(talked & ordered), len(talked)),
+        },
+        "did_not_converse": {
+            "customers": len(silent),
+            "ordered": len(silent & ordered),
+            "rate": _rate(len(silent & ordered), len(silent)),
+        },
+    }
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -31,12 +31,16 @@ class OrderBook:
 
 
 def customer_orders(
-    store: OrderStore, customer_id: str | None, verified: Iterable[str]
+    store: OrderStore,
+    customer_id: str | None,
+    verified: Iterable[str],
+    contacts: Iterable[str] = (),
 ) -> list[Order]:
     """The orders of a conversation's customer, newest first: those of its customer id (an
-    email, a phone number or the platform's customer id) and of the contact details on the
-    orders the customer verified in it."""
-    contacts = {customer_id} if customer_id else set()
+    email, a phone number or the platform's customer id), of the contact details on the
+    orders the customer verified in it, and of `contacts` (their verified e-mails and phones
+    on every linked channel)."""
+    contacts = set(contacts) | ({customer_id} if customer_id else set())
     for number in verified:
         for order in store.find(number):
             contacts |= {c for c in (order.email, order.phone, order.platform_customer_id) if c}

@@ -3,6 +3,12 @@ the order number and for the phone number or email on the order, and answers onl
 match. A reply before that reveals nothing about any order, not even whether it exists; a
 customer whose details fail to match `attempts` times is handed to a person.
 
+A customer already verified on their channel needs not repeat the proof: when one of their
+verified contact points (bot/customers/contacts.py: the shop's signed customer id, or an order
+they proved theirs earlier, on any identity linked with this one) is the order's phone or
+e-mail, the order is theirs (the lookup is `verified` with reason `verified_identity`).
+Otherwise the bot asks for the phone or e-mail as before, revealing nothing.
+
 The step runs before normal answering and keeps its state in the bot's own turns (their
 agent-only details), so it needs nothing beyond the conversation's log. Order details go only
 into the reply to the verified customer: never into retrieval, the LLM or the unanswered
@@ -11,6 +17,7 @@ report (the turns are answered turns with no question text)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,10 +123,21 @@ class _State:
     language: str | None  # the language of the bot's last order turn
 
 
+VERIFIED_IDENTITY = "verified_identity"  # the reason of a lookup verified by the identity
+
+
 class OrderQuestions:
-    def __init__(self, book: OrderBook, attempts: int = 3) -> None:
+    def __init__(
+        self,
+        book: OrderBook,
+        attempts: int = 3,
+        verified_contacts: Callable[[str], set[str]] | None = None,
+    ) -> None:
+        """`verified_contacts(conversation_id)`: the verified e-mails (lower-case) and phones
+        (+886…) of the conversation's customer."""
         self.book = book
         self.attempts = max(1, attempts)
+        self.verified_contacts = verified_contacts
 
     def step(
         self, conversation_id: str, text: str, language: str, history: list[Recorded]
@@ -146,6 +164,10 @@ class OrderQuestions:
         if number is None:
             return self._reply(conversation_id, events, "order_ask_number", lang, "number")
         if contact is None:
+            mine = self._owned_by_identity(conversation_id, number)
+            if mine is not None:
+                events.append(_lookup(conversation_id, "verified", VERIFIED_IDENTITY, mine.number))
+                return self._answered(conversation_id, events, mine, lang)
             return self._reply(
                 conversation_id, events, "order_ask_contact", lang, "contact", number
             )
@@ -166,9 +188,28 @@ class OrderQuestions:
                 conversation_id, events, "order_not_verified", lang, "contact", number
             )
         events.append(_lookup(conversation_id, "verified", "", owned.number))
-        events.append(_lookup(conversation_id, "answered", "", owned.number))
-        events.append(_turn(conversation_id, answer(owned, lang), lang, None, owned.number))
+        return self._answered(conversation_id, events, owned, lang)
+
+    def _answered(
+        self, conversation_id: str, events: list[Event], order: Order, language: Language
+    ) -> OrderStep:
+        events.append(_lookup(conversation_id, "answered", "", order.number))
+        events.append(_turn(conversation_id, answer(order, language), language, None, order.number))
         return OrderStep(events)
+
+    def _owned_by_identity(self, conversation_id: str, number: str) -> Order | None:
+        """The order `number` when the customer's verified contacts include its phone or
+        e-mail; None otherwise (or when the lookup fails: the bot then asks, as usual)."""
+        if self.verified_contacts is None:
+            return None
+        mine = self.verified_contacts(conversation_id)
+        if not mine:
+            return None
+        try:
+            orders = self.book.find(number)
+        except LookupUnavailable:
+            return None
+        return next((o for o in orders if mine & {o.email, o.phone}), None)
 
     def _reply(
         self,

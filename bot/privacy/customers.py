@@ -4,11 +4,13 @@ on its marketing use, and its erasure.
 A customer is their `customer_id` (the shop's id, a LINE or Messenger id, an e-mail address),
 on every channel. The copy holds each of their conversations with every event in it (private
 notes and the bot's internals included: the law asks for everything held), their tags and
-their survey answers, and what was corrected on their request (bot/customers/corrections.py).
-The copy carries the pictures sent in their conversations too (base64, with their type and
-size). Erasure deletes the corrections and anonymises their conversations as the retention job
-does (bot/privacy/retention.py): texts, pictures and customer id gone, counts kept; from then
-on those conversations answer 404 to everyone.
+their survey answers, what was corrected on their request (bot/customers/corrections.py), their
+marketing opt-ins and opt-outs (bot/customers/consent.py) and their values of the shop's own
+fields (bot/customers/fields.py). The copy carries the pictures sent in their conversations too
+(base64, with their type and size). Erasure deletes the corrections, the consents and the field
+values and anonymises their conversations as the retention job does (bot/privacy/retention.py):
+texts, pictures and customer id gone, counts kept; from then on those conversations answer 404
+to everyone.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from bot.attachments.store import AttachmentNotFound, AttachmentStore
 from bot.conversation.events import AgentSentImage, ImageShared, Recorded, SurveyAnswered, now
 from bot.conversation.sql import SqlConversationStore, writer
+from bot.customers import consent, fields
 from bot.customers.corrections import Correction, CustomerCorrections, forget
 from bot.privacy.retention import anonymise, forget_files
 from bot.reports.tags import TagSettings, conversation_tags, customer_tags
@@ -52,6 +55,8 @@ class CustomerData:
         self.tag_settings = tag_settings
         self.attachments = attachments
         self.corrections = CustomerCorrections(store.engine)
+        self.consents = consent.MarketingConsents(store.engine)
+        self.fields = fields.CustomFields(store.engine)
 
     def correct(self, customer_id: str, changes: dict[str, Any], actor: str) -> Correction:
         """Correct profile fields and set or clear the marketing opt-out (see
@@ -103,6 +108,7 @@ class CustomerData:
                 }
             )
         corrected = self.corrections.get(customer_id)
+        held_by = _identities(customer_id, [c.id for c in found])
         return {
             "customer_id": customer_id,
             "exported_at": now().isoformat(),
@@ -110,6 +116,11 @@ class CustomerData:
             "tags": customer_tags(tags),
             "survey_answers": surveys,
             "profile": corrected.public() if corrected else None,
+            "marketing_consent": [c.public() for c in self.consents.history(held_by)],
+            "custom_fields": {
+                name: {"value": v.value, "updated_at": v.updated_at.isoformat()}
+                for name, v in self.fields.values_of(held_by).items()
+            },
             "conversations": held,
         }
 
@@ -138,8 +149,9 @@ class CustomerData:
         return found
 
     def erase(self, customer_id: str) -> Erasure:
-        """Anonymise every conversation of the customer and delete their corrections.
-        Raises CustomerNotFound."""
+        """Anonymise every conversation of the customer and delete their corrections, their
+        marketing opt-ins and opt-outs and their values of the shop's fields. Raises
+        CustomerNotFound."""
         ids = [c.id for c in self.store.conversations(customer_id=customer_id)]
         if not ids:
             raise CustomerNotFound(customer_id)
@@ -147,5 +159,13 @@ class CustomerData:
         with writer(self.store.engine).begin() as conn:
             events = anonymise(conn, ids, at)
             forget(conn, customer_id)
+            consent.forget(conn, _identities(customer_id, ids))
+            fields.forget(conn, _identities(customer_id, ids))
         files = forget_files(self.attachments, ids)  # after the commit: nothing to roll back
         return Erasure(customer_id, len(ids), events, at, files)
+
+
+def _identities(customer_id: str, conversation_ids: list[str]) -> list[str]:
+    """The identities (bot/customers/identities.py) the customer's consent and fields are kept
+    on: their channel's user id, and each of their conversations."""
+    return [customer_id, *(f"conversation:{c}" for c in conversation_ids)]

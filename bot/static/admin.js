@@ -15,6 +15,7 @@
 
   var staff = window.kefuStaff;
   var TRIGGERS = staff.TRIGGERS, STATUSES = staff.STATUSES, DECISIONS = staff.DECISIONS;
+  var PROFILE_FIELDS = staff.PROFILE_FIELDS;
   var $ = staff.$, el = staff.el, clear = staff.clear, label = staff.label;
   var when = staff.when, shorten = staff.shorten, api = staff.api, errorText = staff.errorText;
 
@@ -130,13 +131,21 @@
     { key: "average_handling_time_seconds", zh: "平均處理時間", en: "Average handling time", kind: "time", drill: "engaged" },
     { key: "csat", zh: "顧客滿意度", en: "CSAT", kind: "score", scale: 5, drill: "surveyed" },
     { key: "ces", zh: "顧客費力度", en: "Customer effort score (CES)", kind: "score", scale: 7, drill: "surveyed" },
-    { key: "conversion_rate", zh: "對話後下單率", en: "Conversion after a conversation", kind: "rate", drill: "engaged",
+    { key: "conversion_rate", zh: "對話後下單率", en: "Conversion after a conversation", kind: "rate", drill: "converted",
       sub: function (m) {
         var c = m.conversion || {};
-        return ratio(c.converted_conversations, c.engaged_conversations, "對話 conversations");
+        var base = (c.baseline || {}).did_not_converse || {};
+        return ratio(c.converted_conversations, c.engaged_conversations, "對話 conversations") +
+          (isNumber(base.rate) ? " · 未對話顧客 did not converse " + percent(base.rate) : "");
       } },
-    { key: "attributed_revenue", zh: "歸因營收", en: "Attributed revenue", kind: "money", drill: "engaged",
-      sub: function (m) { return "訂單 orders " + ((m.conversion || {}).attributed_orders || 0); } }
+    { key: "attributed_revenue", zh: "歸因營收", en: "Attributed revenue", kind: "money", drill: "converted",
+      sub: function (m) { return "訂單 orders " + ((m.conversion || {}).attributed_orders || 0); } },
+    { key: "cross_channel_rate", zh: "跨管道顧客", en: "Customers on two or more channels", kind: "rate", drill: null,
+      sub: function (m) { var c = m.continuity || {}; return ratio(c.cross_channel_customers, c.customers_who_wrote, "顧客 customers"); } },
+    { key: "repeat_contact_rate", zh: "結案後 7 天內再聯絡", en: "Repeat contact within 7 days of a resolution", kind: "rate", drill: null,
+      sub: function (m) { var c = m.continuity || {}; return ratio(c.repeat_contact_conversations, c.resolved_conversations, "結案 resolved"); } },
+    { key: "profile_completeness", zh: "顧客檔案完整度", en: "Profile completeness", kind: "rate", drill: null,
+      sub: function (m) { return "顧客 customers " + ((m.profile || {}).customers || 0); } }
   ];
 
   // Chart colours: each has at least 3:1 contrast on white (WCAG 1.4.11, graphical objects).
@@ -1022,11 +1031,12 @@
     CARDS.forEach(function (card) {
       var value = cardValue(card, m);
       var defId = "def-" + card.key;
-      var button = el("button", {
+      var button = card.drill ? el("button", {
         type: "button", class: "value", "data-metric": card.key, "aria-describedby": defId,
         disabled: empty, title: "看背後的對話 Show the conversations behind it"
-      }, value.text, el("span", { class: "visually-hidden", text: " · " + metricLabel(card) + " · 看背後的對話 show the conversations" }));
-      button.addEventListener("click", function () { drill(card.drill, metricLabel(card), params); });
+      }, value.text, el("span", { class: "visually-hidden", text: " · " + metricLabel(card) + " · 看背後的對話 show the conversations" }))
+        : el("p", { class: "value", "data-metric": card.key, text: value.text });
+      if (card.drill) button.addEventListener("click", function () { drill(card.drill, metricLabel(card), params); });
       var sub = [card.sub ? card.sub(m) : "", value.sub || ""].filter(Boolean).join(" · ");
       box.appendChild(el("article", { class: "metric", "data-key": card.key },
         el("h3", null, card.zh + " ", el("span", { class: "en", lang: "en", text: card.en })),
@@ -1145,6 +1155,136 @@
       el("th", { scope: "col", text: headers[0] }), el("th", { scope: "col", class: "num", text: headers[1] }))), body));
   }
 
+  var RESOLUTIONS = { bot: "機器人獨力 · Bot alone", person: "有真人協助 · A person helped" };
+  var CHANNELS = { web: "網站 · Web widget", line: "LINE", messenger: "Messenger" };
+
+  /* Conversion by channel, resolution and topic, each number opening the conversations (and
+   * their orders) behind it; the baseline of customers who did not converse. */
+  function renderConversion(m, params) {
+    var c = m.conversion || {};
+    definitionNode($("def-conversion"), definitionOf(m.definitions, "conversion_rate"));
+    definitionNode($("def-baseline"), definitionOf(m.definitions, "conversion_baseline"));
+    $("conversion-note").textContent = "歸因不代表因果：有對話的顧客也許本來就會下單。 " + (c.note || "");
+    var rows = [{ name: "全部 All", group: { converted_conversations: c.converted_conversations, engaged_conversations: c.engaged_conversations,
+      conversion_rate: m.conversion_rate, attributed_revenue: m.attributed_revenue }, metric: "converted" }];
+    [["by_channel", "channel", CHANNELS], ["by_resolution", "resolution", RESOLUTIONS], ["by_topic", "topic", null]].forEach(function (part) {
+      var groups = c[part[0]] || {};
+      Object.keys(groups).forEach(function (key) {
+        rows.push({ name: (part[2] ? label(part[2], key) : key), group: groups[key], metric: "converted:" + part[1] + ":" + key });
+      });
+    });
+    var box = $("conversion-table");
+    clear(box);
+    var body = el("tbody");
+    rows.forEach(function (r) {
+      var g = r.group || {};
+      var revenue = Object.keys(g.attributed_revenue || {}).map(function (k) { return (g.attributed_revenue[k] + " " + k).trim(); }).join(" + ") || "—";
+      body.appendChild(el("tr", { "data-metric": r.metric },
+        el("th", { scope: "row", text: r.name }),
+        el("td", { class: "num" }, actionButton(percent(g.conversion_rate) + " (" + (g.converted_conversations || 0) + " / " + (g.engaged_conversations || 0) + ")",
+          "· " + r.name + " · 看背後的對話與訂單 show the conversations and orders", {
+            class: "link", disabled: !g.converted_conversations, onclick: function () { drill(r.metric, "對話後下單 Orders after · " + r.name, params); } })),
+        el("td", { class: "num", text: revenue })));
+    });
+    box.appendChild(el("table", null, el("thead", null, el("tr", null,
+      el("th", { scope: "col", text: "分組 Group" }), el("th", { scope: "col", class: "num", text: "下單率 Conversion" }),
+      el("th", { scope: "col", class: "num", text: "歸因營收 Revenue" }))), body));
+
+    var base = c.baseline || {};
+    var baseBox = $("baseline-table");
+    clear(baseBox);
+    if (base.known_customers === null || base.known_customers === undefined) {
+      baseBox.appendChild(el("p", { class: "muted", text: "沒有先前的訂單可比較。 No earlier orders to compare with." }));
+      return;
+    }
+    var baseBody = el("tbody");
+    [["有對話的顧客 Customers who conversed", base.conversed || {}, "conversed"],
+     ["沒有對話的顧客（基準） Customers who did not (baseline)", base.did_not_converse || {}, "did_not_converse"]].forEach(function (r) {
+      baseBody.appendChild(el("tr", { "data-group": r[2] },
+        el("th", { scope: "row", text: r[0] }),
+        el("td", { class: "num", text: percent(r[1].rate) }),
+        el("td", { class: "num", text: (r[1].ordered || 0) + " / " + (r[1].customers || 0) })));
+    });
+    baseBox.appendChild(el("table", null, el("thead", null, el("tr", null,
+      el("th", { scope: "col", text: "已知顧客 Known customers" }), el("th", { scope: "col", class: "num", text: "本期下單 Ordered" }),
+      el("th", { scope: "col", class: "num", text: "顧客 Customers" }))), baseBody));
+  }
+
+  var ownFields = {};  // the shop's own fields' labels, by profile name (field:<name>)
+
+  function fieldLabel(name) { return ownFields[name] || label(PROFILE_FIELDS, name); }
+
+  /* Profile completeness: the mean, the share of customers who have each field, the spread. */
+  function renderProfile(m) {
+    var p = m.profile || {};
+    $("profile-mean").textContent = percent(m.profile_completeness);
+    $("profile-customers").textContent = "平均 mean · 顧客 customers " + (p.customers || 0);
+    definitionNode($("def-profile"), definitionOf(m.definitions, "profile_completeness"));
+    definitionNode($("def-coverage"), definitionOf(m.definitions, "profile_field_coverage"));
+    var box = $("profile-fields");
+    clear(box);
+    var body = el("tbody");
+    (p.fields || []).forEach(function (f) {
+      body.appendChild(el("tr", { "data-field": f.field, "data-wanted": f.wanted ? "yes" : "no" },
+        el("th", { scope: "row", text: fieldLabel(f.field) }),
+        el("td", { text: f.wanted ? "需要 wanted" : "" }),
+        el("td", { class: "num", text: percent(f.share) + " (" + f.customers + ")" })));
+    });
+    box.appendChild(el("table", null,
+      el("caption", { class: "visually-hidden", text: "各欄位的顧客比例 Share of customers with each field" }),
+      el("thead", null, el("tr", null,
+        el("th", { scope: "col", text: "欄位 Field" }), el("th", { scope: "col", text: "完整度計入 Counted" }),
+        el("th", { scope: "col", class: "num", text: "已知 Known" }))), body));
+    var dist = $("profile-distribution");
+    clear(dist);
+    var bands = p.distribution || {};
+    dist.appendChild(el("p", { class: "muted", text: "分布 Spread: " + Object.keys(bands).map(function (k) { return k + " " + bands[k]; }).join(" · ") }));
+  }
+
+  /* The shop's own profile fields: listed, added and removed by an admin; agents fill them in. */
+  var KINDS = { text: "文字 Text", number: "數字 Number", date: "日期 Date", choice: "選項 Choice" };
+
+  function loadCustomFields() {
+    var list = $("custom-field-list");
+    api("GET", "/api/agent/custom-fields").then(function (found) {
+      clear(list);
+      (found || []).forEach(function (f) { ownFields["field:" + f.name] = f.label_zh + " · " + f.label_en; });
+      document.querySelectorAll("#profile-fields tr[data-field]").forEach(function (row) {
+        var name = row.getAttribute("data-field");
+        if (ownFields[name]) row.querySelector("th").textContent = ownFields[name];
+      });
+      (found || []).forEach(function (f) {
+        list.appendChild(el("li", { "data-field": f.name },
+          el("strong", { text: f.label_zh + " " + f.label_en }),
+          el("span", { class: "muted", text: " · " + f.name + " · " + label(KINDS, f.kind) +
+            (f.choices.length ? " · " + f.choices.join(" / ") : "") + (f.wanted ? " · 計入完整度 counted" : "") + " " }),
+          actionButton("刪除 Remove", f.name, { class: "danger", onclick: function () {
+            confirmBox("刪除欄位「" + f.label_zh + "」和每位顧客的值？ Remove the field and every customer's value of it?", "刪除 Remove", true).then(function (ok) {
+              if (!ok) return;
+              api("DELETE", "/api/admin/custom-fields/" + encodeURIComponent(f.name)).then(function () {
+                loadCustomFields();
+              }, function (err) { $("cf-error").textContent = errorText(err); });
+            });
+          } })));
+      });
+      if (!(found || []).length) list.appendChild(el("li", { class: "muted", text: "還沒有自訂欄位。 No fields of the shop's own yet." }));
+    }, function (err) { $("cf-error").textContent = errorText(err); });
+  }
+
+  $("custom-field-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    $("cf-error").textContent = "";
+    api("POST", "/api/admin/custom-fields", {
+      name: $("cf-name").value.trim(), label_zh: $("cf-label-zh").value.trim(), label_en: $("cf-label-en").value.trim(),
+      kind: $("cf-kind").value, wanted: $("cf-wanted").checked,
+      choices: $("cf-choices").value.split(/[,，]/).map(function (c) { return c.trim(); }).filter(Boolean)
+    }).then(function () {
+      $("custom-field-form").reset();
+      loadCustomFields();
+      loadDashboard(true);
+    }, function (err) { $("cf-error").textContent = errorText(err); });
+  });
+
   function drill(metric, what, params) {
     var section = $("drill");
     var list = $("drill-list");
@@ -1155,19 +1295,24 @@
     clear(list);
     $("drill-title").focus();
     section.scrollIntoView({ block: "start" });
-    api("GET", "/api/admin/conversations" + query({ metric: metric, from: params.from, to: params.to, tag: params.tag })).then(function (found) {
+    api("GET", "/api/admin/conversations" + query({ metric: metric, from: params.from, to: params.to, tag: params.tag, channel: params.channel })).then(function (found) {
       if (section.getAttribute("data-metric") !== metric) return;
       var rows = (found && found.conversations) || [];
       $("drill-state").textContent = rows.length + " 段對話 conversations";
       if (!rows.length) return;
+      var withOrders = rows.some(function (c) { return c.orders; });
       var body = el("tbody");
       rows.forEach(function (c) {
+        var orders = (c.orders || []).map(function (o) {
+          return o.order_id.replace(/^[^:]*:/, "#") + " · " + when(o.placed_at) + (o.total ? " · " + o.total + " " + (o.currency || "") : "");
+        });
         body.appendChild(el("tr", { "data-conversation-id": c.id },
           el("td", { text: when(c.started_at) }),
           el("td", { text: label(STATUSES, c.status) }),
           el("td", { text: [c.channel, c.customer_id].filter(Boolean).join(" · ") || "—" }),
           el("td", { text: shorten(c.first_message || "—", 80) }),
           el("td", { text: (c.tags || []).join(", ") || "—" }),
+          withOrders ? el("td", { class: "orders", text: orders.join("; ") || "—" }) : null,
           el("td", null, actionButton("看對話 View", shorten(c.first_message || c.id, 40), {
             onclick: function () { openTranscript(c.id); } }))));
       });
@@ -1176,7 +1321,9 @@
         el("thead", null, el("tr", null,
           el("th", { scope: "col", text: "開始 Started" }), el("th", { scope: "col", text: "狀態 Status" }),
           el("th", { scope: "col", text: "管道 Channel" }), el("th", { scope: "col", text: "第一則訊息 First message" }),
-          el("th", { scope: "col", text: "標籤 Tags" }), el("th", { scope: "col", text: "對話 Transcript" }))),
+          el("th", { scope: "col", text: "標籤 Tags" }),
+          withOrders ? el("th", { scope: "col", text: "之後的訂單 Orders after it" }) : null,
+          el("th", { scope: "col", text: "對話 Transcript" }))),
         body));
     }, function (err) {
       $("drill-state").textContent = "";
@@ -1203,7 +1350,7 @@
   function loadDashboard(force) {
     defaultPeriod($("dash-from"), $("dash-to"));
     if (dashLoaded && !force) return;
-    var params = { from: $("dash-from").value, to: $("dash-to").value, tag: $("dash-tag").value };
+    var params = { from: $("dash-from").value, to: $("dash-to").value, tag: $("dash-tag").value, channel: $("dash-channel").value };
     var problem = periodError(params.from, params.to);
     $("dash-error").textContent = problem || "";
     if (problem) return;
@@ -1211,6 +1358,8 @@
     lastPeriod = params;
     $("export-csv").href = "/api/admin/metrics.csv" + query(params);
     $("export-xlsx").href = "/api/admin/metrics.xlsx" + query(params);
+    $("audience-csv").href = "/api/admin/audience.csv" + query({ tag: params.tag, channel: params.channel });
+    $("audience-xlsx").href = "/api/admin/audience.xlsx" + query({ tag: params.tag, channel: params.channel });
     if (!force || $("dash-tag").options.length <= 1) loadTags(params);
     var ask = ++dashAsked;
     $("dash-state").textContent = "載入中… Loading…";
@@ -1219,12 +1368,15 @@
       if (ask !== dashAsked) return;
       m = m || {};
       $("dash-state").textContent = m.engaged_conversations
-        ? params.from + " – " + params.to + (params.tag ? " · " + params.tag : "") + " · " + m.engaged_conversations + " 段對話 conversations"
+        ? params.from + " – " + params.to + (params.tag ? " · " + params.tag : "") + (params.channel ? " · " + params.channel : "") + " · " + m.engaged_conversations + " 段對話 conversations"
         : "此期間沒有資料。 No data for this period.";
       $("drill").hidden = true;
       renderCards(m, params);
       renderCharts(m, params);
-      $("dash-body").setAttribute("data-loaded", params.from + "/" + params.to + "/" + (params.tag || ""));
+      renderConversion(m, params);
+      renderProfile(m);
+      loadCustomFields();
+      $("dash-body").setAttribute("data-loaded", params.from + "/" + params.to + "/" + (params.tag || "") + "/" + (params.channel || ""));
     }, function (err) {
       if (ask !== dashAsked) return;
       $("dash-state").textContent = "";

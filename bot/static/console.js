@@ -22,6 +22,7 @@
 
   var staff = window.kefuStaff;
   var TRIGGERS = staff.TRIGGERS, STATUSES = staff.STATUSES, DECISIONS = staff.DECISIONS;
+  var SOURCES = staff.SOURCES;
   var $ = staff.$, el = staff.el, clear = staff.clear, label = staff.label;
   var when = staff.when, time = staff.time, shorten = staff.shorten, api = staff.api;
 
@@ -346,8 +347,72 @@
           })));
       });
       if (!others.length) list.appendChild(el("li", { class: "muted", text: "—" }));
+      renderProfile(found, shown);
     }, function () { list.appendChild(el("li", { class: "muted", text: "—" })); });
   }
+
+  // The customer's profile: contact points (verified or self-reported), the marketing consent
+  // with its source and time, and the shop's own fields, which the agent fills in.
+  var profileOf = null;  // the identity the profile box acts on
+
+  function percentText(x) { return typeof x === "number" ? Math.round(x * 100) + "%" : "—"; }
+
+  function renderProfile(view, shown) {
+    if (current !== shown || !view) return;
+    profileOf = view.identities && view.identities[0];
+    $("profile-error").textContent = "";
+    $("profile-completeness").textContent = "· 完整度 completeness " + percentText(view.completeness);
+    var contacts = $("profile-contacts");
+    clear(contacts);
+    (view.contacts || []).forEach(function (p) {
+      contacts.appendChild(el("li", { "data-contact": p.kind, "data-verified": p.verified ? "yes" : "no" },
+        el("span", { text: p.value + " " }),
+        el("span", { class: "badge", text: p.verified ? "已驗證 verified" : "未驗證 self-reported" }),
+        el("span", { class: "muted", text: " · " + label(SOURCES, p.source) })));
+    });
+    if (!(view.contacts || []).length) contacts.appendChild(el("li", { class: "muted", text: "沒有 Email 或電話 · No e-mail or phone" }));
+    var c = view.consent;
+    $("profile-consent").textContent = c
+      ? (c.consent ? "同意接收行銷訊息 · Opted in" : "拒絕行銷訊息 · Opted out") + " · " + label(SOURCES, c.source) + " · " + when(c.at)
+      : "尚未詢問行銷同意 · Not asked about marketing yet";
+    $("profile-consent").setAttribute("data-consent", c ? String(c.consent) : "none");
+    var form = $("fields-form");
+    clear(form);
+    (view.custom_fields || []).forEach(function (f) {
+      var id = "field-" + f.name;
+      var value = (view.field_values || {})[f.name];
+      var input;
+      if (f.kind === "choice") {
+        input = el("select", { id: id, "data-field": f.name }, el("option", { value: "", text: "—" }));
+        f.choices.forEach(function (choice) { input.appendChild(el("option", { value: choice, text: choice })); });
+      } else {
+        input = el("input", { id: id, "data-field": f.name, type: f.kind === "number" ? "number" : f.kind === "date" ? "date" : "text", maxlength: "500" });
+      }
+      input.value = value ? value.value : "";
+      var save = el("button", { type: "button", text: "儲存 Save" });
+      save.appendChild(el("span", { class: "visually-hidden", text: " " + f.label_en }));
+      save.addEventListener("click", function () {
+        var target = profileOf;
+        api("PUT", "/api/agent/customers/" + encodeURIComponent(target) + "/fields/" + encodeURIComponent(f.name),
+          { value: input.value === "" ? null : input.value }).then(function (updated) {
+          renderProfile(updated, shown);
+        }, function (err) { $("profile-error").textContent = errorText(err); });
+      });
+      form.appendChild(el("div", { class: "row" },
+        el("label", { for: id }, f.label_zh + " ", el("span", { class: "en", lang: "en", text: f.label_en })),
+        input, save));
+    });
+  }
+
+  $("consent-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (!profileOf) return;
+    var shown = current;
+    api("POST", "/api/agent/customers/" + encodeURIComponent(profileOf) + "/consent", {
+      consent: $("consent-choice").value === "true", source: $("consent-source").value
+    }).then(function (updated) { renderProfile(updated, shown); },
+      function (err) { $("profile-error").textContent = errorText(err); });
+  });
 
   function openConversation(id) {
     if (current && current.id !== id) closeConversationStream(current);

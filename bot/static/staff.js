@@ -34,6 +34,36 @@
     handed_off: "轉接真人 · handed off"
   };
 
+  // The customer profile's fields (bot/customers/profile.py); the shop's own are field:<name>.
+  var PROFILE_FIELDS = {
+    display_name: "名稱 · Display name",
+    channels: "管道 · Channels",
+    languages: "使用語言 · Languages",
+    tags: "標籤 · Tags",
+    topics: "詢問主題 · Topics asked",
+    satisfaction: "滿意度 · Satisfaction",
+    first_contact: "首次聯絡 · First contact",
+    last_contact: "最近聯絡 · Last contact",
+    preferred_channel: "常用管道 · Preferred channel",
+    email: "Email · E-mail",
+    phone: "電話 · Phone",
+    verified_email: "已驗證 Email · Verified e-mail",
+    verified_phone: "已驗證電話 · Verified phone",
+    marketing_consent: "行銷同意 · Marketing consent"
+  };
+  // Where a contact point or a consent came from (bot/customers/contacts.py, consent.py).
+  var SOURCES = {
+    signed_customer_id: "商店簽署的顧客編號 · the shop's signed customer id",
+    order_match: "顧客證明的訂單 · an order the customer proved",
+    self_reported: "顧客自述 · self-reported",
+    conversation: "對話中 · in a conversation",
+    shop_form: "商店表單 · the shop's form",
+    email: "Email",
+    phone: "電話 · phone",
+    in_store: "門市 · in store",
+    privacy_request: "個資請求 · privacy request"
+  };
+
   function $(id) { return document.getElementById(id); }
 
   function el(tag, attrs) {
@@ -136,6 +166,8 @@
     TRIGGERS: TRIGGERS,
     STATUSES: STATUSES,
     DECISIONS: DECISIONS,
+    PROFILE_FIELDS: PROFILE_FIELDS,
+    SOURCES: SOURCES,
     $: $,
     el: el,
     clear: clear,

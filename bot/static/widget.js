@@ -57,6 +57,13 @@
       send: "送出",
       talk: "轉接真人客服",
       talkRequested: "已請求轉接真人客服",
+      link: "連結 LINE",
+      linkLabel: "把這段對話和您在 LINE 或 Messenger 的帳號連結",
+      linkCode: function (code) { return "請在我們的 LINE 或 Messenger 傳送這個代碼：" + code + "（10 分鐘內有效）。連結後，客服人員能看到您在各管道的對話。"; },
+      linked: "已完成連結，客服人員現在能看到您在各管道的對話紀錄。",
+      link_wrong_code: "這個連結碼不正確或已過期，請重新取得一組新的連結碼。",
+      link_same_customer: "這兩個帳號已經連結過了。",
+      link_too_many_tries: "嘗試太多次了，請稍後再試。",
       copy: "下載對話紀錄",
       copyLabel: "下載這段對話的紀錄（文字檔）",
       you: "您",
@@ -134,6 +141,13 @@
       send: "Send",
       talk: "Talk to a person",
       talkRequested: "A person has been requested",
+      link: "Link LINE",
+      linkLabel: "Link this conversation with your LINE or Messenger account",
+      linkCode: function (code) { return "Send this code to us on LINE or Messenger: " + code + " (valid for 10 minutes). Once linked, our agents see your conversations on every channel."; },
+      linked: "Linked: our agents now see your conversations on every channel.",
+      link_wrong_code: "This linking code is wrong or has expired; please get a new one.",
+      link_same_customer: "These two are linked already.",
+      link_too_many_tries: "Too many tries; please try again later.",
       copy: "Download",
       copyLabel: "Download this conversation (a text file)",
       you: "You",
@@ -234,6 +248,7 @@
       }
     } catch (e) { /* the widget still works for this page view */ }
     copyButton.hidden = !conversationId;
+    linkButton.hidden = !conversationId;
   }
 
   function rememberOpen(open) {
@@ -418,11 +433,12 @@
   var langButton = el("button", { type: "button", class: "lang" });
   var newChatButton = el("button", { type: "button", class: "new-chat" });
   var copyButton = el("button", { type: "button", class: "copy", "data-kefu": "copy" });
+  var linkButton = el("button", { type: "button", class: "link", "data-kefu": "link" });
   var closeButton = el("button", { type: "button", class: "close" },
     el("span", { "aria-hidden": "true", text: "✕" }));
   var logo = null; // the shop's logo, only once one is configured
   var header = el("div", { class: "head" },
-    el("h2", { id: titleId }, titleText, subtitle), langButton, copyButton, newChatButton, closeButton);
+    el("h2", { id: titleId }, titleText, subtitle), langButton, linkButton, copyButton, newChatButton, closeButton);
 
   var statusLine = el("p", { class: "status", role: "status" });
   var talkButton = el("button", { type: "button", class: "talk", "data-kefu": "talk" });
@@ -511,6 +527,8 @@
     newChatButton.setAttribute("aria-label", t("newChatLabel"));
     copyButton.textContent = t("copy");
     copyButton.setAttribute("aria-label", t("copyLabel"));
+    linkButton.textContent = t("link");
+    linkButton.setAttribute("aria-label", t("linkLabel"));
     closeButton.setAttribute("aria-label", t("close"));
     inputLabel.textContent = t("inputLabel");
     keysHint.textContent = t("keys");
@@ -534,6 +552,7 @@
     botButton.textContent = t("keepAsking");
     botButton.hidden = status !== "waiting";
     copyButton.hidden = !conversationId;
+    linkButton.hidden = !conversationId;
   }
 
   function updateBadge() {
@@ -1250,9 +1269,28 @@
       });
   }
 
+  // Linking with LINE or Messenger: a one-time code shown here to send there, or one from
+  // there typed here (it goes to the linking route, never to the bot).
+  var LINK_CODE = /^\s*KF[-\s]?\d{6}\s*$/i;
+
+  function showLinkCode() {
+    ensureConversation().then(function () {
+      return api("POST", "/link-code");
+    }).then(function (found) { system(t("linkCode")(found.code)); }, function (err) { system(errorText(err)); });
+  }
+
+  function link(code) {
+    ensureConversation().then(function () {
+      return api("POST", "/link", { code: code });
+    }).then(function () { system(t("linked")); }, function (err) {
+      system(TEXTS[lang]["link_" + (err && err.code)] || errorText(err));
+    });
+  }
+
   function send(text) {
     text = (text || "").trim();
     if (!text) return;
+    if (LINK_CODE.test(text)) { link(text); return; }
     var li = customerItem(text);
     li.classList.add("pending");
     setMeta(li, t("sending"));
@@ -1429,6 +1467,7 @@
     sendPicture(file);
   });
   copyButton.addEventListener("click", function () { downloadCopy(); });
+  linkButton.addEventListener("click", function () { showLinkCode(); });
   botButton.addEventListener("click", function () { keepAskingBot(); });
 
   compose.addEventListener("submit", function (event) {

@@ -370,6 +370,9 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "shop_settings",
         "saved_replies",
         "customer_corrections",
+        "marketing_consents",
+        "custom_fields",
+        "custom_field_values",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",
