@@ -203,6 +203,9 @@ class CustomerDirectory:
                 values[kind] = points[0].value  # verified ones come first
                 if points[0].verified:
                     values[f"verified_{kind}"] = points[0].value
+            fixed = getattr(corrected, kind, None) if corrected is not None else None
+            if fixed:  # what the customer asked to have corrected is what they go by
+                values[kind] = fixed
         if consent is not None:
             values["marketing_consent"] = consent.consent
         for name, value in own.items():
