@@ -21,6 +21,7 @@ from bot.channels.line import LineChannel
 from bot.channels.messenger import MessengerChannel
 from bot.channels.records import ChannelRecords
 from bot.channels.relay import ChannelRelay
+from bot.conversation.broadcast import RedisBroadcast
 from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
@@ -33,10 +34,11 @@ from bot.desk.expiry import QueueExpiry
 from bot.desk.history import ConversationHistory
 from bot.desk.inbox import OfflineInbox
 from bot.desk.packet import PacketBuilder
-from bot.desk.presence import AgentPresence, CustomerSightings, LocalPresence
+from bot.desk.presence import AgentPresence, CustomerSightings, LocalPresence, Sightings
 from bot.desk.queue import HumanQueue
 from bot.desk.saved_replies import SavedReplies
 from bot.desk.schedule import Staffing, StoredHours
+from bot.desk.shared_presence import RedisPresence, RedisSightings
 from bot.orders.lookup import OrderBook, erp_lookup
 from bot.orders.questions import OrderQuestions
 from bot.orders.store import OrderStore
@@ -120,11 +122,15 @@ class Limits:
 
 def rate_limits(settings: Settings) -> Limits:
     a = settings.access
+    uri = a.rate_limit_storage
+    if uri.startswith("memory://") and settings.redis_url:
+        uri = settings.redis_url  # shared by every worker
+    prefix = f"{settings.redis_prefix}:limits"
     return Limits(
-        RateLimiter(a.customer_rate_limit, a.rate_limit_storage),
-        RateLimiter(a.conversation_rate_limit, a.rate_limit_storage),
-        RateLimiter(a.login_rate_limit, a.rate_limit_storage),
-        RateLimiter(a.search_rate_limit, a.rate_limit_storage),
+        RateLimiter(a.customer_rate_limit, uri, prefix),
+        RateLimiter(a.conversation_rate_limit, uri, prefix),
+        RateLimiter(a.login_rate_limit, uri, prefix),
+        RateLimiter(a.search_rate_limit, uri, prefix),
     )
 
 
@@ -164,7 +170,7 @@ class Services:
     orders: OrderStore
     order_sync: OrderSync
     presence: AgentPresence
-    sightings: CustomerSightings
+    sightings: Sightings
     staffing: Staffing
     inbox: OfflineInbox
     expiry: QueueExpiry
@@ -174,6 +180,8 @@ class Services:
     branding: StoredBranding  # how the widget looks, as an admin set it
     relay: ChannelRelay | None = None  # LINE and Messenger, when either is set up
     identities: CustomerIdentities | None = None  # one customer across channels
+    broadcast: RedisBroadcast | None = None  # live events to and from the other workers
+    models_ready: bool = False  # warm_up() has loaded the models
 
     def customers(self) -> CustomerData | None:
         """Customers' copies and erasure (None for a memory store)."""
@@ -190,6 +198,9 @@ class Services:
     def close(self) -> None:
         if self.relay is not None:
             self.relay.close()
+        client = getattr(self.presence, "client", None)
+        if client is not None:
+            client.close()
         close = getattr(self.store, "close", None)
         if close is not None:
             close()
@@ -202,6 +213,7 @@ class Services:
         # The language detector and the tokeniser's dictionary load on first use.
         for question in ("暖身一下可以嗎", "warming up, is that ok"):
             self.answerer.answer(question, detect_customer_language(question))
+        self.models_ready = True
 
 
 def llm_composer(settings: Settings, embedders: list[Embedder]) -> LLMComposer | None:
@@ -221,7 +233,8 @@ def llm_composer(settings: Settings, embedders: list[Embedder]) -> LLMComposer |
 
 
 def conversation_store(settings: Settings) -> SqlConversationStore:
-    url = settings.conversation.database_url
+    """The SQL database of all SQL state (KEFU_DATABASE_URL), SQLite under data_dir if unset."""
+    url = settings.sql_url()
     if url:
         return SqlConversationStore(url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -248,19 +261,24 @@ def build_services(
     orders = OrderStore(engine)
     order_book = OrderBook(orders, erp_lookup(settings.orders))
     desk = settings.desk
-    presence = LocalPresence(timedelta(minutes=desk.away_after_minutes))
+    presence, sightings = who_is_there(settings)
     staffing = Staffing(StoredHours(engine, settings.hours), presence)
+    feed = EventFeed()
+    broadcast = (
+        RedisBroadcast(feed, settings.redis_url, settings.redis_prefix)
+        if settings.redis_url
+        else None
+    )
     conversations = ConversationService(
         store,
         answerer,
-        feed=EventFeed(),
+        feed=feed,
         max_message_chars=settings.conversation.max_message_chars,
         gate=handoff_gate(settings, embedders, retriever),
         waiting=queue.waiting_ids,
         orders=OrderQuestions(order_book, settings.orders.verify_attempts),
         availability=staffing.now if desk.when_nobody_available == "offer_message" else None,
     )
-    sightings = CustomerSightings()
     a = settings.access
     accounts = Accounts(
         engine,
@@ -310,6 +328,23 @@ def build_services(
         StoredBranding(engine),
         relay=channel_relay(settings, conversations, identities, queue.position),
         identities=identities,
+        broadcast=broadcast,
+    )
+
+
+def who_is_there(settings: Settings) -> tuple[AgentPresence, Sightings]:
+    """Agents' presence and customers' sightings: in Redis when KEFU_REDIS_URL is set (shared
+    by the workers), else in this process."""
+    away_after = timedelta(minutes=settings.desk.away_after_minutes)
+    if not settings.redis_url:
+        return LocalPresence(away_after), CustomerSightings()
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    prefix = settings.redis_prefix
+    return (
+        RedisPresence(client, away_after, prefix=prefix),
+        RedisSightings(client, prefix=prefix),
     )
 
 

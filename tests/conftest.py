@@ -27,6 +27,34 @@ def hashing_kb(tmp_path: Path):
     return KnowledgeBase.in_memory([HashingEmbedder()], tmp_path)
 
 
+# The shared Redis of the tests; each test keeps to a key prefix of its own (pub/sub channels
+# ignore the db number, so the prefix is what keeps tests apart).
+REDIS_URL = os.environ.get("KEFU_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A prefix of the test's own for keys and channels on the tests' Redis, whose keys are
+    deleted afterwards; fails the test, never skips it, when Redis does not answer."""
+    import uuid
+
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except redis.ConnectionError as error:
+        pytest.fail(f"Redis at {REDIS_URL} does not answer ({error}); start one or set "
+                    "KEFU_TEST_REDIS", pytrace=False)
+    prefix = f"kefu-test-{uuid.uuid4().hex[:12]}"
+    try:
+        yield prefix
+    finally:
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+        client.close()
+
+
 # Handoffs queue whether or not an agent is online (tests that are not about the offline path)
 QUEUE_ALWAYS = {"KEFU_DESK__WHEN_NOBODY_AVAILABLE": "queue"}
 
