@@ -132,6 +132,24 @@ async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if getattr(app.state, "owns_services", False):
+            services.close()
+
+
+def worker_app() -> FastAPI:
+    """One worker of `kefu serve --workers N` (uvicorn's app factory, run in each worker
+    process): its services built from the environment's settings, the models loaded before it
+    serves, everything closed when it stops."""
+    from bot.privacy.logs import install_log_masking
+    from bot.services import build_services
+    from bot.settings import Settings
+
+    install_log_masking()
+    services = build_services(Settings())
+    services.warm_up()
+    app = create_app(services)
+    app.state.owns_services = True
+    return app
 
 
 def readiness(services: Services) -> dict[str, bool]:

@@ -6,16 +6,23 @@ Each open console and each open widget stream is a lease: a time until which it 
 open, renewed by its worker's `heartbeat` every few seconds. A worker that is killed renews
 nothing, so its agents go offline and its customers count as gone once their leases run out
 (`lease_s`). After a Redis restart that lost the data, the next heartbeat puts back what each
-worker holds open.
+worker holds open. While Redis cannot be reached, what is written is dropped (the log
+says so) and reads answer as if nobody were there and every customer still were: the
+desk keeps working, and no customer leaves the queue for Redis's sake.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import redis
+from redis.exceptions import RedisError
 
 from bot.conversation.events import now
 from bot.desk.presence import Clock, PresenceStatus
@@ -23,6 +30,26 @@ from bot.desk.presence import Clock, PresenceStatus
 LEASE_S = 30.0  # heartbeats come every LEASE_S / 3 s
 SEEN_KEPT_S = 7 * 24 * 3600  # a customer's last sighting is kept this long
 _SEP = "\x1f"
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _unless_unreachable(default: Any) -> Callable[[F], F]:
+    """The method, or `default` (and a warning) when Redis cannot be reached."""
+
+    def wrap(method: F) -> F:
+        @functools.wraps(method)
+        def tolerant(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except (RedisError, OSError) as error:
+                log.warning("presence.redis_unavailable call=%s error=%s", method.__name__, error)
+                return default
+
+        return tolerant  # type: ignore[return-value]
+
+    return wrap
 
 
 def _seconds(at: datetime) -> float:
@@ -57,12 +84,18 @@ class RedisPresence:
         at = _seconds(self.clock())
         with self._lock:
             self._mine[console] = (username, at)
+        self._write_lease(username, console, at)
+        return console
+
+    @_unless_unreachable(None)
+    def _write_lease(self, username: str, console: str, at: float) -> None:
+        """(Kept here if Redis is away: the next heartbeat writes it.)"""
         pipe = self.client.pipeline()
         pipe.zadd(self._consoles, {f"{username}{_SEP}{console}": at + self.lease_s})
         pipe.hset(self._active, username, at)
         pipe.execute()
-        return console
 
+    @_unless_unreachable(None)
     def console_closed(self, username: str, console: str) -> None:
         with self._lock:
             self._mine.pop(console, None)
@@ -70,9 +103,11 @@ class RedisPresence:
         if username not in self._open(_seconds(self.clock())):
             self.client.srem(self._away, username)
 
+    @_unless_unreachable(None)
     def active(self, username: str) -> None:
         self.client.hset(self._active, username, _seconds(self.clock()))
 
+    @_unless_unreachable(None)
     def set_away(self, username: str, away: bool) -> None:
         if away:
             self.client.sadd(self._away, username)
@@ -82,6 +117,7 @@ class RedisPresence:
             pipe.hset(self._active, username, _seconds(self.clock()))
             pipe.execute()
 
+    @_unless_unreachable(None)
     def logged_out(self, username: str) -> None:
         at = _seconds(self.clock())
         members = [
@@ -104,6 +140,7 @@ class RedisPresence:
     def status(self, username: str) -> PresenceStatus:
         return self.everyone().get(username, PresenceStatus.OFFLINE)
 
+    @_unless_unreachable({})
     def everyone(self) -> dict[str, PresenceStatus]:
         at = _seconds(self.clock())
         names = sorted(self._open(at))
@@ -183,6 +220,7 @@ class RedisSightings:
     def _seen_key(self, conversation_id: str) -> str:
         return f"{self._prefix}:seen:{conversation_id}"
 
+    @_unless_unreachable(None)
     def seen(self, conversation_id: str) -> None:
         at = _seconds(self.clock())
         self.client.set(self._seen_key(conversation_id), at, ex=SEEN_KEPT_S)
@@ -190,12 +228,17 @@ class RedisSightings:
     def stream_opened(self, conversation_id: str) -> None:
         with self._lock:
             self._streams[conversation_id] = self._streams.get(conversation_id, 0) + 1
-        at = _seconds(self.clock())
+        self._write_stream(conversation_id, _seconds(self.clock()))
+
+    @_unless_unreachable(None)
+    def _write_stream(self, conversation_id: str, at: float) -> None:
+        """(Kept here if Redis is away: the next heartbeat writes it.)"""
         pipe = self.client.pipeline()
         self._lease(pipe, conversation_id, at)
         pipe.set(self._seen_key(conversation_id), at, ex=SEEN_KEPT_S)
         pipe.execute()
 
+    @_unless_unreachable(None)
     def stream_closed(self, conversation_id: str) -> None:
         with self._lock:
             left = self._streams.get(conversation_id, 0) - 1
@@ -210,6 +253,7 @@ class RedisSightings:
         pipe.set(self._seen_key(conversation_id), at, ex=SEEN_KEPT_S)
         pipe.execute()
 
+    @_unless_unreachable(None)
     def gone_since(self, conversation_id: str) -> datetime | None:
         at = _seconds(self.clock())
         pipe = self.client.pipeline()
@@ -222,6 +266,7 @@ class RedisSightings:
             return self.started
         return datetime.fromtimestamp(float(seen), UTC)
 
+    @_unless_unreachable(None)
     def forget(self, conversation_id: str) -> None:
         self.client.delete(self._seen_key(conversation_id))
 

@@ -142,3 +142,15 @@ def test_rate_limits_let_requests_through_while_redis_is_unreachable() -> None:
     unreachable = RateLimiter("1/minute", "redis://127.0.0.1:1/0")
     for _ in range(3):
         unreachable.hit("client", "203.0.113.9")
+
+
+def test_while_redis_is_unreachable_nobody_is_online_and_every_customer_is_there() -> None:
+    unreachable = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    presence = RedisPresence(unreachable, timedelta(minutes=10))
+    sightings = RedisSightings(unreachable)
+    console = presence.console_opened("mei")  # kept for the next heartbeat
+    assert presence.everyone() == {} and not presence.anyone_online()
+    presence.console_closed("mei", console)
+    sightings.stream_opened("c1")
+    sightings.seen("c1")
+    assert sightings.gone_since("c1") is None  # nobody leaves the queue for Redis's sake
