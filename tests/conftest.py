@@ -44,8 +44,10 @@ def redis_prefix() -> Iterator[str]:
     try:
         client.ping()
     except redis.ConnectionError as error:
-        pytest.fail(f"Redis at {REDIS_URL} does not answer ({error}); start one or set "
-                    "KEFU_TEST_REDIS", pytrace=False)
+        pytest.fail(
+            f"Redis at {REDIS_URL} does not answer ({error}); start one or set KEFU_TEST_REDIS",
+            pytrace=False,
+        )
     prefix = f"kefu-test-{uuid.uuid4().hex[:12]}"
     try:
         yield prefix

@@ -27,7 +27,7 @@ class RateLimited(Exception):
 class RateLimiter:
     def __init__(self, limit: str, storage_uri: str = "memory://", key_prefix: str = "") -> None:
         self.limit: RateLimitItem = parse(limit)
-        options: dict[str, object] = {}
+        options: dict[str, float | str | bool] = {}
         if not storage_uri.startswith("memory://"):
             # errors of the store arrive as StorageError, whatever the client library raised
             options["wrap_exceptions"] = True

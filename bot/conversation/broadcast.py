@@ -16,6 +16,7 @@ back; publishing never blocks the thread that notified.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -58,10 +59,8 @@ class RedisBroadcast:
         if loop is None or loop.is_closed():
             return
         data = json.dumps({**message, "origin": self.origin}, ensure_ascii=False).encode()
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the app stops
             loop.call_soon_threadsafe(self._enqueue, data)
-        except RuntimeError:
-            pass  # the loop closed meanwhile: the app is stopping
 
     def _enqueue(self, data: bytes) -> None:
         self._outbox.append(data)
@@ -116,10 +115,8 @@ class RedisBroadcast:
                     log.warning("feed.subscription_lost error=%s", error)
                 self.connected = False
             finally:
-                try:
+                with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
-                except (RedisError, OSError):
-                    pass
             await asyncio.sleep(wait)
             wait = min(wait * 2, RETRY_MAX_S)
 

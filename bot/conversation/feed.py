@@ -85,7 +85,12 @@ class EventFeed:
         self._signal(conversation_id, signal, sender_role)
         if self._outbound is not None:
             self._outbound(
-                {"op": "signal", "key": conversation_id, "signal": signal, "sender_role": sender_role}
+                {
+                    "op": "signal",
+                    "key": conversation_id,
+                    "signal": signal,
+                    "sender_role": sender_role,
+                }
             )
 
     def queue_changed(self, waiting: list[str]) -> None:
@@ -119,9 +124,7 @@ class EventFeed:
 
     def _wake(self, keys: list[str]) -> None:
         with self._lock:
-            listeners = [
-                listener for key in keys for listener in self._listeners.get(key, ())
-            ]
+            listeners = [listener for key in keys for listener in self._listeners.get(key, ())]
         for listener in listeners:
             if not listener.loop.is_closed():
                 listener.loop.call_soon_threadsafe(listener.flag.set)

@@ -67,6 +67,8 @@ class AgentPresence(Protocol):
 class Sightings(Protocol):
     """When each conversation's customer was last seen (CustomerSightings, RedisSightings)."""
 
+    clock: Clock
+
     def seen(self, conversation_id: str) -> None: ...
 
     def stream_opened(self, conversation_id: str) -> None: ...

@@ -56,6 +56,10 @@ def _seconds(at: datetime) -> float:
     return at.timestamp()
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class RedisPresence:
     """AgentPresence in Redis, for several workers."""
 
@@ -120,11 +124,8 @@ class RedisPresence:
     @_unless_unreachable(None)
     def logged_out(self, username: str) -> None:
         at = _seconds(self.clock())
-        members = [
-            member
-            for member in self.client.zrange(self._consoles, 0, -1)
-            if member.decode().partition(_SEP)[0] == username
-        ]
+        found: list[Any] = self.client.zrange(self._consoles, 0, -1)
+        members = [member for member in found if _text(member).partition(_SEP)[0] == username]
         pipe = self.client.pipeline()
         if members:
             pipe.zrem(self._consoles, *members)
@@ -150,7 +151,7 @@ class RedisPresence:
         pipe.hmget(self._active, names)
         pipe.smembers(self._away)
         active, away = pipe.execute()
-        away_names = {name.decode() for name in away}
+        away_names = {_text(name) for name in away}
         found: dict[str, PresenceStatus] = {}
         for name, last in zip(names, active, strict=True):
             idle = at - float(last) if last is not None else 0.0
@@ -188,8 +189,8 @@ class RedisPresence:
 
     def _open(self, at: float) -> set[str]:
         """The usernames with a console whose lease has not run out."""
-        members = self.client.zrangebyscore(self._consoles, at, "+inf")
-        return {member.decode().partition(_SEP)[0] for member in members}
+        members: list[Any] = self.client.zrangebyscore(self._consoles, at, "+inf")
+        return {_text(member).partition(_SEP)[0] for member in members}
 
 
 class RedisSightings:

@@ -27,7 +27,6 @@ from knowledge.base import KnowledgeBase
 from knowledge.embedding import HashingEmbedder
 from knowledge.ingestion import ingest_paths
 from tests.bot.api.conftest import SIMILARITY
-from tests.bot.conversation.conftest import postgres_admin  # noqa: F401 (fixture)
 from tests.conftest import DEMO_FILES, QUEUE_ALWAYS, REDIS_URL, free_port
 from tests.customer_tokens import as_customer, token_of
 
@@ -47,11 +46,21 @@ def knowledge(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def worker(data_dir: Path, env: dict[str, str], log: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+def worker(
+    data_dir: Path, env: dict[str, str], log: Path
+) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "tests.integration.hashing_worker:app",
-         "--port", str(port), "--no-proxy-headers"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "tests.integration.hashing_worker:app",
+            "--port",
+            str(port),
+            "--no-proxy-headers",
+        ],
         env={**os.environ, "HF_HUB_OFFLINE": "1", "KEFU_DATA_DIR": str(data_dir), **env},
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -154,8 +163,9 @@ def ws(url: str, path: str, session: httpx.Client | None = None) -> ClientConnec
     headers = {}
     if session is not None:
         headers["Cookie"] = f"kefu_session={session.cookies['kefu_session']}"
-    return connect(url.replace("http://", "ws://") + path, additional_headers=headers,
-                   open_timeout=10)
+    return connect(
+        url.replace("http://", "ws://") + path, additional_headers=headers, open_timeout=10
+    )
 
 
 def receive_until(conn: ClientConnection, wanted, timeout: float) -> dict[str, Any]:
@@ -171,13 +181,17 @@ def receive_until(conn: ClientConnection, wanted, timeout: float) -> dict[str, A
 
 def test_a_message_on_one_worker_is_seen_live_on_another(workers: list[str]) -> None:
     a, b = workers
-    with as_customer(httpx.Client(base_url=a, timeout=30)) as customer, closing(agent(b, "mei")) as mei:
+    with (
+        as_customer(httpx.Client(base_url=a, timeout=30)) as customer,
+        closing(agent(b, "mei")) as mei,
+    ):
         conversation_id = customer.post("/api/conversations").json()["id"]
         token = token_of(customer, conversation_id)
         path = f"/api/agent/conversations/{conversation_id}/events"
-        with ws(b, path, mei) as console, ws(
-            b, f"/api/conversations/{conversation_id}/events?token={token}"
-        ) as widget_on_b:
+        with (
+            ws(b, path, mei) as console,
+            ws(b, f"/api/conversations/{conversation_id}/events?token={token}") as widget_on_b,
+        ):
             receive_until(console, lambda m: m.get("kind") == "conversation_started", 10)
             receive_until(widget_on_b, lambda m: m.get("kind") == "conversation_started", 10)
             sent = time.monotonic()
@@ -198,8 +212,10 @@ def test_a_message_on_one_worker_is_seen_live_on_another(workers: list[str]) -> 
                 assert customer.post(f"/api/conversations/{conversation_id}/handoff").is_success
                 waiting = receive_until(
                     queue,
-                    lambda m: m.get("kind") == "queue"
-                    and any(e["id"] == conversation_id for e in m["data"]["conversations"]),
+                    lambda m: (
+                        m.get("kind") == "queue"
+                        and any(e["id"] == conversation_id for e in m["data"]["conversations"])
+                    ),
                     LIVE_S,
                 )
                 assert waiting
@@ -207,8 +223,9 @@ def test_a_message_on_one_worker_is_seen_live_on_another(workers: list[str]) -> 
             assert claimed.status_code == 200, claimed.text
             receive_until(
                 widget_on_b,
-                lambda m: m.get("kind") == "status_changed"
-                and m["data"]["to_status"] == "with_agent",
+                lambda m: (
+                    m.get("kind") == "status_changed" and m["data"]["to_status"] == "with_agent"
+                ),
                 LIVE_S,
             )
 
@@ -239,7 +256,13 @@ def test_a_claim_race_across_workers_has_one_winner(workers: list[str]) -> None:
                 start = threading.Barrier(len(sessions))
                 codes: dict[str, int] = {}
 
-                def claim(session: httpx.Client, name: str, cid: str = conversation_id) -> None:
+                def claim(
+                    session: httpx.Client,
+                    name: str,
+                    cid: str = conversation_id,
+                    start: threading.Barrier = start,
+                    codes: dict[str, int] = codes,
+                ) -> None:
                     start.wait(10)
                     codes[name] = session.post(f"/api/agent/conversations/{cid}/claim").status_code
 

@@ -99,8 +99,12 @@ def test_not_ready_while_redis_is_unreachable_but_alive(demo_data_dir: Path, tmp
 def test_several_workers_need_the_shared_services(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], missing: str
 ) -> None:
-    for name in ("KEFU_DATABASE_URL", "KEFU_CONVERSATION__DATABASE_URL", "KEFU_REDIS_URL",
-                 "KEFU_CHROMA_URL"):
+    for name in (
+        "KEFU_DATABASE_URL",
+        "KEFU_CONVERSATION__DATABASE_URL",
+        "KEFU_REDIS_URL",
+        "KEFU_CHROMA_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

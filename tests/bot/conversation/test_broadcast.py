@@ -107,8 +107,17 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None], Cal
     binary = shutil.which("redis-server")
     assert binary, "redis-server is needed for the restart test"
     port = free_port()
-    command = [binary, "--port", str(port), "--save", "", "--appendonly", "no",
-               "--dir", str(tmp_path)]
+    command = [
+        binary,
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
     procs = [subprocess.Popen(command, stdout=subprocess.DEVNULL)]
 
     def wait_up() -> None:

@@ -23,12 +23,12 @@ def test_a_conversation_is_worked_on_by_one_worker_at_a_time(postgres_url, open_
     inside, release = threading.Event(), threading.Event()
 
     def on_a() -> None:
-        with flows_a.lock_for(conversation.id):
-            with flows_a.lock_for(conversation.id):  # re-entrant, as a flow inside a turn
-                order.append("a in")
-                inside.set()
-                release.wait(10)
-                order.append("a out")
+        # taken twice: re-entrant, as by a flow inside a turn
+        with flows_a.lock_for(conversation.id), flows_a.lock_for(conversation.id):
+            order.append("a in")
+            inside.set()
+            release.wait(10)
+            order.append("a out")
 
     def on_b() -> None:
         inside.wait(10)
@@ -57,7 +57,9 @@ def test_a_claim_race_across_workers_has_one_winner(postgres_url, open_sql_store
         flows[0].apply(conversation.id, HandoffRequested(BOT, "explicit_request"))
         start = threading.Barrier(8)
 
-        def claim(n: int, conversation_id: str = conversation.id) -> str:
+        def claim(
+            n: int, conversation_id: str = conversation.id, start: threading.Barrier = start
+        ) -> str:
             start.wait(10)
             try:
                 flows[n % 2].apply(conversation_id, AgentAssigned(Actor.agent(f"agent{n}")))

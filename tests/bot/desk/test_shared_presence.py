@@ -48,7 +48,8 @@ def test_an_agent_online_on_one_worker_is_online_on_every_worker(
     second = b.console_opened("mei")
     assert b.status("mei") == PresenceStatus.ONLINE and b.online() == ["mei"]
     clock.at += timedelta(minutes=10)
-    a.heartbeat(), b.heartbeat()
+    a.heartbeat()
+    b.heartbeat()
     assert b.status("mei") == PresenceStatus.AWAY  # idle on every console
     a.active("mei")
     assert b.status("mei") == PresenceStatus.ONLINE
@@ -102,7 +103,8 @@ def test_a_customer_streaming_to_any_worker_is_there(
     a.stream_opened("c1")
     b.stream_opened("c1")
     clock.at += timedelta(seconds=20)
-    a.heartbeat(), b.heartbeat()
+    a.heartbeat()
+    b.heartbeat()
     a.stream_closed("c1")
     assert a.gone_since("c1") is None  # the other worker's stream is open
     b.stream_closed("c1")

@@ -13,10 +13,6 @@ from bot.access.accounts import Accounts, Role
 from bot.services import conversation_store
 from bot.settings import Settings
 from knowledge.drafts import KnowledgeDrafts
-from tests.bot.conversation.conftest import (  # noqa: F401 (fixtures)
-    postgres_admin,
-    postgres_url,
-)
 
 
 @pytest.fixture
@@ -47,14 +43,18 @@ def test_accounts_sessions_and_drafts_live_in_the_database_it_names(
         accounts = Accounts(store.engine)
         accounts.add("mei", "a long enough password", Role.AGENT, "Mei")
         assert accounts.log_in("mei", "a long enough password") is not None
-        KnowledgeDrafts(store.engine).add("退貨期限？", "七天內。", "mei", conversation_id=conversation.id)
+        KnowledgeDrafts(store.engine).add(
+            "退貨期限？", "七天內。", "mei", conversation_id=conversation.id
+        )
     finally:
         store.close()
     assert not (clean_env / "conversations.db").exists()  # nothing went to SQLite
     url = make_url(postgres_url)
-    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database) as db:
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, dbname=url.database
+    ) as db:
         counts = [
-            db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in ("conversations", "users", "sessions", "knowledge_drafts")
         ]
     assert counts == [1, 1, 1, 1]
