@@ -57,6 +57,58 @@ def redis_prefix() -> Iterator[str]:
         client.close()
 
 
+class RedisServer:
+    """A Redis server of a test's own (keeping nothing on disk), to stop and start again."""
+
+    def __init__(self, folder: Path) -> None:
+        import shutil
+
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is needed (Debian: apt-get install redis-server)"
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._command = [binary, "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        self._command += ["--dir", str(folder)]
+        self._procs: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        import time
+
+        import redis
+
+        self._procs.append(subprocess.Popen(self._command, stdout=subprocess.DEVNULL))
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        """Ends the server (its data gone, as after a restart without persistence)."""
+        self._procs[-1].terminate()
+        self._procs[-1].wait(10)
+
+    def close(self) -> None:
+        for proc in self._procs:
+            proc.kill()
+            proc.wait(10)
+
+
+@contextmanager
+def redis_server(folder: Path) -> Iterator[RedisServer]:
+    server = RedisServer(folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 # Handoffs queue whether or not an agent is online (tests that are not about the offline path)
 QUEUE_ALWAYS = {"KEFU_DESK__WHEN_NOBODY_AVAILABLE": "queue"}
 

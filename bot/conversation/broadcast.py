@@ -136,13 +136,13 @@ class RedisBroadcast:
             await self._pending.wait()
             self._pending.clear()
             while self._outbox:
+                data = self._outbox.popleft()
                 try:
-                    await client.publish(self.channel, self._outbox[0])
+                    await client.publish(self.channel, data)
                 except (RedisError, OSError) as error:
+                    self._outbox.appendleft(data)  # first again, once Redis is back
                     log.warning("feed.publish_failed error=%s", error)
                     await asyncio.sleep(wait)
                     wait = min(wait * 2, RETRY_MAX_S)
                     continue
                 wait = RETRY_S
-                if self._outbox:
-                    self._outbox.popleft()

@@ -1,7 +1,8 @@
 """Several kefu workers, as behind a load balancer: two real uvicorn processes sharing
 PostgreSQL and Redis. A customer's message posted to one worker reaches an agent's
 console stream on another at once (not on the 15 s poll), the queue moves on every console,
-and of agents claiming one conversation on different workers at once exactly one gets it."""
+of agents claiming one conversation on different workers at once exactly one gets it, and the
+streams recover after Redis restarts, with what was written meanwhile."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from knowledge.base import KnowledgeBase
 from knowledge.embedding import HashingEmbedder
 from knowledge.ingestion import ingest_paths
 from tests.bot.api.conftest import SIMILARITY
-from tests.conftest import DEMO_FILES, QUEUE_ALWAYS, REDIS_URL, free_port
+from tests.conftest import DEMO_FILES, QUEUE_ALWAYS, RedisServer, free_port, redis_server
 from tests.customer_tokens import as_customer, token_of
 
 pytestmark = pytest.mark.integration
@@ -91,11 +92,10 @@ def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60)
 
 @pytest.fixture(scope="module")
 def shared(postgres_admin: str) -> Iterator[tuple[str, str]]:
-    """A PostgreSQL database and a Redis key prefix for this module's workers, removed after."""
+    """A PostgreSQL database for this module's workers (removed after) and a Redis prefix."""
     import uuid
 
     import psycopg
-    import redis
     from psycopg import sql
 
     name = f"kefu_test_{uuid.uuid4().hex[:16]}"
@@ -112,15 +112,21 @@ def shared(postgres_admin: str) -> Iterator[tuple[str, str]]:
     finally:
         with psycopg.connect(postgres_admin, dbname="postgres", autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-        client = redis.Redis.from_url(REDIS_URL)
-        for key in client.scan_iter(match=f"{prefix}:*"):
-            client.delete(key)
-        client.close()
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The workers' Redis: a server of this module's own, to restart."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def workers(
-    knowledge: Path, tmp_path_factory: pytest.TempPathFactory, shared: tuple[str, str]
+    knowledge: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    shared: tuple[str, str],
+    redis: RedisServer,
 ) -> Iterator[list[str]]:
     """Two workers (each with its copy of the knowledge: an embedded Chroma belongs to one
     process) on one PostgreSQL database and one Redis; agents mei, jun and lan exist."""
@@ -134,7 +140,7 @@ def workers(
     store.close()
     env = {
         "KEFU_DATABASE_URL": database_url,
-        "KEFU_REDIS_URL": REDIS_URL,
+        "KEFU_REDIS_URL": redis.url,
         "KEFU_REDIS_PREFIX": prefix,
         "KEFU_ACCESS__CONVERSATION_RATE_LIMIT": "1000/minute",
         **QUEUE_ALWAYS,
@@ -281,3 +287,39 @@ def test_a_claim_race_across_workers_has_one_winner(workers: list[str]) -> None:
     finally:
         for session in sessions:
             session.close()
+
+
+def test_streams_recover_after_redis_restarts_and_miss_nothing(
+    workers: list[str], redis: RedisServer
+) -> None:
+    a, b = workers
+    with (
+        as_customer(httpx.Client(base_url=a, timeout=30)) as customer,
+        closing(agent(b, "jun")) as jun,
+    ):
+        conversation_id = customer.post("/api/conversations").json()["id"]
+        path = f"/api/agent/conversations/{conversation_id}/events"
+        with ws(b, path, jun) as console:
+            receive_until(console, lambda m: m.get("kind") == "conversation_started", 10)
+            redis.stop()
+            # customers are served while Redis is away; the console on b cannot hear of it
+            during = customer.post(
+                f"/api/conversations/{conversation_id}/messages", json={"text": "運費多少？"}
+            )
+            assert during.status_code == 200, during.text
+            redis.start()
+            seen = receive_until(console, lambda m: m.get("kind") == "customer_messaged", 15)
+            assert seen["data"]["text"] == "運費多少？"
+            receive_until(console, lambda m: m.get("kind", "").startswith("turn_"), 10)
+            # and live again as before
+            after = customer.post(
+                f"/api/conversations/{conversation_id}/messages", json={"text": "退貨要怎麼申請？"}
+            )
+            assert after.status_code == 200, after.text
+            seen = receive_until(console, lambda m: m.get("kind") == "customer_messaged", LIVE_S)
+            assert seen["data"]["text"] == "退貨要怎麼申請？"
+        for url in workers:
+            deadline = time.monotonic() + 15
+            while httpx.get(f"{url}/readyz", timeout=5).status_code != 200:
+                assert time.monotonic() < deadline, f"{url} not ready again after Redis restarted"
+                time.sleep(0.2)

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import subprocess
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from bot.conversation.broadcast import RedisBroadcast
 from bot.conversation.feed import QUEUE, EventFeed
-from tests.conftest import REDIS_URL, free_port
+from tests.conftest import REDIS_URL, RedisServer, redis_server
 
 
 @contextlib.asynccontextmanager
@@ -102,54 +99,13 @@ def test_the_watchers_hear_only_their_own_workers_notifications(redis_prefix: st
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
-    """A Redis server of the test's own, and a function that restarts it (losing its data)."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is needed for the restart test"
-    port = free_port()
-    command = [
-        binary,
-        "--port",
-        str(port),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(tmp_path),
-    ]
-    procs = [subprocess.Popen(command, stdout=subprocess.DEVNULL)]
-
-    def wait_up() -> None:
-        client = redis.Redis(port=port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-
-    def stop() -> None:
-        procs[-1].terminate()
-        procs[-1].wait(10)
-
-    def start() -> None:
-        procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
-        wait_up()
-
-    wait_up()
-    try:
-        yield f"redis://127.0.0.1:{port}/0", stop, start
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait(10)
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    with redis_server(tmp_path) as server:
+        yield server
 
 
 def test_after_redis_restarts_listeners_reread_the_log_and_miss_nothing(private_redis) -> None:
-    url, stop, start = private_redis
+    url, stop, start = private_redis.url, private_redis.stop, private_redis.start
     log: list[str] = []  # the conversation's log, the source of truth
 
     async def scenario() -> None:
