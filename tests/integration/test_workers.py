@@ -2,13 +2,15 @@
 PostgreSQL and Redis. A customer's message posted to one worker reaches an agent's
 console stream on another at once (not on the 15 s poll), the queue moves on every console,
 of agents claiming one conversation on different workers at once exactly one gets it, and the
-streams recover after Redis restarts, with what was written meanwhile."""
+streams recover after Redis restarts, with what was written meanwhile; a worker killed
+mid-conversation loses nothing it acknowledged."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -114,6 +116,14 @@ def shared(postgres_admin: str) -> Iterator[tuple[str, str]]:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+class Workers(list[str]):
+    """The workers' URLs; `procs` their processes, in the same order."""
+
+    def __init__(self, started: list[tuple[str, subprocess.Popen, Path]]) -> None:
+        super().__init__(url for url, _, _ in started)
+        self.procs = [proc for _, proc, _ in started]
+
+
 @pytest.fixture(scope="module")
 def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """The workers' Redis: a server of this module's own, to restart."""
@@ -127,7 +137,7 @@ def workers(
     tmp_path_factory: pytest.TempPathFactory,
     shared: tuple[str, str],
     redis: RedisServer,
-) -> Iterator[list[str]]:
+) -> Iterator[Workers]:
     """Two workers (each with its copy of the knowledge: an embedded Chroma belongs to one
     process) on one PostgreSQL database and one Redis; agents mei, jun and lan exist."""
     from bot.conversation.sql import SqlConversationStore
@@ -155,7 +165,7 @@ def workers(
             started.append((*stack.enter_context(worker(data, env, log)), log))
         for url, proc, log in started:
             wait_ready(url, proc, log)
-        yield [url for url, _, _ in started]
+        yield Workers(started)
 
 
 def agent(url: str, username: str) -> httpx.Client:
@@ -323,3 +333,26 @@ def test_streams_recover_after_redis_restarts_and_miss_nothing(
             while httpx.get(f"{url}/readyz", timeout=5).status_code != 200:
                 assert time.monotonic() < deadline, f"{url} not ready again after Redis restarted"
                 time.sleep(0.2)
+
+
+def test_a_worker_killed_mid_conversation_loses_nothing_it_acknowledged(workers: Workers) -> None:
+    """Runs last: it kills the first worker."""
+    a, b = workers
+    with as_customer(httpx.Client(base_url=a, timeout=30)) as on_a:
+        conversation_id = on_a.post("/api/conversations").json()["id"]
+        token = token_of(on_a, conversation_id)
+        acknowledged = on_a.post(
+            f"/api/conversations/{conversation_id}/messages", json={"text": "退貨要怎麼申請？"}
+        )
+        assert acknowledged.status_code == 200, acknowledged.text
+        workers.procs[0].send_signal(signal.SIGKILL)
+        workers.procs[0].wait(10)
+    with httpx.Client(base_url=b, timeout=30, headers={"Authorization": f"Bearer {token}"}) as on_b:
+        path = f"/api/conversations/{conversation_id}"
+        kinds = [e["kind"] for e in on_b.get(path).json()["events"]]
+        assert kinds[:2] == ["conversation_started", "customer_messaged"]
+        assert kinds[2].startswith("turn_")  # the answer a gave is kept too
+        again = on_b.post(f"{path}/messages", json={"text": "運費多少？"})
+        assert again.status_code == 200, again.text
+        texts = [e["data"].get("text") for e in on_b.get(path).json()["events"]]
+        assert texts.count("運費多少？") == 1 and texts.count("退貨要怎麼申請？") == 1
