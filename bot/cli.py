@@ -215,6 +215,9 @@ def serve(
             "bot.app:worker_app",
             factory=True,
             workers=workers,
+            # a worker loading its models may not answer the supervisor's ping for a while;
+            # the default 5 s had it killed and started again on a busy 2-core machine
+            timeout_worker_healthcheck=WORKER_START_S,
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
@@ -234,6 +237,9 @@ def serve(
         )
     finally:
         services.close()
+
+
+WORKER_START_S = 60  # seconds a worker may leave the supervisor's ping unanswered (loading models)
 
 
 def shared_services_missing(settings: Settings) -> list[str]:
