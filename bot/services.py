@@ -340,7 +340,8 @@ def who_is_there(settings: Settings) -> tuple[AgentPresence, Sightings]:
         return LocalPresence(away_after), CustomerSightings()
     import redis
 
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    # short timeouts: some presence calls are made on the event loop
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
     prefix = settings.redis_prefix
     return (
         RedisPresence(client, away_after, prefix=prefix),

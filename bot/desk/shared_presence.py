@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from bot.desk.presence import Clock, PresenceStatus
 
 LEASE_S = 30.0  # heartbeats come every LEASE_S / 3 s
 SEEN_KEPT_S = 7 * 24 * 3600  # a customer's last sighting is kept this long
+RETRY_AFTER_S = 2.0  # Redis found unreachable is left alone this long
 _SEP = "\x1f"
 
 log = logging.getLogger(__name__)
@@ -36,14 +38,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _unless_unreachable(default: Any) -> Callable[[F], F]:
-    """The method, or `default` (and a warning) when Redis cannot be reached."""
+    """The method, or `default` (and a warning) when Redis cannot be reached; after a failure
+    Redis is not tried again for RETRY_AFTER_S, so that requests (some on the event loop) do
+    not each wait for a connection timeout."""
 
     def wrap(method: F) -> F:
         @functools.wraps(method)
-        def tolerant(*args: Any, **kwargs: Any) -> Any:
+        def tolerant(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if time.monotonic() < getattr(self, "_down_until", 0.0):
+                return default
             try:
-                return method(*args, **kwargs)
+                return method(self, *args, **kwargs)
             except (RedisError, OSError) as error:
+                self._down_until = time.monotonic() + RETRY_AFTER_S
                 log.warning("presence.redis_unavailable call=%s error=%s", method.__name__, error)
                 return default
 
