@@ -79,7 +79,7 @@ def worker(
             proc.wait(10)
 
 
-def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
