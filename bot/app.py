@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -43,6 +43,9 @@ from bot.privacy.retention import purge_periodically
 from bot.services import Services
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 10.0  # presence leases (bot.desk.shared_presence.LEASE_S) last three beats
+BROADCAST_START_S = 5.0  # how long start-up waits for the subscription to the other workers
 
 
 class SearchHit(BaseModel):
@@ -90,20 +93,38 @@ async def _answer_unanswered(services: Services) -> None:
         log.info("conversation.recovered", extra={"answered": answered})
 
 
+async def _heartbeat(services: Services) -> None:
+    """Every few seconds: renew the presence leases of the consoles and widget streams open on
+    this worker (presence in Redis; nothing to do in process memory)."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        try:
+            await run_in_threadpool(services.presence.heartbeat)
+            await run_in_threadpool(services.sightings.heartbeat)
+        except Exception as error:  # Redis away: the next beat tries again
+            log.warning("presence.heartbeat_failed error=%s", error)
+
+
 @contextlib.asynccontextmanager
 async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
     """While the app runs: the retention job every purge_interval_hours, and the expiry of
     customers who left the queue every desk.expiry_interval_s; once on start, the answers to
-    messages a stopped server left unanswered."""
+    messages a stopped server left unanswered. With Redis: the live events to and from the
+    other workers, and the presence heartbeat."""
     services: Services = app.state.services
     retention = services.retention()
     interval = timedelta(hours=services.settings.privacy.purge_interval_hours)
     tasks = [
         asyncio.create_task(_expire_ghosts(services)),
         asyncio.create_task(_answer_unanswered(services)),
+        asyncio.create_task(_heartbeat(services)),
     ]
     if retention is not None:
         tasks.append(asyncio.create_task(purge_periodically(retention, interval)))
+    if services.broadcast is not None:
+        tasks.append(asyncio.create_task(services.broadcast.run()))
+        # serve once the other workers' news arrives (or say why not in /readyz)
+        await services.broadcast.wait_subscribed(BROADCAST_START_S)
     try:
         yield
     finally:
@@ -111,6 +132,55 @@ async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if getattr(app.state, "owns_services", False):
+            services.close()
+
+
+def worker_app() -> FastAPI:
+    """One worker of `kefu serve --workers N` (uvicorn's app factory, run in each worker
+    process): its services built from the environment's settings, the models loaded before it
+    serves, everything closed when it stops."""
+    from bot.privacy.logs import install_log_masking
+    from bot.services import build_services
+    from bot.settings import Settings
+
+    install_log_masking()
+    services = build_services(Settings())
+    services.warm_up()
+    app = create_app(services)
+    app.state.owns_services = True
+    return app
+
+
+def readiness(services: Services) -> dict[str, bool]:
+    """Each thing a worker needs to serve, and whether it is there now."""
+    from sqlalchemy import text
+
+    checks: dict[str, bool] = {}
+    engine = getattr(services.store, "engine", None)
+    if engine is not None:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = True
+        except Exception:
+            checks["database"] = False
+    if services.settings.redis_url:
+        client = getattr(services.presence, "client", None)
+        try:
+            reachable = client is not None and bool(client.ping())
+        except Exception:
+            reachable = False
+        subscribed = services.broadcast is not None and services.broadcast.connected
+        checks["redis"] = reachable and subscribed
+    if services.settings.chroma_url:
+        try:
+            services.kb.vectors.heartbeat()  # type: ignore[attr-defined]
+            checks["chroma"] = True
+        except Exception:
+            checks["chroma"] = False
+    checks["models"] = services.models_ready
+    return checks
 
 
 def serve_options() -> dict[str, Any]:
@@ -291,6 +361,22 @@ def create_app(services: Services) -> FastAPI:
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page() -> str:
         return files("bot").joinpath("static/search.html").read_text(encoding="utf-8")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """The process is up (for a process manager or a load balancer's liveness check)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """Ready to serve: the database, Redis and the Chroma server (those configured) answer
+        and the models are loaded; 503 with what is not, otherwise."""
+        checks = readiness(services)
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:

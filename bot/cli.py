@@ -184,6 +184,14 @@ def serve(
     data_dir: DataDir = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes on the one port. More than one needs the shared services: "
+            "KEFU_DATABASE_URL (PostgreSQL), KEFU_REDIS_URL and KEFU_CHROMA_URL.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve kefu over HTTP (chat test page at /, search at /search, API docs at /docs)."""
     import uvicorn
@@ -192,8 +200,31 @@ def serve(
     from bot.privacy.logs import install_log_masking
     from bot.services import build_services
 
-    install_log_masking()
     settings = _settings(data_dir)
+    if workers > 1:
+        missing = shared_services_missing(settings)
+        if missing:
+            console.print(
+                f"[red]--workers {workers} needs {', '.join(missing)}: each worker is a process "
+                "of its own, and what they share must live outside them.[/red]"
+            )
+            raise typer.Exit(2)
+        if data_dir is not None:
+            os.environ["KEFU_DATA_DIR"] = str(data_dir)  # the workers read their settings anew
+        uvicorn.run(
+            "bot.app:worker_app",
+            factory=True,
+            workers=workers,
+            # a worker loading its models may not answer the supervisor's ping for a while;
+            # the default 5 s had it killed and started again on a busy 2-core machine
+            timeout_worker_healthcheck=WORKER_START_S,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="info",
+            **serve_options(),
+        )
+        return
+    install_log_masking()
     services = build_services(settings)
     services.warm_up()
     try:
@@ -206,6 +237,24 @@ def serve(
         )
     finally:
         services.close()
+
+
+WORKER_START_S = 60  # seconds a worker may leave the supervisor's ping unanswered (loading models)
+
+
+def shared_services_missing(settings: Settings) -> list[str]:
+    """What several workers need and `settings` lack: a database server (SQLite orders a
+    conversation's turns within one process only), Redis (live events, presence) and a Chroma
+    server (an embedded Chroma belongs to one process)."""
+    url = settings.sql_url()
+    missing = []
+    if not url or url.startswith("sqlite"):
+        missing.append("KEFU_DATABASE_URL")
+    if not settings.redis_url:
+        missing.append("KEFU_REDIS_URL")
+    if not settings.chroma_url:
+        missing.append("KEFU_CHROMA_URL")
+    return missing
 
 
 if __name__ == "__main__":

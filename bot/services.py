@@ -22,6 +22,7 @@ from bot.channels.line import LineChannel
 from bot.channels.messenger import MessengerChannel
 from bot.channels.records import ChannelRecords
 from bot.channels.relay import ChannelRelay
+from bot.conversation.broadcast import RedisBroadcast
 from bot.conversation.feed import EventFeed
 from bot.conversation.service import ConversationService
 from bot.conversation.sql import SqlConversationStore
@@ -38,10 +39,11 @@ from bot.desk.expiry import QueueExpiry
 from bot.desk.history import ConversationHistory
 from bot.desk.inbox import OfflineInbox
 from bot.desk.packet import PacketBuilder
-from bot.desk.presence import AgentPresence, CustomerSightings, LocalPresence
+from bot.desk.presence import AgentPresence, CustomerSightings, LocalPresence, Sightings
 from bot.desk.queue import HumanQueue
 from bot.desk.saved_replies import SavedReplies
 from bot.desk.schedule import Staffing, StoredHours
+from bot.desk.shared_presence import RedisPresence, RedisSightings
 from bot.orders.lookup import OrderBook, erp_lookup
 from bot.orders.questions import OrderQuestions
 from bot.orders.store import OrderStore
@@ -126,12 +128,16 @@ class Limits:
 
 def rate_limits(settings: Settings) -> Limits:
     a = settings.access
+    uri = a.rate_limit_storage
+    if uri.startswith("memory://") and settings.redis_url:
+        uri = settings.redis_url  # shared by every worker
+    prefix = f"{settings.redis_prefix}:limits"
     return Limits(
-        RateLimiter(a.customer_rate_limit, a.rate_limit_storage),
-        RateLimiter(a.conversation_rate_limit, a.rate_limit_storage),
-        RateLimiter(a.login_rate_limit, a.rate_limit_storage),
-        RateLimiter(a.search_rate_limit, a.rate_limit_storage),
-        RateLimiter(settings.attachments.rate_limit, a.rate_limit_storage),
+        RateLimiter(a.customer_rate_limit, uri, prefix),
+        RateLimiter(a.conversation_rate_limit, uri, prefix),
+        RateLimiter(a.login_rate_limit, uri, prefix),
+        RateLimiter(a.search_rate_limit, uri, prefix),
+        RateLimiter(settings.attachments.rate_limit, uri, prefix),
     )
 
 
@@ -171,7 +177,7 @@ class Services:
     orders: OrderStore
     order_sync: OrderSync
     presence: AgentPresence
-    sightings: CustomerSightings
+    sightings: Sightings
     staffing: Staffing
     inbox: OfflineInbox
     expiry: QueueExpiry
@@ -181,6 +187,8 @@ class Services:
     branding: StoredBranding  # how the widget looks, as an admin set it
     relay: ChannelRelay | None = None  # LINE and Messenger, when either is set up
     identities: CustomerIdentities | None = None  # one customer across channels
+    broadcast: RedisBroadcast | None = None  # live events to and from the other workers
+    models_ready: bool = False  # warm_up() has loaded the models
 
     def customers(self) -> CustomerData | None:
         """Customers' copies and erasure (None for a memory store)."""
@@ -217,6 +225,9 @@ class Services:
     def close(self) -> None:
         if self.relay is not None:
             self.relay.close()
+        client = getattr(self.presence, "client", None)
+        if client is not None:
+            client.close()
         close = getattr(self.store, "close", None)
         if close is not None:
             close()
@@ -229,6 +240,7 @@ class Services:
         # The language detector and the tokeniser's dictionary load on first use.
         for question in ("暖身一下可以嗎", "warming up, is that ok"):
             self.answerer.answer(question, detect_customer_language(question))
+        self.models_ready = True
 
 
 def llm_composer(settings: Settings, embedders: list[Embedder]) -> LLMComposer | None:
@@ -267,7 +279,8 @@ def may_answer(accounts: Accounts) -> Callable[[str], bool]:
 
 
 def conversation_store(settings: Settings) -> SqlConversationStore:
-    url = settings.conversation.database_url
+    """The SQL database of all SQL state (KEFU_DATABASE_URL), SQLite under data_dir if unset."""
+    url = settings.sql_url()
     if url:
         return SqlConversationStore(url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -295,7 +308,7 @@ def build_services(
     orders = OrderStore(engine)
     order_book = OrderBook(orders, erp_lookup(settings.orders))
     desk = settings.desk
-    presence = LocalPresence(timedelta(minutes=desk.away_after_minutes))
+    presence, sightings = who_is_there(settings)
     a = settings.access
     accounts = Accounts(
         engine,
@@ -305,10 +318,16 @@ def build_services(
     staffing = Staffing(
         StoredHours(engine, settings.hours), presence, may_answer=may_answer(accounts)
     )
+    feed = EventFeed()
+    broadcast = (
+        RedisBroadcast(feed, settings.redis_url, settings.redis_prefix)
+        if settings.redis_url
+        else None
+    )
     conversations = ConversationService(
         store,
         answerer,
-        feed=EventFeed(),
+        feed=feed,
         max_message_chars=settings.conversation.max_message_chars,
         gate=handoff_gate(settings, embedders, retriever),
         waiting=queue.waiting_ids,
@@ -320,7 +339,6 @@ def build_services(
         availability=staffing.now if desk.when_nobody_available == "offer_message" else None,
         attachments=attachment_store(settings),
     )
-    sightings = CustomerSightings()
     drafts = KnowledgeDrafts(engine, mask=mask_personal)
     assignment = AutoAssignment(
         store,
@@ -363,6 +381,24 @@ def build_services(
         StoredBranding(engine),
         relay=channel_relay(settings, conversations, identities, queue.position),
         identities=identities,
+        broadcast=broadcast,
+    )
+
+
+def who_is_there(settings: Settings) -> tuple[AgentPresence, Sightings]:
+    """Agents' presence and customers' sightings: in Redis when KEFU_REDIS_URL is set (shared
+    by the workers), else in this process."""
+    away_after = timedelta(minutes=settings.desk.away_after_minutes)
+    if not settings.redis_url:
+        return LocalPresence(away_after), CustomerSightings()
+    import redis
+
+    # short timeouts: some presence calls are made on the event loop
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+    prefix = settings.redis_prefix
+    return (
+        RedisPresence(client, away_after, prefix=prefix),
+        RedisSightings(client, prefix=prefix),
     )
 
 

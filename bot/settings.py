@@ -102,8 +102,7 @@ class RetrievalSettings(BaseModel):
 class ConversationSettings(BaseModel):
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL of the conversation store (e.g. "
-        "postgresql+psycopg://kefu@127.0.0.1/kefu); unset = SQLite file under data_dir.",
+        description="The former name of KEFU_DATABASE_URL, still read when that is unset.",
     )
     assumed_resolution_minutes: int = Field(
         default=30,
@@ -175,8 +174,8 @@ class AccessSettings(BaseModel):
     )
     rate_limit_storage: str = Field(
         default="memory://",
-        description="Where rate-limit counters live: memory:// (per process) or a "
-        "redis://host:port URL shared by every worker.",
+        description="Where rate-limit counters live: memory:// (per process, or in KEFU_REDIS_URL "
+        "when that is set) or a redis://host:port URL shared by every worker.",
     )
     search_rate_limit: str = Field(
         default="60/minute",
@@ -346,6 +345,24 @@ class Settings(BaseSettings):
         description="URL of a Chroma server (e.g. http://127.0.0.1:8001); unset = embedded Chroma "
         "under data_dir.",
     )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the one SQL database holding all of kefu's SQL state: "
+        "conversations, accounts and sessions, drafts, saved replies, hours, branding, orders, "
+        "the audit trail (e.g. postgresql+psycopg://kefu@127.0.0.1/kefu); unset = "
+        "KEFU_CONVERSATION__DATABASE_URL, else a SQLite file under data_dir.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by several kefu workers (e.g. redis://127.0.0.1:6379/0): live "
+        "events reach consoles and widgets on every worker, rate-limit counters and presence "
+        "are shared; unset = all of these live in the one process.",
+    )
+    redis_prefix: str = Field(
+        default="kefu",
+        description="Prefix of kefu's keys and channels in Redis (sites sharing one Redis each "
+        "take their own).",
+    )
     host: str = Field(default="127.0.0.1", description="Address kefu serve listens on.")
     port: int = Field(default=8000, description="Port kefu serve listens on.")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
@@ -366,6 +383,11 @@ class Settings(BaseSettings):
     messenger: MessengerSettings = Field(default_factory=MessengerSettings)
     profile: ProfileSettings = Field(default_factory=ProfileSettings)
     hours: HoursSettings = Field(default_factory=HoursSettings)
+
+    def sql_url(self) -> str | None:
+        """The SQL database's URL: KEFU_DATABASE_URL, else its former name; None = SQLite
+        under data_dir."""
+        return self.database_url or self.conversation.database_url
 
 
 def settings_table() -> str:

@@ -119,6 +119,10 @@ class ChromaVectorStore:
         )
         return cls(client, prefix)
 
+    def heartbeat(self) -> None:
+        """Raises when the Chroma server (or the embedded database) does not answer."""
+        self._client.heartbeat()
+
     def _col(self, collection: str) -> Any:
         if collection not in self._collections:
             self._collections[collection] = self._client.get_or_create_collection(

@@ -27,6 +27,88 @@ def hashing_kb(tmp_path: Path):
     return KnowledgeBase.in_memory([HashingEmbedder()], tmp_path)
 
 
+# The shared Redis of the tests; each test keeps to a key prefix of its own (pub/sub channels
+# ignore the db number, so the prefix is what keeps tests apart).
+REDIS_URL = os.environ.get("KEFU_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A prefix of the test's own for keys and channels on the tests' Redis, whose keys are
+    deleted afterwards; fails the test, never skips it, when Redis does not answer."""
+    import uuid
+
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except redis.ConnectionError as error:
+        pytest.fail(
+            f"Redis at {REDIS_URL} does not answer ({error}); start one or set KEFU_TEST_REDIS",
+            pytrace=False,
+        )
+    prefix = f"kefu-test-{uuid.uuid4().hex[:12]}"
+    try:
+        yield prefix
+    finally:
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+        client.close()
+
+
+class RedisServer:
+    """A Redis server of a test's own (keeping nothing on disk), to stop and start again."""
+
+    def __init__(self, folder: Path) -> None:
+        import shutil
+
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is needed (Debian: apt-get install redis-server)"
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._command = [binary, "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        self._command += ["--dir", str(folder)]
+        self._procs: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        import time
+
+        import redis
+
+        self._procs.append(subprocess.Popen(self._command, stdout=subprocess.DEVNULL))
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        """Ends the server (its data gone, as after a restart without persistence)."""
+        self._procs[-1].terminate()
+        self._procs[-1].wait(10)
+
+    def close(self) -> None:
+        for proc in self._procs:
+            proc.kill()
+            proc.wait(10)
+
+
+@contextmanager
+def redis_server(folder: Path) -> Iterator[RedisServer]:
+    server = RedisServer(folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 # Handoffs queue whether or not an agent is online (tests that are not about the offline path)
 QUEUE_ALWAYS = {"KEFU_DESK__WHEN_NOBODY_AVAILABLE": "queue"}
 

@@ -49,7 +49,7 @@ from bot.conversation.service import ConversationService, TurnResult
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import Conversation, ConversationNotFound
 from bot.conversation.views import claimer_name, shared_image
-from bot.desk.presence import CustomerSightings
+from bot.desk.presence import CustomerSightings, Sightings
 from bot.desk.queue import HumanQueue
 from bot.privacy.copies import conversation_text
 
@@ -328,7 +328,7 @@ def router(
     per_client: RateLimiter,
     per_conversation: RateLimiter,
     access: CustomerAccess,
-    sightings: CustomerSightings | None = None,
+    sightings: Sightings | None = None,
     pictures: RateLimiter | None = None,
 ) -> APIRouter:
     sightings = sightings or CustomerSightings()

@@ -24,8 +24,9 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from bot.conversation.events import Recorded
 from bot.conversation.feed import EventFeed
@@ -196,14 +197,22 @@ class ConversationFlows:
         # a lock lives while someone holds or waits for it
         self._locks: weakref.WeakValueDictionary[str, _RLock] = weakref.WeakValueDictionary()
         self._locks_guard = threading.Lock()
+        # the store's lock across processes (PostgreSQL), taken once this process's is held
+        self._shared: Callable[[str], AbstractContextManager[Any]] | None = getattr(
+            store, "conversation_lock", None
+        )
 
     def lock_for(self, conversation_id: str) -> _RLock:
         """The lock that orders everything done to one conversation (the customer's turns, the
-        agents' desk, these flows). Re-entrant: a flow may run inside a turn that holds it."""
+        agents' desk, these flows), within this process and, when the store has one, across
+        every worker of the database. Re-entrant: a flow may run inside a turn that holds it."""
         with self._locks_guard:
             lock = self._locks.get(conversation_id)
             if lock is None:
-                lock = self._locks[conversation_id] = _RLock()
+                shared = self._shared
+                lock = self._locks[conversation_id] = _RLock(
+                    (lambda: shared(conversation_id)) if shared is not None else None
+                )
             return lock
 
     def apply(self, conversation_id: str, transition: Transition) -> Recorded:
@@ -237,15 +246,35 @@ class ConversationFlows:
 
 
 class _RLock:
-    """A re-entrant lock that can be held in a weak dictionary."""
+    """A re-entrant lock that can be held in a weak dictionary; with `shared`, the outermost
+    holder also holds the lock `shared()` gives (another process's turn waits there)."""
 
-    __slots__ = ("__weakref__", "_lock")
+    __slots__ = ("__weakref__", "_depth", "_held", "_lock", "_shared")
 
-    def __init__(self) -> None:
+    def __init__(self, shared: Callable[[], AbstractContextManager[Any]] | None = None) -> None:
         self._lock = threading.RLock()
+        self._shared = shared
+        self._depth = 0  # changed only by the thread holding _lock
+        self._held: AbstractContextManager[Any] | None = None
 
     def __enter__(self) -> bool:
-        return self._lock.acquire()
+        self._lock.acquire()
+        if self._depth == 0 and self._shared is not None:
+            held = self._shared()
+            try:
+                held.__enter__()
+            except BaseException:
+                self._lock.release()
+                raise
+            self._held = held
+        self._depth += 1
+        return True
 
     def __exit__(self, *exc: object) -> None:
-        self._lock.release()
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._held is not None:
+                held, self._held = self._held, None
+                held.__exit__(None, None, None)
+        finally:
+            self._lock.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -67,6 +68,11 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 LOG_BATCH = 1000
 # Any constant works; it only has to be the same for every process migrating one database.
 _MIGRATION_LOCK_KEY = 0x6B656675  # "kefu"
+# Conversation locks are PostgreSQL advisory locks keyed (this class, a hash of the id): the
+# two-integer keys never meet the one-bigint key of the migration lock.
+_CONVERSATION_LOCK_CLASS = 0x6B6663  # "kfc"
+# connections kept for conversation locks: one per turn in progress; more open when needed
+_LOCK_POOL_SIZE = 8
 # Execution option that marks a write transaction (SQLite: BEGIN IMMEDIATE).
 _WRITE = "kefu_write"
 
@@ -137,6 +143,19 @@ class SqlConversationStore:
         if self._sqlite:
             _serialize_sqlite_writes(self._engine)
         self._writer = self._engine.execution_options(**{_WRITE: True})
+        # Conversation locks hold a connection for a whole turn, so they have a pool of their
+        # own: a turn holding its lock must never wait for a connection to write with.
+        self._locker: Engine | None = (
+            None
+            if self._sqlite
+            else create_engine(
+                parsed,
+                pool_pre_ping=True,
+                pool_size=_LOCK_POOL_SIZE,
+                max_overflow=-1,
+                isolation_level="READ COMMITTED",
+            )
+        )
         # SQLite has one writer at a time: threads of this process queue on a lock in order,
         # instead of on SQLite's busy handler, whose back-off sleeps were half a turn's wall
         # time under load before answering was limited to one turn per core (py-spy); with
@@ -178,6 +197,29 @@ class SqlConversationStore:
 
     def close(self) -> None:
         self._engine.dispose()
+        if self._locker is not None:
+            self._locker.dispose()
+
+    def conversation_lock(self, conversation_id: str) -> AbstractContextManager[Any]:
+        """Held while one process works on the conversation, for every process on the same
+        database: on PostgreSQL a transaction-scoped advisory lock (released when the work
+        ends, or when the connection dies with its process); on SQLite nothing, as SQLite
+        serves one host, whose workers the in-process lock and the write lock order."""
+        if self._locker is None:
+            return nullcontext()
+        return self._advisory_lock(self._locker, conversation_id)
+
+    @staticmethod
+    @contextmanager
+    def _advisory_lock(locker: Engine, conversation_id: str) -> Iterator[None]:
+        digest = hashlib.blake2b(conversation_id.encode(), digest_size=4).digest()
+        key = int.from_bytes(digest, "big", signed=True)
+        with locker.begin() as conn:
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:cls, :key)"),
+                {"cls": _CONVERSATION_LOCK_CLASS, "key": key},
+            )
+            yield
 
     def create(
         self,

@@ -12,14 +12,14 @@ from bot.conversation.flows import ConversationFlows, CustomerLeft
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import StatusConflict
 from bot.conversation.views import last_handoff
-from bot.desk.presence import CustomerSightings
+from bot.desk.presence import Sightings
 
 log = logging.getLogger(__name__)
 
 
 class QueueExpiry:
     def __init__(
-        self, flows: ConversationFlows, sightings: CustomerSightings, gone_after: timedelta
+        self, flows: ConversationFlows, sightings: Sightings, gone_after: timedelta
     ) -> None:
         self.flows = flows
         self.store = flows.store

@@ -1,6 +1,8 @@
 """Who is there: agents online, away or offline, and whether a waiting customer's widget is
-still open. Kept in this process (one server); `AgentPresence` is the interface another
-backing (shared by several workers) would implement.
+still open. Kept in this process (`LocalPresence`, `CustomerSightings`) or, for several
+workers, in Redis (`RedisPresence`, `RedisSightings`): there each open console and each open
+widget stream is a lease its worker renews (`heartbeat`), so the agents and customers of a
+worker that was killed go offline when their leases run out.
 
 An agent is online while one of their consoles is connected and active, away when they say so
 or after `away_after` without activity, offline when they log out or their last console
@@ -56,6 +58,30 @@ class AgentPresence(Protocol):
     def online(self) -> list[str]:
         """The usernames of the agents who could take a conversation now."""
         ...
+
+    def heartbeat(self) -> None:
+        """Renew what this worker holds open (called every few seconds while serving)."""
+        ...
+
+
+class Sightings(Protocol):
+    """When each conversation's customer was last seen (CustomerSightings, RedisSightings)."""
+
+    clock: Clock
+
+    def seen(self, conversation_id: str) -> None: ...
+
+    def stream_opened(self, conversation_id: str) -> None: ...
+
+    def stream_closed(self, conversation_id: str) -> None: ...
+
+    def gone_since(self, conversation_id: str) -> datetime | None:
+        """Since when the customer has been away; None while their widget streams."""
+        ...
+
+    def forget(self, conversation_id: str) -> None: ...
+
+    def heartbeat(self) -> None: ...
 
 
 class LocalPresence:
@@ -127,6 +153,9 @@ class LocalPresence:
     def online(self) -> list[str]:
         return [name for name, status in self.everyone().items() if status == PresenceStatus.ONLINE]
 
+    def heartbeat(self) -> None:
+        """Nothing to renew: the consoles live and die with this process."""
+
     def _status(self, username: str, at: datetime) -> PresenceStatus:
         if not self._consoles.get(username):
             return PresenceStatus.OFFLINE
@@ -176,3 +205,6 @@ class CustomerSightings:
     def forget(self, conversation_id: str) -> None:
         with self._lock:
             self._seen.pop(conversation_id, None)
+
+    def heartbeat(self) -> None:
+        """Nothing to renew: the streams live and die with this process."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bot.conversation.conftest import postgres_admin  # noqa: F401 (fixture)
 from tests.conftest import DEMO_FILES
 
 

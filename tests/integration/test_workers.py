@@ -1,0 +1,358 @@
+"""Several kefu workers, as behind a load balancer: two real uvicorn processes sharing
+PostgreSQL and Redis. A customer's message posted to one worker reaches an agent's
+console stream on another at once (not on the 15 s poll), the queue moves on every console,
+of agents claiming one conversation on different workers at once exactly one gets it, and the
+streams recover after Redis restarts, with what was written meanwhile; a worker killed
+mid-conversation loses nothing it acknowledged."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from bot.access.accounts import Accounts, Role
+from bot.answering.refusal import RefusalModel
+from knowledge.base import KnowledgeBase
+from knowledge.embedding import HashingEmbedder
+from knowledge.ingestion import ingest_paths
+from tests.bot.api.conftest import SIMILARITY
+from tests.conftest import DEMO_FILES, QUEUE_ALWAYS, RedisServer, free_port, redis_server
+from tests.customer_tokens import as_customer, token_of
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "a long enough password"
+LIVE_S = 3.0  # "at once": far below the streams' 15 s poll
+
+
+@pytest.fixture(scope="module")
+def knowledge(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("workers") / "data"
+    kb = KnowledgeBase.open(data, [HashingEmbedder("e5")])
+    assert ingest_paths(kb, [DEMO_FILES]).ok
+    RefusalModel({"zh": SIMILARITY, "en": SIMILARITY}).save(data)
+    return data
+
+
+@contextmanager
+def worker(
+    data_dir: Path, env: dict[str, str], log: Path
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "tests.integration.hashing_worker:app",
+            "--port",
+            str(port),
+            "--no-proxy-headers",
+        ],
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "KEFU_DATA_DIR": str(data_dir), **env},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"worker {url} not ready:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def shared(postgres_admin: str) -> Iterator[tuple[str, str]]:
+    """A PostgreSQL database for this module's workers (removed after) and a Redis prefix."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    name = f"kefu_test_{uuid.uuid4().hex[:16]}"
+    prefix = f"kefu-test-{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin, dbname="postgres", autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params = psycopg.conninfo.conninfo_to_dict(postgres_admin)
+    url = (
+        f"postgresql+psycopg://{params.get('user', 'postgres')}@"
+        f"{params.get('host', '127.0.0.1')}:{params.get('port', 5432)}/{name}"
+    )
+    try:
+        yield url, prefix
+    finally:
+        with psycopg.connect(postgres_admin, dbname="postgres", autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+class Workers(list[str]):
+    """The workers' URLs; `procs` their processes, in the same order."""
+
+    def __init__(self, started: list[tuple[str, subprocess.Popen, Path]]) -> None:
+        super().__init__(url for url, _, _ in started)
+        self.procs = [proc for _, proc, _ in started]
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The workers' Redis: a server of this module's own, to restart."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def workers(
+    knowledge: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    shared: tuple[str, str],
+    redis: RedisServer,
+) -> Iterator[Workers]:
+    """Two workers (each with its copy of the knowledge: an embedded Chroma belongs to one
+    process) on one PostgreSQL database and one Redis; agents mei, jun and lan exist."""
+    from bot.conversation.sql import SqlConversationStore
+
+    database_url, prefix = shared
+    store = SqlConversationStore(database_url)  # the schema, before the workers race for it
+    accounts = Accounts(store.engine)
+    for name in ("mei", "jun", "lan"):
+        accounts.add(name, PASSWORD, Role.AGENT, name.title())
+    store.close()
+    env = {
+        "KEFU_DATABASE_URL": database_url,
+        "KEFU_REDIS_URL": redis.url,
+        "KEFU_REDIS_PREFIX": prefix,
+        "KEFU_ACCESS__CONVERSATION_RATE_LIMIT": "1000/minute",
+        **QUEUE_ALWAYS,
+    }
+    folder = tmp_path_factory.mktemp("workers")
+    with ExitStack() as stack:
+        started = []
+        for n in range(2):
+            data = folder / f"worker{n}"
+            shutil.copytree(knowledge, data)
+            log = folder / f"worker{n}.log"
+            started.append((*stack.enter_context(worker(data, env, log)), log))
+        for url, proc, log in started:
+            wait_ready(url, proc, log)
+        yield Workers(started)
+
+
+def agent(url: str, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, timeout=30)
+    response = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return client
+
+
+def ws(url: str, path: str, session: httpx.Client | None = None) -> ClientConnection:
+    headers = {}
+    if session is not None:
+        headers["Cookie"] = f"kefu_session={session.cookies['kefu_session']}"
+    return connect(
+        url.replace("http://", "ws://") + path, additional_headers=headers, open_timeout=10
+    )
+
+
+def receive_until(conn: ClientConnection, wanted, timeout: float) -> dict[str, Any]:
+    """The first message for which `wanted(message)` holds, within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, "nothing of the kind arrived in time"
+        message = json.loads(conn.recv(timeout=left))
+        if wanted(message):
+            return message
+
+
+def test_a_message_on_one_worker_is_seen_live_on_another(workers: list[str]) -> None:
+    a, b = workers
+    with (
+        as_customer(httpx.Client(base_url=a, timeout=30)) as customer,
+        closing(agent(b, "mei")) as mei,
+    ):
+        conversation_id = customer.post("/api/conversations").json()["id"]
+        token = token_of(customer, conversation_id)
+        path = f"/api/agent/conversations/{conversation_id}/events"
+        with (
+            ws(b, path, mei) as console,
+            ws(b, f"/api/conversations/{conversation_id}/events?token={token}") as widget_on_b,
+        ):
+            receive_until(console, lambda m: m.get("kind") == "conversation_started", 10)
+            receive_until(widget_on_b, lambda m: m.get("kind") == "conversation_started", 10)
+            sent = time.monotonic()
+            posted = customer.post(
+                f"/api/conversations/{conversation_id}/messages", json={"text": "退貨要怎麼申請？"}
+            )
+            assert posted.status_code == 200, posted.text
+            seen = receive_until(console, lambda m: m.get("kind") == "customer_messaged", LIVE_S)
+            assert seen["data"]["text"] == "退貨要怎麼申請？"
+            receive_until(console, lambda m: m.get("kind", "").startswith("turn_"), LIVE_S)
+            # the customer's widget, connected to the other worker, gets the answer too
+            receive_until(widget_on_b, lambda m: m.get("kind", "").startswith("turn_"), LIVE_S)
+            assert time.monotonic() - sent < LIVE_S
+
+            # a person asked for on a, claimed on b: the queue and the widget on b move at once
+            with ws(b, "/api/agent/queue/events", mei) as queue:
+                receive_until(queue, lambda m: m.get("kind") == "queue", 10)
+                assert customer.post(f"/api/conversations/{conversation_id}/handoff").is_success
+                waiting = receive_until(
+                    queue,
+                    lambda m: (
+                        m.get("kind") == "queue"
+                        and any(e["id"] == conversation_id for e in m["data"]["conversations"])
+                    ),
+                    LIVE_S,
+                )
+                assert waiting
+            claimed = mei.post(f"/api/agent/conversations/{conversation_id}/claim")
+            assert claimed.status_code == 200, claimed.text
+            receive_until(
+                widget_on_b,
+                lambda m: (
+                    m.get("kind") == "status_changed" and m["data"]["to_status"] == "with_agent"
+                ),
+                LIVE_S,
+            )
+
+
+def test_an_agent_online_on_one_worker_is_online_for_the_others(workers: list[str]) -> None:
+    a, b = workers
+    with closing(agent(a, "lan")) as lan, closing(agent(b, "jun")) as jun:
+        agents = jun.get("/api/agent/agents").json()["agents"]
+        assert not any(x["username"] == "lan" and x["online"] for x in agents)
+        with ws(a, "/api/agent/queue/events", lan):
+            deadline = time.monotonic() + LIVE_S
+            while True:
+                agents = jun.get("/api/agent/agents").json()["agents"]
+                if any(x["username"] == "lan" and x["online"] for x in agents):
+                    break
+                assert time.monotonic() < deadline, agents
+                time.sleep(0.1)
+
+
+def test_a_claim_race_across_workers_has_one_winner(workers: list[str]) -> None:
+    places = (workers[0], workers[1], workers[0])  # three agents, the two workers
+    sessions = [agent(url, name) for url, name in zip(places, ("mei", "jun", "lan"), strict=True)]
+    try:
+        with as_customer(httpx.Client(base_url=workers[0], timeout=30)) as customer:
+            for _ in range(5):
+                conversation_id = customer.post("/api/conversations").json()["id"]
+                assert customer.post(f"/api/conversations/{conversation_id}/handoff").is_success
+                start = threading.Barrier(len(sessions))
+                codes: dict[str, int] = {}
+
+                def claim(
+                    session: httpx.Client,
+                    name: str,
+                    cid: str = conversation_id,
+                    start: threading.Barrier = start,
+                    codes: dict[str, int] = codes,
+                ) -> None:
+                    start.wait(10)
+                    codes[name] = session.post(f"/api/agent/conversations/{cid}/claim").status_code
+
+                threads = [
+                    threading.Thread(target=claim, args=(s, n))
+                    for s, n in zip(sessions, ("mei", "jun", "lan"), strict=True)
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(30)
+                assert sorted(codes.values()) == [200, 409, 409], codes
+                winner = next(n for n, code in codes.items() if code == 200)
+                view = sessions[1].get(f"/api/agent/conversations/{conversation_id}").json()
+                assert view["conversation"]["agent_name"] == winner.title(), view
+    finally:
+        for session in sessions:
+            session.close()
+
+
+def test_streams_recover_after_redis_restarts_and_miss_nothing(
+    workers: list[str], redis: RedisServer
+) -> None:
+    a, b = workers
+    with (
+        as_customer(httpx.Client(base_url=a, timeout=30)) as customer,
+        closing(agent(b, "jun")) as jun,
+    ):
+        conversation_id = customer.post("/api/conversations").json()["id"]
+        path = f"/api/agent/conversations/{conversation_id}/events"
+        with ws(b, path, jun) as console:
+            receive_until(console, lambda m: m.get("kind") == "conversation_started", 10)
+            redis.stop()
+            # customers are served while Redis is away; the console on b cannot hear of it
+            during = customer.post(
+                f"/api/conversations/{conversation_id}/messages", json={"text": "運費多少？"}
+            )
+            assert during.status_code == 200, during.text
+            redis.start()
+            seen = receive_until(console, lambda m: m.get("kind") == "customer_messaged", 15)
+            assert seen["data"]["text"] == "運費多少？"
+            receive_until(console, lambda m: m.get("kind", "").startswith("turn_"), 10)
+            # and live again as before
+            after = customer.post(
+                f"/api/conversations/{conversation_id}/messages", json={"text": "退貨要怎麼申請？"}
+            )
+            assert after.status_code == 200, after.text
+            seen = receive_until(console, lambda m: m.get("kind") == "customer_messaged", LIVE_S)
+            assert seen["data"]["text"] == "退貨要怎麼申請？"
+        for url in workers:
+            deadline = time.monotonic() + 15
+            while httpx.get(f"{url}/readyz", timeout=5).status_code != 200:
+                assert time.monotonic() < deadline, f"{url} not ready again after Redis restarted"
+                time.sleep(0.2)
+
+
+def test_a_worker_killed_mid_conversation_loses_nothing_it_acknowledged(workers: Workers) -> None:
+    """Runs last: it kills the first worker."""
+    a, b = workers
+    with as_customer(httpx.Client(base_url=a, timeout=30)) as on_a:
+        conversation_id = on_a.post("/api/conversations").json()["id"]
+        token = token_of(on_a, conversation_id)
+        acknowledged = on_a.post(
+            f"/api/conversations/{conversation_id}/messages", json={"text": "退貨要怎麼申請？"}
+        )
+        assert acknowledged.status_code == 200, acknowledged.text
+        workers.procs[0].send_signal(signal.SIGKILL)
+        workers.procs[0].wait(10)
+    with httpx.Client(base_url=b, timeout=30, headers={"Authorization": f"Bearer {token}"}) as on_b:
+        path = f"/api/conversations/{conversation_id}"
+        kinds = [e["kind"] for e in on_b.get(path).json()["events"]]
+        assert kinds[:2] == ["conversation_started", "customer_messaged"]
+        assert kinds[2].startswith("turn_")  # the answer a gave is kept too
+        again = on_b.post(f"{path}/messages", json={"text": "運費多少？"})
+        assert again.status_code == 200, again.text
+        texts = [e["data"].get("text") for e in on_b.get(path).json()["events"]]
+        assert texts.count("運費多少？") == 1 and texts.count("退貨要怎麼申請？") == 1
