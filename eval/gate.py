@@ -55,6 +55,7 @@ from eval.datasets import default_root
 from eval.gate_corpora import (
     DATA_DIR,
     GENERAL_SETS,
+    GROUPS,
     GateSet,
     bitext_person_requests,
     language_of,
@@ -287,12 +288,13 @@ def _examples(rows: list[tuple[str, str | None, str]], n: int = 8) -> list[list[
 
 
 def leave_one_out(embedded: Sequence[Embedded], embedder: Embedder) -> list[dict]:
-    """Each fittable set measured with a model fitted on the others; the test-only sets with
-    the model fitted on every fittable set."""
+    """Each fittable set measured with a model fitted on the others (not on the other half of
+    its group either); the test-only sets with the model fitted on every fittable set."""
     fittable = [e for e in embedded if e.set.fit]
     rows = []
     for held in fittable:
-        weights = fit_weights([e for e in fittable if e is not held])
+        group = GROUPS.get(held.name, held.name)
+        weights = fit_weights([e for e in fittable if GROUPS.get(e.name, e.name) != group])
         found = measure_set(weights, held, embedder)
         found["thresholds"] = [weights.threshold, weights.mild_threshold]
         rows.append(found)
