@@ -190,10 +190,12 @@ def lexical_features(text: str) -> list[float]:
 
 
 def cue_grams(text: str, sizes: Sequence[int] = (2, 3)) -> set[str]:
-    """The character n-grams of a message's words as the learned cues read them: lower-cased,
-    each word padded with a space on both sides (so " wtf " is a whole word), one of each."""
+    """The character n-grams of a message's words as the learned cues read them: the message
+    as the vector reads it (`prepared`: the courtesy around it left out, so that no cue can
+    make politeness look angry), lower-cased, each word padded with a space on both sides (so
+    " wtf " is a whole word), one of each."""
     grams: set[str] = set()
-    for word in plain(text).lower().split():
+    for word in prepared(text).lower().split():
         padded = f" {word} "
         for n in sizes:
             grams.update(padded[i : i + n] for i in range(max(len(padded) - n + 1, 1)))
