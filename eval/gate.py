@@ -16,14 +16,15 @@ STRONG_CALM_RATE of any of them, `mild_threshold` (upset: acknowledge, answer, o
 hand off if the bot cannot help) at most MILD_CALM_RATE.
 
 Leave one set out: each set is measured with a model fitted, and thresholds placed, on the
-other sets only; the written test sets (eval/data/gate_calm.txt, gate_angry.txt) are never
-fitted on and are measured with the model fitted on everything (the one kefu ships with
-`--fit`). The report gives, per set and per language (mean and worst): calm messages the gate
-hands off before answering and calm messages it would treat as upset; angry messages handed
-off at once and angry messages at least treated as upset. The gate is run whole
-(`Gate.before_answer`): explicit requests, sensitive topics, several questions and length count
-as they do in a conversation. Then explicit requests for a person (the written phrasings, and
-Bitext's `contact_human_agent` utterances against its other intents) and rephrasing.
+other sets only (a set and its translation, GROUPS, are held out together); the written test
+sets (eval/data/gate_calm.txt, gate_angry.txt) are never fitted on and are measured with the
+model fitted on everything (the one kefu ships with `--fit`). The report gives, per set and per
+language (mean and worst): calm messages the gate hands off before answering and calm messages
+it would treat as upset; angry messages handed off at once and angry messages at least treated
+as upset. The gate is run whole (`Gate.before_answer`): explicit requests, sensitive topics,
+several questions and length count as they do in a conversation. Then explicit requests for a
+person (the written phrasings, and Bitext's `contact_human_agent` utterances against its other
+intents) and rephrasing.
 
 Vectors are cached under eval/.cache/gate: a first run embeds about 16,000 texts (about 15
 minutes on two cores), a refit from the cache takes about a minute.
