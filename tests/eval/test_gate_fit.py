@@ -150,3 +150,33 @@ def test_cue_candidates_are_words_of_anger_that_several_sets_share(
     assert "tel" not in found  # one set's topic (a telecom) is no cue
     matrix = cue_matrix(["WTF", "fine"], found).toarray()
     assert matrix[0].sum() >= 2 and matrix[1].sum() == 0
+
+
+def test_fitted_cues_score_the_same_in_the_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With cues switched on, the fit's scores and the shipped model's scores agree."""
+    from handoff.sentiment import SentimentModel
+
+    monkeypatch.setattr("eval.gate.CUE_SETS", 2)
+    rng = np.random.default_rng(11)
+
+    def with_words(name: str, angry: list[str], calm: list[str]) -> Embedded:
+        rows = [Labelled(t, True) for t in angry] + [Labelled(t, False) for t in calm]
+        vectors = rng.normal(0, 1, (len(rows), DIM)).astype(np.float32)
+        return Embedded(GateSet(name, "en", rows), vectors)
+
+    angry_words = ["wtf again", "still nothing wtf", "fed up, still waiting", "wtf still"]
+    train = [
+        with_words("complaint_tweets", angry_words * 10, ["can I return it"] * 40),
+        with_words("semeval", angry_words[::-1] * 10, ["nice day today"] * 40),
+        with_words("bitext", [], ["where is my order"] * 40),
+    ]
+    weights = fit_weights(train)
+    assert weights.cues and weights.fitted_on["cue_sets"] == 2
+
+    class Stub:
+        name, dim, languages = "e5", DIM, ("en",)
+
+    model = SentimentModel(Stub(), weights)  # type: ignore[arg-type]
+    for e in train:
+        product = model.scores_of(e.texts, e.vectors)
+        assert np.allclose(product, scores(weights, e), atol=1e-4)
