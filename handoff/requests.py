@@ -38,6 +38,8 @@ _ZH_PATTERNS = [
     r"(不要|不想|不用|別)(再)?(跟|和)?(機器人|機械人|bot)",
     r"(機器人|機械人)(根本)?(沒用|聽不懂|很爛|好爛|太爛)",
     r"(有|有沒有)(真人|人)(在|可以)(嗎|回|回答|處理|幫)",
+    # 有客服人員可以協助嗎: a person who could help, asked after (not 有專人到府安裝嗎)
+    r"(有|有沒有)(真人|客服人員|客服專員|真人客服)(可以|能|能夠)?(協助|幫忙|幫我|處理|回覆|回答)",
     # 有沒有人可以直接跟我講話, 有人能跟我說明嗎
     r"(有|有沒有)(真)?人(可以|能|會)?(直接)?(跟|和|與)我(講|說|談|聊|對話|通話|聯絡|聯繫)",
     # the message is, or opens with, the person asked for: 真人！, 人工服務 您好 在嗎
@@ -90,6 +92,9 @@ _EN_ASKING = [
     r"|actual )?(h[uy]?m[ae]?n|person|agent|representative|staff( member)?|employee|team)s? "
     r"(please )?(help|assist|look|handle|call|contact|check|take|talk|speak|answer)",
     r"\b(any|an?) (real |live )?(h[uy]?m[ae]?n|person|agent|representative|one)s? available\b",
+    # "is there someone I can talk to?"
+    r"\bis there (someone|somebody|anyone|anybody|a (real |live )?(person|human|agent))"
+    r"( (i|we) (can|could))? (talk|speak|chat)\b",
     r"\btransfer (me )?(to )?(me )?(an? |the )?(h[uy]?m[ae]?n|person|agent|representative)\b",
     # Telling the bot it is no help: "you're not helping", "you aren't helping"
     r"\b(you'?re|you are|u are|u r|youre|you aren'?t|u aren'?t|you arent|u arent) "

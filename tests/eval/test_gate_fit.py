@@ -10,8 +10,11 @@ from eval.gate import (
     MILD_CALM_RATE,
     STRONG_CALM_RATE,
     Embedded,
+    candidate_cues,
     choose_thresholds,
+    cue_matrix,
     fit_weights,
+    fitted_without,
     scores,
     summarise,
 )
@@ -121,3 +124,59 @@ def test_courtesy_never_raises_the_fitted_score() -> None:
     )
     weights = fit_weights([calm, polite])
     assert weights.lexical_coef[weights.lexical.index("courtesy")] <= 0.0
+
+
+def test_a_set_and_its_translation_are_held_out_together(sets: list[Embedded]) -> None:
+    zh = synthetic("stc3_zh", 0, 50, 4.0, 9)
+    en = synthetic("stc3_en", 0, 50, 4.0, 10)
+    fittable = [*sets, zh, en]
+    assert en not in fitted_without(fittable, zh) and zh not in fitted_without(fittable, en)
+    assert fitted_without(fittable, sets[0]) == [*sets[1:], zh, en]
+
+
+def _texts(name: str, angry: list[str], calm: list[str]) -> Embedded:
+    rows = [Labelled(t, True) for t in angry] + [Labelled(t, False) for t in calm]
+    return Embedded(GateSet(name, "en", rows), np.zeros((len(rows), DIM), dtype=np.float32))
+
+
+def test_cue_candidates_are_words_of_anger_that_several_sets_share(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("eval.gate.CUE_SETS", 2)
+    a = _texts("a", ["wtf, telco down again", "wtf telco"], ["hello"])
+    b = _texts("b", ["wtf is this shop", "wtf"], ["wtf calm?"])
+    found = candidate_cues([a, b])
+    assert {" wt", "wtf"} <= set(found)
+    assert "tel" not in found  # one set's topic (a telecom) is no cue
+    matrix = cue_matrix(["WTF", "fine"], found).toarray()
+    assert matrix[0].sum() >= 2 and matrix[1].sum() == 0
+
+
+def test_fitted_cues_score_the_same_in_the_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With cues switched on, the fit's scores and the shipped model's scores agree."""
+    from handoff.sentiment import SentimentModel
+
+    monkeypatch.setattr("eval.gate.CUE_SETS", 2)
+    rng = np.random.default_rng(11)
+
+    def with_words(name: str, angry: list[str], calm: list[str]) -> Embedded:
+        rows = [Labelled(t, True) for t in angry] + [Labelled(t, False) for t in calm]
+        vectors = rng.normal(0, 1, (len(rows), DIM)).astype(np.float32)
+        return Embedded(GateSet(name, "en", rows), vectors)
+
+    angry_words = ["wtf again", "still nothing wtf", "fed up, still waiting", "wtf still"]
+    train = [
+        with_words("complaint_tweets", angry_words * 10, ["can I return it"] * 40),
+        with_words("semeval", angry_words[::-1] * 10, ["nice day today"] * 40),
+        with_words("bitext", [], ["where is my order"] * 40),
+    ]
+    weights = fit_weights(train)
+    assert weights.cues and weights.fitted_on["cue_sets"] == 2
+
+    class Stub:
+        name, dim, languages = "e5", DIM, ("en",)
+
+    model = SentimentModel(Stub(), weights)  # type: ignore[arg-type]
+    for e in train:
+        product = model.scores_of(e.texts, e.vectors)
+        assert np.allclose(product, scores(weights, e), atol=1e-4)

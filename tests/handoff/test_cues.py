@@ -80,3 +80,25 @@ def test_courtesy_fires_only_its_own_cue(bare: str, polite: str) -> None:
     before, after = cues(bare), cues(polite)
     changed = {n for n in LEXICAL if before[n] != after[n]} - {"chinese", "capitals"}
     assert changed == {"courtesy"}
+
+
+def test_learned_n_gram_cues_move_the_score_and_courtesy_is_not_read() -> None:
+    from handoff.sentiment import SentimentModel, SentimentWeights, cue_grams
+    from knowledge.embedding import HashingEmbedder
+
+    embedder = HashingEmbedder()
+    weights = SentimentWeights(
+        embedder=embedder.name,
+        coef=[0.0] * embedder.dim,
+        intercept=-2.0,
+        lexical=list(LEXICAL),
+        lexical_coef=[0.0] * len(LEXICAL),
+        threshold=0.8,
+        cues={"受夠": 3.0, "不好": 5.0},
+    )
+    model = SentimentModel(embedder, weights)
+    assert model.cue_sum("我受夠了") == pytest.approx(3.0)
+    assert model.score("我受夠了") > 0.7 > 0.2 > model.score("請問運費多少")
+    # 不好意思 around a question is left out before the cues read it
+    assert "不好" not in cue_grams("不好意思，退貨要幾天")
+    assert model.cue_sum("不好意思，退貨要幾天") == 0.0

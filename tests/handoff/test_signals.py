@@ -47,6 +47,7 @@ def before(gate: Gate, text: str, language: str = "en") -> GateVerdict:
         "可以幫我轉接專員嗎？",
         "有沒有人可以直接跟我講話",
         "人工服務 您好 在嗎",
+        "有客服人員可以協助嗎",
     ],
 )
 def test_zh_requests_for_a_person_hand_off(gate: Gate, text: str) -> None:
@@ -70,6 +71,7 @@ def test_zh_requests_for_a_person_hand_off(gate: Gate, text: str) -> None:
         "connect me with your staff",
         "how do I contact an agent",
         "is there any person available?",
+        "is there someone I can talk to?",
         "you're not helping, I need to speak with a fucking human",
     ],
 )
