@@ -207,7 +207,7 @@ HELD_OUT = 0.25  # share of a data set's items taken out of its knowledge base
 ANSWERABLE, NEAR, FAR = "answerable", "near", "far"
 FAR_LINES = 1000
 # Stored signals of an older recipe are collected again.
-SIGNALS_VERSION = "content coverage, reach agreement, each question in its own language"
+SIGNALS_VERSION = "content coverage, reach agreement, rank support, fused lead"
 
 
 @dataclass
@@ -828,6 +828,36 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
         "content_coverage",
         "reach_agreement",
         "standing",
+    ),
+    "content coverage, support": ("margin", "similarity_lead", "content_coverage", "rank_support"),
+    "content coverage, support, fused lead": (
+        "margin",
+        "similarity_lead",
+        "content_coverage",
+        "rank_support",
+        "fused_lead",
+    ),
+    "content coverage, agreement, support, fused lead": (
+        "margin",
+        "similarity_lead",
+        "content_coverage",
+        "rank_agreement",
+        "rank_support",
+        "fused_lead",
+    ),
+    "content coverage, support, fused lead + standing": (
+        "margin",
+        "similarity_lead",
+        "content_coverage",
+        "rank_support",
+        "fused_lead",
+        "standing",
+    ),
+    "similarity lead, coverage, support, fused lead": (
+        "similarity_lead",
+        "content_coverage",
+        "rank_support",
+        "fused_lead",
     ),
 }
 
