@@ -675,7 +675,7 @@ def prepare_near(name: str, root: Path, limit: int | None, cache: Path) -> NearP
     asked += SIGNALS_VERSION
     stored = kb_dir / f"near-signals-{hashlib.sha256(asked.encode()).hexdigest()[:12]}.json"
     if stored.is_file():
-        rows = json.loads(stored.read_text(encoding="utf-8"))
+        rows = [_as_now(row) for row in json.loads(stored.read_text(encoding="utf-8"))]
     else:
         rows = []
         for kind, probes in chosen.probes.items():
@@ -684,6 +684,14 @@ def prepare_near(name: str, root: Path, limit: int | None, cache: Path) -> NearP
                 rows.append({**row, "kind": kind})
         stored.write_text(json.dumps(rows), encoding="utf-8")
     return NearPrepared(name, chosen, retriever, slot, rows, build)
+
+
+def _as_now(row: dict) -> dict:
+    """A stored row's signals as `signals` gives them now: a turn answered from an item in
+    the other language no longer has rank agreement (collected before, it is dropped)."""
+    if row["signals"].get("cross_language") == 1.0:
+        row["signals"].pop("rank_agreement", None)
+    return row
 
 
 def _near_rates(rows: list[dict], probs: list[float], threshold: float) -> dict[str, float]:

@@ -111,14 +111,16 @@ def signals(
     asked = set(tokenize(question))
     values["keyword_coverage"] = len(asked & top.words) / len(asked) if asked else 0.0
     values["specific_coverage"] = specific_coverage(asked, top, others)
-    values["rank_agreement"] = rank_agreement(candidates)
     crossed = _crosses_language(language, top)
     values["cross_language"] = 1.0 if crossed else 0.0
     if not crossed:
-        # Across languages neither says anything: the answer shares no words with the question
-        # by nature, and only the multilingual model reaches it, so it is "first" in every
-        # ranking that can see it (measured: off-topic English questions answered from Chinese
-        # rows when this agreement counted).
+        # Across languages none of these says anything: the answer shares no words with the
+        # question by nature, and only the multilingual model reaches it, so it is "first" in
+        # every ranking that can see it (measured: off-topic English questions answered from
+        # Chinese rows when the agreement of those rankings counted) and never in the others
+        # (English questions whose answer is only in Chinese refused when all rankings counted:
+        # "where is my order??"). The model reads them as average; e5's lead and margin decide.
+        values["rank_agreement"] = rank_agreement(candidates)
         values["content_coverage"] = content_coverage(question, top, others)
         values["reach_agreement"] = rank_agreement(candidates, reaching=True)
         values["rank_support"] = rank_support(candidates)

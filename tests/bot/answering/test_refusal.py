@@ -200,8 +200,8 @@ def test_coverage_is_left_out_when_the_best_answer_is_in_the_other_language():
     values = signals("do points expire", group(hits), language="en")
     assert values["cross_language"] == 1.0
     assert "content_coverage" not in values
-    # MiniLM and BM25 never reach the Chinese row: only the signals that found Chinese count
-    assert values["rank_agreement"] == pytest.approx(2 / 4)
+    # MiniLM and BM25 never reach the Chinese row, e5 ranks it first by nature: no agreement
+    assert "rank_agreement" not in values
     assert "reach_agreement" not in values  # only e5 sees the Chinese row: "first" says nothing
     assert "rank_support" not in values
     same = signals("do points expire", group(hits), language="zh")
