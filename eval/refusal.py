@@ -207,7 +207,7 @@ HELD_OUT = 0.25  # share of a data set's items taken out of its knowledge base
 ANSWERABLE, NEAR, FAR = "answerable", "near", "far"
 FAR_LINES = 1000
 # Stored signals of an older recipe are collected again.
-SIGNALS_VERSION = "content coverage, reach agreement, each question in its own language"
+SIGNALS_VERSION = "content coverage, reach agreement, rank support, fused lead"
 
 
 @dataclass
@@ -675,7 +675,7 @@ def prepare_near(name: str, root: Path, limit: int | None, cache: Path) -> NearP
     asked += SIGNALS_VERSION
     stored = kb_dir / f"near-signals-{hashlib.sha256(asked.encode()).hexdigest()[:12]}.json"
     if stored.is_file():
-        rows = json.loads(stored.read_text(encoding="utf-8"))
+        rows = [_as_now(row) for row in json.loads(stored.read_text(encoding="utf-8"))]
     else:
         rows = []
         for kind, probes in chosen.probes.items():
@@ -684,6 +684,14 @@ def prepare_near(name: str, root: Path, limit: int | None, cache: Path) -> NearP
                 rows.append({**row, "kind": kind})
         stored.write_text(json.dumps(rows), encoding="utf-8")
     return NearPrepared(name, chosen, retriever, slot, rows, build)
+
+
+def _as_now(row: dict) -> dict:
+    """A stored row's signals as `signals` gives them now: a turn answered from an item in
+    the other language no longer has rank agreement (collected before, it is dropped)."""
+    if row["signals"].get("cross_language") == 1.0:
+        row["signals"].pop("rank_agreement", None)
+    return row
 
 
 def _near_rates(rows: list[dict], probs: list[float], threshold: float) -> dict[str, float]:
@@ -828,6 +836,36 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
         "content_coverage",
         "reach_agreement",
         "standing",
+    ),
+    "content coverage, support": ("margin", "similarity_lead", "content_coverage", "rank_support"),
+    "content coverage, support, fused lead": (
+        "margin",
+        "similarity_lead",
+        "content_coverage",
+        "rank_support",
+        "fused_lead",
+    ),
+    "content coverage, agreement, support, fused lead": (
+        "margin",
+        "similarity_lead",
+        "content_coverage",
+        "rank_agreement",
+        "rank_support",
+        "fused_lead",
+    ),
+    "content coverage, support, fused lead + standing": (
+        "margin",
+        "similarity_lead",
+        "content_coverage",
+        "rank_support",
+        "fused_lead",
+        "standing",
+    ),
+    "similarity lead, coverage, support, fused lead": (
+        "similarity_lead",
+        "content_coverage",
+        "rank_support",
+        "fused_lead",
     ),
 }
 

@@ -45,6 +45,8 @@ SIGNAL_REASONS = {
     "standing": "low_similarity",
     "content_coverage": "low_keyword_coverage",
     "reach_agreement": "little_agreement",
+    "rank_support": "little_agreement",
+    "fused_lead": "close_competitor",
 }
 # Words that ask rather than say what is asked about: an answer never repeats them (退貨流程是
 # 什麼 is answered by the steps, not by 什麼), so coverage does not count them; 媽 is the
@@ -109,16 +111,20 @@ def signals(
     asked = set(tokenize(question))
     values["keyword_coverage"] = len(asked & top.words) / len(asked) if asked else 0.0
     values["specific_coverage"] = specific_coverage(asked, top, others)
-    values["rank_agreement"] = rank_agreement(candidates)
     crossed = _crosses_language(language, top)
     values["cross_language"] = 1.0 if crossed else 0.0
     if not crossed:
-        # Across languages neither says anything: the answer shares no words with the question
-        # by nature, and only the multilingual model reaches it, so it is "first" in every
-        # ranking that can see it (measured: off-topic English questions answered from Chinese
-        # rows when this agreement counted).
+        # Across languages none of these says anything: the answer shares no words with the
+        # question by nature, and only the multilingual model reaches it, so it is "first" in
+        # every ranking that can see it (measured: off-topic English questions answered from
+        # Chinese rows when the agreement of those rankings counted) and never in the others
+        # (English questions whose answer is only in Chinese refused when all rankings counted:
+        # "where is my order??"). The model reads them as average; e5's lead and margin decide.
+        values["rank_agreement"] = rank_agreement(candidates)
         values["content_coverage"] = content_coverage(question, top, others)
         values["reach_agreement"] = rank_agreement(candidates, reaching=True)
+        values["rank_support"] = rank_support(candidates)
+    values["fused_lead"] = fused_lead(candidates)
     bm25 = _best_signal(top, KEYWORD) or 0.0
     values["keyword_score"] = math.log1p(bm25 / max(len(asked), 1))
     total = sum(len(c.hits) for c in candidates)
@@ -193,6 +199,37 @@ def rank_agreement(candidates: list[Candidate], reaching: bool = False) -> float
         return 0.0
     firsts = {s for h in top.hits for s, rank in h.ranks.items() if rank == 1}
     return len(firsts) / len(seen)
+
+
+def rank_support(candidates: list[Candidate]) -> float:
+    """Mean over the retrieval signals that found anything in the best item's language of
+    1 / the best candidate's rank in each (0 where it is missing): `rank_agreement` without
+    its cliff, so that an answer ranked first by BM25 and second by e5 is not counted as
+    unsupported by e5 ("吹風機壞了保固多久": the warranty row is e5's fourth, BM25's first)."""
+    top = candidates[0]
+    item = top.best.metadata.get("language")
+    seen = {
+        s
+        for c in candidates
+        for h in c.hits
+        for s in h.ranks
+        if h.metadata.get("language") in (None, "und", item)
+    }
+    if not seen:
+        return 0.0
+    best: dict[str, int] = {}
+    for h in top.hits:
+        for s, rank in h.ranks.items():
+            best[s] = min(rank, best.get(s, rank))
+    return sum(1.0 / best[s] for s in seen if s in best) / len(seen)
+
+
+def fused_lead(candidates: list[Candidate]) -> float:
+    """How far the best candidate's fused score is ahead of the next different answer's,
+    as a share of its own: the fusion's margin, on one scale on any knowledge."""
+    top = candidates[0].score
+    rival = max((c.score for c in candidates[1:]), default=0.0)
+    return (top - rival) / top if top > 0 else 0.0
 
 
 def _general_dense(candidates: list[Candidate]) -> str:

@@ -102,6 +102,35 @@ def test_questions_the_shop_cannot_answer_are_not_answered(service: Conversation
     assert len(answered) <= 2, _shown(answered)  # ≥ 80% held back
 
 
+# Everyday phrasings kefu issue 10 found refused: a card that fails, mixed words, and English
+# asked of knowledge that answers it in Chinese only (refused until rank agreement stopped
+# counting, for such a turn, the rankings that cannot see the other language). Still refused,
+# and kept in eval/data/demo_questions.tsv: 吹風機壞了保固多久, 欸我訂單都一個禮拜了還沒出貨是怎樣,
+# 客服電話幾號, "can i pay cash when i pick up at 7-eleven"; 中了發票怎麼領 answered wrong.
+ISSUE_PHRASINGS = (
+    "信用卡刷不過怎麼辦",
+    "點數會expire嗎",
+    "我要報帳要打統編",
+    "where is my order??",
+)
+
+
+def test_the_everyday_phrasings_of_the_issue_are_answered_from_the_right_item(
+    service: ConversationService,
+):
+    asked = [ask(service, q) for q in picked(ISSUE_PHRASINGS)]
+    wrong = [a for a in asked if not a.right]
+    assert not wrong, _shown(wrong)
+
+
+def test_an_english_question_answered_from_a_chinese_row_says_so(service: ConversationService):
+    conversation = service.start("web")
+    turn = service.send(conversation.id, "where is my order??").turn
+    assert turn is not None and turn.event.decision == Decision.ANSWERED
+    assert turn.event.citations[0].source == "orders_export.csv"
+    assert "only available in Chinese" in turn.event.reply
+
+
 def _first_turn(service: ConversationService, text: str):
     conversation = service.start("web")
     return service.send(conversation.id, text).turn

@@ -89,6 +89,9 @@ def test_signals_of_the_best_candidate():
         "content_coverage": pytest.approx(2 * common / (2 * common + rare)),
         "cross_language": 0.0,
         "reach_agreement": 0.0,
+        "rank_support": 0.0,
+        # the best answer's group (a and c) against b's: 3.0 + 0.1 x 1.5 = 3.15 vs 2.0
+        "fused_lead": pytest.approx((3.15 - 2.0) / 3.15),
     }
 
 
@@ -120,6 +123,36 @@ def test_rank_agreement_counts_the_signals_that_rank_the_best_answer_first():
         ranked("b", 2.0, "B.", dense_e5=2, keyword=1, dense_minilm=2),
     ]
     assert signals("a", group(hits))["rank_agreement"] == pytest.approx(2 / 3)
+
+
+def test_rank_support_counts_how_high_each_signal_ranks_the_best_answer():
+    """Unlike rank agreement, an answer BM25 ranks first and e5 fourth keeps some of e5's
+    support (吹風機壞了保固多久: the warranty row); a signal that never found it gives none."""
+
+    def ranked(item_id: str, score: float, answer: str, **ranks: int) -> Hit:
+        named = {k.replace("_", ":"): v for k, v in ranks.items()}
+        meta = {"question": item_id, "answer": answer}
+        return Hit(item_id, answer, "faq.xlsx", "row=2", meta, score, {}, named)
+
+    hits = [
+        ranked("a", 3.0, "A.", dense_e5=4, keyword=1),
+        ranked("a2", 2.5, "A.", question_e5=2),  # the same answer, another row
+        ranked("b", 2.0, "B.", dense_e5=1, keyword=3, question_e5=1, dense_minilm=1),
+    ]
+    values = signals("a", group(hits))
+    assert values["rank_agreement"] == pytest.approx(1 / 4)
+    # e5 1/4, its question view 1/2, BM25 1/1, MiniLM never found it: 0
+    assert values["rank_support"] == pytest.approx((1 / 4 + 1 / 2 + 1 + 0) / 4)
+
+
+def test_fused_lead_is_the_share_of_the_best_score_the_next_answer_lacks():
+    hits = [
+        scored("a", 2.0, "A.", "How much is shipping?", dense_e5=0.9),
+        scored("b", 1.5, "B.", "Do you ship abroad?", dense_e5=0.8),
+    ]
+    assert signals("shipping", group(hits))["fused_lead"] == pytest.approx(0.25)
+    alone = signals("shipping", group(hits[:1]))
+    assert alone["fused_lead"] == pytest.approx(1.0)  # no other answer was found
 
 
 def test_content_coverage_counts_the_words_of_a_plain_question_not_its_asking_words():
@@ -167,9 +200,10 @@ def test_coverage_is_left_out_when_the_best_answer_is_in_the_other_language():
     values = signals("do points expire", group(hits), language="en")
     assert values["cross_language"] == 1.0
     assert "content_coverage" not in values
-    # MiniLM and BM25 never reach the Chinese row: only the signals that found Chinese count
-    assert values["rank_agreement"] == pytest.approx(2 / 4)
+    # MiniLM and BM25 never reach the Chinese row, e5 ranks it first by nature: no agreement
+    assert "rank_agreement" not in values
     assert "reach_agreement" not in values  # only e5 sees the Chinese row: "first" says nothing
+    assert "rank_support" not in values
     same = signals("do points expire", group(hits), language="zh")
     assert same["cross_language"] == 0.0 and "content_coverage" in same
 
@@ -300,6 +334,9 @@ def test_the_shipped_default_refuses_what_is_far_and_answers_what_is_close():
         "similarity_lead": 4.0,
         "specific_coverage": 1.0,
         "rank_agreement": 1.0,
+        "content_coverage": 1.0,
+        "rank_support": 1.0,
+        "fused_lead": 0.5,
     }
     far = {
         "similarity": 0.70,
@@ -312,6 +349,9 @@ def test_the_shipped_default_refuses_what_is_far_and_answers_what_is_close():
         "similarity_lead": 0.5,
         "specific_coverage": 0.0,
         "rank_agreement": 0.0,
+        "content_coverage": 0.0,
+        "rank_support": 0.0,
+        "fused_lead": 0.0,
     }
     for language in ("zh", "en"):
         assert shipped.judge(language, close).answerable, language
