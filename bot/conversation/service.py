@@ -25,6 +25,7 @@ from bot.conversation.events import (
     BotTurn,
     CustomerMessaged,
     Decision,
+    Event,
     FeedbackGiven,
     OfflineMessageLeft,
     Recorded,
@@ -236,10 +237,14 @@ class ConversationService:
             available = self._available()
             nobody = None if available.agents_available else available
             event = _handed_off_event(conversation_id, outcome, verdict, nobody)
-            turn = self.store.append(event, after_seq=written_after)
             if nobody is None:
-                self.flows.apply(conversation_id, HandoffRequested(BOT, verdict.trigger))
+                # the turn and the move in one transaction: a crash between the two would
+                # leave a handed-off turn in a conversation the bot still owns
+                turn = self._handed_off(
+                    conversation_id, [event], HandoffRequested(BOT, verdict.trigger), written_after
+                )
             else:
+                turn = self.store.append(event, after_seq=written_after)
                 self._nobody_there(
                     conversation_id, event.language, nobody, verdict.trigger, event.reply
                 )
@@ -264,14 +269,30 @@ class ConversationService:
         step = self.orders.step(conversation_id, text, language, history)
         if step is None:
             return None
-        turn = [
-            self.store.append(event, after_seq=written_after if i == 0 else None)
-            for i, event in enumerate(step.events)
-        ][-1]
         if step.hand_off:
-            self.flows.apply(conversation_id, HandoffRequested(BOT, step.reason))
+            moved = HandoffRequested(BOT, step.reason)
+            turn = self._handed_off(conversation_id, step.events, moved, written_after)
+        else:
+            turn = [
+                self.store.append(event, after_seq=written_after if i == 0 else None)
+                for i, event in enumerate(step.events)
+            ][-1]
         self.feed.notify(conversation_id)
         return turn
+
+    def _handed_off(
+        self,
+        conversation_id: str,
+        turn: list[Event],
+        handoff: HandoffRequested,
+        written_after: int | None,
+    ) -> Recorded:
+        """Log the bot's turn (its events) and the handoff it makes in one transaction; the
+        turn's last event as logged (its seq comes right before the move's)."""
+        moved = self.flows.apply(
+            conversation_id, handoff, preceded_by=turn, after_seq=written_after
+        )
+        return self.store.events(conversation_id, after_seq=moved.seq - 2)[0]
 
     def _verdict(
         self, before: GateVerdict | None, text: str, outcome: Outcome, past: list[PastTurn]
