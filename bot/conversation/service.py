@@ -46,7 +46,7 @@ from bot.conversation.flows import (
     HandoffRequested,
     ReturnedToBot,
 )
-from bot.conversation.status import ConversationStatus
+from bot.conversation.status import ConversationStatus, InvalidTransition
 from bot.conversation.store import Conversation, ConversationStore, LogMoved
 from bot.conversation.views import answer_context, last_language, past_turns
 from bot.privacy.redaction import redact
@@ -315,8 +315,10 @@ class ConversationService:
         with self.lock_for(conversation_id):
             conversation = self.store.get(conversation_id)
             if conversation.status != ConversationStatus.BOT:
-                # queued already, or resolved: the table of moves says what is wrong
-                return self.flows.apply(conversation_id, HandoffRequested(CUSTOMER, reason))
+                # queued already, with a person, or resolved: a customer's request never takes
+                # the conversation from its agent (the table allows with_agent → waiting, for
+                # an agent's own unassign)
+                raise InvalidTransition(conversation.status, ConversationStatus.WAITING)
             available = self._available()
             if available.agents_available:
                 return self.flows.apply(conversation_id, HandoffRequested(CUSTOMER, reason))

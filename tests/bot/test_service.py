@@ -597,3 +597,20 @@ def test_a_handoff_turn_written_after_a_moved_log_writes_nothing(
         "turn_handed_off",
         "status_changed",
     ]
+
+
+def test_a_customer_asking_for_a_person_never_takes_the_conversation_from_its_agent(
+    store: ConversationStore, answerer: Answerer
+):
+    """Found by the stateful API fuzzer: the customer's button moved a conversation an agent
+    had back into the queue, unassigned."""
+    from bot.conversation.flows import Actor, AgentAssigned
+
+    service = ConversationService(store, answerer)
+    conversation = service.start(language="zh")
+    service.request_person(conversation.id)
+    service.flows.apply(conversation.id, AgentAssigned(Actor.agent("mei", "美玲")))
+    with pytest.raises(InvalidTransition):
+        service.request_person(conversation.id)
+    after = store.get(conversation.id)
+    assert (after.status, after.assignee) == (S.WITH_AGENT, "mei")
