@@ -685,6 +685,8 @@
         $("upload-notice").textContent = failed.length
           ? "匯入完成，但有檔案失敗；原本的知識仍在服務。 Ingest finished, but a file failed: the knowledge that was serving keeps serving."
           : "匯入完成。 Ingest finished.";
+      } else if (last && last.state === "cancelled") {
+        $("upload-notice").textContent = "匯入已取消；原本的知識仍在服務。 Ingest cancelled: the knowledge that was serving keeps serving.";
       }
     }, function () { /* shown already */ }).finally(function () { $("upload-input").value = ""; });
   }
