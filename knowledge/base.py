@@ -12,7 +12,7 @@ import numpy as np
 
 from ingest.model import Chunk
 from knowledge.catalog import Catalog
-from knowledge.diff import SourceDiff, plan_sync
+from knowledge.diff import SourceDiff, SyncPlan, plan_sync
 from knowledge.embedding import Embedder, serves
 from knowledge.keyword_index import KeywordIndex
 from knowledge.text import TOKENIZER_VERSION, tokenize
@@ -21,6 +21,9 @@ from knowledge.vector_store import ChromaVectorStore, MemoryVectorStore, VectorS
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+
+# Texts embedded per call; a cancelled ingest stops after the batch it is in.
+EMBED_BATCH = 64
 
 # Suffix of the id of a FAQ row's second vector, the one of its question alone.
 QUESTION_VIEW = "::q"
@@ -46,7 +49,9 @@ class KnowledgeBase:
         self.vectors = vectors
         self.embedders = list(embedders)
         self.keyword = keyword
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # the catalog's switch to a source's new chunks
+        self._source_locks: dict[str, threading.Lock] = {}  # one sync of a source at a time
+        self._locks_guard = threading.Lock()
 
     @classmethod
     def open(
@@ -88,32 +93,53 @@ class KnowledgeBase:
         dry_run: bool = False,
         progress: Progress | None = None,
     ) -> SourceDiff:
-        """Make the stored chunks of `source` equal to `chunks`, embedding only what is new."""
-        with self._write_lock:
+        """Make the stored chunks of `source` equal to `chunks`, embedding only what is new.
+
+        The embedding runs outside the knowledge base's write lock (one sync of a source at a
+        time): vectors serve nothing until the catalog names their chunks, so a long file does
+        not hold up another's sync, and a `progress` callback that raises (a cancelled job)
+        leaves the serving knowledge as it was, its new vectors deleted again."""
+        with self._source_lock(source):
             stored = self.catalog.chunk_states(source)
             plan = plan_sync(source, stored, chunks)
             if dry_run:
                 return plan.diff
-            wanted = {c.id: c for c in chunks}
-            for embedder in self.embedders:
-                plan.diff.embedded += self._embed_missing(embedder, list(wanted.values()), progress)
-            now = _now()
-            rows = [
-                (
-                    c.id,
-                    c.locator,
-                    c.hash,
-                    c.text,
-                    c.metadata.get("language", "und"),
-                    c.metadata,
-                    tokenize(c.text),
-                    now,
-                )
-                for c in plan.new_chunks
-            ]
-            self.catalog.replace_source(source, origin, plan.remove_ids, rows, now, fingerprint)
-            self._delete_vectors(plan.remove_ids)
+            wanted = list({c.id: c for c in chunks}.values())
+            written: list[tuple[str, list[str]]] = []  # (embedder, view ids) added here
+            try:
+                for embedder in self.embedders:
+                    plan.diff.embedded += self._embed_missing(embedder, wanted, progress, written)
+            except BaseException:
+                for name, ids in written:
+                    self.vectors.delete(name, ids)
+                raise
+            with self._write_lock:
+                self._replace(source, plan, origin, fingerprint)
             return plan.diff
+
+    def _replace(self, source: str, plan: SyncPlan, origin: str, fingerprint: str) -> None:
+        """The catalog's switch to the new chunks (under the write lock); then the vectors of
+        the removed ones go."""
+        now = _now()
+        rows = [
+            (
+                c.id,
+                c.locator,
+                c.hash,
+                c.text,
+                c.metadata.get("language", "und"),
+                c.metadata,
+                tokenize(c.text),
+                now,
+            )
+            for c in plan.new_chunks
+        ]
+        self.catalog.replace_source(source, origin, plan.remove_ids, rows, now, fingerprint)
+        self._delete_vectors(plan.remove_ids)
+
+    def _source_lock(self, source: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._source_locks.setdefault(source, threading.Lock())
 
     def vector_views(self, chunk: Chunk) -> list[tuple[str, str]]:
         """(id suffix, text) of each vector a chunk gets: its text, and its question alone.
@@ -131,9 +157,14 @@ class KnowledgeBase:
         return views
 
     def _embed_missing(
-        self, embedder: Embedder, chunks: list[Chunk], progress: Progress | None
+        self,
+        embedder: Embedder,
+        chunks: list[Chunk],
+        progress: Progress | None,
+        written: list[tuple[str, list[str]]],
     ) -> int:
-        """Store vectors for the chunks this embedder serves and lacks; returns chunks embedded."""
+        """Store vectors for the chunks this embedder serves and lacks (their ids go into
+        `written`); returns chunks embedded."""
         mine = [c for c in chunks if serves(embedder, c.metadata.get("language", "und"))]
         if not mine:
             return 0
@@ -159,7 +190,7 @@ class KnowledgeBase:
             if (c.hash, suffix) not in reuse
         ]
         computed: dict[tuple[str, str], np.ndarray] = {}
-        batch = 256
+        batch = EMBED_BATCH
         for start in range(0, len(todo), batch):
             part = todo[start : start + batch]
             vecs = embedder.embed_passages([text for _, _, text in part])
@@ -184,6 +215,7 @@ class KnowledgeBase:
                         "view": "question" if suffix else "text",
                     }
                 )
+        written.append((embedder.name, ids))
         self.vectors.upsert(embedder.name, ids, np.vstack(vectors), metas)
         return len({c.id for c, _, _ in todo})
 
@@ -196,7 +228,7 @@ class KnowledgeBase:
         self.catalog.mark_failed(source, origin, error, _now())
 
     def drop_source(self, source: str) -> int:
-        with self._write_lock:
+        with self._source_lock(source), self._write_lock:
             ids = self.catalog.drop_source(source)
             self._delete_vectors(ids)
             return len(ids)

@@ -1,5 +1,12 @@
 """The knowledge files an admin manages: uploads kept under `<data dir>/sources/`, and ingest
-jobs that run one at a time in the background with their progress and per-file diff.
+jobs that run in the background with their progress and per-file diff.
+
+Jobs run in two lanes, one job at a time in each: a job whose files hold more than
+LARGE_JOB_BYTES runs in the large lane, so a huge file never holds up a small one. Two jobs
+that read the same file never run at once, and one that reads every source runs alone. A job
+can be cancelled: a queued one never starts; a running one stops after the batch it is
+embedding. Either way the file it was reading keeps the items it served before (a replacement
+is put back, a new file that never served is removed, as the sources list shows it).
 
 A replaced file that fails to ingest is put back as it was, so what was serving keeps serving
 and the file to download is the one whose knowledge the bot uses.
@@ -38,6 +45,10 @@ SOURCES_DIR = "sources"
 PREVIOUS_DIR = ".previous"  # the version a replacement may have to fall back to
 JOBS_FILE = "ingest_jobs.json"
 INTERRUPTED = "interrupted by a restart"
+ENDED = ("done", "failed", "cancelled")
+LANES = ("small", "large")
+# A job whose files hold more than this runs in the large lane.
+LARGE_JOB_BYTES = 2 * 1024 * 1024
 KEPT_JOBS = 20
 CHUNK = 1 << 20
 
@@ -68,7 +79,10 @@ class FileReport:
 class IngestJob:
     id: str
     label: str
-    state: str = "queued"  # queued, running, done, failed
+    state: str = "queued"  # queued, running, done, failed, cancelled
+    lane: str = "small"  # small or large (more than LARGE_JOB_BYTES of files)
+    bytes_total: int = 0  # of the files it reads
+    cancelling: bool = False  # a cancel was asked while it ran; it stops after its batch
     started_at: datetime | None = None
     finished_at: datetime | None = None
     files_total: int = 0
@@ -104,9 +118,10 @@ class KnowledgeLibrary:
         self.after_ingest = after_ingest or (lambda: None)  # e.g. refit the answer classifier
         self._jobs: OrderedDict[str, IngestJob] = OrderedDict()
         self._lock = threading.Lock()
-        self._queue: list[tuple[IngestJob, list[Path], dict[str, Path]]] = []
+        self._queue: list[_Queued] = []
         self._wake = threading.Condition(self._lock)
-        self._worker: threading.Thread | None = None
+        self._workers: dict[str, threading.Thread] = {}  # lane → its worker, while it has work
+        self._running: dict[str, _Queued] = {}  # lane → the job it runs
         self._jobs_file = data_dir / JOBS_FILE
         self._recover()
 
@@ -124,7 +139,11 @@ class KnowledgeLibrary:
             jobs = []
         interrupted = [j for j in jobs if j.state in ("queued", "running")]
         for job in interrupted:
-            job.state, job.error, job.current = "failed", INTERRUPTED, None
+            if job.cancelling:  # it was stopping anyway
+                job.state, job.error = "cancelled", None
+            else:
+                job.state, job.error = "failed", INTERRUPTED
+            job.current, job.cancelling = None, False
             job.finished_at = datetime.now(UTC)
             for name in job.sources:
                 note = self._set_straight(name)
@@ -255,19 +274,47 @@ class KnowledgeLibrary:
             for p in paths
             if p.parent == self.folder and (self.folder / PREVIOUS_DIR / p.name).is_file()
         }
-        managed = [p.name for p in _files(paths) if p.parent == self.folder]
-        job = IngestJob(uuid.uuid4().hex[:12], label, sources=managed)
+        files = list(_files(paths))
+        managed = [p.name for p in files if p.parent == self.folder]
+        size = sum(_size(p) for p in files)
+        lane = "large" if size > LARGE_JOB_BYTES else "small"
+        job = IngestJob(uuid.uuid4().hex[:12], label, lane=lane, bytes_total=size, sources=managed)
+        queued = _Queued(job, paths, fallbacks, every=names is None)
         with self._lock:
             self._jobs[job.id] = job
             while len(self._jobs) > KEPT_JOBS:
                 self._jobs.popitem(last=False)
             self._save()
-            self._queue.append((job, paths, fallbacks))
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
-                self._worker.start()
-            self._wake.notify()
+            self._queue.append(queued)
+            worker = self._workers.get(lane)
+            if worker is None or not worker.is_alive():
+                worker = threading.Thread(
+                    target=self._work, args=(lane,), name=f"ingest-{lane}", daemon=True
+                )
+                self._workers[lane] = worker
+                worker.start()
+            self._wake.notify_all()
         return job
+
+    def cancel(self, job_id: str) -> IngestJob:
+        """Cancel a job: a queued one ends at once, a running one after the batch it embeds.
+        Either way, the files it has not finished keep what they served before."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise LibraryError("job_not_found", f"no ingest job {job_id}")
+            if job.state in ENDED:
+                raise LibraryError("job_ended", f"ingest job {job_id} is {job.state} already")
+            waiting = next((q for q in self._queue if q.job is job), None)
+            if waiting is not None:
+                self._queue.remove(waiting)
+                self._set_back(waiting, served=set())
+                job.state, job.finished_at = "cancelled", datetime.now(UTC)
+            else:
+                job.cancelling = True
+            self._save()
+            self._wake.notify_all()
+            return job
 
     def job(self, job_id: str) -> IngestJob | None:
         with self._lock:
@@ -278,34 +325,79 @@ class KnowledgeLibrary:
             return list(reversed(self._jobs.values()))
 
     def wait(self, job_id: str, timeout: float = 300) -> IngestJob:
-        """Block until the job is done or failed (for the command line and tests)."""
+        """Block until the job has ended (done, failed or cancelled): for the command line
+        and tests."""
         deadline = datetime.now(UTC).timestamp() + timeout
         with self._lock:
             while True:
                 job = self._jobs[job_id]
-                if job.state in ("done", "failed"):
+                if job.state in ENDED:
                     return job
                 left = deadline - datetime.now(UTC).timestamp()
                 if left <= 0:
                     raise TimeoutError(f"ingest job {job_id} still {job.state}")
                 self._wake.wait(min(left, 0.5))
 
-    def _work(self) -> None:
+    def _work(self, lane: str) -> None:
+        """One lane's worker: its jobs in order, each once no running job reads its files."""
         while True:
             with self._lock:
-                if not self._queue:
-                    self._worker = None
+                mine = [q for q in self._queue if q.job.lane == lane]
+                if not mine:
+                    del self._workers[lane]
                     return
-                job, paths, fallbacks = self._queue.pop(0)
-            self._run(job, paths, fallbacks)
-            with self._lock:
-                self._wake.notify_all()
+                ready = next((q for q in mine if not self._overlaps(q)), None)
+                if ready is None:
+                    self._wake.wait(1.0)  # the other lane has the files: until it is done
+                    continue
+                self._queue.remove(ready)
+                self._running[lane] = ready
+            try:
+                self._run(ready)
+            finally:
+                with self._lock:
+                    del self._running[lane]
+                    self._wake.notify_all()
 
-    def _run(self, job: IngestJob, paths: list[Path], fallbacks: dict[str, Path]) -> None:
+    def _overlaps(self, queued: _Queued) -> bool:
+        """Whether a running job reads one of the files of `queued` (a job over every source
+        overlaps all)."""
+        for running in self._running.values():
+            if queued.every or running.every:
+                return True
+            if set(queued.job.sources) & set(running.job.sources):
+                return True
+        return False
+
+    def _set_back(self, queued: _Queued, served: set[str]) -> None:
+        """The files of a job that ended without serving them: a replacement's previous
+        version is put back, a new file that never served is removed."""
+        job = queued.job
+        for source, previous in queued.fallbacks.items():
+            if source not in served and previous.is_file():
+                shutil.copy2(previous, self.folder / source)
+                for f in job.files:
+                    if f.source == source:
+                        f.problems.append("the previous version of the file was put back")
+            previous.unlink(missing_ok=True)
+        for source in job.sources:
+            if (
+                source not in served
+                and source not in queued.fallbacks
+                and self.kb.catalog.source(source) is None
+            ):
+                (self.folder / source).unlink(missing_ok=True)  # listed nowhere: never served
+
+    def _run(self, queued: _Queued) -> None:
+        job, paths, fallbacks = queued.job, queued.paths, queued.fallbacks
         job.state, job.started_at = "running", datetime.now(UTC)
         job.files_total = sum(1 for _ in _files(paths))
         self._saved()
         served: set[str] = set()  # sources whose new file was read and is now serving
+
+        def stop_if_cancelled() -> None:
+            if job.cancelling:
+                raise IngestCancelled(job.id)
 
         def on_file(outcome: FileOutcome) -> None:
             job.files_done += 1
@@ -318,11 +410,14 @@ class KnowledgeLibrary:
                 served.add(outcome.source)
             job.files.append(report)
             self._saved()
+            stop_if_cancelled()  # before the next file
 
         def on_embedded(n: int) -> None:
             job.embedded += n
+            stop_if_cancelled()  # the knowledge base takes back what this file embedded
 
         try:
+            stop_if_cancelled()
             report = ingest_paths(
                 self.kb, paths, self.options, on_file=on_file, on_embedded=on_embedded
             )
@@ -333,25 +428,47 @@ class KnowledgeLibrary:
                     failed.path.unlink(missing_ok=True)  # a new file that never served
             self.after_ingest()
             ended: tuple[str, str | None] = ("done", None)
+        except IngestCancelled:
+            log.info("ingest.job_cancelled", extra={"job": job.id})
+            if served:
+                self.after_ingest()  # the files finished before the cancel serve
+            ended = ("cancelled", None)
         except Exception as exc:  # the job reports it; the server goes on serving
             log.exception("ingest job %s failed", job.id)
             ended = ("failed", f"{type(exc).__name__}: {exc}")
         finally:
-            # Whatever stopped a replacement (a bad file, a broken job), the file put back is
-            # the one whose items are serving, so it is the one to download.
-            for source, previous in fallbacks.items():
-                if source not in served and previous.is_file():
-                    shutil.copy2(previous, self.folder / source)
-                    for f in job.files:
-                        if f.source == source:
-                            f.problems.append("the previous version of the file was put back")
-                previous.unlink(missing_ok=True)
+            # Whatever stopped a replacement (a bad file, a broken job, a cancel), the file put
+            # back is the one whose items are serving, so it is the one to download.
+            with self._lock:
+                self._set_back(queued, served)
             job.current = None
             job.finished_at = datetime.now(UTC)
         # Only now, with every file put back and reported, does the job read as ended: a client
         # polling it must never see "done" before the report it will read is complete.
-        job.state, job.error = ended
+        job.state, job.error, job.cancelling = *ended, False
         self._saved()
+
+
+@dataclass
+class _Queued:
+    """A job with what it reads: the paths, the previous versions of the files it replaces,
+    and whether it reads every source."""
+
+    job: IngestJob
+    paths: list[Path]
+    fallbacks: dict[str, Path]
+    every: bool = False
+
+
+class IngestCancelled(Exception):
+    """Raised inside a running job that was cancelled, to stop it where it is."""
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _iso(value: object) -> str:

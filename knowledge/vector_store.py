@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +40,8 @@ class MemoryVectorStore:
 
     def __init__(self) -> None:
         self._data: dict[str, dict[str, np.ndarray]] = {}
+        # searches read while ingests write (two at once, each in its own lane)
+        self._lock = threading.Lock()
 
     def _col(self, collection: str) -> dict[str, np.ndarray]:
         return self._data.setdefault(collection, {})
@@ -50,34 +53,41 @@ class MemoryVectorStore:
         vectors: np.ndarray,
         metadatas: Sequence[Metadata],
     ) -> None:
-        col = self._col(collection)
-        for i, v in zip(ids, vectors, strict=True):
-            col[i] = np.asarray(v, dtype=np.float32)
+        with self._lock:
+            col = self._col(collection)
+            for i, v in zip(ids, vectors, strict=True):
+                col[i] = np.asarray(v, dtype=np.float32)
 
     def delete(self, collection: str, ids: Sequence[str]) -> None:
-        col = self._col(collection)
-        for i in ids:
-            col.pop(i, None)
+        with self._lock:
+            col = self._col(collection)
+            for i in ids:
+                col.pop(i, None)
 
     def vectors(self, collection: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        col = self._col(collection)
-        return {i: col[i] for i in ids if i in col}
+        with self._lock:
+            col = self._col(collection)
+            return {i: col[i] for i in ids if i in col}
 
     def present(self, collection: str, ids: Sequence[str]) -> set[str]:
-        col = self._col(collection)
-        return {i for i in ids if i in col}
+        with self._lock:
+            col = self._col(collection)
+            return {i for i in ids if i in col}
 
     def query(self, collection: str, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        col = self._col(collection)
-        if not col:
-            return []
-        keys = list(col)
-        sims = np.vstack([col[key] for key in keys]) @ np.asarray(vector, dtype=np.float32)
+        with self._lock:
+            col = self._col(collection)
+            if not col:
+                return []
+            keys = list(col)
+            matrix = np.vstack([col[key] for key in keys])
+        sims = matrix @ np.asarray(vector, dtype=np.float32)
         top = np.argsort(-sims)[:k]
         return [(keys[i], float(sims[i])) for i in top]
 
     def count(self, collection: str) -> int:
-        return len(self._col(collection))
+        with self._lock:
+            return len(self._col(collection))
 
 
 class ChromaVectorStore:

@@ -232,6 +232,13 @@ def router(
             raise LibraryError("job_not_found", f"no ingest job {job_id}")
         return job_public(found)
 
+    @api.post("/ingest/{job_id}/cancel")
+    def cancel_job(job_id: str) -> dict[str, Any]:
+        """Cancel an ingest job: a queued one never starts, a running one stops after the
+        batch it embeds. The file it was reading keeps serving what it served before (a new
+        file that never served is removed); files it had finished stay as reported."""
+        return {"job": job_public(library.cancel(job_id))}
+
     # ---- drafts --------------------------------------------------------------------------
 
     @api.get("/drafts")

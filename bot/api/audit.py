@@ -46,6 +46,7 @@ STAFF_ACTIONS: dict[tuple[str, str], str] = {
     ("DELETE", "/api/admin/sources/{name}"): "knowledge_delete",
     ("GET", "/api/admin/sources/{name}/file"): "knowledge_download",
     ("POST", "/api/admin/ingest"): "knowledge_ingest",
+    ("POST", "/api/admin/ingest/{job_id}/cancel"): "knowledge_ingest_cancelled",
     ("POST", "/api/admin/drafts"): "draft_added",
     ("PATCH", "/api/admin/drafts/{draft_id}"): "draft_edited",
     ("POST", "/api/admin/drafts/{draft_id}/approve"): "draft_approved",

@@ -34,6 +34,7 @@ LIBRARY_STATUS = {
     "file_too_large": 413,
     "source_not_found": 404,
     "job_not_found": 404,
+    "job_ended": 409,
     "no_embedder": 503,
 }
 DRAFT_STATUS = {

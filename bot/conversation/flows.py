@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from bot.conversation.events import Recorded
+from bot.conversation.events import Event, Recorded
 from bot.conversation.feed import EventFeed
 from bot.conversation.status import ConversationStatus
 from bot.conversation.store import ConversationStore
@@ -215,8 +215,17 @@ class ConversationFlows:
                 )
             return lock
 
-    def apply(self, conversation_id: str, transition: Transition) -> Recorded:
-        """Perform the move, record it, and tell whoever listens."""
+    def apply(
+        self,
+        conversation_id: str,
+        transition: Transition,
+        *,
+        preceded_by: Sequence[Event] = (),
+        after_seq: int | None = None,
+    ) -> Recorded:
+        """Perform the move, record it, and tell whoever listens. `preceded_by`: events logged
+        with the move in one transaction (the turn that hands off), as the store's
+        `transition` writes them (`after_seq`: only right after that event)."""
         with self.lock_for(conversation_id):
             before = self.store.get(conversation_id).status
             recorded = self.store.transition(
@@ -228,6 +237,8 @@ class ConversationFlows:
                 assignee=transition.assignee,
                 agent_name=transition.actor.name if transition.actor.kind == "agent" else None,
                 assignee_name=transition.assignee_name,
+                preceded_by=preceded_by,
+                after_seq=after_seq,
             )
         self.feed.notify(conversation_id)
         if before in QUEUE_STATUSES or transition.to in QUEUE_STATUSES:

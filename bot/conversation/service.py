@@ -26,6 +26,7 @@ from bot.conversation.events import (
     CustomerMessaged,
     CustomerSentImage,
     Decision,
+    Event,
     FeedbackGiven,
     OfflineMessageLeft,
     Recorded,
@@ -46,7 +47,7 @@ from bot.conversation.flows import (
     HandoffRequested,
     ReturnedToBot,
 )
-from bot.conversation.status import ConversationStatus
+from bot.conversation.status import ConversationStatus, InvalidTransition
 from bot.conversation.store import Conversation, ConversationStore, LogMoved
 from bot.conversation.views import answer_context, last_language, past_turns
 from bot.privacy.redaction import redact
@@ -260,10 +261,14 @@ class ConversationService:
             available = self._available()
             nobody = None if available.agents_available else available
             event = _handed_off_event(conversation_id, outcome, verdict, nobody)
-            turn = self.store.append(event, after_seq=written_after)
             if nobody is None:
-                self.flows.apply(conversation_id, HandoffRequested(BOT, verdict.trigger))
+                # the turn and the move in one transaction: a crash between the two would
+                # leave a handed-off turn in a conversation the bot still owns
+                turn = self._handed_off(
+                    conversation_id, [event], HandoffRequested(BOT, verdict.trigger), written_after
+                )
             else:
+                turn = self.store.append(event, after_seq=written_after)
                 self._nobody_there(
                     conversation_id, event.language, nobody, verdict.trigger, event.reply
                 )
@@ -288,14 +293,30 @@ class ConversationService:
         step = self.orders.step(conversation_id, text, language, history)
         if step is None:
             return None
-        turn = [
-            self.store.append(event, after_seq=written_after if i == 0 else None)
-            for i, event in enumerate(step.events)
-        ][-1]
         if step.hand_off:
-            self.flows.apply(conversation_id, HandoffRequested(BOT, step.reason))
+            moved = HandoffRequested(BOT, step.reason)
+            turn = self._handed_off(conversation_id, step.events, moved, written_after)
+        else:
+            turn = [
+                self.store.append(event, after_seq=written_after if i == 0 else None)
+                for i, event in enumerate(step.events)
+            ][-1]
         self.feed.notify(conversation_id)
         return turn
+
+    def _handed_off(
+        self,
+        conversation_id: str,
+        turn: list[Event],
+        handoff: HandoffRequested,
+        written_after: int | None,
+    ) -> Recorded:
+        """Log the bot's turn (its events) and the handoff it makes in one transaction; the
+        turn's last event as logged (its seq comes right before the move's)."""
+        moved = self.flows.apply(
+            conversation_id, handoff, preceded_by=turn, after_seq=written_after
+        )
+        return self.store.events(conversation_id, after_seq=moved.seq - 2)[0]
 
     def _verdict(
         self, before: GateVerdict | None, text: str, outcome: Outcome, past: list[PastTurn]
@@ -318,8 +339,10 @@ class ConversationService:
         with self.lock_for(conversation_id):
             conversation = self.store.get(conversation_id)
             if conversation.status != ConversationStatus.BOT:
-                # queued already, or resolved: the table of moves says what is wrong
-                return self.flows.apply(conversation_id, HandoffRequested(CUSTOMER, reason))
+                # queued already, with a person, or resolved: a customer's request never takes
+                # the conversation from its agent (the table allows with_agent → waiting, for
+                # an agent's own unassign)
+                raise InvalidTransition(conversation.status, ConversationStatus.WAITING)
             available = self._available()
             if available.agents_available:
                 return self.flows.apply(conversation_id, HandoffRequested(CUSTOMER, reason))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -279,13 +279,7 @@ class SqlConversationStore:
         return _conversation(row)
 
     def append(self, event: Event, *, after_seq: int | None = None) -> Recorded:
-        if EVENT_TYPES.get(event.kind) is not type(event):
-            # the log could not be read back: event_from() only knows registered kinds
-            raise ValueError(
-                f"{type(event).__name__} is not a registered event type; register() it first"
-            )
-        _require_aware(event.at)
-        event = redact_event(event)  # what anyone typed reaches the log masked
+        event = self._checked(event)
         where = [conversations.c.id == event.conversation_id, _OPEN]
         if after_seq is not None:
             # compare-and-set on the latest seq: of two writers answering one message, one wins
@@ -303,6 +297,17 @@ class SqlConversationStore:
                 raise ConversationNotFound(event.conversation_id)
             conn.execute(insert(events).values(_event_row(event, seq)))
         return Recorded(seq, event)
+
+    @staticmethod
+    def _checked(event: Event) -> Event:
+        """The event as the log keeps it: of a registered type, at an aware time, masked."""
+        if EVENT_TYPES.get(event.kind) is not type(event):
+            # the log could not be read back: event_from() only knows registered kinds
+            raise ValueError(
+                f"{type(event).__name__} is not a registered event type; register() it first"
+            )
+        _require_aware(event.at)
+        return redact_event(event)  # what anyone typed reaches the log masked
 
     def events(self, conversation_id: str, after_seq: int = 0) -> list[Recorded]:
         with self._engine.connect() as conn:
@@ -357,12 +362,31 @@ class SqlConversationStore:
         assignee: str | None = None,
         agent_name: str | None = None,
         assignee_name: str | None = None,
+        preceded_by: Sequence[Event] = (),
+        after_seq: int | None = None,
     ) -> Recorded:
+        first = [self._checked(e) for e in _of(conversation_id, preceded_by)]
         with self._write() as conn:
             current = _status(conn, conversation_id, lock=True)
             if expected is not None and current != expected:
                 raise StatusConflict(expected, current)
             check_transition(current, to)
+            if first:
+                # the turn, in this transaction: a failure below leaves neither it nor the move
+                last = conn.execute(
+                    select(conversations.c.last_seq).where(conversations.c.id == conversation_id)
+                ).scalar_one()
+                if after_seq is not None and last != after_seq:
+                    raise LogMoved(conversation_id, after_seq)
+                conn.execute(
+                    insert(events),
+                    [_event_row(e, last + i) for i, e in enumerate(first, start=1)],
+                )
+                conn.execute(
+                    update(conversations)
+                    .where(conversations.c.id == conversation_id)
+                    .values(last_seq=last + len(first))
+                )
             changed = StatusChanged(
                 conversation_id=conversation_id,
                 from_status=current,
@@ -523,6 +547,13 @@ def _serialize_sqlite_writes(engine: Engine) -> None:
     def on_begin(conn: Connection) -> None:
         writing = conn.get_execution_options().get(_WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+def _of(conversation_id: str, written: Sequence[Event]) -> Sequence[Event]:
+    """Events written with a move: they belong to the conversation that moves."""
+    if any(e.conversation_id != conversation_id for e in written):
+        raise ValueError("the events written with a move belong to the conversation")
+    return written
 
 
 def _require_aware(*times: datetime | None) -> None:

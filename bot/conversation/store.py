@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -140,11 +140,18 @@ class ConversationStore(Protocol):
         assignee: str | None = None,
         agent_name: str | None = None,
         assignee_name: str | None = None,
+        preceded_by: Sequence[Event] = (),
+        after_seq: int | None = None,
     ) -> Recorded:
         """Move the status atomically and record StatusChanged. Raises InvalidTransition for a
         move the table forbids, StatusConflict when `expected` is given and the status is not
         that (so two agents claiming at once: one wins, one gets StatusConflict). A move to
-        with_agent names its `assignee` (and their display name) in the event too."""
+        with_agent names its `assignee` (and their display name) in the event too.
+
+        `preceded_by`: events written just before the StatusChanged, in the same transaction
+        (the bot's turn that hands off and the handoff: both are logged or neither is); with
+        `after_seq`, only while the latest event is still that one (else LogMoved). Their seqs
+        come directly before the returned one's."""
         ...
 
     def log(
@@ -256,13 +263,21 @@ class MemoryConversationStore:
         assignee: str | None = None,
         agent_name: str | None = None,
         assignee_name: str | None = None,
+        preceded_by: Sequence[Event] = (),
+        after_seq: int | None = None,
     ) -> Recorded:
+        first = [redact_event(e) for e in preceded_by]
+        if any(e.conversation_id != conversation_id for e in first):
+            raise ValueError("the events written with a move belong to the conversation")
         with self._lock:
             kept = self._find(conversation_id)
             current = kept.conversation.status
             if expected is not None and current != expected:
                 raise StatusConflict(expected, current)
             check_transition(current, to)
+            if after_seq is not None and len(kept.events) != after_seq:
+                raise LogMoved(conversation_id, after_seq)
+            kept.events.extend(first)
             event = StatusChanged(
                 conversation_id=conversation_id,
                 from_status=current,

@@ -23,8 +23,10 @@
     queued: "排隊中 · queued",
     running: "匯入中 · running",
     done: "完成 · done",
-    failed: "失敗 · failed"
+    failed: "失敗 · failed",
+    cancelled: "已取消 · cancelled"
   };
+  var JOB_ENDED = { done: true, failed: true, cancelled: true };
   var OUTCOMES = {
     added: "新增 · added",
     changed: "變更 · changed",
@@ -441,7 +443,24 @@
       " " + (job.label ? job.label + " · " : "") + done + " / " + total + " 個檔案 files" +
       (running && job.current ? " · 目前 current: " + job.current : "") +
       (isNumber(job.embedded) ? " · 已嵌入 embedded " + job.embedded : "") +
+      (job.lane === "large" ? " · 大檔案通道 large-file lane" : "") +
       " · " + when(job.started_at) + (job.finished_at ? " → " + when(job.finished_at) : "")));
+    if (running && job.cancelling) {
+      box.appendChild(el("p", { class: "muted", text: "取消中，這一批嵌入完就停。 Cancelling: it stops after the batch it is embedding." }));
+    } else if (running) {
+      var cancel = el("button", { type: "button", class: "danger cancel-job", "data-job-id": job.id,
+        text: "取消匯入 Cancel ingest" });
+      cancel.addEventListener("click", function () {
+        cancel.disabled = true;
+        api("POST", "/api/admin/ingest/" + encodeURIComponent(job.id) + "/cancel").then(function (answer) {
+          renderJob(box, answer.job);
+        }, function (err) {
+          cancel.disabled = false;
+          box.appendChild(el("p", { class: "alert", role: "alert", text: errorText(err) }));
+        });
+      });
+      box.appendChild(el("p", null, cancel));
+    }
     var bar = el("progress", { max: String(Math.max(total, 1)), "aria-label": "匯入進度 Ingest progress" });
     bar.value = running && !total ? 0 : (total ? done : 1);
     if (job.state === "queued" && !total) bar.removeAttribute("value");
@@ -487,7 +506,7 @@
       function step(current) {
         if (mine !== session) return;
         renderJob(box, current);
-        if (current.state === "done" || current.state === "failed") { resolve(current); return; }
+        if (JOB_ENDED[current.state]) { resolve(current); return; }
         setTimeout(function () {
           if (mine !== session) return;
           api("GET", "/api/admin/ingest/" + encodeURIComponent(current.id)).then(step, function (err) {
@@ -506,8 +525,10 @@
 
   function knowledgeJob(job) {
     watching = job.id;
+    loadOtherJobs();  // a job that was shown here goes on in the list below
     return watchJob(job, $("knowledge-job")).then(function (last) {
       loadSources();
+      loadOtherJobs();
       return last;
     }, function () { loadSources(); });
   }
@@ -520,6 +541,29 @@
       if (!newest || watching === newest.id) return;
       if (newest.state === "queued" || newest.state === "running") knowledgeJob(newest);
       else renderJob($("knowledge-job"), newest);
+    }, function () { /* the sources table says what went wrong */ });
+    loadOtherJobs();
+  }
+
+  /* The other jobs that are queued or running (each lane runs one at a time), each with its
+   * progress and a cancel button; polled while there are any. */
+  var otherJobsTimer = null;
+  function loadOtherJobs() {
+    var mine = session;
+    clearTimeout(otherJobsTimer);
+    api("GET", "/api/admin/ingest").then(function (found) {
+      if (mine !== session) return;
+      var list = $("other-jobs");
+      clear(list);
+      var active = ((found && found.jobs) || []).filter(function (j) {
+        return !JOB_ENDED[j.state] && j.id !== watching;
+      });
+      active.forEach(function (j) {
+        var box = el("div", { class: "job" });
+        renderJob(box, j);
+        list.appendChild(box);
+      });
+      if (active.length) otherJobsTimer = setTimeout(loadOtherJobs, POLL_MS);
     }, function () { /* the sources table says what went wrong */ });
   }
 
@@ -650,6 +694,8 @@
         $("upload-notice").textContent = failed.length
           ? "匯入完成，但有檔案失敗；原本的知識仍在服務。 Ingest finished, but a file failed: the knowledge that was serving keeps serving."
           : "匯入完成。 Ingest finished.";
+      } else if (last && last.state === "cancelled") {
+        $("upload-notice").textContent = "匯入已取消；原本的知識仍在服務。 Ingest cancelled: the knowledge that was serving keeps serving.";
       }
     }, function () { /* shown already */ }).finally(function () { $("upload-input").value = ""; });
   }

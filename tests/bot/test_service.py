@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+from sqlalchemy import event
 
 from bot.answering.answerer import Answerer, AnswerPolicy, Outcome
 from bot.answering.followup import with_context
@@ -33,11 +34,22 @@ from bot.conversation.events import (
 from bot.conversation.service import ConversationService, MessageRejected
 from bot.conversation.sql import SqlConversationStore
 from bot.conversation.status import ConversationStatus, InvalidTransition
-from bot.conversation.store import ConversationNotFound, ConversationStore, MemoryConversationStore
+from bot.conversation.store import (
+    ConversationNotFound,
+    ConversationStore,
+    LogMoved,
+    MemoryConversationStore,
+)
 from knowledge.base import KnowledgeBase
 from knowledge.embedding import HashingEmbedder
 from knowledge.ingestion import ingest_paths
 from knowledge.retriever import HybridRetriever
+from tests.bot.conversation.conftest import (  # noqa: F401 (fixtures)
+    postgres_admin,
+    postgres_url,
+    sql_url,
+    sqlite_url,
+)
 
 S = ConversationStatus
 ROWS = [
@@ -502,3 +514,103 @@ def test_two_workers_recovering_at_once_answer_a_message_once(
     assert sum(counts) == 4
     for c in conversations:
         assert kinds(workers[0], c.id).count("turn_answered") == 1
+
+
+class StatusWriteFails(Exception):
+    """Raised by the database in place of the status move (a crash between turn and move)."""
+
+
+@pytest.fixture
+def sql_store(sql_url: str) -> Iterator[SqlConversationStore]:  # noqa: F811
+    opened = SqlConversationStore(sql_url)
+    yield opened
+    opened.close()
+
+
+def fail_status_writes(store: SqlConversationStore) -> Callable[..., None]:
+    """From now on, every UPDATE that sets a conversation's status fails in the database
+    driver's place, after whatever the transaction wrote before it."""
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE CONVERSATIONS SET STATUS"):
+            raise StatusWriteFails(statement)
+
+    event.listen(store.engine, "before_cursor_execute", before)
+    return before
+
+
+def test_a_handoff_turn_and_its_move_are_one_transaction(
+    sql_store: SqlConversationStore, answerer: Answerer
+):
+    """On SQLite and PostgreSQL: the status write fails after the handed-off turn was written
+    in its transaction. Neither is visible; the customer's message is still there, unanswered,
+    and answered with the handoff once the store works again (the restart's recovery)."""
+    from handoff.gate import Gate
+    from handoff.settings import GateSettings
+
+    gate = Gate(GateSettings(), None)
+    service = ConversationService(sql_store, answerer, gate=gate)
+    conversation = service.start(language="zh")
+    failing = fail_status_writes(sql_store)
+    with pytest.raises(StatusWriteFails):
+        service.send(conversation.id, "網購怎麼退貨？我要找真人客服")
+    assert kinds(service, conversation.id) == ["conversation_started", "customer_messaged"]
+    assert sql_store.get(conversation.id).status == S.BOT
+    seq = sql_store.events(conversation.id)[-1].seq
+
+    # the process comes back with a store that works
+    event.remove(sql_store.engine, "before_cursor_execute", failing)
+    restarted = ConversationService(sql_store, answerer, gate=Gate(GateSettings(), None))
+    assert restarted.answer_unanswered(datetime.now(UTC) - timedelta(hours=1)) == 1
+    logged = sql_store.events(conversation.id)
+    assert [r.event.kind for r in logged[seq:]] == ["turn_handed_off", "status_changed"]
+    assert [r.seq for r in logged] == list(range(1, len(logged) + 1))
+    assert sql_store.get(conversation.id).status == S.WAITING
+
+
+def test_a_handoff_turn_written_after_a_moved_log_writes_nothing(
+    store: ConversationStore, answerer: Answerer
+):
+    """The turn of a recovered message with its move: when the log moved on in between
+    (another worker answered first), neither the turn nor the move is written."""
+    conversation = ConversationService(store, answerer).start(language="zh")
+    store.append(CustomerMessaged(conversation_id=conversation.id, text="在嗎", language="zh"))
+    turn = TurnHandedOff(
+        conversation_id=conversation.id,
+        question="在嗎",
+        reply="稍等",
+        language="zh",
+        reason="handed_off",
+        confidence=0.0,
+        trigger="explicit_request",
+    )
+    with pytest.raises(LogMoved):
+        store.transition(conversation.id, S.WAITING, preceded_by=[turn], after_seq=1)
+    assert [r.event.kind for r in store.events(conversation.id)] == [
+        "conversation_started",
+        "customer_messaged",
+    ]
+    assert store.get(conversation.id).status == S.BOT
+    moved = store.transition(conversation.id, S.WAITING, preceded_by=[turn], after_seq=2)
+    logged = store.events(conversation.id)
+    assert moved.seq == 4 and [r.event.kind for r in logged[2:]] == [
+        "turn_handed_off",
+        "status_changed",
+    ]
+
+
+def test_a_customer_asking_for_a_person_never_takes_the_conversation_from_its_agent(
+    store: ConversationStore, answerer: Answerer
+):
+    """Found by the stateful API fuzzer: the customer's button moved a conversation an agent
+    had back into the queue, unassigned."""
+    from bot.conversation.flows import Actor, AgentAssigned
+
+    service = ConversationService(store, answerer)
+    conversation = service.start(language="zh")
+    service.request_person(conversation.id)
+    service.flows.apply(conversation.id, AgentAssigned(Actor.agent("mei", "美玲")))
+    with pytest.raises(InvalidTransition):
+        service.request_person(conversation.id)
+    after = store.get(conversation.id)
+    assert (after.status, after.assignee) == (S.WITH_AGENT, "mei")

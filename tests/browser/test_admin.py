@@ -302,3 +302,26 @@ def test_bad_files_an_empty_draft_and_an_agent_get_clear_messages(new_page, shot
     console_link = forbidden.get_by_role("link", name=re.compile("agent console"))
     expect(console_link).to_have_attribute("href", "/console")
     shot(agent_page, "agent-forbidden")
+
+
+def test_a_running_ingest_is_cancelled_from_the_page(new_page, shot):
+    """A long upload shows its cancel button; once cancelled, the file is not a source and
+    the page says the knowledge that was serving keeps serving."""
+    page = new_page()
+    admin = AdminPages(page).log_in()
+    rows = "\n".join(
+        f"第{i}號商品的保固多久？,第{i}號商品保固 {i % 5 + 1} 年。" for i in range(4000)
+    )
+    drop_file(page, "#dropzone", "long_catalogue.csv", f"問題,答案\n{rows}\n".encode(), "text/csv")
+    expect(admin.job).to_have_attribute("data-state", "running", timeout=INGEST_TIMEOUT_MS)
+    cancel = admin.job.get_by_role("button", name=re.compile("取消匯入 Cancel ingest"))
+    expect(cancel).to_be_visible()
+    shot(page, "running-with-a-cancel-button")
+    cancel.click()
+    expect(admin.job).to_have_attribute("data-state", "cancelled", timeout=INGEST_TIMEOUT_MS)
+    expect(admin.job).to_contain_text("已取消")
+    expect(page.locator("#upload-notice")).to_contain_text("Ingest cancelled")
+    shot(page, "cancelled")
+    page.locator("#sources-refresh").click()
+    expect(page.locator('#sources tr[data-source="shop_faq.xlsx"]')).to_be_visible()
+    expect(page.locator('#sources tr[data-source="long_catalogue.csv"]')).to_have_count(0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -232,3 +233,50 @@ def test_the_admins_errors_speak_both_languages(admin: TestClient) -> None:
     refused = upload(admin, "notes.docx", b"PK\x03\x04")
     assert refused.json()["messages"]["zh"].startswith("無法讀取這種檔案")
     assert "PDF" in refused.json()["messages"]["en"]
+
+
+def test_ingest_jobs_are_cancelled_queued_or_running_and_the_cancel_is_audited(
+    admin: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library = services.library
+    real_sync = library.kb.sync_source
+    entered, release = threading.Event(), threading.Event()
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        """The real sync, after the test lets it go (a job that takes its time)."""
+        entered.set()
+        assert release.wait(60)
+        return real_sync(*args, **kwargs)
+
+    monkeypatch.setattr(library.kb, "sync_source", held)
+    running = upload(admin, "moon.xlsx", workbook([(QUESTION, FIRST)])).json()["job"]
+    assert entered.wait(60)
+    queued = upload(admin, "mars.xlsx", workbook([("火星有賣嗎？", SECOND)])).json()["job"]
+    assert admin.get(f"/api/admin/ingest/{queued['id']}").json()["state"] == "queued"
+
+    response = admin.post(f"/api/admin/ingest/{queued['id']}/cancel")
+    assert response.status_code == 200, response.text
+    assert response.json()["job"]["state"] == "cancelled"
+    response = admin.post(f"/api/admin/ingest/{running['id']}/cancel")
+    assert response.status_code == 200, response.text
+    assert response.json()["job"]["state"] == "running" and response.json()["job"]["cancelling"]
+    release.set()
+    deadline = time.monotonic() + 60
+    while admin.get(f"/api/admin/ingest/{running['id']}").json()["state"] == "running":
+        assert time.monotonic() < deadline, "the cancelled job never stopped"
+        time.sleep(0.05)
+    assert admin.get(f"/api/admin/ingest/{running['id']}").json()["state"] == "cancelled"
+
+    listed = {s["name"] for s in admin.get("/api/admin/sources").json()["sources"]}
+    assert not listed & {"moon.xlsx", "mars.xlsx"}
+    for name in ("moon.xlsx", "mars.xlsx"):
+        assert admin.get(f"/api/admin/sources/{name}/file").status_code == 404
+    assert answer(admin, QUESTION)["reply"] != FIRST
+
+    again = admin.post(f"/api/admin/ingest/{running['id']}/cancel")
+    assert again.status_code == 409 and again.json()["code"] == "job_ended"
+    unknown = admin.post("/api/admin/ingest/nosuchjob/cancel")
+    assert unknown.status_code == 404 and unknown.json()["code"] == "job_not_found"
+    audit = admin.get("/api/admin/audit", params={"action": "knowledge_ingest_cancelled"})
+    targets = [e["target"] for e in audit.json()["entries"]]
+    assert sorted(targets) == sorted([queued["id"], running["id"]])
