@@ -199,13 +199,13 @@ class CustomerDirectory:
             values["display_name"] = corrected.name
         for kind in ("email", "phone"):
             points = [p for p in contacts if p.kind == kind]
-            if points:
+            fixed = getattr(corrected, kind) if corrected is not None else None
+            if fixed:
+                values[kind] = fixed  # corrected on the customer's request: as they gave it
+            elif points:
                 values[kind] = points[0].value  # verified ones come first
-                if points[0].verified:
-                    values[f"verified_{kind}"] = points[0].value
-            fixed = getattr(corrected, kind, None) if corrected is not None else None
-            if fixed:  # what the customer asked to have corrected is what they go by
-                values[kind] = fixed
+            if points and points[0].verified:
+                values[f"verified_{kind}"] = points[0].value
         if consent is not None:
             values["marketing_consent"] = consent.consent
         for name, value in own.items():

@@ -4,8 +4,9 @@ completeness: the share of the profile fields the shop wants that are known for 
 Fields known from the log and the channels: display_name (the platform's), channels, languages,
 tags (the auto-tagging), topics (the sheets or files of the answers given), satisfaction (the
 surveys' CSAT and CES), first_contact, last_contact, preferred_channel (where they wrote most).
-Fields no channel collects come from bot/customers/directory.py: email and phone (verified ones
-first, else what the customer reported; bot/customers/contacts.py), verified_email and
+Fields no channel collects come from bot/customers/directory.py: email and phone (as corrected
+on the customer's request, else a verified one, else what they reported;
+bot/customers/contacts.py), verified_email and
 verified_phone (known only when verified), marketing_consent (their latest opt-in or opt-out,
 bot/customers/consent.py; known whether it is yes or no) and the shop's own fields, named
 `field:<name>` (bot/customers/fields.py). Those values win over the log's.
