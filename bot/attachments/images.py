@@ -69,7 +69,8 @@ class ImageInfo:
 
 class ImageRefused(ValueError):
     """Not an image kefu keeps. `code` is stable (image_empty, image_too_large,
-    image_unsupported_type, image_damaged, image_too_many_pixels); the texts (error_<code>)
+    image_unsupported_type, image_damaged, image_too_many_pixels, and from the store
+    image_quota_reached); the texts (error_<code>)
     are for the person who sent it."""
 
     def __init__(self, code: str, **values: object) -> None:
