@@ -6,9 +6,9 @@ rather than draw it; the compressed picture data is copied byte for byte, never 
 re-encoded, so the stored picture shows exactly the pixels that were sent.
 
 * JPEG: APP1 (EXIF, XMP), APP13 (IPTC, Photoshop), COM and every other application segment
-  go, except the ones that change how the pixels look: APP0 JFIF, APP2 ICC_PROFILE and APP14
-  Adobe. Whatever follows the end-of-image marker goes too (phones append more pictures
-  there: depth maps, a second shot, each with its own EXIF).
+  go, except the ones that change how the pixels look: APP0 JFIF (without its thumbnail),
+  APP2 ICC_PROFILE and APP14 Adobe. Whatever follows the end-of-image marker goes too (phones
+  append more pictures there: depth maps, a second shot, each with its own EXIF).
 * PNG: only the chunks that draw the picture stay: the critical ones (IHDR, PLTE, IDAT,
   IEND), colour and transparency (tRNS, cHRM, gAMA, iCCP, sBIT, sRGB, cICP, mDCv, cLLi, bKGD,
   hIST, pHYs, sPLT) and animation (acTL, fcTL, fdAT). tEXt, zTXt, iTXt, eXIf, tIME, and any
@@ -101,28 +101,30 @@ def orientation_only(value: int) -> bytes:
 
 def _jpeg(data: bytes) -> bytes:
     out = bytearray(data[:2])  # SOI
-    at = 2
-    turned: int | None = None
-    placed = False  # where the first EXIF was, for the orientation
-    for marker, start, end in _jpeg_segments(data, at):
-        segment = data[start:end]
-        body = data[start + 4 : end]  # past the marker and the length
+    placed = False  # the first EXIF's place, where the orientation goes
+    for marker, start, end in _jpeg_segments(data, 2):
         if marker == 0xD9:
             out += b"\xff\xd9"
             return bytes(out)
+        if marker != 0xFE and not 0xE0 <= marker <= 0xEF:
+            out += data[start:end]  # tables, frame, scans: the picture itself
+            continue
+        body = data[start + 4 : end]  # past the marker and the length
         if marker == 0xE1 and body.startswith(EXIF_HEADER) and not placed:
             placed = True
             turned = orientation(body)
             if turned is not None:
-                block = EXIF_HEADER + orientation_only(turned)
-                out += b"\xff\xe1" + struct.pack(">H", len(block) + 2) + block
-            continue
-        if marker == 0xFE or 0xE0 <= marker <= 0xEF:
-            kept = JPEG_KEPT.get(marker, ())
-            if not any(body.startswith(start_) for start_ in kept):
-                continue
-        out += segment
+                out += _jpeg_segment(0xE1, EXIF_HEADER + orientation_only(turned))
+        elif any(body.startswith(kept) for kept in JPEG_KEPT.get(marker, ())):
+            if marker == 0xE0 and len(body) > 14:  # JFIF with a thumbnail: without it
+                out += _jpeg_segment(0xE0, body[:12] + b"\x00\x00")
+            else:
+                out += data[start:end]
     raise MetadataDamaged()  # no end-of-image marker
+
+
+def _jpeg_segment(marker: int, body: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
 
 
 def _jpeg_segments(data: bytes, at: int) -> Iterator[tuple[int, int, int]]:
@@ -132,9 +134,9 @@ def _jpeg_segments(data: bytes, at: int) -> Iterator[tuple[int, int, int]]:
     while True:
         if data[at] != 0xFF:
             raise MetadataDamaged()
-        start = at
-        while data[at] == 0xFF:  # fill bytes
+        while data[at] == 0xFF:  # fill bytes, not kept
             at += 1
+        start = at - 1
         marker = data[at]
         at += 1
         if marker == 0xD9:

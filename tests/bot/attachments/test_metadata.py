@@ -216,3 +216,16 @@ def test_the_orientation_block_reads_back() -> None:
     assert orientation(exif_with_gps(1)) is None
     assert orientation(exif_with_gps(None)) is None
     assert orientation(b"Exif\x00\x00garbage") is None
+
+
+def test_a_jfif_thumbnail_and_fill_bytes_do_not_survive() -> None:
+    plain = picture("jpeg", (30, 20))
+    assert plain[2:4] == b"\xff\xe0"
+    length = struct.unpack(">H", plain[4:6])[0]
+    jfif = plain[6 : 6 + 12]  # JFIF, version, units, densities
+    thumbnail = bytes([2, 2]) + OWNER.encode()[:12]  # 2 x 2 RGB pixels: 12 bytes
+    sent = plain[:2] + segment(0xE0, jfif + thumbnail) + b"\xff\xff" + plain[4 + length :]
+    assert check_image(sent, LIMIT).type is JPEG
+    kept = without_metadata(sent, JPEG)
+    assert OWNER.encode()[:12] not in kept
+    assert kept == plain  # the thumbnail and the fill bytes gone, all else as it was
