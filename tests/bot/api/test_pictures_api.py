@@ -19,8 +19,7 @@ from bot.privacy.retention import Retention
 from bot.services import Services
 from bot.settings import AttachmentSettings
 from tests.bot.api.conftest import REFUSED, events, send, services_over, signed, start
-from tests.bot.attachments.pictures import HTML, SECRETS, SVG, picture, pixels
-from tests.bot.attachments.test_metadata import phone_jpeg
+from tests.bot.attachments.pictures import HTML, SECRETS, SVG, phone_jpeg, picture, pixels
 from tests.customer_tokens import as_customer, token_of
 
 PHOTO = picture("jpeg", (64, 48))

@@ -1,9 +1,10 @@
 """Real pictures for tests, drawn with Pillow in each format kefu takes, and the files that
-pretend to be pictures."""
+pretend to be pictures; photos as phones and editors leave them, with their metadata."""
 
 from __future__ import annotations
 
 import io
+import struct
 
 from PIL import Image
 
@@ -67,3 +68,24 @@ def pixels(data: bytes) -> list[bytes]:
         image.seek(n)
         frames.append(image.convert("RGBA").tobytes())
     return frames
+
+
+def segment(marker: int, body: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
+
+
+def phone_jpeg(orientation_value: int | None = 6, **options: object) -> bytes:
+    """A JPEG as a phone and an editor leave it: EXIF with GPS, XMP, IPTC, a comment, a
+    maker's segment, an ICC profile, and a second picture with its own EXIF after the end."""
+    base = picture(
+        "jpeg", (48, 40), exif=exif_with_gps(orientation_value), icc_profile=b"\x00" * 132,
+        **options,
+    )  # fmt: skip
+    extra = (
+        segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP)
+        + segment(0xED, b"Photoshop 3.0\x008BIM\x04\x04\x00\x00" + OWNER.encode())
+        + segment(0xFE, b"taken at home by " + OWNER.encode())
+        + segment(0xEC, b"Ducky\x00\x01" + OWNER.encode())
+    )
+    depth_map = picture("jpeg", (8, 8), exif=exif_with_gps(1))
+    return base[:2] + extra + base[2:] + depth_map

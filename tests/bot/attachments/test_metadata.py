@@ -20,8 +20,10 @@ from tests.bot.attachments.pictures import (
     SERIAL,
     XMP,
     exif_with_gps,
+    phone_jpeg,
     picture,
     pixels,
+    segment,
 )
 
 LIMIT = 5 * 1_048_576
@@ -38,10 +40,6 @@ def metadata_free(data: bytes) -> None:
     assert not exif.get_ifd(0x8825) and not exif.get_ifd(0x8769)  # no GPS, no Exif IFD
 
 
-def segment(marker: int, body: bytes) -> bytes:
-    return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
-
-
 def png_chunk(name: bytes, body: bytes) -> bytes:
     crc = zlib.crc32(name + body) & 0xFFFFFFFF
     return struct.pack(">I", len(body)) + name + body + struct.pack(">I", crc)
@@ -54,23 +52,6 @@ def png_chunks(data: bytes) -> list[bytes]:
         names.append(data[at + 4 : at + 8])
         at += 12 + length
     return names
-
-
-def phone_jpeg(orientation_value: int | None = 6, **options: object) -> bytes:
-    """A JPEG as a phone and an editor leave it: EXIF with GPS, XMP, IPTC, a comment, a
-    maker's segment, an ICC profile, and a second picture with its own EXIF after the end."""
-    base = picture(
-        "jpeg", (48, 40), exif=exif_with_gps(orientation_value), icc_profile=b"\x00" * 132,
-        **options,
-    )  # fmt: skip
-    extra = (
-        segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP)
-        + segment(0xED, b"Photoshop 3.0\x008BIM\x04\x04\x00\x00" + OWNER.encode())
-        + segment(0xFE, b"taken at home by " + OWNER.encode())
-        + segment(0xEC, b"Ducky\x00\x01" + OWNER.encode())
-    )
-    depth_map = picture("jpeg", (8, 8), exif=exif_with_gps(1))
-    return base[:2] + extra + base[2:] + depth_map
 
 
 @pytest.mark.parametrize(

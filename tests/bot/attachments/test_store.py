@@ -14,8 +14,7 @@ from bot.answering.texts import say
 from bot.attachments.images import ImageRefused
 from bot.attachments.store import AttachmentStore
 from bot.conversation.events import CustomerSentImage, event_from
-from tests.bot.attachments.pictures import SECRETS, picture, pixels
-from tests.bot.attachments.test_metadata import phone_jpeg
+from tests.bot.attachments.pictures import SECRETS, phone_jpeg, picture, pixels
 
 LIMIT = 5 * 1_048_576
 
