@@ -265,7 +265,12 @@ def attachment_store(settings: Settings) -> AttachmentStore | None:
     if not a.images:
         return None
     root = a.directory or settings.data_dir / "attachments"
-    return AttachmentStore(root, int(a.max_image_mb * 1_048_576))
+    return AttachmentStore(
+        root,
+        int(a.max_image_mb * 1_048_576),
+        max_pictures=a.max_conversation_pictures,
+        max_conversation_bytes=int(a.max_conversation_mb * 1_048_576),
+    )
 
 
 def may_answer(accounts: Accounts) -> Callable[[str], bool]:

@@ -332,6 +332,18 @@ class AttachmentSettings(BaseModel):
         description="Largest picture accepted, in MB; a larger one is refused with a clear "
         "message.",
     )
+    max_conversation_pictures: int = Field(
+        default=100,
+        gt=0,
+        description="Most pictures one conversation keeps; one more is refused "
+        "(image_quota_reached) with a clear message.",
+    )
+    max_conversation_mb: float = Field(
+        default=100.0,
+        gt=0,
+        description="Most MB of pictures one conversation keeps (as stored, without their "
+        "metadata); one that would go beyond is refused (image_quota_reached).",
+    )
 
 
 class Settings(BaseSettings):

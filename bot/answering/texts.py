@@ -196,6 +196,12 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "The picture has too many pixels (the limit is about {limit} megapixels). "
         "Send a smaller one.",
     },
+    "error_image_quota_reached": {
+        "zh": "這段對話的圖片已達上限（最多 {count} 張、共 {limit} MB），無法再傳。"
+        "請改用文字說明。",
+        "en": "This conversation holds as many pictures as it can keep (at most {count} "
+        "pictures, {limit} MB in all). Describe the rest in words.",
+    },
     "error_images_off": {
         "zh": "這裡目前無法傳送圖片。",
         "en": "Pictures can't be sent here at the moment.",

@@ -34,6 +34,11 @@ IMAGE_RESPONSES: dict[int | str, dict[str, object]] = {
 UPLOAD_RESPONSES: dict[int | str, dict[str, object]] = {
     **ERROR_RESPONSES,
     413: {"model": ApiError, "description": "Larger than the limit (code image_too_large)"},
+    409: {
+        "model": ApiError,
+        "description": "Not allowed in the conversation's status, or the conversation keeps "
+        "as many pictures as it may (code image_quota_reached)",
+    },
     415: {
         "model": ApiError,
         "description": "Not a JPEG, PNG, GIF or WebP image (code image_unsupported_type)",
@@ -44,7 +49,8 @@ UPLOAD_BODY: dict[str, object] = {
         "required": True,
         "description": "The picture's bytes as they are (not a form): JPEG, PNG, GIF or WebP. "
         "The type is read from the content; the declared Content-Type and any file name are "
-        "ignored.",
+        "ignored. It is kept without its metadata (EXIF, XMP, IPTC, text chunks, comments), "
+        "the EXIF orientation aside.",
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }

@@ -397,8 +397,10 @@ def router(
         """Send a picture (a photo of a defect): the body is the image's bytes. Its type is read
         from its content; 413 image_too_large past the limit, 415 image_unsupported_type for
         anything but JPEG, PNG, GIF or WebP (an SVG or a page renamed .png too), 400
-        image_empty, image_damaged (truncated), image_too_many_pixels. The bot reads no
-        pictures; the agent sees it in the conversation."""
+        image_empty, image_damaged (truncated), image_too_many_pixels, 409
+        image_quota_reached when the conversation keeps as many pictures as it may. It is kept
+        without its metadata (GPS position, camera, owner; the orientation aside). The bot
+        reads no pictures; the agent sees it in the conversation."""
         if pictures is not None:
             pictures.hit("pictures", client_address(request))  # each one is kept on disk
         data = await upload(request, service.attachments)

@@ -49,7 +49,11 @@ DESK_STATUS = {
     "agent_not_found": 404,
     "already_theirs": 409,
 }
-IMAGE_STATUS = {"image_too_large": 413, "image_unsupported_type": 415}
+IMAGE_STATUS = {
+    "image_too_large": 413,
+    "image_unsupported_type": 415,
+    "image_quota_reached": 409,  # the conversation keeps as many pictures as it may
+}
 ACCOUNT_STATUS = {
     "no_such_user": 404,
     "user_exists": 409,

@@ -17,9 +17,10 @@ its end marker, which finds a truncated or damaged file and gives the picture's 
 Markup (HTML, SVG, script) within the first KiB, where browsers look when they guess a type,
 or after the image's end, is refused: an SVG or an HTML page renamed .png never starts with an
 image's magic number, and a file that is an image and a page at once is not taken. What may
-still hide inside a valid image's own text fields (a PNG tEXt chunk, a GIF comment) is harmless
-as served: only with the sniffed image type, `nosniff`, and a sandboxing Content-Security-Policy
-(bot/api/attachments.py).
+hide inside a valid image's own text fields (a PNG tEXt chunk, a GIF comment) further on is
+not kept: the store removes those with the rest of the metadata (bot/attachments/metadata.py),
+and pictures are served only with the sniffed image type, `nosniff`, and a sandboxing
+Content-Security-Policy (bot/api/attachments.py).
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class ImageInfo:
 
 class ImageRefused(ValueError):
     """Not an image kefu keeps. `code` is stable (image_empty, image_too_large,
-    image_unsupported_type, image_damaged, image_too_many_pixels); the texts (error_<code>)
+    image_unsupported_type, image_damaged, image_too_many_pixels, and from the store
+    image_quota_reached); the texts (error_<code>)
     are for the person who sent it."""
 
     def __init__(self, code: str, **values: object) -> None:

@@ -259,7 +259,10 @@ class ImageShared(Event):
     size: int  # bytes
     width: int
     height: int
-    sha256: str = ""  # of the content
+    sha256: str = ""  # of the kept file
+    # the kept file is the picture without its metadata (GPS, camera, owner; EXIF orientation
+    # aside); False in events from before metadata was removed: kept as sent
+    metadata_removed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

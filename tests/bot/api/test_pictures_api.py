@@ -6,6 +6,7 @@ kept; a customer's copy holds the pictures, and erasure and retention delete the
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from bot.privacy.retention import Retention
 from bot.services import Services
 from bot.settings import AttachmentSettings
 from tests.bot.api.conftest import REFUSED, events, send, services_over, signed, start
-from tests.bot.attachments.pictures import HTML, SVG, picture
+from tests.bot.attachments.pictures import HTML, SECRETS, SVG, phone_jpeg, picture, pixels
 from tests.customer_tokens import as_customer, token_of
 
 PHOTO = picture("jpeg", (64, 48))
@@ -67,6 +68,57 @@ def test_a_customer_sends_a_photo_and_sees_it_served_as_an_image_only(
     disposition = served.headers["content-disposition"]
     assert disposition == f'inline; filename="picture-{attachment[:12]}.jpg"'
     assert "no-store" in served.headers["cache-control"]
+
+
+def test_a_photo_with_its_gps_position_comes_back_without_it(
+    admin: TestClient, services: Services
+) -> None:
+    conversation = start(admin, **signed("cust-gps"))
+    sent = phone_jpeg()  # GPS, camera serial, owner, XMP, a comment, a picture after the end
+    assert all(s in sent for s in SECRETS)
+    data = upload(admin, f"/api/conversations/{conversation}/images", sent)["data"]
+    attachment = data["attachment_id"]
+    for path in (
+        f"/api/conversations/{conversation}/attachments/{attachment}",
+        f"/api/agent/conversations/{conversation}/attachments/{attachment}",
+    ):
+        served = admin.get(path)
+        assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+        assert not any(s in served.content for s in SECRETS)
+        assert b"Exif" in served.content  # the orientation, alone
+        assert pixels(served.content) == pixels(sent)
+    [kept] = kept_files(services)
+    assert kept.read_bytes() == served.content
+    # the event describes the kept file, not the one sent
+    assert data["metadata_removed"] is True
+    assert data["size"] == len(served.content) < len(sent)
+    assert data["sha256"] == hashlib.sha256(served.content).hexdigest()
+    logged = [e for _, e in services.store.log() if e.kind == "customer_sent_image"]
+    assert logged[-1].sha256 == data["sha256"]  # type: ignore[attr-defined]
+    # the customer's copy holds the kept picture too
+    held = admin.get("/api/admin/customers/cust-gps/export").json()
+    copy = base64.b64decode(held["conversations"][0]["pictures"][0]["base64"])
+    assert copy == served.content
+
+
+def test_a_conversation_full_of_pictures_refuses_one_more(
+    demo_data_dir: Path, tmp_path: Path
+) -> None:
+    two = AttachmentSettings(max_conversation_pictures=2, max_conversation_mb=1)
+    for built in services_over(demo_data_dir, tmp_path, attachments=two):
+        with as_customer(TestClient(create_app(built))) as customer:
+            conversation = start(customer)
+            path = f"/api/conversations/{conversation}/images"
+            assert [upload(customer, path, PHOTO)["status"] for _ in range(2)] == [201, 201]
+            before = events(customer, conversation)
+            full = upload(customer, path, REPLY_PICTURE)
+            assert (full["status"], full["code"]) == (409, "image_quota_reached"), full
+            assert "2 pictures" in full["messages"]["en"] and "1 MB" in full["messages"]["en"]
+            assert "2 張" in full["messages"]["zh"]
+            assert events(customer, conversation) == before
+            assert len(kept_files(built)) == 2
+            other = start(customer)  # another conversation has its own room
+            assert upload(customer, f"/api/conversations/{other}/images", PHOTO)["status"] == 201
 
 
 def test_only_the_conversation_s_own_token_opens_its_pictures(client: TestClient) -> None:

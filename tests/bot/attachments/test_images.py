@@ -148,5 +148,6 @@ def test_every_refusal_has_texts_in_both_languages() -> None:
         "image_unsupported_type",
         "image_damaged",
         "image_too_many_pixels",
+        "image_quota_reached",
     ):
         assert set(TEXTS[f"error_{code}"]) == {"zh", "en"}
