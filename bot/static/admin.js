@@ -998,13 +998,30 @@
   var dashAsked = 0;
   var lastPeriod = null;
 
-  function defaultPeriod(fromInput, toInput) {
-    if (!toInput.value) toInput.value = isoDay(new Date());
-    if (!fromInput.value) {
-      var from = new Date();
-      from.setDate(from.getDate() - (DEFAULT_DAYS - 1));
-      fromInput.value = isoDay(from);
+  /* The shop's days are those of its time zone (the opening hours'), not the browser's: the
+   * reports count days there (bot/reports/metrics.py), so "today" must be the shop's today. */
+  var shopZone = null;
+  var zoneKnown = api("GET", "/api/widget/config").then(function (config) {
+    shopZone = config.time_zone || null;
+  }, function () { /* the browser's own days are the fallback */ });
+
+  function shopDay(d) {
+    if (shopZone) {
+      try {
+        var parts = {};
+        new Intl.DateTimeFormat("en-US", {
+          timeZone: shopZone, year: "numeric", month: "2-digit", day: "2-digit"
+        }).formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
+        return parts.year + "-" + parts.month + "-" + parts.day;
+      } catch (e) { /* an unknown zone: the browser's days */ }
     }
+    return isoDay(d);
+  }
+
+  function defaultPeriod(fromInput, toInput) {
+    var now = Date.now();
+    if (!toInput.value) toInput.value = shopDay(new Date(now));
+    if (!fromInput.value) fromInput.value = shopDay(new Date(now - (DEFAULT_DAYS - 1) * 86400000));
   }
 
   function periodError(from, to) {
@@ -1394,6 +1411,10 @@
   }
 
   function loadDashboard(force) {
+    zoneKnown.then(function () { showDashboard(force); });
+  }
+
+  function showDashboard(force) {
     defaultPeriod($("dash-from"), $("dash-to"));
     if (dashLoaded && !force) return;
     var params = { from: $("dash-from").value, to: $("dash-to").value, tag: $("dash-tag").value, channel: $("dash-channel").value };
@@ -1443,6 +1464,10 @@
   }
 
   function loadGaps() {
+    zoneKnown.then(showGaps);
+  }
+
+  function showGaps() {
     var params = gapParams();
     var problem = periodError(params.from, params.to);
     $("gaps-error").textContent = problem || "";

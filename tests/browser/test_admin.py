@@ -239,6 +239,17 @@ def test_the_dashboard_draws_its_charts_and_opens_the_conversations_behind_a_num
     shot(page, "no-data")
 
 
+def test_the_default_period_ends_on_the_shops_today_not_the_browsers(new_page):
+    # 17:30 UTC on 3 December is 01:30 on 4 December in Taipei, the shop's time zone: a
+    # browser in UTC must still count the shop's days, as the reports do.
+    page = new_page()
+    page.clock.set_fixed_time("2026-12-03T17:30:00Z")
+    AdminPages(page).log_in()
+    page.get_by_role("tab", name=re.compile("Dashboard")).click()
+    expect(page.locator("#dash-to")).to_have_value("2026-12-04")
+    expect(page.locator("#dash-from")).to_have_value("2026-11-05")  # 30 days with today
+
+
 def test_bad_files_an_empty_draft_and_an_agent_get_clear_messages(new_page, shot, tmp_path: Path):
     page = new_page()
     admin = AdminPages(page).log_in()
