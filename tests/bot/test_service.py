@@ -35,7 +35,7 @@ from bot.conversation.sql import SqlConversationStore
 from bot.conversation.status import ConversationStatus, InvalidTransition
 from bot.conversation.store import ConversationNotFound, ConversationStore, MemoryConversationStore
 from knowledge.base import KnowledgeBase
-from knowledge.embedding import HashingEmbedder
+from knowledge.embedding import E5Embedder, HashingEmbedder
 from knowledge.ingestion import ingest_paths
 from knowledge.retriever import HybridRetriever
 
@@ -502,3 +502,44 @@ def test_two_workers_recovering_at_once_answer_a_message_once(
     assert sum(counts) == 4
     for c in conversations:
         assert kinds(workers[0], c.id).count("turn_answered") == 1
+
+
+class CountingE5(E5Embedder):
+    """multilingual-e5-small, recording every query text it encodes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[str] = []
+
+    def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+        self.queries += list(texts)
+        return super().embed_queries(texts)
+
+
+@pytest.mark.integration
+def test_a_turn_with_the_gate_encodes_the_message_once(tmp_path: Path) -> None:
+    from bot.services import handoff_gate
+    from bot.settings import Settings
+
+    book = openpyxl.Workbook()
+    book.active.append(("問題", "答案"))
+    for row in ROWS:
+        book.active.append(row)
+    book.save(tmp_path / "faq.xlsx")
+    e5 = CountingE5()
+    kb = KnowledgeBase.in_memory([e5], tmp_path / "kb")
+    assert ingest_paths(kb, [tmp_path / "faq.xlsx"]).ok
+    retriever = HybridRetriever(kb)
+    answerer = Answerer(retriever, RefusalModel({"zh": SIMILARITY, "en": SIMILARITY}))
+    gate = handoff_gate(Settings(), [e5], retriever)
+    assert gate.sentiment is not None  # the gate reads the message's e5 vector
+    service = ConversationService(MemoryConversationStore(), answerer, gate=gate)
+    conversation = service.start(language="zh")
+    e5.queries.clear()
+    first = service.send(conversation.id, "運費怎麼算？")
+    assert first.turn is not None and "gate" in first.turn.event.details
+    assert e5.queries == ["運費怎麼算？"]  # retrieval's vector, read by the gate too
+    # the next message is compared with this one (a rephrasing?) without encoding it again
+    second = service.send(conversation.id, "寄送離島要多少運費？")
+    assert "rephrase_similarity" in second.turn.event.details["gate"]["signals"]
+    assert e5.queries == ["運費怎麼算？", "寄送離島要多少運費？"]
