@@ -100,7 +100,8 @@ class HybridRetriever:
         self.kb = kb
         self.config = config or RetrievalConfig()
         self._cache: OrderedDict[tuple[str, int, int], list[Hit]] = OrderedDict()
-        self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        # (embedder, normalised query) → (the text encoded, its vector)
+        self._query_vectors: OrderedDict[tuple[str, str], tuple[str, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
         self._languages: tuple[int, dict[str, str]] = (-1, {})  # revision, id → language
 
@@ -252,9 +253,11 @@ class HybridRetriever:
         return found
 
     def cached_query_vector(self, embedder_name: str, query: str) -> np.ndarray | None:
-        """The query's vector if a search computed it lately, else None (nothing encoded)."""
+        """The vector of exactly this text if a search encoded it lately, else None (nothing
+        encoded)."""
         with self._lock:
-            return self._query_vectors.get((embedder_name, normalize(query)))
+            found = self._query_vectors.get((embedder_name, normalize(query)))
+        return found[1] if found is not None and found[0] == query else None
 
     def query_vector(self, embedder_name: str, query: str) -> np.ndarray:
         """The query's vector from one embedder (cached: retrieval computed it already)."""
@@ -262,11 +265,11 @@ class HybridRetriever:
         with self._lock:
             if key in self._query_vectors:
                 self._query_vectors.move_to_end(key)
-                return self._query_vectors[key]
+                return self._query_vectors[key][1]
         embedder = next(e for e in self.kb.embedders if e.name == embedder_name)
         vector = embedder.embed_queries([query])[0]
         with self._lock:
-            self._query_vectors[key] = vector
+            self._query_vectors[key] = (query, vector)
             while len(self._query_vectors) > self.config.cache_size:
                 self._query_vectors.popitem(last=False)
         return vector

@@ -251,10 +251,11 @@ class ConversationService:
                 return TurnResult(self.store.get(conversation_id), message, order_turn)
         past = past_turns(history)
         with self._answering:
-            # the gate reads the message first; the answer is still wanted when it hands
-            # off (the agent's suggested reply) and decides the rest of its verdict
-            before = self.gate.before_answer(text, language, past) if self.gate else None
+            # the answer is wanted even when the gate hands off (the agent's suggested reply)
+            # and decides the rest of its verdict; answering first lets the gate read the
+            # message's vector retrieval computed instead of encoding it again
             outcome = self.answerer.answer(text, language, answer_context(history))
+            before = self.gate.before_answer(text, language, past) if self.gate else None
             verdict = self._verdict(before, text, outcome, past)
         available = None
         if verdict is not None and verdict.trigger is not None:

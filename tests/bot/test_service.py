@@ -41,7 +41,7 @@ from bot.conversation.store import (
     MemoryConversationStore,
 )
 from knowledge.base import KnowledgeBase
-from knowledge.embedding import HashingEmbedder
+from knowledge.embedding import E5Embedder, HashingEmbedder
 from knowledge.ingestion import ingest_paths
 from knowledge.retriever import HybridRetriever
 from tests.bot.conversation.conftest import (  # noqa: F401 (fixtures)
@@ -614,3 +614,44 @@ def test_a_customer_asking_for_a_person_never_takes_the_conversation_from_its_ag
         service.request_person(conversation.id)
     after = store.get(conversation.id)
     assert (after.status, after.assignee) == (S.WITH_AGENT, "mei")
+
+
+class CountingE5(E5Embedder):
+    """multilingual-e5-small, recording every query text it encodes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[str] = []
+
+    def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+        self.queries += list(texts)
+        return super().embed_queries(texts)
+
+
+@pytest.mark.integration
+def test_a_turn_with_the_gate_encodes_the_message_once(tmp_path: Path) -> None:
+    from bot.services import handoff_gate
+    from bot.settings import Settings
+
+    book = openpyxl.Workbook()
+    book.active.append(("問題", "答案"))
+    for row in ROWS:
+        book.active.append(row)
+    book.save(tmp_path / "faq.xlsx")
+    e5 = CountingE5()
+    kb = KnowledgeBase.in_memory([e5], tmp_path / "kb")
+    assert ingest_paths(kb, [tmp_path / "faq.xlsx"]).ok
+    retriever = HybridRetriever(kb)
+    answerer = Answerer(retriever, RefusalModel({"zh": SIMILARITY, "en": SIMILARITY}))
+    gate = handoff_gate(Settings(), [e5], retriever)
+    assert gate.sentiment is not None  # the gate reads the message's e5 vector
+    service = ConversationService(MemoryConversationStore(), answerer, gate=gate)
+    conversation = service.start(language="zh")
+    e5.queries.clear()
+    first = service.send(conversation.id, "運費怎麼算？")
+    assert first.turn is not None and "gate" in first.turn.event.details
+    assert e5.queries == ["運費怎麼算？"]  # retrieval's vector, read by the gate too
+    # the next message is compared with this one (a rephrasing?) without encoding it again
+    second = service.send(conversation.id, "寄送離島要多少運費？")
+    assert "rephrase_similarity" in second.turn.event.details["gate"]["signals"]
+    assert e5.queries == ["運費怎麼算？", "寄送離島要多少運費？"]
