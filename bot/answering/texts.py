@@ -192,7 +192,7 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "The picture is incomplete or damaged. Take it again or save it anew, then send it.",
     },
     "error_image_too_many_pixels": {
-        "zh": "圖片的像素太多（上限約 {limit} 百萬像素），請縮小後再傳。",
+        "zh": "圖片的畫素太多（上限約 {limit} 百萬畫素），請縮小後再傳。",
         "en": "The picture has too many pixels (the limit is about {limit} megapixels). "
         "Send a smaller one.",
     },
