@@ -26,6 +26,19 @@ def eval_retrieval(
     limit: Annotated[
         int | None, typer.Option(help="Evaluate a seeded sample of N queries.")
     ] = None,
+    fit_only: Annotated[
+        bool,
+        typer.Option(
+            "--fit-only",
+            help="Skip the per-data-set weight grid: signals alone, defaults and the LODO fit.",
+        ),
+    ] = False,
+    data_root: Annotated[
+        Path | None, typer.Option(help="The shared datasets folder (else KEFU_DATASETS).")
+    ] = None,
+    latency_sample: Annotated[
+        int | None, typer.Option(help="Queries timed end to end (0 skips timing).")
+    ] = None,
 ) -> None:
     """Recall@1/@5, MRR@10 and latency of dense, keyword and hybrid retrieval."""
     from eval.retrieval import main as retrieval_main
@@ -35,6 +48,12 @@ def eval_retrieval(
         args += ["--dataset", d]
     if limit:
         args += ["--limit", str(limit)]
+    if fit_only:
+        args.append("--fit-only")
+    if data_root:
+        args += ["--data-root", str(data_root)]
+    if latency_sample is not None:
+        args += ["--latency-sample", str(latency_sample)]
     raise typer.Exit(retrieval_main(args))
 
 

@@ -9,6 +9,7 @@ every question is the first message of a conversation of its own on the services
 `build_services` wires from the default settings (answerer, refusal model, gate).
 
     python -m eval.demo_shop [--data-dir DIR] [--questions TSV] [--out-dir DIR] [--no-gate]
+    python -m eval.demo_shop --ranks   # where a right item ranks, hybrid and each signal
 
 Reported per language: answered right (answered citing an expected item; target ≥ 90%),
 near-domain not answered (refused, clarifying or any decision other than answered; ≥ 90%),
@@ -209,6 +210,43 @@ def failures(asked: Sequence[Asked]) -> list[Asked]:
     ]
 
 
+def first_places(service: ConversationService, questions: Sequence[Question]) -> dict[str, Any]:
+    """How often a right item is the hybrid ranking's first and in its top 5, and each
+    signal's own, over the answerable questions (searched as the answerer searches them)."""
+    from knowledge.courtesy import without_courtesy
+
+    retriever = service.answerer.retriever
+    answerable = [q for q in questions if q.kind == "answerable"]
+    first: Counter[str] = Counter()
+    top5: Counter[str] = Counter()
+    missed: list[dict[str, Any]] = []
+
+    def rank(keys: Sequence[str], expected: Sequence[str]) -> int | None:
+        return next((i for i, k in enumerate(keys, 1) if cites_expected([k], expected)), None)
+
+    for q in answerable:
+        text = without_courtesy(q.text)
+        hits = retriever.search(text, 10)
+        ranks = {"hybrid": rank([f"{h.source}#{h.locator}" for h in hits], q.expected)}
+        for signal, ranking in retriever.signals(text).items():
+            stored = retriever.kb.catalog.get([doc for doc, _ in ranking[:10]])
+            keys = [
+                f"{stored[d].source}#{stored[d].locator}" for d, _ in ranking[:10] if d in stored
+            ]
+            ranks[signal] = rank(keys, q.expected)
+        for signal, r in ranks.items():
+            first[signal] += r == 1
+            top5[signal] += r is not None and r <= 5
+        if ranks["hybrid"] != 1:
+            missed.append({"question": q.text, "ranks": ranks})
+    return {
+        "answerable": len(answerable),
+        "first": dict(first),
+        "top5": dict(top5),
+        "missed": missed,
+    }
+
+
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
@@ -292,9 +330,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-gate", action="store_true", help="measure the answerer alone (nothing handed off)"
     )
+    parser.add_argument(
+        "--ranks",
+        action="store_true",
+        help="only where a right item ranks: first and top 5, hybrid and each signal",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     questions = load_questions(args.questions)
+    if args.ranks:
+        service, _ = demo_service(args.data_dir, gate=False)
+        found = first_places(service, questions)
+        for signal in sorted(found["first"], key=lambda s: (s != "hybrid", s)):
+            print(
+                f"{signal}: first {found['first'][signal]}, top 5 {found['top5'][signal]} "
+                f"of {found['answerable']}"
+            )
+        for m in found["missed"]:
+            ranks = ", ".join(f"{s} {r}" for s, r in m["ranks"].items())
+            print(f"  {m['question']}: {ranks}")
+        return 0
     asked, gate, seconds = run(questions, args.data_dir, gate=not args.no_gate)
     summary = summarize(asked)
     args.out_dir.mkdir(parents=True, exist_ok=True)

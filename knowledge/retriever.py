@@ -13,6 +13,7 @@ from ingest.language import detect_language
 from knowledge.base import QUESTION_VIEW, KnowledgeBase
 from knowledge.embedding import serves
 from knowledge.fusion import minmax_fusion, reciprocal_rank_fusion, score_fusion
+from knowledge.synonyms import mend_particles
 from knowledge.text import normalize, tokenize
 
 KEYWORD = "keyword"
@@ -107,6 +108,7 @@ class HybridRetriever:
 
     def signals(self, query: str) -> dict[str, list[tuple[str, float]]]:
         """Each signal's ranked (id, score) list for the query, before fusion."""
+        query = mend_particles(query)
         language = detect_language(query)
         depth = self.config.candidates
         rankings: dict[str, list[tuple[str, float]]] = {}
@@ -126,7 +128,7 @@ class HybridRetriever:
         return rankings
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
-        query = query.strip()
+        query = mend_particles(query.strip())
         if not query:
             return []
         revision = self.kb.catalog.revision()
@@ -146,7 +148,8 @@ class HybridRetriever:
         """The range BM25's scores are scaled by in the fusion, if not its list's own."""
         if self.config.keyword_scale != "ceiling" or self.config.mode == "dense":
             return {}
-        return {KEYWORD: (0.0, self.kb.keyword_index().ceiling(tokenize(query)))}
+        words = tokenize(mend_particles(query))
+        return {KEYWORD: (0.0, self.kb.keyword_index().ceiling(words))}
 
     def weights(self, rankings: dict[str, list[tuple[str, float]]], language: str) -> dict:
         return {
@@ -253,14 +256,17 @@ class HybridRetriever:
         return found
 
     def cached_query_vector(self, embedder_name: str, query: str) -> np.ndarray | None:
-        """The vector of exactly this text if a search encoded it lately, else None (nothing
-        encoded)."""
+        """The vector of exactly this text (as searched: `mend_particles`) if a search encoded
+        it lately, else None (nothing encoded)."""
         with self._lock:
+            query = mend_particles(query)
             found = self._query_vectors.get((embedder_name, normalize(query)))
         return found[1] if found is not None and found[0] == query else None
 
     def query_vector(self, embedder_name: str, query: str) -> np.ndarray:
-        """The query's vector from one embedder (cached: retrieval computed it already)."""
+        """The query's vector from one embedder (cached: retrieval computed it already), of
+        the question as searched (`mend_particles`)."""
+        query = mend_particles(query)
         key = (embedder_name, normalize(query))
         with self._lock:
             if key in self._query_vectors:

@@ -62,3 +62,19 @@ def fold(text: str) -> str:
     (在7-11取貨 would otherwise be cut 在小七超 / 商取貨).
     """
     return _VARIANTS.sub(lambda m: f" {_CANONICAL[m.group(0)]} ", text)
+
+
+# A question's closing particle 嗎 typed as its homophone 媽 (or the bopomofo ㄇ), as phone
+# keyboards offer it: 可以退貨媽. Left alone after a word that ends in 媽 (我媽, 媽媽, 姑媽).
+_TYPED_PARTICLE = re.compile(
+    r"(?<=[\u4e00-\u9fff])(?<![媽我你妳他她老阿姑舅姨大乾岳奶外繼後])[媽ㄇ](?=\s*(?:[?？!！。，,~～…]|$))"
+)
+
+
+def mend_particles(question: str) -> str:
+    """`question` with a closing 媽 or ㄇ read as the particle 嗎 it was typed for.
+
+    Applied to a customer's question before any signal sees it (both the vector and the
+    words), never to the knowledge: the same question always gets the same vector.
+    """
+    return _TYPED_PARTICLE.sub("嗎", question)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ingest.model import Chunk
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import HybridRetriever, RetrievalConfig
-from knowledge.synonyms import GROUPS, fold
+from knowledge.synonyms import GROUPS, fold, mend_particles
 from knowledge.text import tokenize, tokenize_without_synonyms
 
 
@@ -62,3 +62,34 @@ def test_keyword_search_finds_the_row_in_the_shop_s_own_words(hashing_kb: Knowle
     assert keyword.search("點數會expire嗎", 1)[0].locator == "row=2"
     assert keyword.search("我要打統編", 1)[0].locator == "row=4"
     assert keyword.search("小七取貨", 1)[0].locator == "row=5"
+
+
+def test_a_closing_ma_typed_as_its_homophone_is_read_as_the_particle():
+    assert mend_particles("我不是會員也可以退貨媽") == "我不是會員也可以退貨嗎"
+    assert mend_particles("退貨要付運費媽？") == "退貨要付運費嗎？"
+    assert mend_particles("可以寄到日本媽 ") == "可以寄到日本嗎 "
+    assert mend_particles("可以退ㄇ?") == "可以退嗎?"
+
+
+def test_a_mother_is_left_alone():
+    for text in ("可以寄給我媽", "這是送給姑媽的嗎", "媽媽說可以退", "我媽說可以退", "媽"):
+        assert mend_particles(text) == text
+
+
+def test_a_question_typed_with_the_homophone_finds_what_the_particle_finds(
+    hashing_kb: KnowledgeBase,
+):
+    rows = [
+        ("row=2", "問題: 退貨要付運費嗎？\n答案: 鑑賞期內退貨的運費由我們負擔。"),
+        ("row=3", "問題: 媽媽節有優惠嗎？\n答案: 母親節當週全館九折。"),
+    ]
+    chunks = [Chunk.build("faq.csv", loc, text, {"language": "zh"}) for loc, text in rows]
+    hashing_kb.sync_source("faq.csv", chunks)
+    retriever = HybridRetriever(hashing_kb)
+    typed = retriever.search("退貨要付運費媽", 2)
+    meant = retriever.search("退貨要付運費嗎", 2)
+    assert typed[0].locator == "row=2"
+    assert [(h.id, h.scores) for h in typed] == [(h.id, h.scores) for h in meant]
+    # The vector the search computed is the one the answerer asks for: nothing encoded twice.
+    name = hashing_kb.embedders[0].name
+    assert retriever.cached_query_vector(name, "退貨要付運費媽") is not None
