@@ -179,22 +179,26 @@ def _crosses_language(language: str | None, top: Candidate) -> bool:
     return language in ("zh", "en") and item in ("zh", "en") and item != language
 
 
+def _signals_reaching(candidates: list[Candidate], any_language: bool = False) -> set[str]:
+    """The retrieval signals that ranked anything in the best candidate's language (with
+    `any_language`: anything at all)."""
+    item = candidates[0].best.metadata.get("language")
+    return {
+        s
+        for c in candidates
+        for h in c.hits
+        for s in h.ranks
+        if any_language or h.metadata.get("language") in (None, "und", item)
+    }
+
+
 def rank_agreement(candidates: list[Candidate], reaching: bool = False) -> float:
     """Share of the retrieval signals (each dense model, BM25) that rank one of the best
     candidate's items first: an answer found first every way is rarely a lucky match. With
     `reaching`, only the signals that found anything in the best item's language count: an
     English question's MiniLM and BM25 rankings never reach a Chinese-only answer."""
     top = candidates[0]
-    seen = {s for c in candidates for h in c.hits for s in h.ranks}
-    if reaching:
-        item = top.best.metadata.get("language")
-        seen = {
-            s
-            for c in candidates
-            for h in c.hits
-            for s in h.ranks
-            if h.metadata.get("language") in (None, "und", item)
-        }
+    seen = _signals_reaching(candidates, any_language=not reaching)
     if not seen:
         return 0.0
     firsts = {s for h in top.hits for s, rank in h.ranks.items() if rank == 1}
@@ -207,14 +211,7 @@ def rank_support(candidates: list[Candidate]) -> float:
     its cliff, so that an answer ranked first by BM25 and second by e5 is not counted as
     unsupported by e5 ("吹風機壞了保固多久": the warranty row is e5's fourth, BM25's first)."""
     top = candidates[0]
-    item = top.best.metadata.get("language")
-    seen = {
-        s
-        for c in candidates
-        for h in c.hits
-        for s in h.ranks
-        if h.metadata.get("language") in (None, "und", item)
-    }
+    seen = _signals_reaching(candidates)
     if not seen:
         return 0.0
     best: dict[str, int] = {}
