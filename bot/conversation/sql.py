@@ -37,13 +37,11 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from bot.conversation.events import (
     EVENT_TYPES,
-    ConversationStarted,
     CustomerMessaged,
     Event,
     Recorded,
     StatusChanged,
     event_from,
-    now,
 )
 from bot.conversation.status import ConversationStatus, check_transition
 from bot.conversation.store import (
@@ -54,7 +52,7 @@ from bot.conversation.store import (
     ConversationQuery,
     LogMoved,
     StatusConflict,
-    new_conversation_id,
+    opening,
 )
 from bot.privacy.redaction import redact_event
 from knowledge.database import UtcDateTime, metadata
@@ -230,26 +228,8 @@ class SqlConversationStore:
         customer_hint: str | None = None,
         token_digest: str | None = None,
     ) -> Conversation:
-        at = now()
-        conversation = Conversation(
-            new_conversation_id(),
-            channel,
-            customer_id,
-            language,
-            ConversationStatus.BOT,
-            at,
-            at,
-            customer_hint=customer_hint,
-            token_digest=token_digest,
-        )
-        started = ConversationStarted(
-            conversation_id=conversation.id,
-            at=at,
-            channel=channel,
-            customer_id=customer_id,
-            customer_hint=customer_hint,
-            language=language,
-        )
+        conversation, started = opening(channel, customer_id, language, customer_hint, token_digest)
+        at = conversation.created_at
         with self._write() as conn:
             conn.execute(
                 insert(conversations).values(

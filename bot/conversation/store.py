@@ -179,6 +179,38 @@ class _Kept:
     events: list[Event] = field(default_factory=list)
 
 
+def opening(
+    channel: str,
+    customer_id: str | None,
+    language: str | None,
+    customer_hint: str | None,
+    token_digest: str | None,
+) -> tuple[Conversation, ConversationStarted]:
+    """A new conversation with the bot, and the first event of its log, as every store keeps
+    them."""
+    at = now()
+    conversation = Conversation(
+        new_conversation_id(),
+        channel,
+        customer_id,
+        language,
+        ConversationStatus.BOT,
+        at,
+        at,
+        customer_hint=customer_hint,
+        token_digest=token_digest,
+    )
+    started = ConversationStarted(
+        conversation_id=conversation.id,
+        at=at,
+        channel=channel,
+        customer_id=customer_id,
+        customer_hint=customer_hint,
+        language=language,
+    )
+    return conversation, started
+
+
 class MemoryConversationStore:
     """Keeps everything in a dict; for unit tests and throwaway demos."""
 
@@ -195,30 +227,10 @@ class MemoryConversationStore:
         customer_hint: str | None = None,
         token_digest: str | None = None,
     ) -> Conversation:
-        at = now()
-        conversation = Conversation(
-            new_conversation_id(),
-            channel,
-            customer_id,
-            language,
-            ConversationStatus.BOT,
-            at,
-            at,
-            customer_hint=customer_hint,
-            token_digest=token_digest,
-        )
+        conversation, started = opening(channel, customer_id, language, customer_hint, token_digest)
         with self._lock:
             self._kept[conversation.id] = _Kept(conversation)
-        self.append(
-            ConversationStarted(
-                conversation_id=conversation.id,
-                at=at,
-                channel=channel,
-                customer_id=customer_id,
-                customer_hint=customer_hint,
-                language=language,
-            )
-        )
+        self.append(started)
         return conversation
 
     def get(self, conversation_id: str) -> Conversation:
