@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -43,11 +44,9 @@ expect.set_options(timeout=15_000)
 PRIVACY_URL = "https://shop.example.tw/privacy"  # the shop's privacy notice, in settings
 
 
-@pytest.fixture(scope="session")
-def browser_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The ingested demo shop (built once per run, shared with the integration tests) with
-    the agents' and the admin's accounts added by `kefu user add`."""
-    data = ingested_demo_copy(tmp_path_factory, "browser")
+def add_staff(data: Path) -> None:
+    """The agents' (AGENTS) and the admins' (ADMINS) accounts, added by `kefu user add` to the
+    data directory."""
     accounts = [(name, "agent", *account) for name, account in AGENTS.items()]
     accounts += [(name, "admin", *account) for name, account in ADMINS.items()]
     for username, role, display_name, password in accounts:
@@ -72,6 +71,36 @@ def browser_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
             timeout=120,
         )
         assert added.returncode == 0, added.stdout + added.stderr
+
+
+@contextmanager
+def pages_on(browser: Browser, base_url: str) -> Iterator[Callable[[], Page]]:
+    """Pages of their own on `base_url` (a context each: own cookies, own localStorage),
+    closed at the end. A script error on any of them fails the test."""
+    contexts: list[BrowserContext] = []
+    errors: list[str] = []
+
+    def make() -> Page:
+        context = browser.new_context(
+            base_url=base_url, locale="zh-TW", viewport={"width": 1280, "height": 800}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not errors, f"script errors in the page: {errors}"
+
+
+@pytest.fixture(scope="session")
+def browser_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ingested demo shop (built once per run, shared with the integration tests) with
+    the agents' and the admin's accounts added by `kefu user add`."""
+    data = ingested_demo_copy(tmp_path_factory, "browser")
+    add_staff(data)
     return data
 
 
@@ -101,24 +130,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def new_page(browser: Browser, server: str) -> Iterator[Callable[[], Page]]:
-    """Pages of their own (a context each: own cookies, own localStorage). A script error on
-    any of them fails the test."""
-    contexts: list[BrowserContext] = []
-    errors: list[str] = []
-
-    def make() -> Page:
-        context = browser.new_context(
-            base_url=server, locale="zh-TW", viewport={"width": 1280, "height": 800}
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not errors, f"script errors in the page: {errors}"
+    """Pages of their own on the shared server (`pages_on`)."""
+    with pages_on(browser, server) as make:
+        yield make
 
 
 class Screenshots:

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ADMINS, TURN_TIMEOUT_MS, Console, Widget
+from tests.browser.conftest import ADMINS, TURN_TIMEOUT_MS, Console, Widget, pages_on
 from tests.conftest import kefu_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("browser")]
@@ -44,22 +44,8 @@ def admin(offline_server: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def pages(browser: Browser, offline_server: str) -> Iterator[Callable[[], Page]]:
-    contexts: list[BrowserContext] = []
-    errors: list[str] = []
-
-    def make() -> Page:
-        context = browser.new_context(
-            base_url=offline_server, locale="zh-TW", viewport={"width": 1280, "height": 800}
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not errors, f"script errors in the page: {errors}"
+    with pages_on(browser, offline_server) as make:
+        yield make
 
 
 def test_at_night_the_customer_leaves_a_message_and_an_agent_answers_it(

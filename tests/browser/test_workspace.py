@@ -4,17 +4,15 @@ shortcut; history search finds a resolved conversation and opens it; the phone l
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ADMINS, AGENTS, Console, handed_off_by_api
-from tests.conftest import KEFU, QUEUE_ALWAYS, ingested_demo_copy, kefu_server
+from tests.browser.conftest import AGENTS, Console, add_staff, handed_off_by_api, pages_on
+from tests.conftest import QUEUE_ALWAYS, ingested_demo_copy, kefu_server
 from tests.customer_tokens import as_customer
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("browser")]
@@ -46,30 +44,7 @@ def agent_session(base_url: str, username: str) -> httpx.Client:
 @pytest.fixture(scope="module")
 def auto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = ingested_demo_copy(tmp_path_factory, "browser-auto")
-    people = [(n, "agent", *a) for n, a in AGENTS.items()]
-    people += [(n, "admin", *a) for n, a in ADMINS.items()]
-    for username, role, display_name, password in people:
-        added = subprocess.run(
-            [
-                *KEFU,
-                "user",
-                "add",
-                username,
-                "--role",
-                role,
-                "--display-name",
-                display_name,
-                "--password-stdin",
-                "--data-dir",
-                str(data),
-            ],
-            input=password + "\n",
-            capture_output=True,
-            text=True,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"},
-            timeout=120,
-        )
-        assert added.returncode == 0, added.stdout + added.stderr
+    add_staff(data)
     # handoffs queue at any hour (the test may run at night, Taipei time)
     with kefu_server(data, settings={"KEFU_DESK__AUTO_ASSIGN": "true", **QUEUE_ALWAYS}) as url:
         yield url
@@ -77,22 +52,8 @@ def auto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def auto_page(browser: Browser, auto_server: str) -> Iterator[Callable[[], Page]]:
-    contexts: list[BrowserContext] = []
-    errors: list[str] = []
-
-    def make() -> Page:
-        context = browser.new_context(
-            base_url=auto_server, locale="zh-TW", viewport={"width": 1280, "height": 800}
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not errors, f"script errors in the page: {errors}"
+    with pages_on(browser, auto_server) as make:
+        yield make
 
 
 def test_two_agents_get_handoffs_by_turns_and_one_transfers_with_a_note(
