@@ -81,13 +81,13 @@ TEXTS: dict[str, dict[Language, str]] = {
         "email or phone number and a person will reply when they're back; meanwhile I can "
         "keep answering your questions.",
     },
-    "opening_today": {"zh": "於 今天 {time} ", "en": "today at {time}"},
+    "opening_today": {"zh": "於今天 {time} ", "en": "today at {time}"},
     "opening_tomorrow": {
-        "zh": "於 明天（{weekday}）{time} ",
+        "zh": "於明天（{weekday}）{time} ",
         "en": "tomorrow ({weekday}) at {time}",
     },
     "opening_later": {
-        "zh": "於 {date}（{weekday}）{time} ",
+        "zh": "於{date}（{weekday}）{time} ",
         "en": "on {weekday}, {date} at {time}",
     },
     "error_no_contact": {

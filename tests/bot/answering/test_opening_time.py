@@ -16,9 +16,9 @@ def taipei(*args: int) -> datetime:
 
 def test_the_next_opening_reads_in_the_customers_language() -> None:
     now = taipei(2026, 12, 3, 23, 30)  # Thursday
-    assert opening_time(taipei(2026, 12, 4, 9), now, "zh") == "於 明天（週五）09:00 "
+    assert opening_time(taipei(2026, 12, 4, 9), now, "zh") == "於明天（週五）09:00 "
     assert opening_time(taipei(2026, 12, 4, 9), now, "en") == "tomorrow (Friday) at 09:00"
     assert opening_time(taipei(2026, 12, 3, 23, 45), now, "en") == "today at 23:45"
     later = taipei(2026, 12, 7, 9)
-    assert opening_time(later, now, "zh") == "於 12月7日（週一）09:00 "
+    assert opening_time(later, now, "zh") == "於12月7日（週一）09:00 "
     assert opening_time(later, now, "en") == "on Monday, 7 December at 09:00"
