@@ -314,17 +314,18 @@ class DeskSettings(BaseModel):
 class AttachmentSettings(BaseModel):
     directory: Path | None = Field(
         default=None,
-        description="Where pictures sent in conversations are kept; unset = data_dir/attachments.",
+        description="Where an older version kept pictures as files (unset = "
+        "data_dir/attachments); any found there are moved into the SQL database on start.",
     )
     images: bool = Field(
         default=True,
         description="Customers and agents may send pictures (JPEG, PNG, GIF, WebP) in a "
-        "conversation, kept under data_dir/attachments.",
+        "conversation, kept in the SQL database every worker shares.",
     )
     rate_limit: str = Field(
         default="20/minute",
-        description="Pictures one client address may send (customers; every upload is kept "
-        "on disk, so this bounds how fast a client can fill it).",
+        description="Pictures one client address may send (customers; every upload is "
+        "kept, so this bounds how fast a client can fill the database).",
     )
     max_image_mb: float = Field(
         default=5.0,
