@@ -30,6 +30,7 @@ from knowledge.base import KnowledgeBase
 from knowledge.embedding import HashingEmbedder
 from knowledge.ingestion import ingest_paths
 from tests.bot.api.conftest import SIMILARITY
+from tests.bot.attachments.pictures import picture
 from tests.conftest import DEMO_FILES, QUEUE_ALWAYS, RedisServer, free_port, redis_server
 from tests.customer_tokens import as_customer, token_of
 
@@ -333,6 +334,31 @@ def test_streams_recover_after_redis_restarts_and_miss_nothing(
             while httpx.get(f"{url}/readyz", timeout=5).status_code != 200:
                 assert time.monotonic() < deadline, f"{url} not ready again after Redis restarted"
                 time.sleep(0.2)
+
+
+def test_a_picture_sent_through_one_worker_is_served_by_another(workers: list[str]) -> None:
+    a, b = workers
+    photo, reply = picture("jpeg", (32, 24)), picture("png", (12, 8))
+    with (
+        as_customer(httpx.Client(base_url=a, timeout=30)) as customer,
+        closing(agent(b, "jun")) as jun,
+    ):
+        conversation_id = customer.post("/api/conversations").json()["id"]
+        sent = customer.post(f"/api/conversations/{conversation_id}/images", content=photo)
+        assert sent.status_code == 201, sent.text
+        attachment = sent.json()["data"]["attachment_id"]
+        served = jun.get(f"/api/agent/conversations/{conversation_id}/attachments/{attachment}")
+        assert served.status_code == 200, served.text
+        assert served.content == photo and served.headers["content-type"] == "image/jpeg"
+        # and back: the agent's picture, sent through b, reaches the customer through a
+        assert customer.post(f"/api/conversations/{conversation_id}/handoff").is_success
+        assert jun.post(f"/api/agent/conversations/{conversation_id}/claim").status_code == 200
+        answered = jun.post(f"/api/agent/conversations/{conversation_id}/images", content=reply)
+        assert answered.status_code == 201, answered.text
+        reply_id = answered.json()["data"]["attachment_id"]
+        back = customer.get(f"/api/conversations/{conversation_id}/attachments/{reply_id}")
+        assert back.status_code == 200 and back.content == reply
+        assert back.headers["content-type"] == "image/png"
 
 
 def test_a_worker_killed_mid_conversation_loses_nothing_it_acknowledged(workers: Workers) -> None:
