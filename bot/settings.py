@@ -378,6 +378,14 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address kefu serve listens on.")
     port: int = Field(default=8000, description="Port kefu serve listens on.")
+    shutdown_grace_s: int = Field(
+        default=20,
+        gt=0,
+        description="On SIGTERM, how long a worker lets the requests under way (a customer's "
+        "turn) finish before it ends them and stops; live streams end at once, and widgets and "
+        "consoles reconnect to another worker. A message left unanswered is answered on the "
+        "next start (conversation.answer_unanswered_minutes).",
+    )
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)

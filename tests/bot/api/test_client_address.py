@@ -33,7 +33,7 @@ def served(
             host="127.0.0.1",
             port=port,
             log_level="warning",
-            **serve_options(),
+            **serve_options(services.settings),
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
