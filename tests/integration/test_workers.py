@@ -2,7 +2,9 @@
 PostgreSQL and Redis. A customer's message posted to one worker reaches an agent's
 console stream on another at once (not on the 15 s poll), the queue moves on every console,
 of agents claiming one conversation on different workers at once exactly one gets it, and the
-streams recover after Redis restarts, with what was written meanwhile; a worker killed
+streams recover after Redis restarts, with what was written meanwhile; a picture sent through
+one worker is served by the other; a worker stopped by SIGTERM finishes the turn under way and
+ends its streams at once (a turn longer than the grace does not hold it); a worker killed
 mid-conversation loses nothing it acknowledged."""
 
 from __future__ import annotations
