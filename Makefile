@@ -1,4 +1,4 @@
-# One task runner: make run | test | eval | bench | lint
+# One task runner: make run | test | eval | bench | bench-load | lint
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -58,6 +58,14 @@ bench: install
 
 bench-chat: install
 	$(PY) -m eval.bench_chat $(BENCH_CHAT_ARGS)
+
+# Load benchmark: 2 workers on PostgreSQL, Redis and a Chroma server (127.0.0.1 by default;
+# --postgres, --redis), 200 customers typing a message every ~5 s, for 300 s.
+BENCH_LOAD_ARGS ?= --workers 2 --customers 200 --seconds 300
+
+.PHONY: bench-load
+bench-load: install
+	$(PY) -m eval.bench_load $(BENCH_LOAD_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -41,6 +41,7 @@ from bot.conversation.events import now
 from bot.customers.contacts import verified_contacts
 from bot.privacy.retention import purge_periodically
 from bot.services import Services
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +109,13 @@ async def _heartbeat(services: Services) -> None:
 @contextlib.asynccontextmanager
 async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
     """While the app runs: the retention job every purge_interval_hours, and the expiry of
-    customers who left the queue every desk.expiry_interval_s; once on start, the answers to
-    messages a stopped server left unanswered. With Redis: the live events to and from the
+    customers who left the queue every desk.expiry_interval_s; once on start, the pictures an
+    older version kept as files taken into the database, and the answers to messages a stopped
+    server left unanswered. With Redis: the live events to and from the
     other workers, and the presence heartbeat."""
     services: Services = app.state.services
+    # before serving: a picture an older version kept as a file is served from the database
+    await run_in_threadpool(services.take_over_pictures)
     retention = services.retention()
     interval = timedelta(hours=services.settings.privacy.purge_interval_hours)
     tasks = [
@@ -142,7 +146,6 @@ def worker_app() -> FastAPI:
     serves, everything closed when it stops."""
     from bot.privacy.logs import install_log_masking
     from bot.services import build_services
-    from bot.settings import Settings
 
     install_log_masking()
     services = build_services(Settings())
@@ -183,10 +186,15 @@ def readiness(services: Services) -> dict[str, bool]:
     return checks
 
 
-def serve_options() -> dict[str, Any]:
+def serve_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options for serving the app. Its own reading of X-Forwarded-For (which trusts
-    127.0.0.1 by default) is off: the app reads it, from KEFU_ACCESS__TRUSTED_PROXIES only."""
-    return {"proxy_headers": False}
+    127.0.0.1 by default) is off: the app reads it, from KEFU_ACCESS__TRUSTED_PROXIES only.
+
+    On SIGTERM uvicorn stops accepting connections, closes the open WebSockets (the live
+    streams) with 1012 "service restart" so that clients reconnect to another worker, lets the
+    requests under way finish for at most `shutdown_grace_s`, then runs the lifespan's end
+    (background jobs cancelled, services closed)."""
+    return {"proxy_headers": False, "timeout_graceful_shutdown": settings.shutdown_grace_s}
 
 
 def create_app(services: Services) -> FastAPI:

@@ -221,7 +221,7 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
-            **serve_options(),
+            **serve_options(settings),
         )
         return
     install_log_masking()
@@ -233,7 +233,7 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
-            **serve_options(),
+            **serve_options(settings),
         )
     finally:
         services.close()

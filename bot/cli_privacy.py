@@ -44,7 +44,7 @@ def purge(
     """Anonymise the conversations quiet for longer than the retention period."""
     from bot.access.audit import AuditLog
     from bot.privacy.retention import Retention
-    from bot.services import attachment_store, conversation_store
+    from bot.services import conversation_store
 
     settings = Settings()
     if data_dir is not None:
@@ -53,7 +53,7 @@ def purge(
     at = None if as_of is None else as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
     store = conversation_store(settings)
     try:
-        report = Retention(store, period, attachment_store(settings)).purge(at)
+        report = Retention(store, period).purge(at)
         AuditLog(store.engine).record(
             cli_actor(),
             "privacy_purge",

@@ -16,7 +16,7 @@ from bot.answering.classifier import ClassifierSlot, refit_if_stale
 from bot.answering.composer import LLMComposer
 from bot.answering.language import detect_customer_language
 from bot.answering.refusal import RefusalModel
-from bot.attachments.store import AttachmentStore
+from bot.attachments.store import AttachmentStore, take_over
 from bot.channels.base import Channel
 from bot.channels.line import LineChannel
 from bot.channels.messenger import MessengerChannel
@@ -194,7 +194,7 @@ class Services:
         """Customers' copies and erasure (None for a memory store)."""
         if not isinstance(self.store, SqlConversationStore):
             return None
-        return CustomerData(self.store, self.settings.tags, self.conversations.attachments)
+        return CustomerData(self.store, self.settings.tags)
 
     def directory(self) -> CustomerDirectory | None:
         """Every customer's profile across their channels (None without identities)."""
@@ -218,9 +218,16 @@ class Services:
         """The retention job over the store (None for a memory store: nothing outlives it)."""
         if not isinstance(self.store, SqlConversationStore):
             return None
-        return Retention(
-            self.store, self.settings.privacy.retention_days, self.conversations.attachments
-        )
+        return Retention(self.store, self.settings.privacy.retention_days)
+
+    def take_over_pictures(self) -> int:
+        """Move the pictures an older version kept as files into the SQL database; how many
+        (none while pictures are off: the files wait where they are)."""
+        kept = self.conversations.attachments
+        if kept is None:
+            return 0
+        folder = self.settings.attachments.directory or self.settings.data_dir / "attachments"
+        return take_over(kept.engine, folder)
 
     def close(self) -> None:
         if self.relay is not None:
@@ -259,14 +266,14 @@ def llm_composer(settings: Settings, embedders: list[Embedder]) -> LLMComposer |
     )
 
 
-def attachment_store(settings: Settings) -> AttachmentStore | None:
-    """Where pictures sent in conversations are kept (None: pictures are off)."""
+def attachment_store(settings: Settings, engine: Engine) -> AttachmentStore | None:
+    """Where pictures sent in conversations are kept, in the SQL database (None: pictures
+    are off)."""
     a = settings.attachments
     if not a.images:
         return None
-    root = a.directory or settings.data_dir / "attachments"
     return AttachmentStore(
-        root,
+        engine,
         int(a.max_image_mb * 1_048_576),
         max_pictures=a.max_conversation_pictures,
         max_conversation_bytes=int(a.max_conversation_mb * 1_048_576),
@@ -342,7 +349,7 @@ def build_services(
             verified_contacts(store, identities, orders.find),
         ),
         availability=staffing.now if desk.when_nobody_available == "offer_message" else None,
-        attachments=attachment_store(settings),
+        attachments=attachment_store(settings, engine),
     )
     drafts = KnowledgeDrafts(engine, mask=mask_personal)
     assignment = AutoAssignment(

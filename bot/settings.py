@@ -314,17 +314,18 @@ class DeskSettings(BaseModel):
 class AttachmentSettings(BaseModel):
     directory: Path | None = Field(
         default=None,
-        description="Where pictures sent in conversations are kept; unset = data_dir/attachments.",
+        description="Where an older version kept pictures as files (unset = "
+        "data_dir/attachments); any found there are moved into the SQL database on start.",
     )
     images: bool = Field(
         default=True,
         description="Customers and agents may send pictures (JPEG, PNG, GIF, WebP) in a "
-        "conversation, kept under data_dir/attachments.",
+        "conversation, kept in the SQL database every worker shares.",
     )
     rate_limit: str = Field(
         default="20/minute",
-        description="Pictures one client address may send (customers; every upload is kept "
-        "on disk, so this bounds how fast a client can fill it).",
+        description="Pictures one client address may send (customers; every upload is "
+        "kept, so this bounds how fast a client can fill the database).",
     )
     max_image_mb: float = Field(
         default=5.0,
@@ -377,6 +378,14 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address kefu serve listens on.")
     port: int = Field(default=8000, description="Port kefu serve listens on.")
+    shutdown_grace_s: int = Field(
+        default=20,
+        gt=0,
+        description="On SIGTERM, how long a worker lets the requests under way (a customer's "
+        "turn) finish before it ends them and stops; live streams end at once, and widgets and "
+        "consoles reconnect to another worker. A message left unanswered is answered on the "
+        "next start (conversation.answer_unanswered_minutes).",
+    )
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bot.access.accounts
 import bot.access.audit
+import bot.attachments.store
 import bot.channels.records
 import bot.conversation.sql
 import bot.customers.consent
@@ -24,6 +25,7 @@ __all__ = ["metadata"]
 DEFINING = (
     bot.access.accounts,
     bot.access.audit,
+    bot.attachments.store,
     bot.channels.records,
     bot.conversation.sql,
     bot.customers.consent,

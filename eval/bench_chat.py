@@ -407,7 +407,7 @@ async def _drive(url: str, deck: QuestionDeck, plan: LoadPlan) -> LoadRun:
                         run.questions_ran_out = True
                         return
                     run.turns.append(
-                        await _send(
+                        await send_message(
                             client, conversation_id, token, question, who, number, turn, began
                         )
                     )
@@ -417,7 +417,7 @@ async def _drive(url: str, deck: QuestionDeck, plan: LoadPlan) -> LoadRun:
     return run
 
 
-async def _send(
+async def send_message(
     client: Any,
     conversation_id: str,
     token: str,
@@ -427,6 +427,7 @@ async def _send(
     turn: int,
     began: float,
 ) -> TurnRecord:
+    """One customer message and the bot's reply, timed as the customer sees it."""
     import httpx
 
     t = time.perf_counter()
@@ -516,7 +517,7 @@ def time_encoders(texts: Sequence[str], embedders: Sequence[Any]) -> dict[str, A
                 needed_cpu += cpu
         served = sum(1 for text in texts if serves(embedder, detect_language(text)))
         per_encoder[embedder.name] = {
-            **_percentiles(seconds),
+            **percentiles(seconds),
             "queries_per_s": round(len(seconds) / sum(seconds), 1),
             "questions_it_serves": served,
         }
@@ -546,7 +547,7 @@ def both_timings(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any
 # ---- the figures ------------------------------------------------------------------------------
 
 
-def _percentiles(seconds: Sequence[float], points: Sequence[int] = (50, 95, 99)) -> dict:
+def percentiles(seconds: Sequence[float], points: Sequence[int] = (50, 95, 99)) -> dict:
     if not seconds:
         return {"n": 0}
     values = np.asarray(seconds, dtype=np.float64) * 1000
@@ -576,11 +577,11 @@ def summarize(run: LoadRun) -> dict[str, Any]:
         "wall_seconds": round(run.wall_seconds, 2),
         "questions_ran_out": run.questions_ran_out,
         "turns_per_s": round(len(ok) / run.wall_seconds, 2) if run.wall_seconds else 0.0,
-        "turn_latency": _percentiles([t.seconds for t in ok]),
-        "answerer_latency": _percentiles(
+        "turn_latency": percentiles([t.seconds for t in ok]),
+        "answerer_latency": percentiles(
             [t.server_ms / 1000 for t in ok if t.server_ms is not None]
         ),
-        "start_latency": _percentiles(run.start_seconds),
+        "start_latency": percentiles(run.start_seconds),
         "statuses": {kind: dict(c) for kind, c in by_kind.items()},
     }
 
@@ -727,13 +728,13 @@ def run_dataset(
             log.info("%s: raw encoder rate %.1f questions/s", name, before["raw_encoder_rate"])
             load_before = load_average()
             cpu_server, cpu_machine = process_cpu_seconds(server.pid), machine_cpu_seconds()
-            cpu_self = _self_cpu_seconds()
+            cpu_self = self_cpu_seconds()
             log.info("%s: %d customers, %s", name, plan.customers, load_before)
             with MemorySampler(server.pid) as sampler:
                 run = drive(server.url, deck, plan)
             cpu_server = process_cpu_seconds(server.pid) - cpu_server
             cpu_machine = machine_cpu_seconds() - cpu_machine
-            cpu_self = _self_cpu_seconds() - cpu_self
+            cpu_self = self_cpu_seconds() - cpu_self
             load_after = load_average()
             memory_end = process_memory_mb(server.pid)
             encoders = both_timings(before, time_encoders(raw_texts, embedders))
@@ -783,7 +784,7 @@ def run_dataset(
     return result
 
 
-def _self_cpu_seconds() -> float:
+def self_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 

@@ -3,6 +3,6 @@
 `images.py` says what a file is from its own bytes (never its name or declared type) and
 refuses anything but a whole JPEG, PNG, GIF or WebP image; `metadata.py` removes what a
 picture says besides its pixels (GPS position, camera, owner); `store.py` keeps the accepted
-ones so, under the data directory, one folder per conversation within a quota, and forgets
+ones so, in the SQL database every worker shares, within a quota per conversation, and forgets
 them with it.
 """

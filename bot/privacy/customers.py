@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.attachments.store import AttachmentNotFound, AttachmentStore
+from bot.attachments import store as pictures
+from bot.attachments.store import AttachmentNotFound
 from bot.conversation.events import AgentSentImage, ImageShared, Recorded, SurveyAnswered, now
 from bot.conversation.sql import SqlConversationStore, writer
 from bot.customers import consent, fields
 from bot.customers.corrections import Correction, CustomerCorrections, forget
-from bot.privacy.retention import anonymise, forget_files
+from bot.privacy.retention import anonymise
 from bot.reports.tags import TagSettings, conversation_tags, customer_tags
 
 
@@ -49,11 +50,9 @@ class CustomerData:
         self,
         store: SqlConversationStore,
         tag_settings: TagSettings,
-        attachments: AttachmentStore | None = None,
     ) -> None:
         self.store = store
         self.tag_settings = tag_settings
-        self.attachments = attachments
         self.corrections = CustomerCorrections(store.engine)
         self.consents = consent.MarketingConsents(store.engine)
         self.fields = fields.CustomFields(store.engine)
@@ -129,10 +128,12 @@ class CustomerData:
         found = []
         for r in recorded:
             event = r.event
-            if not isinstance(event, ImageShared) or self.attachments is None:
+            if not isinstance(event, ImageShared):
                 continue
             try:
-                content = self.attachments.read(event.conversation_id, event.attachment_id)
+                content = pictures.read(
+                    self.store.engine, event.conversation_id, event.attachment_id
+                )
             except AttachmentNotFound:
                 continue
             found.append(
@@ -161,7 +162,7 @@ class CustomerData:
             forget(conn, customer_id)
             consent.forget(conn, _identities(customer_id, ids))
             fields.forget(conn, _identities(customer_id, ids))
-        files = forget_files(self.attachments, ids)  # after the commit: nothing to roll back
+            files = pictures.forget(conn, ids)
         return Erasure(customer_id, len(ids), events, at, files)
 
 

@@ -9,9 +9,8 @@ of the metrics is computed from it as before, but loses what identifies or quote
   trigger value become "";
 * who the customer was: the conversation's `customer_id` (on its row and on its start event)
   becomes null, so no two conversations can be joined to one person any more;
-* the pictures sent in it: their files are deleted (once the anonymisation is committed; a
-  run also deletes the files of conversations anonymised before, should any remain), and
-  their events lose the content's digest (kind, type, size and time stay).
+* the pictures sent in it: they are deleted in the same transaction, and their events lose
+  the content's digest (kind, type, size and time stay).
 
 Staff names on status changes, replies and notes stay (they are the shop's own, and the audit
 log records their actions anyway). The row gets `anonymised_at`: from then on the store answers
@@ -33,7 +32,7 @@ import anyio
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from bot.attachments.store import AttachmentStore
+from bot.attachments import store as pictures
 from bot.conversation.events import now
 from bot.conversation.sql import SqlConversationStore, conversations, events, writer
 
@@ -101,24 +100,14 @@ def anonymise(conn: Connection, ids: list[str], at: datetime) -> int:
     return len(rows)
 
 
-def forget_files(attachments: AttachmentStore | None, ids: list[str]) -> int:
-    """Delete the pictures of these (anonymised) conversations; how many files."""
-    if attachments is None:
-        return 0
-    return sum(attachments.forget(conversation_id) for conversation_id in ids)
-
-
 class Retention:
     """Anonymises the conversations of a SQL store that have been quiet for `days` days."""
 
-    def __init__(
-        self, store: SqlConversationStore, days: int, attachments: AttachmentStore | None = None
-    ) -> None:
+    def __init__(self, store: SqlConversationStore, days: int) -> None:
         if days < 1:
             raise ValueError("the retention period is at least one day")
         self.store = store
         self.days = days
-        self.attachments = attachments
 
     def purge(self, at: datetime | None = None) -> PurgeReport:
         """Anonymise every conversation last active before `at` minus the retention period
@@ -143,9 +132,8 @@ class Retention:
                 if not ids:
                     break
                 done_events += anonymise(conn, ids, at)
+                done_files += pictures.forget(conn, ids)
             done_conversations += len(ids)
-            done_files += forget_files(self.attachments, ids)
-        done_files += self._leftover_files()
         report = PurgeReport(cutoff, done_conversations, done_events, done_files)
         log.info(
             "privacy.purge.done conversations=%d events=%d files=%d cutoff=%s",
@@ -155,24 +143,6 @@ class Retention:
             report.cutoff.isoformat(),
         )
         return report
-
-    def _leftover_files(self) -> int:
-        """The files of conversations anonymised earlier whose deletion did not happen (the
-        process stopped between the commit and the deletion)."""
-        if self.attachments is None:
-            return 0
-        held = self.attachments.conversation_ids()
-        if not held:
-            return 0
-        with self.store.engine.connect() as conn:
-            gone = list(
-                conn.execute(
-                    select(conversations.c.id).where(
-                        conversations.c.id.in_(held), conversations.c.anonymised_at.is_not(None)
-                    )
-                ).scalars()
-            )
-        return forget_files(self.attachments, gone)
 
 
 async def purge_periodically(retention: Retention, interval: timedelta) -> None:

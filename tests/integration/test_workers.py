@@ -2,7 +2,9 @@
 PostgreSQL and Redis. A customer's message posted to one worker reaches an agent's
 console stream on another at once (not on the 15 s poll), the queue moves on every console,
 of agents claiming one conversation on different workers at once exactly one gets it, and the
-streams recover after Redis restarts, with what was written meanwhile; a worker killed
+streams recover after Redis restarts, with what was written meanwhile; a picture sent through
+one worker is served by the other; a worker stopped by SIGTERM finishes the turn under way and
+ends its streams at once (a turn longer than the grace does not hold it); a worker killed
 mid-conversation loses nothing it acknowledged."""
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from bot.access.accounts import Accounts, Role
@@ -30,6 +33,7 @@ from knowledge.base import KnowledgeBase
 from knowledge.embedding import HashingEmbedder
 from knowledge.ingestion import ingest_paths
 from tests.bot.api.conftest import SIMILARITY
+from tests.bot.attachments.pictures import picture
 from tests.conftest import DEMO_FILES, QUEUE_ALWAYS, RedisServer, free_port, redis_server
 from tests.customer_tokens import as_customer, token_of
 
@@ -54,16 +58,7 @@ def worker(
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "tests.integration.hashing_worker:app",
-            "--port",
-            str(port),
-            "--no-proxy-headers",
-        ],
+        [sys.executable, "-m", "tests.integration.hashing_worker", "--port", str(port)],
         env={**os.environ, "HF_HUB_OFFLINE": "1", "KEFU_DATA_DIR": str(data_dir), **env},
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -333,6 +328,174 @@ def test_streams_recover_after_redis_restarts_and_miss_nothing(
             while httpx.get(f"{url}/readyz", timeout=5).status_code != 200:
                 assert time.monotonic() < deadline, f"{url} not ready again after Redis restarted"
                 time.sleep(0.2)
+
+
+def test_a_picture_sent_through_one_worker_is_served_by_another(workers: list[str]) -> None:
+    a, b = workers
+    photo, reply = picture("jpeg", (32, 24)), picture("png", (12, 8))
+    with (
+        as_customer(httpx.Client(base_url=a, timeout=30)) as customer,
+        closing(agent(b, "jun")) as jun,
+    ):
+        conversation_id = customer.post("/api/conversations").json()["id"]
+        sent = customer.post(f"/api/conversations/{conversation_id}/images", content=photo)
+        assert sent.status_code == 201, sent.text
+        attachment = sent.json()["data"]["attachment_id"]
+        served = jun.get(f"/api/agent/conversations/{conversation_id}/attachments/{attachment}")
+        assert served.status_code == 200, served.text
+        assert served.content == photo and served.headers["content-type"] == "image/jpeg"
+        # and back: the agent's picture, sent through b, reaches the customer through a
+        assert customer.post(f"/api/conversations/{conversation_id}/handoff").is_success
+        assert jun.post(f"/api/agent/conversations/{conversation_id}/claim").status_code == 200
+        answered = jun.post(f"/api/agent/conversations/{conversation_id}/images", content=reply)
+        assert answered.status_code == 201, answered.text
+        reply_id = answered.json()["data"]["attachment_id"]
+        back = customer.get(f"/api/conversations/{conversation_id}/attachments/{reply_id}")
+        assert back.status_code == 200 and back.content == reply
+        assert back.headers["content-type"] == "image/png"
+
+
+TURN_S = 3.0  # how long the stopped worker's turns take (KEFU_TEST_TURN_DELAY_S)
+
+
+def closed_within(conn: ClientConnection, seconds: float) -> int:
+    """The close code of a stream that ends within `seconds` (what else arrives is skipped)."""
+    deadline = time.monotonic() + seconds
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, "the stream stayed open"
+            conn.recv(timeout=left)
+    assert closed.value.rcvd is not None, "closed without a close frame"
+    return closed.value.rcvd.code
+
+
+@contextmanager
+def slow_worker(
+    knowledge: Path,
+    tmp_path: Path,
+    shared: tuple[str, str],
+    redis: RedisServer,
+    turn_s: float,
+    **env: str,
+) -> Iterator[tuple[str, subprocess.Popen, Path]]:
+    """One more worker on the shared database and Redis, whose turns take `turn_s`."""
+    database_url, prefix = shared
+    env = {
+        "KEFU_DATABASE_URL": database_url,
+        "KEFU_REDIS_URL": redis.url,
+        "KEFU_REDIS_PREFIX": prefix,
+        "KEFU_TEST_TURN_DELAY_S": str(turn_s),
+        **QUEUE_ALWAYS,
+        **env,
+    }
+    data, log = tmp_path / "data", tmp_path / "worker.log"
+    shutil.copytree(knowledge, data)
+    with worker(data, env, log) as (url, proc):
+        wait_ready(url, proc, log)
+        yield url, proc, log
+
+
+def test_a_worker_stopped_by_sigterm_finishes_its_turn_and_lets_its_streams_go(
+    workers: list[str],
+    knowledge: Path,
+    tmp_path: Path,
+    shared: tuple[str, str],
+    redis: RedisServer,
+) -> None:
+    """As on a deploy: the turn under way gets its reply, the widget's and the console's
+    streams end at once (to reconnect to another worker), and the process is gone soon after
+    the turn."""
+    with (
+        slow_worker(knowledge, tmp_path, shared, redis, TURN_S) as (url, proc, log),
+        as_customer(httpx.Client(base_url=url, timeout=30)) as customer,
+        closing(agent(url, "lan")) as lan,
+    ):
+        conversation_id = customer.post("/api/conversations").json()["id"]
+        token = token_of(customer, conversation_id)
+        with (
+            ws(url, f"/api/conversations/{conversation_id}/events?token={token}") as widget,
+            ws(url, "/api/agent/queue/events", lan) as queue,
+        ):
+            receive_until(widget, lambda m: m.get("kind") == "conversation_started", 10)
+            receive_until(queue, lambda m: m.get("kind") == "queue", 10)
+            replies: list[httpx.Response] = []
+            path = f"/api/conversations/{conversation_id}/messages"
+            asking = threading.Thread(
+                target=lambda: replies.append(customer.post(path, json={"text": "運費多少？"}))
+            )
+            asking.start()
+            # the message is logged: the turn is under way for TURN_S
+            receive_until(widget, lambda m: m.get("kind") == "customer_messaged", 10)
+            stopping = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            # 1012 "service restart": the widget and the console reconnect elsewhere
+            assert closed_within(widget, 2.0) == 1012
+            assert closed_within(queue, 2.0) == 1012
+            assert time.monotonic() - stopping < 2.0
+            asking.join(TURN_S + 10)
+        [reply] = replies
+        assert reply.status_code == 200, reply.text
+        turn = reply.json()
+        assert turn["status"] in ("answered", "clarifying", "refused") and turn["reply"]
+        proc.wait(TURN_S + 5)
+        assert time.monotonic() - stopping < TURN_S + 5
+        # uvicorn ends by raising the signal it caught again: SIGTERM, after a clean stop
+        assert proc.returncode in (0, -signal.SIGTERM), log.read_text()[-3000:]
+        assert "Application shutdown complete" in log.read_text()
+    # the reply the stopped worker gave is in the log every worker reads
+    with httpx.Client(base_url=workers[1], timeout=30) as other:
+        other.headers["Authorization"] = f"Bearer {token}"
+        logged = other.get(f"/api/conversations/{conversation_id}").json()["events"]
+        assert logged[-1]["seq"] == turn["turn_seq"] and logged[-1]["kind"].startswith("turn_")
+
+
+def test_a_turn_longer_than_the_grace_does_not_hold_the_worker(
+    workers: list[str],
+    knowledge: Path,
+    tmp_path: Path,
+    shared: tuple[str, str],
+    redis: RedisServer,
+) -> None:
+    """A turn that outlasts KEFU_SHUTDOWN_GRACE_S is given up: the worker stops at the end of
+    the grace, and the customer's message stays logged (a worker answers it when it next
+    starts: conversation.answer_unanswered_minutes)."""
+    stuck_s = 30.0
+    with (
+        slow_worker(knowledge, tmp_path, shared, redis, stuck_s, KEFU_SHUTDOWN_GRACE_S="1") as (
+            url,
+            proc,
+            log,
+        ),
+        as_customer(httpx.Client(base_url=url, timeout=60)) as customer,
+    ):
+        conversation_id = customer.post("/api/conversations").json()["id"]
+        token = token_of(customer, conversation_id)
+        path = f"/api/conversations/{conversation_id}/messages"
+        outcome: list[object] = []
+
+        def ask() -> None:
+            try:
+                outcome.append(customer.post(path, json={"text": "運費多少？"}))
+            except httpx.HTTPError as error:
+                outcome.append(error)
+
+        asking = threading.Thread(target=ask)
+        asking.start()
+        with ws(url, f"/api/conversations/{conversation_id}/events?token={token}") as widget:
+            receive_until(widget, lambda m: m.get("kind") == "customer_messaged", 10)
+        stopping = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        assert time.monotonic() - stopping < 6, log.read_text()[-3000:]
+        asking.join(10)
+        # the request under way is ended (a server error, or the connection dropped)
+        [ended] = outcome
+        assert not isinstance(ended, httpx.Response) or ended.status_code >= 500
+    with httpx.Client(base_url=workers[1], timeout=30) as other:
+        other.headers["Authorization"] = f"Bearer {token}"
+        logged = other.get(f"/api/conversations/{conversation_id}").json()["events"]
+        assert logged[-1]["kind"] == "customer_messaged"
 
 
 def test_a_worker_killed_mid_conversation_loses_nothing_it_acknowledged(workers: Workers) -> None:

@@ -1,7 +1,8 @@
 """Pictures over the real app: a customer sends one with their token, the agent sees it in the
 conversation and its packet and sends one back; each is served to its conversation's customer
 and to staff only, as an image and nothing else; what is no image is refused and nothing is
-kept; a customer's copy holds the pictures, and erasure and retention delete them."""
+kept; a customer's copy holds the pictures, and erasure and retention delete them; a picture
+an older version kept as a file is served after the upgrade."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
 
 from bot.app import create_app
+from bot.attachments.store import attachments
 from bot.conversation.events import now
-from bot.conversation.sql import SqlConversationStore
-from bot.privacy.retention import Retention
+from bot.conversation.sql import SqlConversationStore, writer
 from bot.services import Services
 from bot.settings import AttachmentSettings
 from tests.bot.api.conftest import REFUSED, events, send, services_over, signed, start
@@ -26,9 +29,18 @@ PHOTO = picture("jpeg", (64, 48))
 REPLY_PICTURE = picture("png", (20, 10))
 
 
-def kept_files(services: Services) -> list[Path]:
-    root = services.conversations.attachments.root  # type: ignore[union-attr]
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+def database(services: Services) -> Engine:
+    assert isinstance(services.store, SqlConversationStore)
+    return services.store.engine
+
+
+def kept_pictures(services: Services) -> list[tuple[str, str, bytes]]:
+    """(conversation, attachment id, content) of every picture the database keeps."""
+    with database(services).connect() as conn:
+        found = conn.execute(
+            select(attachments.c.conversation_id, attachments.c.id, attachments.c.content)
+        ).all()
+    return sorted((c, a, bytes(content)) for c, a, content in found)
 
 
 def upload(client: TestClient, path: str, data: bytes, **headers: str) -> dict:
@@ -52,10 +64,8 @@ def test_a_customer_sends_a_photo_and_sees_it_served_as_an_image_only(
     assert (data["content_type"], data["width"], data["height"]) == ("image/jpeg", 64, 48)
     assert data["size"] == len(PHOTO)
     attachment = data["attachment_id"]
-    # kept under the conversation's folder, under kefu's own name
-    files = kept_files(services)
-    assert [f.name for f in files] == [attachment]
-    assert files[0].parent.name == conversation and files[0].read_bytes() == PHOTO
+    # kept with its conversation, under kefu's own name
+    assert kept_pictures(services) == [(conversation, attachment, PHOTO)]
     assert [e["kind"] for e in events(client, conversation)][-1] == "customer_sent_image"
 
     served = client.get(f"/api/conversations/{conversation}/attachments/{attachment}")
@@ -87,8 +97,8 @@ def test_a_photo_with_its_gps_position_comes_back_without_it(
         assert not any(s in served.content for s in SECRETS)
         assert b"Exif" in served.content  # the orientation, alone
         assert pixels(served.content) == pixels(sent)
-    [kept] = kept_files(services)
-    assert kept.read_bytes() == served.content
+    [(_, _, kept)] = kept_pictures(services)
+    assert kept == served.content
     # the event describes the kept file, not the one sent
     assert data["metadata_removed"] is True
     assert data["size"] == len(served.content) < len(sent)
@@ -116,7 +126,7 @@ def test_a_conversation_full_of_pictures_refuses_one_more(
             assert "2 pictures" in full["messages"]["en"] and "1 MB" in full["messages"]["en"]
             assert "2 張" in full["messages"]["zh"]
             assert events(customer, conversation) == before
-            assert len(kept_files(built)) == 2
+            assert len(kept_pictures(built)) == 2
             other = start(customer)  # another conversation has its own room
             assert upload(customer, f"/api/conversations/{other}/images", PHOTO)["status"] == 201
 
@@ -167,7 +177,7 @@ def test_what_is_no_image_is_refused_and_nothing_is_kept(
     assert (refused["status"], refused["code"]) == (413, "image_too_large")
     assert "5 MB" in refused["messages"]["en"] and "5 MB" in refused["messages"]["zh"]
     assert events(client, conversation) == before
-    assert kept_files(services) == []
+    assert kept_pictures(services) == []
 
 
 def test_the_agent_sees_the_picture_and_sends_one_back(
@@ -234,7 +244,7 @@ def test_the_customers_copy_holds_the_pictures_and_erasure_deletes_them(
 
     erased = admin.delete("/api/admin/customers/alice").json()
     assert erased["deleted_pictures"] == 1
-    assert [f.parent.name for f in kept_files(services)] == [other]  # bob's stays
+    assert [c for c, _, _ in kept_pictures(services)] == [other]  # bob's stays
     path = f"/api/agent/conversations/{conversation}/attachments/{attachment['attachment_id']}"
     assert admin.get(path).status_code == 404
 
@@ -244,33 +254,39 @@ def test_retention_deletes_the_pictures_of_anonymised_conversations(
 ) -> None:
     conversation = start(client)
     upload(client, f"/api/conversations/{conversation}/images", PHOTO)
-    assert len(kept_files(services)) == 1
+    assert len(kept_pictures(services)) == 1
     retention = services.retention()
     assert retention is not None
     report = retention.purge(now() + timedelta(days=services.settings.privacy.retention_days + 1))
     assert report.conversations == 1 and report.files == 1
-    assert kept_files(services) == []
+    assert kept_pictures(services) == []
     logged = list(services.store.log())
     shared = [e for _, e in logged if e.kind == "customer_sent_image"]
     assert shared and shared[0].sha256 == ""  # the digest goes with the texts
 
 
-def test_a_leftover_file_of_an_anonymised_conversation_goes_on_the_next_run(
-    client: TestClient, services: Services
+def test_a_picture_an_older_version_kept_as_a_file_is_served_after_the_upgrade(
+    services: Services, tmp_path: Path
 ) -> None:
-    conversation = start(client)
-    upload(client, f"/api/conversations/{conversation}/images", PHOTO)
-    later = now() + timedelta(days=services.settings.privacy.retention_days + 1)
-    # anonymised by a run that stopped before deleting the files (here: one that knew none)
-    assert isinstance(services.store, SqlConversationStore)
-    without_files = Retention(services.store, services.settings.privacy.retention_days)
-    assert without_files.purge(later).conversations == 1
-    assert len(kept_files(services)) == 1
-    retention = services.retention()
-    assert retention is not None
-    report = retention.purge(later)
-    assert (report.conversations, report.files) == (0, 1)
-    assert kept_files(services) == []
+    with as_customer(TestClient(create_app(services))) as customer:
+        conversation = start(customer)
+        sent = upload(customer, f"/api/conversations/{conversation}/images", PHOTO)["data"]
+        path = f"/api/conversations/{conversation}/attachments/{sent['attachment_id']}"
+        # as an older version left it: a file under the data directory, no row
+        folder = tmp_path / "attachments" / conversation
+        folder.mkdir(parents=True)
+        (folder / sent["attachment_id"]).write_bytes(PHOTO)
+        with writer(database(services)).begin() as conn:
+            conn.execute(delete(attachments))
+        assert customer.get(path).status_code == 404
+    # the server starts again over the same data
+    with as_customer(TestClient(create_app(services))) as again:
+        again.auth = customer.auth  # the same customer, with their token
+        served = again.get(path)
+    assert served.status_code == 200 and served.content == PHOTO
+    assert served.headers["content-type"] == "image/jpeg"
+    assert kept_pictures(services) == [(conversation, sent["attachment_id"], PHOTO)]
+    assert not (folder / sent["attachment_id"]).exists()
 
 
 def test_a_customer_s_picture_reopens_a_resolved_conversation(admin: TestClient) -> None:
@@ -301,4 +317,4 @@ def test_pictures_are_rate_limited_per_client(demo_data_dir: Path, tmp_path: Pat
             assert [upload(customer, path, PHOTO)["status"] for _ in range(2)] == [201, 201]
             limited = upload(customer, path, PHOTO)
             assert (limited["status"], limited["code"]) == (429, "rate_limited")
-            assert len(kept_files(built)) == 2
+            assert len(kept_pictures(built)) == 2

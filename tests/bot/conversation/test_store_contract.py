@@ -373,6 +373,7 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "marketing_consents",
         "custom_fields",
         "custom_field_values",
+        "attachments",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",
