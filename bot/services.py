@@ -223,6 +223,7 @@ class Services:
         )
 
     def close(self) -> None:
+        self.library.close()
         if self.relay is not None:
             self.relay.close()
         client = getattr(self.presence, "client", None)
@@ -366,12 +367,7 @@ def build_services(
         AgentDesk(conversations, drafts, accounts.get),
         PacketBuilder(store, kb.catalog, answerer, settings.tags),
         rate_limits(settings),
-        KnowledgeLibrary(
-            kb,
-            settings.data_dir,
-            ingest_options(settings),
-            after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
-        ),
+        knowledge_library(settings, kb, engine),
         AuditLog(engine),
         orders,
         OrderSync(orders, settings.orders.shopify_secret, settings.orders.woocommerce_secret),
@@ -387,6 +383,20 @@ def build_services(
         relay=channel_relay(settings, conversations, identities, queue.position),
         identities=identities,
         broadcast=broadcast,
+    )
+
+
+def knowledge_library(settings: Settings, kb: KnowledgeBase, engine: Engine) -> KnowledgeLibrary:
+    """The uploaded knowledge files and the ingest jobs, in the SQL database every worker
+    shares."""
+    return KnowledgeLibrary(
+        kb,
+        engine,
+        settings.data_dir,
+        ingest_options(settings),
+        after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
+        lease=timedelta(seconds=settings.ingest.job_lease_s),
+        poll_s=settings.ingest.job_poll_s,
     )
 
 

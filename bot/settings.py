@@ -63,6 +63,19 @@ class IngestSettings(BaseModel):
         description="Characters of text one PDF page may give; a page with more is left out "
         "and reported.",
     )
+    job_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a worker's lease on the ingest job it runs lasts (renewed every "
+        "third of it). A job whose worker stopped renewing it reads as failed (interrupted) "
+        "once it runs out, and another worker sets its files straight.",
+    )
+    job_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between a worker's looks for queued ingest jobs (a job queued "
+        "on a worker starts there at once; the other workers see it within this).",
+    )
 
 
 class RetrievalSettings(BaseModel):
