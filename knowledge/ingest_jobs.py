@@ -175,7 +175,9 @@ def claim(
         .order_by(_c.queued_at, _c.id)
     ).all()
     for job_id, every, sources in waiting:
-        if any(every or other_every or set(sources or []) & other for other_every, other in running):
+        if any(
+            every or other_every or set(sources or []) & other for other_every, other in running
+        ):
             continue
         taken = conn.execute(
             update(ingest_jobs)
@@ -245,18 +247,14 @@ def ask_cancel(conn: Connection, job_id: str) -> bool:
 def abandoned(conn: Connection, now: datetime) -> list[str]:
     """Running jobs whose lease expired: their worker stopped renewing it."""
     return list(
-        conn.execute(
-            select(_c.id).where(_c.state == "running", _c.lease_until < now)
-        ).scalars()
+        conn.execute(select(_c.id).where(_c.state == "running", _c.lease_until < now)).scalars()
     )
 
 
 def take_abandoned(conn: Connection, job_id: str, now: datetime) -> IngestJob | None:
     """The abandoned job, locked for the one worker that sets it straight (None: it was not
     abandoned after all, or another worker took it)."""
-    query = select(ingest_jobs).where(
-        _c.id == job_id, _c.state == "running", _c.lease_until < now
-    )
+    query = select(ingest_jobs).where(_c.id == job_id, _c.state == "running", _c.lease_until < now)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     row = conn.execute(query).first()
@@ -299,4 +297,3 @@ def _job(row: Row[Any]) -> IngestJob:
         sources=list(m["sources"] or []),
         every=bool(m["every"]),
     )
-

@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import BigInteger, Column, LargeBinary, String, Table, delete, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    LargeBinary,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from knowledge.database import UtcDateTime, metadata
@@ -71,17 +81,13 @@ def replace(conn: Connection, name: str, data: bytes, at: datetime | None = None
     to, unless one is kept already: that one still serves, the newer one never did. Whether a
     previous version is pending now."""
     at = at or datetime.now(UTC)
-    row = conn.execute(
-        select(_c.previous_size).where(_c.name == name).with_for_update()
-    ).first()
+    row = conn.execute(select(_c.previous_size).where(_c.name == name).with_for_update()).first()
     if row is None:
         add(conn, name, data, at)
         return False
     values: dict[str, object] = {"data": data, "size": len(data), "uploaded_at": at}
     if row[0] is None:
-        values.update(
-            previous=_c.data, previous_size=_c.size, previous_uploaded_at=_c.uploaded_at
-        )
+        values.update(previous=_c.data, previous_size=_c.size, previous_uploaded_at=_c.uploaded_at)
     conn.execute(update(source_files).where(_c.name == name).values(**values))
     return True
 

@@ -53,9 +53,7 @@ def take_over(library: KnowledgeLibrary, data_dir: Path) -> None:
             if stored.replacing and stored.name in files:
                 library._set_straight(conn, stored.name)
     if files or jobs:
-        log.warning(
-            "ingest.data_dir_taken_over", extra={"files": len(files), "jobs": len(jobs)}
-        )
+        log.warning("ingest.data_dir_taken_over", extra={"files": len(files), "jobs": len(jobs)})
     shutil.rmtree(folder, ignore_errors=True)
     jobs_file.unlink(missing_ok=True)
 

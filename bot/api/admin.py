@@ -225,9 +225,7 @@ def router(
         media_type = SOURCE_TYPES.get(FilePath(found.name).suffix.lower(), OTHER_FILE)
         if found.path is not None:
             return FileResponse(found.path, filename=found.name, media_type=media_type)
-        return Response(
-            found.read_bytes(), media_type=media_type, headers=attachment(found.name)
-        )
+        return Response(found.read_bytes(), media_type=media_type, headers=attachment(found.name))
 
     @api.post("/ingest", status_code=202)
     def ingest_all() -> dict[str, Any]:

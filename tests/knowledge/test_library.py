@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy.engine import Engine
 
 from knowledge.base import KnowledgeBase
