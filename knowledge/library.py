@@ -20,8 +20,9 @@ The worker running a job holds a lease on it, renewed every third of `lease` whi
 lives. A job whose lease ran out (its worker was killed) reads as failed ("interrupted") once
 another worker, or this one restarted, notices, and its files are set straight then (a
 replacement whose new version never served is put back; a new file that never served is
-removed). Queued jobs wait for any worker. The loaders read paths, so a job writes the files
-it reads into a temporary folder first.
+removed). Leases are read against each worker's clock: the workers' clocks are taken to agree
+to well within a lease. Queued jobs wait for any worker, across restarts. The loaders read
+paths, so a job writes the files it reads into a temporary folder first.
 
 A data dir of an earlier kefu, with its `ingest_jobs.json` and `sources/` folder, is taken
 over on the first start (knowledge/takeover.py).
@@ -53,6 +54,7 @@ from knowledge.database import for_writing
 from knowledge.ingest_jobs import ENDED, FileReport, IngestJob
 from knowledge.ingestion import FileOutcome, IngestOptions, _fingerprint, ingest_paths
 from knowledge.source_files import StoredFile
+from knowledge.takeover import take_over
 
 __all__ = ["ENDED", "FileReport", "IngestJob", "KnowledgeLibrary", "LibraryError", "SourceFile"]
 
@@ -121,8 +123,6 @@ class KnowledgeLibrary:
         self._threads: list[threading.Thread] = []
         self._running: set[str] = set()  # the jobs this worker runs, whose leases it renews
         self._started = threading.Lock()
-        from knowledge.takeover import take_over
-
         take_over(self, data_dir)
 
     # ---- the workers ----------------------------------------------------------------------
