@@ -188,12 +188,14 @@ def router(
     def sources() -> dict[str, Any]:
         """The knowledge base's sources with item counts, last ingest and status."""
         found = []
+        uploaded = {f.name for f in library.managed()}
         for record in library.kb.catalog.sources():
+            managed = record.name in uploaded
             found.append(
                 {
                     **record.__dict__,
-                    "managed": library.is_managed(record.name),
-                    "downloadable": library.downloadable(record.name),
+                    "managed": managed,
+                    "downloadable": managed or library.downloadable(record.name),
                 }
             )
         return {"sources": found}
