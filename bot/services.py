@@ -59,6 +59,7 @@ from knowledge.base import KnowledgeBase
 from knowledge.drafts import KnowledgeDrafts
 from knowledge.embedding import E5Embedder, Embedder, SentenceTransformerEmbedder, minilm_embedder
 from knowledge.ingestion import IngestOptions
+from knowledge.job_signal import RedisJobSignal
 from knowledge.library import KnowledgeLibrary
 from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense_signal
 
@@ -388,7 +389,7 @@ def build_services(
 
 def knowledge_library(settings: Settings, kb: KnowledgeBase, engine: Engine) -> KnowledgeLibrary:
     """The uploaded knowledge files and the ingest jobs, in the SQL database every worker
-    shares."""
+    shares; with Redis, a job queued on one worker wakes the others."""
     return KnowledgeLibrary(
         kb,
         engine,
@@ -397,6 +398,11 @@ def knowledge_library(settings: Settings, kb: KnowledgeBase, engine: Engine) -> 
         after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
         lease=timedelta(seconds=settings.ingest.job_lease_s),
         poll_s=settings.ingest.job_poll_s,
+        signal=(
+            RedisJobSignal(settings.redis_url, settings.redis_prefix)
+            if settings.redis_url
+            else None
+        ),
     )
 
 

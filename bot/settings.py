@@ -74,7 +74,8 @@ class IngestSettings(BaseModel):
         default=1.0,
         gt=0,
         description="Seconds between a worker's looks for queued ingest jobs (a job queued "
-        "on a worker starts there at once; the other workers see it within this).",
+        "on a worker starts there at once; the other workers see it within this, or at once "
+        "with KEFU_REDIS_URL).",
     )
 
 
@@ -381,7 +382,8 @@ class Settings(BaseSettings):
         default=None,
         description="Redis shared by several kefu workers (e.g. redis://127.0.0.1:6379/0): live "
         "events reach consoles and widgets on every worker, rate-limit counters and presence "
-        "are shared; unset = all of these live in the one process.",
+        "are shared, and an ingest job queued on one worker wakes the others; unset = all of "
+        "these live in the one process.",
     )
     redis_prefix: str = Field(
         default="kefu",

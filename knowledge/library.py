@@ -6,7 +6,8 @@ serves for download, runs or cancels them, and nothing on a worker's own disk ma
 Each worker runs jobs in two lanes, one job at a time in each: a job whose files hold more than
 LARGE_JOB_BYTES runs in the large lane, so a huge file never holds up a small one. A queued job
 is claimed by exactly one worker, the first to look; workers look every `poll_s` seconds (a
-worker that queues a job looks at once). Two jobs that read the same file never run at once,
+worker that queues a job looks at once, and with a `signal`, Redis pub/sub, so do the others,
+and again when a job ends). Two jobs that read the same file never run at once,
 on one worker or two, and one that reads every source runs alone. A job can be cancelled from
 any worker: a queued one never starts; a running one stops after the batch it is embedding
 (its worker reads the cancel between batches). Either way the file it was reading keeps the
@@ -53,6 +54,7 @@ from knowledge.catalog import SourceRecord
 from knowledge.database import for_writing
 from knowledge.ingest_jobs import ENDED, FileReport, IngestJob
 from knowledge.ingestion import FileOutcome, IngestOptions, _fingerprint, ingest_paths
+from knowledge.job_signal import RedisJobSignal
 from knowledge.source_files import StoredFile
 from knowledge.takeover import take_over
 
@@ -107,6 +109,7 @@ class KnowledgeLibrary:
         *,
         lease: timedelta = LEASE,
         poll_s: float = POLL_S,
+        signal: RedisJobSignal | None = None,
     ) -> None:
         """`engine`: the migrated SQL database (the conversation store's). `data_dir` is only
         read for an earlier kefu's jobs file and sources folder, taken over here."""
@@ -117,6 +120,7 @@ class KnowledgeLibrary:
         self.after_ingest = after_ingest or (lambda: None)  # e.g. refit the answer classifier
         self.lease = lease
         self.poll_s = poll_s
+        self.signal = signal
         self.worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = threading.Condition()
         self._stopping = threading.Event()
@@ -140,7 +144,16 @@ class KnowledgeLibrary:
                     )
                 )
             self._threads.append(threading.Thread(target=self._keep, name="ingest-leases"))
-            self._threads[-1].daemon = True
+            if self.signal is not None:
+                self._threads.append(
+                    threading.Thread(
+                        target=self.signal.listen,
+                        args=(self._notify, self._stopping),
+                        name="ingest-signal",
+                    )
+                )
+            for thread in self._threads:
+                thread.daemon = True
             for thread in self._threads:
                 thread.start()
 
@@ -151,8 +164,10 @@ class KnowledgeLibrary:
         self._stopping.set()
         self._notify()
         for thread in self._threads:
-            if thread.name == "ingest-leases":
+            if thread.name in ("ingest-leases", "ingest-signal"):
                 thread.join(5)
+        if self.signal is not None:
+            self.signal.close()
 
     def _notify(self) -> None:
         with self._wake:
@@ -355,6 +370,8 @@ class KnowledgeLibrary:
             ingest_jobs.add(conn, job, _now())
         self.start()
         self._notify()
+        if self.signal is not None:
+            self.signal.send()
         return job
 
     def cancel(self, job_id: str) -> IngestJob:
@@ -465,6 +482,8 @@ class KnowledgeLibrary:
         finally:
             self._running.discard(job.id)
             self._notify()
+            if self.signal is not None:
+                self.signal.send()  # a job waiting for the files it read may start now
 
     def _read(self, job: IngestJob, folder: Path) -> None:
         with self.engine.connect() as conn:

@@ -21,7 +21,9 @@ from sqlalchemy.engine import Engine
 from bot.conversation.sql import SqlConversationStore
 from knowledge.base import KnowledgeBase
 from knowledge.embedding import HashingEmbedder
+from knowledge.job_signal import RedisJobSignal
 from knowledge.library import INTERRUPTED, PUT_BACK, KnowledgeLibrary
+from tests.conftest import REDIS_URL
 from tests.knowledge.conftest import OpenLibrary
 
 HOLD = "慢慢來"  # the embedder waits before each batch that holds this word
@@ -204,3 +206,28 @@ def test_two_jobs_reading_one_file_never_run_at_once_across_workers(
     assert a.wait(first, timeout=30).state == "done"
     again = b.wait(second, timeout=30)
     assert again.state == "done" and [f.outcome for f in again.files] == ["unchanged"]
+
+
+def test_with_redis_a_job_queued_on_one_worker_wakes_the_other_at_once(
+    engines: tuple[Engine, Engine],
+    kb: KnowledgeBase,
+    open_library: OpenLibrary,
+    tmp_path: Path,
+    redis_prefix: str,
+) -> None:
+    # b looks at the queue every 30 s: only the signal can start the job within seconds
+    slow = {"lease": timedelta(seconds=30), "poll_s": 30.0}
+    a = open_library(
+        kb, engines[0], tmp_path / "a", signal=RedisJobSignal(REDIS_URL, redis_prefix), **slow
+    )
+    b = open_library(
+        kb, engines[1], tmp_path / "b", signal=RedisJobSignal(REDIS_URL, redis_prefix), **slow
+    )
+    b.start()
+    time.sleep(1.0)  # b's first look found nothing; it waits, subscribed
+    a.close()  # a queues the job but runs nothing
+    a.save("woken.csv", io.BytesIO(faq_csv(2, "叫醒")))
+    started = time.monotonic()
+    job = b.wait(a.ingest(["woken.csv"]).id, timeout=10)
+    assert job.state == "done" and time.monotonic() - started < 10
+    assert served(kb, "woken.csv") == 2
