@@ -123,6 +123,7 @@ class KnowledgeLibrary:
         self.signal = signal
         self.worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = threading.Condition()
+        self._woken = 0  # counts the wake-ups, so that one between a look and a wait is kept
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._running: set[str] = set()  # the jobs this worker runs, whose leases it renews
@@ -171,12 +172,15 @@ class KnowledgeLibrary:
 
     def _notify(self) -> None:
         with self._wake:
+            self._woken += 1
             self._wake.notify_all()
 
     def _lane(self, lane: str) -> None:
         """One lane: claim the next job the lane may run, run it; when none, wait a poll."""
         while not self._stopping.is_set():
             job = None
+            with self._wake:
+                looked = self._woken
             try:
                 job = self._claim(lane)
             except Exception:  # the database away a moment: the next poll tries again
@@ -185,7 +189,7 @@ class KnowledgeLibrary:
                 self._run(job)
                 continue
             with self._wake:
-                if not self._stopping.is_set():
+                if self._woken == looked and not self._stopping.is_set():
                     self._wake.wait(self.poll_s)
 
     def _claim(self, lane: str) -> IngestJob | None:
