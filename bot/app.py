@@ -108,14 +108,15 @@ async def _heartbeat(services: Services) -> None:
 
 @contextlib.asynccontextmanager
 async def background_jobs(app: FastAPI) -> AsyncIterator[None]:
-    """While the app runs: the retention job every purge_interval_hours, and the expiry of
-    customers who left the queue every desk.expiry_interval_s; once on start, the pictures an
-    older version kept as files taken into the database, and the answers to messages a stopped
-    server left unanswered. With Redis: the live events to and from the
-    other workers, and the presence heartbeat."""
+    """While the app runs: the retention job every purge_interval_hours, the expiry of
+    customers who left the queue every desk.expiry_interval_s, and the ingest jobs' lanes;
+    once on start, the pictures an older version kept as files taken into the database, and
+    the answers to messages a stopped server left unanswered. With Redis: the live events to
+    and from the other workers, and the presence heartbeat."""
     services: Services = app.state.services
     # before serving: a picture an older version kept as a file is served from the database
     await run_in_threadpool(services.take_over_pictures)
+    services.library.start()  # this worker runs its share of the queued ingest jobs
     retention = services.retention()
     interval = timedelta(hours=services.settings.privacy.purge_interval_hours)
     tasks = [

@@ -59,6 +59,7 @@ from knowledge.base import KnowledgeBase
 from knowledge.drafts import KnowledgeDrafts
 from knowledge.embedding import E5Embedder, Embedder, SentenceTransformerEmbedder, minilm_embedder
 from knowledge.ingestion import IngestOptions
+from knowledge.job_signal import RedisJobSignal
 from knowledge.library import KnowledgeLibrary
 from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense_signal
 
@@ -230,6 +231,7 @@ class Services:
         return take_over(kept.engine, folder)
 
     def close(self) -> None:
+        self.library.close()
         if self.relay is not None:
             self.relay.close()
         client = getattr(self.presence, "client", None)
@@ -373,12 +375,7 @@ def build_services(
         AgentDesk(conversations, drafts, accounts.get),
         PacketBuilder(store, kb.catalog, answerer, settings.tags),
         rate_limits(settings),
-        KnowledgeLibrary(
-            kb,
-            settings.data_dir,
-            ingest_options(settings),
-            after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
-        ),
+        knowledge_library(settings, kb, engine),
         AuditLog(engine),
         orders,
         OrderSync(orders, settings.orders.shopify_secret, settings.orders.woocommerce_secret),
@@ -394,6 +391,25 @@ def build_services(
         relay=channel_relay(settings, conversations, identities, queue.position),
         identities=identities,
         broadcast=broadcast,
+    )
+
+
+def knowledge_library(settings: Settings, kb: KnowledgeBase, engine: Engine) -> KnowledgeLibrary:
+    """The uploaded knowledge files and the ingest jobs, in the SQL database every worker
+    shares; with Redis, a job queued on one worker wakes the others."""
+    return KnowledgeLibrary(
+        kb,
+        engine,
+        settings.data_dir,
+        ingest_options(settings),
+        after_ingest=lambda: refit_if_stale(kb, settings.data_dir),
+        lease=timedelta(seconds=settings.ingest.job_lease_s),
+        poll_s=settings.ingest.job_poll_s,
+        signal=(
+            RedisJobSignal(settings.redis_url, settings.redis_prefix)
+            if settings.redis_url
+            else None
+        ),
     )
 
 

@@ -63,6 +63,20 @@ class IngestSettings(BaseModel):
         description="Characters of text one PDF page may give; a page with more is left out "
         "and reported.",
     )
+    job_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a worker's lease on the ingest job it runs lasts (renewed every "
+        "third of it). A job whose worker stopped renewing it reads as failed (interrupted) "
+        "once it runs out, and another worker sets its files straight.",
+    )
+    job_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between a worker's looks for queued ingest jobs (a job queued "
+        "on a worker starts there at once; the other workers see it within this, or at once "
+        "with KEFU_REDIS_URL).",
+    )
 
 
 class RetrievalSettings(BaseModel):
@@ -369,7 +383,8 @@ class Settings(BaseSettings):
         default=None,
         description="Redis shared by several kefu workers (e.g. redis://127.0.0.1:6379/0): live "
         "events reach consoles and widgets on every worker, rate-limit counters and presence "
-        "are shared; unset = all of these live in the one process.",
+        "are shared, and an ingest job queued on one worker wakes the others; unset = all of "
+        "these live in the one process.",
     )
     redis_prefix: str = Field(
         default="kefu",

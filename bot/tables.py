@@ -17,6 +17,8 @@ import bot.desk.saved_replies
 import bot.desk.schedule
 import bot.orders.store
 import knowledge.drafts
+import knowledge.ingest_jobs
+import knowledge.source_files
 from knowledge.database import metadata
 
 __all__ = ["metadata"]
@@ -36,4 +38,6 @@ DEFINING = (
     bot.desk.schedule,
     bot.orders.store,
     knowledge.drafts,
+    knowledge.ingest_jobs,
+    knowledge.source_files,
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 
 
@@ -33,6 +33,17 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# Execution option that marks a write transaction: on SQLite the store's engine then begins it
+# IMMEDIATE (bot/conversation/sql.py), taking the write lock before it reads.
+WRITE = "kefu_write"
+
+
+def for_writing(engine: Engine) -> Engine:
+    """`engine` for a transaction that reads then writes: on SQLite it takes the write lock
+    first (waiting on the busy timeout), so two processes' read-then-update never interleave."""
+    return engine.execution_options(**{WRITE: True})
 
 
 metadata = MetaData(

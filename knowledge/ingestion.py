@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,21 +62,27 @@ class FileToIngest:
     origin: str  # the folder that was ingested, so files deleted from it can be dropped
 
 
-def discover(paths: Sequence[Path]) -> tuple[list[FileToIngest], list[str]]:
-    """Files to ingest under `paths`, and the folders that were scanned whole."""
+def discover(
+    paths: Sequence[Path], origins: Mapping[Path, str] | None = None
+) -> tuple[list[FileToIngest], list[str]]:
+    """Files to ingest under `paths`, and the origins of the folders that were scanned whole.
+    A file's origin is its folder, or what `origins` names for that folder (the uploads a job
+    wrote into a temporary folder are recorded as such, not as where they were written)."""
+    named = {folder.resolve(): origin for folder, origin in (origins or {}).items()}
     found: list[FileToIngest] = []
     folders: list[str] = []
     for raw in paths:
         path = raw.resolve()
         if path.is_dir():
-            folders.append(str(path))
+            origin = named.get(path, str(path))
+            folders.append(origin)
             for f in sorted(p for p in path.rglob("*") if p.is_file()):
                 inside = f.relative_to(path).parts
                 if f.name.startswith("~$") or any(part.startswith(".") for part in inside):
                     continue  # editor lock files and hidden files or folders are not knowledge
-                found.append(FileToIngest(f, f.relative_to(path).as_posix(), str(path)))
+                found.append(FileToIngest(f, f.relative_to(path).as_posix(), origin))
         else:
-            found.append(FileToIngest(path, path.name, str(path.parent)))
+            found.append(FileToIngest(path, path.name, named.get(path.parent, str(path.parent))))
     return found, folders
 
 
@@ -99,15 +105,16 @@ def ingest_paths(
     *,
     on_file: Callable[[FileOutcome], None] | None = None,
     on_embedded: Callable[[int], None] | None = None,
+    origins: Mapping[Path, str] | None = None,
 ) -> IngestReport:
     """Bring the knowledge base in line with the files under `paths`.
 
     Each file is loaded, chunked and synced on its own: a file that fails keeps the chunks it
     had, and the others go on. Sources that came from a scanned folder and are no longer in it
-    are removed.
+    are removed. `origins`: what to record as the origin of the files of some folders.
     """
     options = options or IngestOptions()
-    files, folders = discover(paths)
+    files, folders = discover(paths, origins)
     report = IngestReport()
     for f in files:
         outcome = _ingest_one(kb, f, options, on_embedded)

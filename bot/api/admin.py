@@ -5,11 +5,13 @@ grouped by meaning, the conversations behind each metric, exports and tags. Admi
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path as FilePath
 from typing import Annotated, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
@@ -91,6 +93,14 @@ class DraftCreate(BaseModel):
 
 class GapDraft(BaseModel):
     answer: PlainText = Field(default="", max_length=4000)
+
+
+def attachment(filename: str) -> dict[str, str]:
+    """The Content-Disposition of a download, its name as RFC 6266 writes a non-ASCII one."""
+    quoted = quote(filename)
+    if quoted == filename:
+        return {"content-disposition": f'attachment; filename="{filename}"'}
+    return {"content-disposition": f"attachment; filename*=utf-8''{quoted}"}
 
 
 def job_public(job: IngestJob) -> dict[str, Any]:
@@ -178,12 +188,14 @@ def router(
     def sources() -> dict[str, Any]:
         """The knowledge base's sources with item counts, last ingest and status."""
         found = []
+        uploaded = {f.name for f in library.managed()}
         for record in library.kb.catalog.sources():
+            managed = record.name in uploaded
             found.append(
                 {
                     **record.__dict__,
-                    "managed": library.is_managed(record.name),
-                    "downloadable": library.path(record.name) is not None,
+                    "managed": managed,
+                    "downloadable": managed or library.downloadable(record.name),
                 }
             )
         return {"sources": found}
@@ -207,13 +219,15 @@ def router(
         response_class=FileResponse,
         responses=download_responses(*dict.fromkeys([*SOURCE_TYPES.values(), OTHER_FILE])),
     )
-    def download(name: str) -> FileResponse:
+    def download(name: str) -> Response:
         """The current file of a source."""
-        path = library.path(name)
-        if path is None:
+        found = library.file(name)
+        if found is None:
             raise LibraryError("source_not_found", f"no file for source {name}")
-        media_type = SOURCE_TYPES.get(path.suffix.lower(), OTHER_FILE)
-        return FileResponse(path, filename=path.name, media_type=media_type)
+        media_type = SOURCE_TYPES.get(FilePath(found.name).suffix.lower(), OTHER_FILE)
+        if found.path is not None:
+            return FileResponse(found.path, filename=found.name, media_type=media_type)
+        return Response(found.read_bytes(), media_type=media_type, headers=attachment(found.name))
 
     @api.post("/ingest", status_code=202)
     def ingest_all() -> dict[str, Any]:
@@ -265,32 +279,25 @@ def router(
         return {"draft": draft_public(draft), "job": job_public(published[-1])}
 
     def publish(approved: list[Draft]) -> IngestJob:
-        sheet = library.folder / DRAFTS_FILE
-        before = sheet.read_bytes() if sheet.is_file() else None
+        """The drafts sheet with `approved`, uploaded as a replacement and ingested: should it
+        not serve, the job puts back the sheet that does."""
         try:
-            write_drafts_sheet(sheet, approved)
+            with tempfile.TemporaryDirectory(prefix="kefu-drafts-") as folder:
+                sheet = FilePath(folder) / DRAFTS_FILE
+                write_drafts_sheet(sheet, approved)
+                with sheet.open("rb") as stream:
+                    library.save(DRAFTS_FILE, stream, replace=True)
             job = library.wait(
                 library.ingest([DRAFTS_FILE], f"approved draft {approved[-1].id}").id
             )
-            failed = [f for f in job.files if f.source == DRAFTS_FILE and f.outcome == "failed"]
-            if job.state != "done" or failed:
-                raise DraftNotServed(
-                    job.error or (failed[0].error if failed else None) or "ingest failed"
-                )
-        except DraftNotServed:
-            restore(sheet, before)
-            raise
         except Exception as exc:
-            restore(sheet, before)
             raise DraftNotServed(f"{type(exc).__name__}: {exc}") from exc
+        failed = [f for f in job.files if f.source == DRAFTS_FILE and f.outcome == "failed"]
+        if job.state != "done" or failed:
+            raise DraftNotServed(
+                job.error or (failed[0].error if failed else None) or "ingest failed"
+            )
         return job
-
-    def restore(sheet: FilePath, before: bytes | None) -> None:
-        """The drafts sheet as it was: the knowledge base still serves that version."""
-        if before is None:
-            sheet.unlink(missing_ok=True)
-        else:
-            sheet.write_bytes(before)
 
     @api.post("/drafts/{draft_id}/reject")
     def reject(draft_id: DraftId) -> dict[str, Any]:

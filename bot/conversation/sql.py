@@ -55,7 +55,7 @@ from bot.conversation.store import (
     opening,
 )
 from bot.privacy.redaction import redact_event
-from knowledge.database import UtcDateTime, metadata
+from knowledge.database import WRITE, UtcDateTime, for_writing, metadata
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_FILE = "conversations.db"
@@ -72,7 +72,7 @@ _CONVERSATION_LOCK_CLASS = 0x6B6663  # "kfc"
 # connections kept for conversation locks: one per turn in progress; more open when needed
 _LOCK_POOL_SIZE = 8
 # Execution option that marks a write transaction (SQLite: BEGIN IMMEDIATE).
-_WRITE = "kefu_write"
+_WRITE = WRITE
 
 
 conversations = Table(
@@ -493,7 +493,7 @@ def writer(engine: Engine) -> Engine:
     """`engine` for write transactions: on SQLite each begins IMMEDIATE, taking the write lock
     (waiting on the busy timeout) before it reads, so a read-then-update never meets
     "database is locked" when it upgrades. For the tables that live beside the store's."""
-    return engine.execution_options(**{_WRITE: True})
+    return for_writing(engine)
 
 
 def migration_config(connection: Connection | None = None) -> Config:

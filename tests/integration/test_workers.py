@@ -3,9 +3,10 @@ PostgreSQL and Redis. A customer's message posted to one worker reaches an agent
 console stream on another at once (not on the 15 s poll), the queue moves on every console,
 of agents claiming one conversation on different workers at once exactly one gets it, and the
 streams recover after Redis restarts, with what was written meanwhile; a picture sent through
-one worker is served by the other; a worker stopped by SIGTERM finishes the turn under way and
-ends its streams at once (a turn longer than the grace does not hold it); a worker killed
-mid-conversation loses nothing it acknowledged."""
+one worker is served by the other; a knowledge file uploaded through one worker is ingested (on
+either) and downloaded through the other; a worker stopped by SIGTERM finishes the turn under
+way and ends its streams at once (a turn longer than the grace does not hold it); a worker
+killed mid-conversation loses nothing it acknowledged."""
 
 from __future__ import annotations
 
@@ -519,3 +520,35 @@ def test_a_worker_killed_mid_conversation_loses_nothing_it_acknowledged(workers:
         assert again.status_code == 200, again.text
         texts = [e["data"].get("text") for e in on_b.get(path).json()["events"]]
         assert texts.count("運費多少？") == 1 and texts.count("退貨要怎麼申請？") == 1
+
+
+def test_an_upload_on_one_worker_is_ingested_and_downloaded_through_another(
+    workers: Workers, shared: tuple[str, str]
+) -> None:
+    from bot.conversation.sql import SqlConversationStore
+
+    store = SqlConversationStore(shared[0])
+    Accounts(store.engine).add("boss", PASSWORD, Role.ADMIN, "Boss")
+    store.close()
+    a, b = workers
+    data = "問題,答案\n月球可以寄嗎？,可以，運費另計。\n".encode()
+    with closing(agent(a, "boss")) as on_a, closing(agent(b, "boss")) as on_b:
+        uploaded = on_a.post("/api/admin/sources", files={"file": ("moon.csv", data, "text/csv")})
+        assert uploaded.status_code == 202, uploaded.text
+        job_id = uploaded.json()["job"]["id"]
+        deadline = time.monotonic() + 30
+        while (job := on_b.get(f"/api/admin/ingest/{job_id}").json())["state"] in (
+            "queued",
+            "running",
+        ):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.1)
+        assert job["state"] == "done", job
+        assert [(f["source"], f["outcome"], f["added"]) for f in job["files"]] == [
+            ("moon.csv", "added", 1)
+        ]
+        assert on_a.get("/api/admin/ingest").json()["jobs"][0]["id"] == job_id
+        for admin in (on_a, on_b):
+            downloaded = admin.get("/api/admin/sources/moon.csv/file")
+            assert downloaded.status_code == 200 and downloaded.content == data
+            assert downloaded.headers["content-type"].startswith("text/csv")

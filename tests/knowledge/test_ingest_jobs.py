@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy.engine import Engine
 
 from knowledge import library as library_module
 from knowledge.base import KnowledgeBase
 from knowledge.embedding import HashingEmbedder
-from knowledge.ingestion import IngestOptions
 from knowledge.library import KnowledgeLibrary, LibraryError
+from tests.knowledge.conftest import OpenLibrary
 
 HOLD = "慢慢來"  # the embedder waits before each batch that holds this word
 
@@ -48,11 +49,15 @@ def embedder() -> HeldEmbedder:
 
 @pytest.fixture
 def library(
-    embedder: HeldEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    embedder: HeldEmbedder,
+    engine: Engine,
+    open_library: OpenLibrary,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> KnowledgeLibrary:
     monkeypatch.setattr(library_module, "LARGE_JOB_BYTES", 4000)
     kb = KnowledgeBase.in_memory([embedder], tmp_path / "kb")
-    return KnowledgeLibrary(kb, tmp_path / "data", IngestOptions())
+    return open_library(kb, engine, tmp_path / "data")
 
 
 def upload(library: KnowledgeLibrary, name: str, data: bytes, replace: bool = False) -> str:
@@ -70,7 +75,11 @@ def vectors(library: KnowledgeLibrary) -> int:
 
 
 def test_a_small_upload_is_served_while_a_huge_one_embeds_then_the_huge_one_is_cancelled(
-    library: KnowledgeLibrary, embedder: HeldEmbedder
+    library: KnowledgeLibrary,
+    embedder: HeldEmbedder,
+    engine: Engine,
+    open_library: OpenLibrary,
+    tmp_path: Path,
 ) -> None:
     big = upload(library, "catalogue.csv", faq_csv(400, HOLD))
     assert library.job(big).lane == "large"  # type: ignore[union-attr]
@@ -91,11 +100,12 @@ def test_a_small_upload_is_served_while_a_huge_one_embeds_then_the_huge_one_is_c
     # listing (a new file that never served)
     assert served(library, "catalogue.csv") == 0
     assert library.kb.catalog.source("catalogue.csv") is None
-    assert library.path("catalogue.csv") is None
+    assert library.file("catalogue.csv") is None
     assert vectors(library) == before
     assert [r.name for r in library.kb.catalog.sources()] == ["hours.csv"]
 
-    restarted = KnowledgeLibrary(library.kb, library.folder.parent, IngestOptions())
+    library.close()
+    restarted = open_library(library.kb, engine, tmp_path / "data")
     assert restarted.job(big).state == "cancelled"  # type: ignore[union-attr]
     with pytest.raises(LibraryError) as ended_already:
         restarted.cancel(big)
@@ -118,8 +128,9 @@ def test_a_cancelled_replacement_keeps_serving_the_previous_version_and_its_file
     assert served(library, "returns.csv") == 5
     assert set(library.kb.catalog.chunk_states("returns.csv")) == items
     assert vectors(library) == count
-    path = library.path("returns.csv")
-    assert path is not None and path.read_bytes() == first  # the download is what serves
+    found = library.file("returns.csv")
+    assert found is not None and found.read_bytes() == first  # the download is what serves
+    assert not [f for f in library.managed() if f.replacing]
 
 
 def test_a_queued_job_cancelled_never_starts(
@@ -131,7 +142,7 @@ def test_a_queued_job_cancelled_never_starts(
     assert library.job(queued).state == "queued"  # type: ignore[union-attr]
     cancelled = library.cancel(queued)
     assert cancelled.state == "cancelled" and cancelled.started_at is None
-    assert library.path("b.csv") is None
+    assert library.file("b.csv") is None
     library.cancel(running)
     embedder.release.set()
     assert library.wait(running, timeout=30).state == "cancelled"

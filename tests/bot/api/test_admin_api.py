@@ -146,8 +146,10 @@ def test_bad_uploads_are_refused_clearly(
         assert response.json()["code"] == code
     else:
         finished(admin, response)
-        assert (services.library.folder / "passwd.csv").is_file()
-    assert not list(services.library.folder.glob(".*.part"))
+        assert services.library.is_managed("passwd.csv")
+        assert admin.get("/api/admin/sources/passwd.csv/file").status_code == 200
+    kept = [f.name for f in services.library.managed()]
+    assert kept == (["passwd.csv"] if code is None else [])
 
 
 def test_a_file_over_the_limit_is_refused(admin: TestClient, services: Services) -> None:
@@ -156,7 +158,7 @@ def test_a_file_over_the_limit_is_refused(admin: TestClient, services: Services)
     services.library.options = small
     response = upload(admin, "big.csv", b"q,a\n" + b"x" * 2048)
     assert response.status_code == 413 and response.json()["code"] == "file_too_large"
-    assert not (services.library.folder / "big.csv").exists()
+    assert not services.library.is_managed("big.csv") and not services.library.managed()
 
 
 def test_an_agents_draft_approved_is_answered(admin: TestClient, services: Services) -> None:

@@ -374,6 +374,8 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "custom_fields",
         "custom_field_values",
         "attachments",
+        "ingest_jobs",
+        "knowledge_files",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",
