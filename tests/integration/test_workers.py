@@ -499,29 +499,6 @@ def test_a_turn_longer_than_the_grace_does_not_hold_the_worker(
         assert logged[-1]["kind"] == "customer_messaged"
 
 
-def test_a_worker_killed_mid_conversation_loses_nothing_it_acknowledged(workers: Workers) -> None:
-    """Runs last: it kills the first worker."""
-    a, b = workers
-    with as_customer(httpx.Client(base_url=a, timeout=30)) as on_a:
-        conversation_id = on_a.post("/api/conversations").json()["id"]
-        token = token_of(on_a, conversation_id)
-        acknowledged = on_a.post(
-            f"/api/conversations/{conversation_id}/messages", json={"text": "退貨要怎麼申請？"}
-        )
-        assert acknowledged.status_code == 200, acknowledged.text
-        workers.procs[0].send_signal(signal.SIGKILL)
-        workers.procs[0].wait(10)
-    with httpx.Client(base_url=b, timeout=30, headers={"Authorization": f"Bearer {token}"}) as on_b:
-        path = f"/api/conversations/{conversation_id}"
-        kinds = [e["kind"] for e in on_b.get(path).json()["events"]]
-        assert kinds[:2] == ["conversation_started", "customer_messaged"]
-        assert kinds[2].startswith("turn_")  # the answer a gave is kept too
-        again = on_b.post(f"{path}/messages", json={"text": "運費多少？"})
-        assert again.status_code == 200, again.text
-        texts = [e["data"].get("text") for e in on_b.get(path).json()["events"]]
-        assert texts.count("運費多少？") == 1 and texts.count("退貨要怎麼申請？") == 1
-
-
 def test_an_upload_on_one_worker_is_ingested_and_downloaded_through_another(
     workers: Workers, shared: tuple[str, str]
 ) -> None:
@@ -552,3 +529,26 @@ def test_an_upload_on_one_worker_is_ingested_and_downloaded_through_another(
             downloaded = admin.get("/api/admin/sources/moon.csv/file")
             assert downloaded.status_code == 200 and downloaded.content == data
             assert downloaded.headers["content-type"].startswith("text/csv")
+
+
+def test_a_worker_killed_mid_conversation_loses_nothing_it_acknowledged(workers: Workers) -> None:
+    """Runs last: it kills the first worker."""
+    a, b = workers
+    with as_customer(httpx.Client(base_url=a, timeout=30)) as on_a:
+        conversation_id = on_a.post("/api/conversations").json()["id"]
+        token = token_of(on_a, conversation_id)
+        acknowledged = on_a.post(
+            f"/api/conversations/{conversation_id}/messages", json={"text": "退貨要怎麼申請？"}
+        )
+        assert acknowledged.status_code == 200, acknowledged.text
+        workers.procs[0].send_signal(signal.SIGKILL)
+        workers.procs[0].wait(10)
+    with httpx.Client(base_url=b, timeout=30, headers={"Authorization": f"Bearer {token}"}) as on_b:
+        path = f"/api/conversations/{conversation_id}"
+        kinds = [e["kind"] for e in on_b.get(path).json()["events"]]
+        assert kinds[:2] == ["conversation_started", "customer_messaged"]
+        assert kinds[2].startswith("turn_")  # the answer a gave is kept too
+        again = on_b.post(f"{path}/messages", json={"text": "運費多少？"})
+        assert again.status_code == 200, again.text
+        texts = [e["data"].get("text") for e in on_b.get(path).json()["events"]]
+        assert texts.count("運費多少？") == 1 and texts.count("退貨要怎麼申請？") == 1
