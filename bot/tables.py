@@ -15,6 +15,7 @@ import bot.customers.identities
 import bot.desk.saved_replies
 import bot.desk.schedule
 import bot.orders.store
+import knowledge.catalog
 import knowledge.drafts
 from knowledge.database import metadata
 
@@ -33,5 +34,6 @@ DEFINING = (
     bot.desk.saved_replies,
     bot.desk.schedule,
     bot.orders.store,
+    knowledge.catalog,
     knowledge.drafts,
 )

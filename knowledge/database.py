@@ -1,14 +1,17 @@
 """What every table kefu keeps in its SQL database shares: one `MetaData` (constraint names
 fixed, so that migrations can refer to them on every backend) and timezone-aware UTC
-datetimes. The conversation log, the accounts and the knowledge drafts all define their
-tables on it; the migrations under `bot/conversation/migrations` create them."""
+datetimes. The conversation log, the accounts, the knowledge catalog and drafts all define
+their tables on it; the migrations under `bot/conversation/migrations` create them. Also how a
+SQLite database is opened for several writers (WAL, BEGIN IMMEDIATE for writes)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData
-from sqlalchemy.engine import Dialect
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 
 
@@ -43,3 +46,49 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+
+# How long a SQLite writer waits for the file lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 30.0
+# Execution option that marks a write transaction (SQLite: BEGIN IMMEDIATE).
+_WRITE = "kefu_write"
+
+
+def writer(engine: Engine) -> Engine:
+    """`engine` for write transactions: on SQLite each begins IMMEDIATE, taking the write lock
+    (waiting on the busy timeout) before it reads, so a read-then-update never meets
+    "database is locked" when it upgrades. For the tables that live beside the store's."""
+    return engine.execution_options(**{_WRITE: True})
+
+
+def sqlite_engine(path: Path) -> Engine:
+    """An engine on the SQLite file `path` (created if missing), set up for several writers."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        URL.create("sqlite+pysqlite", database=str(path)),
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+    )
+    serialize_sqlite_writes(engine)
+    return engine
+
+
+def serialize_sqlite_writes(engine: Engine) -> None:
+    """SQLite: WAL so readers never wait, and BEGIN IMMEDIATE for writes so two writers queue
+    on the busy timeout instead of failing when both try to upgrade a read lock."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module: it would emit its own BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        writing = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
