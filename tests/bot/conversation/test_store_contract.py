@@ -373,6 +373,9 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "marketing_consents",
         "custom_fields",
         "custom_field_values",
+        "knowledge_chunks",
+        "knowledge_sources",
+        "knowledge_meta",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",
