@@ -33,7 +33,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from knowledge.catalog import Catalog, ChunkRow
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -100,12 +103,12 @@ def item_id(n: int) -> str:
     return f"bench-{n // SOURCE_ITEMS}.xlsx#row={n}"
 
 
-def load_catalog(catalog: Any, items: Sequence[Sequence[str]], first: int = 0) -> float:
+def load_catalog(catalog: Catalog, items: Sequence[Sequence[str]], first: int = 0) -> float:
     """The items into the catalog, a source per SOURCE_ITEMS of them; seconds taken."""
     now = "2026-12-03T00:00:00+00:00"
     started = time.perf_counter()
     for start in range(0, len(items), SOURCE_ITEMS):
-        rows = [
+        rows: list[ChunkRow] = [
             (item_id(first + start + i), f"row={i}", f"{first + start + i:064x}", " ".join(toks),
              "zh", {}, toks, now)
             for i, toks in enumerate(items[start : start + SOURCE_ITEMS])
@@ -114,12 +117,12 @@ def load_catalog(catalog: Any, items: Sequence[Sequence[str]], first: int = 0) -
     return time.perf_counter() - started
 
 
-def timed(calls: Sequence[Callable[[], Any]]) -> list[float]:
-    """Milliseconds of each call."""
+def timed(search: Callable[[Sequence[str]], Any], queries: Sequence[Sequence[str]]) -> list[float]:
+    """Milliseconds of each query's search."""
     out = []
-    for call in calls:
+    for query in queries:
         started = time.perf_counter()
-        call()
+        search(query)
         out.append((time.perf_counter() - started) * 1000)
     return out
 
@@ -164,11 +167,9 @@ def per_worker(url: str, queries: Sequence[Sequence[str]], new: Sequence[Sequenc
     out["rebuild: build BM25"] = f"{build:.2f} s"
     out["index memory kept (peak)"] = f"{kept / 2**20:.0f} MiB ({peak / 2**20:.0f} MiB)"
     kb.keyword_index()  # warm
-    out["query (index only)"] = percentiles(
-        timed([lambda q=q: kb.keyword.search(q, K) for q in queries])
-    )
+    out["query (index only)"] = percentiles(timed(lambda q: kb.keyword.search(q, K), queries))
     out["query (+ revision check)"] = percentiles(
-        timed([lambda q=q: kb.keyword_index().search(q, K) for q in queries])
+        timed(lambda q: kb.keyword_index().search(q, K), queries)
     )
     top = {" ".join(q): [i for i, _ in kb.keyword.search(q, 10)] for q in queries}
     started = time.perf_counter()
@@ -249,7 +250,7 @@ def in_database(admin: str, items: Sequence[Sequence[str]], queries: Sequence[Se
             return [r[0] for r in conn.execute(BM25_QUERY, {"terms": list(q), "k": k})]
 
         search(queries[0], K)  # warm
-        out["query"] = percentiles(timed([lambda q=q: search(q, K) for q in queries]))
+        out["query"] = percentiles(timed(lambda q: search(q, K), queries))
         agree = [
             len(set(search(q, 10)) & set(top[" ".join(q)])) / max(1, len(top[" ".join(q)]))
             for q in queries[:50]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from knowledge.database import metadata, sqlite_engine, writer
+from knowledge.database import lone_reader, metadata, sqlite_engine, writer
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,10 @@ _TOKEN_SEP = "\x1f"
 _BATCH = 500  # ids per IN (...) and rows per INSERT
 REVISION = "revision"
 IDENTITY = "catalog_id"  # tells one catalog from another (a data dir's caches name theirs)
+# A turn asks the revision several times: a catalog reads it at most this often (another
+# worker's change is seen this much later at most; its own changes at once).
+REVISION_TTL_S = 0.1
+CHUNKS_KEPT = 4096  # chunks read kept until the revision moves (a turn reads those it cites)
 # Any constant works; the same for every process adopting a data directory's catalog.
 _ADOPT_LOCK_KEY = 0x6B6361  # "kca"
 
@@ -126,9 +131,14 @@ class Catalog:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reader = lone_reader(engine)
         self._writer = writer(engine)
         self._dialect = engine.dialect.name
         self._lock = threading.RLock()  # this process's writers, one at a time
+        self._writes = 0  # changes made through this catalog: a revision read before is stale
+        self._seen: tuple[int, float, int] | None = None  # revision, when read, _writes then
+        self._kept: tuple[int, dict[str, StoredChunk]] = (-1, {})  # revision, chunks read at it
+        self._kept_lock = threading.Lock()
 
     @classmethod
     def sqlite(cls, path: Path) -> Catalog:
@@ -149,17 +159,28 @@ class Catalog:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._lock, self._writer.begin() as conn:
-            yield conn
+        with self._lock:
+            try:
+                with self._writer.begin() as conn:
+                    yield conn
+            finally:
+                self._writes += 1
 
     # revisions let the keyword index and caches know when to rebuild
     def revision(self) -> int:
-        with self._engine.connect() as conn:
+        """The catalog's revision: it moves with every change of what is served."""
+        now, writes = time.monotonic(), self._writes
+        seen = self._seen
+        if seen is not None and seen[2] == writes and now - seen[1] < REVISION_TTL_S:
+            return seen[0]
+        with self._reader.connect() as conn:
             value = conn.execute(_SELECT_REVISION).scalar()
-        return int(value) if value is not None else 0
+        revision = int(value) if value is not None else 0
+        self._seen = (revision, now, writes)
+        return revision
 
     def meta(self, key: str) -> str | None:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             value = conn.execute(_SELECT_META, {"key": key}).scalar()
         return str(value) if value is not None else None
 
@@ -215,10 +236,30 @@ class Catalog:
         return found
 
     def get(self, ids: Sequence[str]) -> dict[str, StoredChunk]:
-        found: dict[str, StoredChunk] = {}
-        if not ids:
+        """The stored chunks of `ids` (those that exist). Chunks read are kept until the
+        revision moves: every turn reads the ones it retrieved, mostly the same few."""
+        revision = self.revision()
+        with self._kept_lock:
+            if self._kept[0] != revision:
+                self._kept = (revision, {})
+            kept = self._kept[1]
+            found = {i: kept[i] for i in ids if i in kept}
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        if not missing:
             return found
-        with self._engine.connect() as conn:
+        read = self._read_chunks(missing)
+        with self._kept_lock:
+            # rows read after the revision was: kept under it unless it moved meanwhile
+            if self._kept[0] == revision:
+                if len(self._kept[1]) + len(read) > CHUNKS_KEPT:
+                    self._kept = (revision, {})
+                self._kept[1].update(read)
+        found.update(read)
+        return {i: found[i] for i in ids if i in found}
+
+    def _read_chunks(self, ids: Sequence[str]) -> dict[str, StoredChunk]:
+        found: dict[str, StoredChunk] = {}
+        with self._reader.connect() as conn:
             for start in range(0, len(ids), _BATCH):
                 part = list(ids[start : start + _BATCH])
                 for r in conn.execute(_SELECT_CHUNKS, {"ids": part}):

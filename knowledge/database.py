@@ -52,6 +52,8 @@ metadata = MetaData(
 SQLITE_BUSY_TIMEOUT_S = 30.0
 # Execution option that marks a write transaction (SQLite: BEGIN IMMEDIATE).
 _WRITE = "kefu_write"
+# Execution option of reads that need no snapshot across statements (SQLite: no BEGIN).
+_LONE_READS = "kefu_lone_reads"
 
 
 def writer(engine: Engine) -> Engine:
@@ -59,6 +61,13 @@ def writer(engine: Engine) -> Engine:
     (waiting on the busy timeout) before it reads, so a read-then-update never meets
     "database is locked" when it upgrades. For the tables that live beside the store's."""
     return engine.execution_options(**{_WRITE: True})
+
+
+def lone_reader(engine: Engine) -> Engine:
+    """`engine` for reads whose statements need not see one snapshot: on SQLite each statement
+    runs on its own, without the BEGIN (and its round through the engine) a transaction costs;
+    for the reads every turn makes."""
+    return engine.execution_options(**{_LONE_READS: True})
 
 
 def sqlite_engine(path: Path) -> Engine:
@@ -90,5 +99,8 @@ def serialize_sqlite_writes(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:
-        writing = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(_WRITE, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif not options.get(_LONE_READS, False):
+            conn.exec_driver_sql("BEGIN")

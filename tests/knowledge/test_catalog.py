@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from sqlalchemy.engine import Engine
 from bot.conversation.sql import SqlConversationStore
 from ingest.model import Chunk
 from knowledge.base import KnowledgeBase
-from knowledge.catalog import SQLITE_FILE, Catalog, ChunkRow, open_catalog
+from knowledge.catalog import REVISION_TTL_S, SQLITE_FILE, Catalog, ChunkRow, open_catalog
 from knowledge.embedding import HashingEmbedder
 from knowledge.keyword_index import KeywordIndex
 from knowledge.retriever import HybridRetriever
@@ -108,6 +109,20 @@ def test_meta_retokenize_and_identity(catalog: Catalog) -> None:
     assert catalog.identity() == catalog.identity() != ""
 
 
+def test_another_workers_change_is_seen_within_the_revision_ttl(pg_engine: Engine) -> None:
+    mine, other = Catalog(pg_engine), Catalog(pg_engine)
+    assert mine.revision() == 0 and mine.get(["faq.xlsx#2"]) == {}
+    other.replace_source("faq.xlsx", "", [], [row(2, "退貨 申請")], NOW)
+    time.sleep(REVISION_TTL_S)
+    assert mine.revision() == 1 and mine.get(["faq.xlsx#2"])["faq.xlsx#2"].text == "退貨 申請"
+    other.replace_source("faq.xlsx", "", [], [row(2, "退貨 七天內")], NOW)
+    time.sleep(REVISION_TTL_S)
+    assert mine.get(["faq.xlsx#2"])["faq.xlsx#2"].text == "退貨 七天內"  # not the one kept
+    # its own change, at once
+    mine.drop_source("faq.xlsx")
+    assert mine.revision() == 3 and mine.get(["faq.xlsx#2"]) == {}
+
+
 def test_a_thousand_ids_are_read_in_one_call(catalog: Catalog) -> None:
     many = [row(n, f"第 {n} 題") for n in range(1200)]
     catalog.replace_source("faq.xlsx", "", [], many, NOW)
@@ -173,11 +188,12 @@ def test_an_ingest_through_one_worker_is_served_by_another(
         a = worker(stores[0].engine, tmp_path / "a", vectors)
         b = worker(stores[1].engine, tmp_path / "b", vectors)
         a.sync_source("faq.xlsx", [faq(2, "問題: 運費多少？\n答案: 滿 990 元免運。")])
-        retriever = HybridRetriever(b)
+        retriever = HybridRetriever(b)  # b never read the revision yet
         assert retriever.search("運費", 1)[0].text.endswith("滿 990 元免運。")
         before = b.keyword.revision
 
         a.sync_source("faq.xlsx", [faq(2, "問題: 運費多少？\n答案: 滿 990 元免運。"), RETURNS])
+        time.sleep(REVISION_TTL_S)  # how stale b's revision may be
         # b's next search sees the catalog's new revision and rebuilds its keyword index
         hits = b.keyword_index().search(tokenize("退貨 申請"), 3)
         assert [doc for doc, _ in hits][:1] == [RETURNS.id]
@@ -185,6 +201,7 @@ def test_an_ingest_through_one_worker_is_served_by_another(
         assert retriever.search("退貨要怎麼申請", 1)[0].id == RETURNS.id
 
         a.drop_source("faq.xlsx")
+        time.sleep(REVISION_TTL_S)
         assert retriever.search("退貨要怎麼申請", 1) == []
     finally:
         for store in stores:
