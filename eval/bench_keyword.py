@@ -5,8 +5,8 @@
 (a) what kefu does: each worker keeps its own BM25 index (bm25s), rebuilt from the catalog's
 tokens when the catalog's revision moves. Measured: the rebuild (reading the tokens, building
 the matrix), the memory the index keeps, a query (with the revision check every turn makes),
-and the time to consistency: how long a worker's first search takes after another worker's
-ingest committed (that search sees the new revision and rebuilds).
+and the time to consistency: from another worker's ingest committing to this worker's searches
+finding the new items (the first search after the revision moved rebuilds the index).
 (b) BM25 inside the database: a table of pre-tokenised terms per chunk (term, chunk, tf) with
 the chunks' lengths, and one SQL query that scores the chunks holding a query term. Measured:
 loading it, its size on disk, a query, and how often its top 10 agree with (a)'s.
@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import json
 import os
 import random
 import statistics
 import time
-import tracemalloc
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -136,6 +136,21 @@ def percentiles(ms: Sequence[float]) -> str:
 # ---- (a) an index per worker ------------------------------------------------------------------
 
 
+def _memory(field: str) -> int:
+    """Bytes of a /proc/self/status field: VmRSS now, VmHWM the peak (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _reset_peak_memory() -> int:
+    """Start VmHWM again from the resident size now (Linux), which it returns."""
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    return _memory("VmRSS")
+
+
 def per_worker(url: str, queries: Sequence[Sequence[str]], new: Sequence[Sequence[str]], first: int
                ) -> tuple[dict[str, str], dict[str, list[str]]]:  # fmt: skip
     from sqlalchemy import create_engine
@@ -153,19 +168,16 @@ def per_worker(url: str, queries: Sequence[Sequence[str]], new: Sequence[Sequenc
     started = time.perf_counter()
     ids, tokens = kb.catalog.all_tokens()
     read = time.perf_counter() - started
+    rss_before = _reset_peak_memory()
     started = time.perf_counter()
     kb.keyword.build(ids, tokens, kb.catalog.revision(), kb.catalog.identity())
     build = time.perf_counter() - started
-    # tracing slows the build down: its memory is measured on a second one
-    traced = KeywordIndex()
-    tracemalloc.start()
-    traced.build(ids, tokens, 0)
-    kept, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    del ids, tokens, traced
+    del ids, tokens
+    gc.collect()
+    kept, peak = _memory("VmRSS") - rss_before, _memory("VmHWM") - rss_before
     out["rebuild: read tokens"] = f"{read:.2f} s"
     out["rebuild: build BM25"] = f"{build:.2f} s"
-    out["index memory kept (peak)"] = f"{kept / 2**20:.0f} MiB ({peak / 2**20:.0f} MiB)"
+    out["memory kept (peak) by the build"] = f"{kept / 2**20:.0f} MiB ({peak / 2**20:.0f} MiB)"
     kb.keyword_index()  # warm
     out["query (index only)"] = percentiles(timed(lambda q: kb.keyword.search(q, K), queries))
     out["query (+ revision check)"] = percentiles(
@@ -175,11 +187,12 @@ def per_worker(url: str, queries: Sequence[Sequence[str]], new: Sequence[Sequenc
     started = time.perf_counter()
     load_catalog(writer_kb.catalog, new, first)  # another worker's ingest
     committed = time.perf_counter()
-    found = kb.keyword_index().search(new[0], K)
+    # the other worker searches on, as turns do, until the new item is found
+    while item_id(first) not in [i for i, _ in kb.keyword_index().search(new[0], K)]:
+        assert time.perf_counter() - committed < 600, "the new item is never found"
     seen = time.perf_counter()
-    assert item_id(first) in [i for i, _ in found], "the new item is not found after the rebuild"
     out[f"ingest of {len(new)} items (commit)"] = f"{(committed - started) * 1000:.0f} ms"
-    out["consistency: first query after it"] = f"{(seen - committed):.2f} s"
+    out["consistency: until another worker finds it"] = f"{(seen - committed):.2f} s"
     for e in engines:
         e.dispose()
     return out, top
