@@ -127,7 +127,9 @@ _SELECT_SOURCE = select(*sources.c)
 class Catalog:
     """The catalog on a SQLAlchemy engine whose database holds the tables (migration 0013, or
     `Catalog.sqlite` for the embedded file). Every change that alters what is served bumps the
-    revision in the same transaction, with one UPDATE, so concurrent writers lose none."""
+    revision in the same transaction, with one statement adding 1 to the stored value, so
+    concurrent writers lose none. The reads every turn makes are cheap: the revision is read at
+    most every REVISION_TTL_S, and chunks read are kept until it moves."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
