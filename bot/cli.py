@@ -167,11 +167,16 @@ def search(
 @app.command()
 def sources(data_dir: DataDir = None) -> None:
     """List the ingested sources with their item counts and status."""
-    from knowledge.catalog import Catalog
+    from sqlalchemy.engine import make_url
+
+    from bot.services import conversation_store
+    from knowledge.catalog import open_catalog
 
     settings = _settings(data_dir)
-    catalog = Catalog(settings.data_dir / "catalog.sqlite3")
-    table = Table(title=f"Sources in {settings.data_dir}")
+    url = settings.sql_url()  # the catalog is in the SQL database when there is one
+    catalog = open_catalog(settings.data_dir, conversation_store(settings).engine if url else None)
+    where = make_url(url).render_as_string(hide_password=True) if url else settings.data_dir
+    table = Table(title=f"Sources in {where}")
     for col in ("source", "items", "status", "last ingest", "last error"):
         table.add_column(col)
     for r in catalog.sources():

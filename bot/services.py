@@ -307,7 +307,14 @@ def build_services(
     store: ConversationStore | None = None,
 ) -> Services:
     embedders = embedders if embedders is not None else build_embedders(settings)
-    kb = KnowledgeBase.open(settings.data_dir, embedders, chroma_url=settings.chroma_url)
+    store = store if store is not None else conversation_store(settings)
+    engine = sql_engine(store, settings)
+    kb = KnowledgeBase.open(
+        settings.data_dir,
+        embedders,
+        chroma_url=settings.chroma_url,
+        engine=catalog_engine(engine, settings),
+    )
     retriever = HybridRetriever(kb, retrieval_config(settings, embedders))
     answerer = Answerer(
         retriever,
@@ -315,9 +322,7 @@ def build_services(
         composer=llm_composer(settings, embedders),
         classifier=ClassifierSlot(settings.data_dir),
     )
-    store = store if store is not None else conversation_store(settings)
     queue = HumanQueue(store, settings.queue, settings.tags)
-    engine = sql_engine(store, settings)
     identities = CustomerIdentities(engine)
     orders = OrderStore(engine)
     order_book = OrderBook(orders, erp_lookup(settings.orders))
@@ -453,6 +458,12 @@ def channel_relay(
     )
     conversations.feed.watch(relay.changed)
     return relay
+
+
+def catalog_engine(engine: Engine, settings: Settings) -> Engine | None:
+    """Where the knowledge catalog lives: in the SQL database when KEFU_DATABASE_URL names one
+    (every worker on it serves the same knowledge), else (None) in SQLite under data_dir."""
+    return engine if settings.sql_url() else None
 
 
 def sql_engine(store: ConversationStore, settings: Settings) -> Engine:

@@ -16,6 +16,7 @@ import bot.customers.identities
 import bot.desk.saved_replies
 import bot.desk.schedule
 import bot.orders.store
+import knowledge.catalog
 import knowledge.drafts
 import knowledge.ingest_jobs
 import knowledge.source_files
@@ -37,6 +38,7 @@ DEFINING = (
     bot.desk.saved_replies,
     bot.desk.schedule,
     bot.orders.store,
+    knowledge.catalog,
     knowledge.drafts,
     knowledge.ingest_jobs,
     knowledge.source_files,

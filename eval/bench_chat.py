@@ -654,13 +654,17 @@ def knowledge_base(name: str, root: Path, cache: Path) -> tuple[Path, dict[str, 
 def _finished(folder: Path, source: str, chunks: int) -> bool:
     """Did a build of `source` into `folder` finish (its catalog holds every chunk, status ok)?
     Read-only: the folder may belong to a running process."""
-    path = folder / "catalog.sqlite3"
+    from knowledge.catalog import SQLITE_FILE
+
+    path = folder / SQLITE_FILE
     if not path.is_file():
         return False
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            row = db.execute("SELECT status, items FROM sources WHERE name=?", (source,)).fetchone()
+            row = db.execute(
+                "SELECT status, items FROM knowledge_sources WHERE name=?", (source,)
+            ).fetchone()
         finally:
             db.close()
     except sqlite3.Error:

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.engine import Engine
 
 from ingest.model import Chunk
-from knowledge.catalog import Catalog
+from knowledge.catalog import SQLITE_FILE, Catalog, open_catalog
 from knowledge.diff import SourceDiff, SyncPlan, plan_sync
 from knowledge.embedding import Embedder, serves
 from knowledge.keyword_index import KeywordIndex
@@ -59,26 +60,26 @@ class KnowledgeBase:
         data_dir: Path,
         embedders: Sequence[Embedder],
         chroma_url: str | None = None,
+        engine: Engine | None = None,
     ) -> KnowledgeBase:
-        """Open (or create) the knowledge base stored under `data_dir`."""
+        """Open (or create) the knowledge base of `data_dir`: its catalog in `engine`'s database
+        when given (the shared SQL database, where a catalog still kept under `data_dir` moves
+        once), else in a SQLite file under `data_dir`; its vectors on the Chroma server at
+        `chroma_url`, else under `data_dir`. The keyword index's files there are a cache."""
         data_dir.mkdir(parents=True, exist_ok=True)
         store: VectorStore = (
             ChromaVectorStore.http(chroma_url)
             if chroma_url
             else ChromaVectorStore.persistent(data_dir / "chroma")
         )
-        return cls(
-            Catalog(data_dir / "catalog.sqlite3"),
-            store,
-            embedders,
-            KeywordIndex(data_dir / "keyword"),
-        )
+        catalog = open_catalog(data_dir, engine)
+        return cls(catalog, store, embedders, KeywordIndex(data_dir / "keyword"))
 
     @classmethod
     def in_memory(cls, embedders: Sequence[Embedder], directory: Path) -> KnowledgeBase:
         """A catalog on disk with vectors in memory: for unit tests."""
         return cls(
-            Catalog(directory / "catalog.sqlite3"), MemoryVectorStore(), embedders, KeywordIndex()
+            Catalog.sqlite(directory / SQLITE_FILE), MemoryVectorStore(), embedders, KeywordIndex()
         )
 
     # ---- writing -------------------------------------------------------------------------
@@ -236,14 +237,18 @@ class KnowledgeBase:
     # ---- reading -------------------------------------------------------------------------
 
     def keyword_index(self) -> KeywordIndex:
-        """The BM25 index, rebuilt (or loaded from disk) if the catalog moved since."""
+        """The BM25 index, rebuilt (or loaded from disk) if the catalog moved since: each worker
+        keeps its own, and one whose catalog another worker changed rebuilds it here."""
         if self.catalog.meta("tokenizer") != TOKENIZER_VERSION:
             # Stored tokens came from another version of the tokenizer.
             n = self.catalog.retokenize(tokenize)
             self.catalog.set_meta("tokenizer", TOKENIZER_VERSION)
             log.info("keyword.retokenized chunks=%d version=%s", n, TOKENIZER_VERSION)
         revision = self.catalog.revision()
-        if self.keyword.revision != revision and not self.keyword.load(revision):
-            ids, tokens = self.catalog.all_tokens()
-            self.keyword.build(ids, tokens, revision)
+        if self.keyword.revision != revision:
+            # the files under the data directory are a cache, of this catalog only
+            identity = self.catalog.identity()
+            if not self.keyword.load(revision, identity):
+                ids, tokens = self.catalog.all_tokens()
+                self.keyword.build(ids, tokens, revision, identity)
         return self.keyword

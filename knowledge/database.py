@@ -1,14 +1,17 @@
 """What every table kefu keeps in its SQL database shares: one `MetaData` (constraint names
 fixed, so that migrations can refer to them on every backend) and timezone-aware UTC
-datetimes. The conversation log, the accounts and the knowledge drafts all define their
-tables on it; the migrations under `bot/conversation/migrations` create them."""
+datetimes. The conversation log, the accounts, the knowledge catalog and drafts all define
+their tables on it; the migrations under `bot/conversation/migrations` create them. Also how a
+SQLite database is opened for several writers (WAL, BEGIN IMMEDIATE for writes)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 
 
@@ -35,17 +38,6 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-# Execution option that marks a write transaction: on SQLite the store's engine then begins it
-# IMMEDIATE (bot/conversation/sql.py), taking the write lock before it reads.
-WRITE = "kefu_write"
-
-
-def for_writing(engine: Engine) -> Engine:
-    """`engine` for a transaction that reads then writes: on SQLite it takes the write lock
-    first (waiting on the busy timeout), so two processes' read-then-update never interleave."""
-    return engine.execution_options(**{WRITE: True})
-
-
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -54,3 +46,61 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+
+# How long a SQLite writer waits for the file lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 30.0
+# Execution option that marks a write transaction (SQLite: BEGIN IMMEDIATE).
+_WRITE = "kefu_write"
+# Execution option of reads that need no snapshot across statements (SQLite: no BEGIN).
+_LONE_READS = "kefu_lone_reads"
+
+
+def writer(engine: Engine) -> Engine:
+    """`engine` for write transactions: on SQLite each begins IMMEDIATE, taking the write lock
+    (waiting on the busy timeout) before it reads, so a read-then-update never meets
+    "database is locked" when it upgrades. For the tables that live beside the store's."""
+    return engine.execution_options(**{_WRITE: True})
+
+
+def lone_reader(engine: Engine) -> Engine:
+    """`engine` for reads whose statements need not see one snapshot: on SQLite each statement
+    runs on its own, without the BEGIN (and its round through the engine) a transaction costs;
+    for the reads every turn makes."""
+    return engine.execution_options(**{_LONE_READS: True})
+
+
+def sqlite_engine(path: Path) -> Engine:
+    """An engine on the SQLite file `path` (created if missing), set up for several writers."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        URL.create("sqlite+pysqlite", database=str(path)),
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+    )
+    serialize_sqlite_writes(engine)
+    return engine
+
+
+def serialize_sqlite_writes(engine: Engine) -> None:
+    """SQLite: WAL so readers never wait, and BEGIN IMMEDIATE for writes so two writers queue
+    on the busy timeout instead of failing when both try to upgrade a read lock."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module: it would emit its own BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        options = conn.get_execution_options()
+        if options.get(_WRITE, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif not options.get(_LONE_READS, False):
+            conn.exec_driver_sql("BEGIN")

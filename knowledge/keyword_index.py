@@ -1,4 +1,5 @@
-"""BM25 over jieba/word tokens (bm25s), persisted next to the vector store."""
+"""BM25 over jieba/word tokens (bm25s), one per worker; its files under the data directory
+are a cache of what the catalog's tokens give."""
 
 from __future__ import annotations
 
@@ -30,7 +31,15 @@ class KeywordIndex:
         self.revision = -1
         self._lock = threading.Lock()
 
-    def build(self, ids: Sequence[str], tokens: Sequence[Sequence[str]], revision: int) -> None:
+    def build(
+        self,
+        ids: Sequence[str],
+        tokens: Sequence[Sequence[str]],
+        revision: int,
+        catalog: str = "",
+    ) -> None:
+        """Index `tokens` (one list per id) as of the catalog's `revision`; `catalog` names the
+        catalog, so that the files saved are not taken for another's at the same revision."""
         bm25 = None
         if ids:
             bm25 = bm25s.BM25(k1=self._k1, b=self._b)
@@ -38,9 +47,9 @@ class KeywordIndex:
         with self._lock:
             self._ids, self._bm25, self.revision = list(ids), bm25, revision
             self._token_best = _best_per_token(bm25)
-        self._save()
+        self._save(catalog)
 
-    def _save(self) -> None:
+    def _save(self, catalog: str) -> None:
         if self._dir is None:
             return
         tmp = self._dir.with_name(self._dir.name + ".tmp")
@@ -49,17 +58,18 @@ class KeywordIndex:
         if self._bm25 is not None:
             self._bm25.save(str(tmp), show_progress=False)
         (tmp / "kefu_ids.json").write_text(
-            json.dumps({"revision": self.revision, "ids": self._ids}), encoding="utf-8"
+            json.dumps({"catalog": catalog, "revision": self.revision, "ids": self._ids}),
+            encoding="utf-8",
         )
         shutil.rmtree(self._dir, ignore_errors=True)
         tmp.rename(self._dir)
 
-    def load(self, revision: int) -> bool:
-        """Load the persisted index if it was built at `revision`."""
+    def load(self, revision: int, catalog: str = "") -> bool:
+        """Load the persisted index if it was built from `catalog` at `revision`."""
         if self._dir is None or not (self._dir / "kefu_ids.json").exists():
             return False
         saved = json.loads((self._dir / "kefu_ids.json").read_text(encoding="utf-8"))
-        if saved["revision"] != revision:
+        if saved["revision"] != revision or saved.get("catalog", "") != catalog:
             return False
         bm25 = bm25s.BM25.load(str(self._dir), show_progress=False) if saved["ids"] else None
         with self._lock:

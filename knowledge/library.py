@@ -51,7 +51,7 @@ from ingest.loaders import SUPPORTED_EXTENSIONS
 from knowledge import ingest_jobs, source_files
 from knowledge.base import KnowledgeBase
 from knowledge.catalog import SourceRecord
-from knowledge.database import for_writing
+from knowledge.database import writer
 from knowledge.ingest_jobs import ENDED, FileReport, IngestJob
 from knowledge.ingestion import FileOutcome, IngestOptions, _fingerprint, ingest_paths
 from knowledge.job_signal import RedisJobSignal
@@ -115,7 +115,7 @@ class KnowledgeLibrary:
         read for an earlier kefu's jobs file and sources folder, taken over here."""
         self.kb = kb
         self.engine = engine
-        self._writer = for_writing(engine)
+        self._writer = writer(engine)
         self.options = options
         self.after_ingest = after_ingest or (lambda: None)  # e.g. refit the answer classifier
         self.lease = lease

@@ -23,7 +23,6 @@ from sqlalchemy import (
     String,
     Table,
     create_engine,
-    event,
     exists,
     func,
     insert,
@@ -55,13 +54,17 @@ from bot.conversation.store import (
     opening,
 )
 from bot.privacy.redaction import redact_event
-from knowledge.database import WRITE, UtcDateTime, for_writing, metadata
+from knowledge.database import (
+    SQLITE_BUSY_TIMEOUT_S,
+    UtcDateTime,
+    metadata,
+    serialize_sqlite_writes,
+    writer,
+)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_FILE = "conversations.db"
 
-# How long a SQLite writer waits for the file lock before "database is locked".
-SQLITE_BUSY_TIMEOUT_S = 30.0
 # Rows fetched per round trip while streaming the log (a server-side cursor on PostgreSQL).
 LOG_BATCH = 1000
 # Any constant works; it only has to be the same for every process migrating one database.
@@ -71,8 +74,6 @@ _MIGRATION_LOCK_KEY = 0x6B656675  # "kefu"
 _CONVERSATION_LOCK_CLASS = 0x6B6663  # "kfc"
 # connections kept for conversation locks: one per turn in progress; more open when needed
 _LOCK_POOL_SIZE = 8
-# Execution option that marks a write transaction (SQLite: BEGIN IMMEDIATE).
-_WRITE = WRITE
 
 
 conversations = Table(
@@ -139,8 +140,8 @@ class SqlConversationStore:
             options["isolation_level"] = "READ COMMITTED"
         self._engine: Engine = create_engine(parsed, **options)
         if self._sqlite:
-            _serialize_sqlite_writes(self._engine)
-        self._writer = self._engine.execution_options(**{_WRITE: True})
+            serialize_sqlite_writes(self._engine)
+        self._writer = writer(self._engine)
         # Conversation locks hold a connection for a whole turn, so they have a pool of their
         # own: a turn holding its lock must never wait for a connection to write with.
         self._locker: Engine | None = (
@@ -489,13 +490,6 @@ def _says(words: str) -> Any:
     return exists().where(events.c.conversation_id == conversations.c.id, or_(*matches))
 
 
-def writer(engine: Engine) -> Engine:
-    """`engine` for write transactions: on SQLite each begins IMMEDIATE, taking the write lock
-    (waiting on the busy timeout) before it reads, so a read-then-update never meets
-    "database is locked" when it upgrades. For the tables that live beside the store's."""
-    return for_writing(engine)
-
-
 def migration_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration for the store's migrations, with no alembic.ini: the scripts
     ship inside the package. With a connection, env.py migrates over that connection."""
@@ -505,28 +499,6 @@ def migration_config(connection: Connection | None = None) -> Config:
     if connection is not None:
         config.attributes["connection"] = connection
     return config
-
-
-def _serialize_sqlite_writes(engine: Engine) -> None:
-    """SQLite: WAL so readers never wait, and BEGIN IMMEDIATE for writes so two writers queue
-    on the busy timeout instead of failing when both try to upgrade a read lock."""
-
-    @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control away from the sqlite3 module: it would emit its own BEGIN.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-        finally:
-            cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def on_begin(conn: Connection) -> None:
-        writing = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 def _of(conversation_id: str, written: Sequence[Event]) -> Sequence[Event]:

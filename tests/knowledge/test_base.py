@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
 from ingest.model import Chunk
 from knowledge.base import KnowledgeBase
+from knowledge.catalog import chunks
 from knowledge.retriever import HybridRetriever
 
 
@@ -94,23 +97,26 @@ def test_keyword_index_follows_the_catalog_and_persists(tmp_path):
     from knowledge.keyword_index import KeywordIndex
     from knowledge.vector_store import MemoryVectorStore
 
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    catalog = Catalog.sqlite(tmp_path / "catalog.sqlite3")
     kb = KnowledgeBase(
         catalog, MemoryVectorStore(), [HashingEmbedder()], KeywordIndex(tmp_path / "kw")
     )
     kb.sync_source("faq.xlsx", rows(*BASE))
     assert kb.keyword_index().search(("統一", "編號"), 3)[0][0] == rows(*BASE)[2].id
     reopened = KeywordIndex(tmp_path / "kw")
-    assert reopened.load(catalog.revision())
+    assert reopened.load(catalog.revision(), catalog.identity())
     assert reopened.search(("運費",), 1)[0][0] == rows(*BASE)[1].id
-    assert not reopened.load(catalog.revision() + 1)
+    assert not reopened.load(catalog.revision() + 1, catalog.identity())
+    # another catalog at the same revision (a data dir moved to another database) rebuilds
+    assert not KeywordIndex(tmp_path / "kw").load(catalog.revision(), "another catalog")
 
 
 def test_tokens_of_an_older_tokenizer_are_recomputed(hashing_kb: KnowledgeBase):
     hashing_kb.sync_source("faq.xlsx", rows(*BASE))
     hashing_kb.keyword_index()
     hashing_kb.catalog.set_meta("tokenizer", "0")
-    hashing_kb.catalog._db.execute("UPDATE chunks SET tokens='stale'")
+    with hashing_kb.catalog.engine.begin() as conn:
+        conn.execute(update(chunks).values(tokens="stale"))
     revision = hashing_kb.catalog.revision()
     assert hashing_kb.keyword_index().search(("運費",), 1)[0][0] == rows(*BASE)[1].id
     assert hashing_kb.catalog.revision() == revision + 1

@@ -376,6 +376,9 @@ def test_migration_creates_the_schema_on_an_empty_database(
         "attachments",
         "ingest_jobs",
         "knowledge_files",
+        "knowledge_chunks",
+        "knowledge_sources",
+        "knowledge_meta",
     }
     assert {c["name"] for c in schema.get_columns("conversations")} == {
         "id",
