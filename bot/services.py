@@ -318,9 +318,11 @@ def build_services(
     retriever = HybridRetriever(kb, retrieval_config(settings, embedders))
     answerer = Answerer(
         retriever,
-        RefusalModel.load(settings.data_dir),
+        RefusalModel.load(settings.data_dir, kb.catalog),
         composer=llm_composer(settings, embedders),
-        classifier=ClassifierSlot(settings.data_dir),
+        classifier=ClassifierSlot(
+            settings.data_dir, refit=lambda: refit_if_stale(kb, settings.data_dir)
+        ),
     )
     queue = HumanQueue(store, settings.queue, settings.tags)
     identities = CustomerIdentities(engine)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,9 +65,12 @@ class AnswerClassifier:
             arrays[f"coef:{name}"] = head.coef
             arrays[f"intercept:{name}"] = head.intercept
         meta = json.dumps({"revision": self.revision, "keys": self.keys}, ensure_ascii=False)
-        with path.open("wb") as fh:
+        # a new file renamed over the old: a worker loading it never reads half of one
+        part = path.with_name(f".{CLASSIFIER_FILE}.{threading.get_ident()}.part")
+        with part.open("wb") as fh:
             arrays["meta"] = np.array(meta)
             np.savez_compressed(fh, **arrays)
+        part.replace(path)
         return path
 
     @classmethod
@@ -129,12 +134,24 @@ def fit_answer_classifier(kb: KnowledgeBase, c: float = 10.0) -> AnswerClassifie
 
 class ClassifierSlot:
     """The classifier stored under a data directory, reloaded when its file changes and used
-    only while the knowledge base is at the revision it was fitted on."""
+    only while the knowledge base is at the revision it was fitted on.
 
-    def __init__(self, data_dir: Path | None, fixed: AnswerClassifier | None = None) -> None:
+    With `refit`, a slot that finds its classifier behind the knowledge's revision (another
+    worker ingested) has it fitted again in the background, one fit at a time; turns go on
+    without a classifier until it is there, rather than waiting for it."""
+
+    def __init__(
+        self,
+        data_dir: Path | None,
+        fixed: AnswerClassifier | None = None,
+        refit: Callable[[], object] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self._loaded: AnswerClassifier | None = fixed
         self._stamp: float | None = None
+        self._refit = refit
+        self._refitting = threading.Lock()
+        self._tried: int | None = None  # the revision a refit was last started for
 
     def current(self, revision: int) -> AnswerClassifier | None:
         if self.data_dir is not None:
@@ -144,8 +161,32 @@ class ClassifierSlot:
                 self._loaded = AnswerClassifier.load(self.data_dir) if stamp else None
                 self._stamp = stamp
         if self._loaded is None or self._loaded.revision != revision:
+            self._refit_behind(revision)
             return None
         return self._loaded
+
+    def _refit_behind(self, revision: int) -> None:
+        """Start a background refit for `revision`, unless one runs or was tried for it."""
+        if self._refit is None or self._tried == revision or not self._refitting.acquire(False):
+            return
+        self._tried = revision
+
+        def fit() -> None:
+            try:
+                self._refit()
+            except Exception:  # the next revision tries again; turns go on without it
+                log.exception("answer classifier: refit failed")
+            finally:
+                self._refitting.release()
+
+        threading.Thread(target=fit, name="classifier-refit", daemon=True).start()
+
+    def wait_idle(self, timeout: float = 60) -> bool:
+        """Wait until no refit runs (for tests and the command line); whether it is idle."""
+        if not self._refitting.acquire(timeout=timeout):
+            return False
+        self._refitting.release()
+        return True
 
 
 def refit_if_stale(kb: KnowledgeBase, data_dir: Path) -> AnswerClassifier | None:

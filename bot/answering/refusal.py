@@ -21,10 +21,13 @@ import numpy as np
 
 from bot.answering.candidates import Candidate
 from bot.answering.scale import SimilarityScale
+from knowledge.catalog import Catalog
 from knowledge.retriever import KEYWORD, dense_signal
 from knowledge.text import tokenize, word_tokens
 
 MODEL_FILE = "refusal.json"
+# The catalog's meta key of a model fitted for its knowledge.
+CATALOG_KEY = "refusal_model"
 WITH_CLASSIFIER = "+classifier"  # the key suffix of a model that uses the classifier signal
 E5 = dense_signal("e5")
 MINILM = dense_signal("minilm")
@@ -331,8 +334,21 @@ class RefusalModel:
         return path
 
     @classmethod
-    def load(cls, data_dir: Path | None) -> RefusalModel:
-        """The model fitted for this knowledge base, else the one fitted on the public sets."""
-        if data_dir is not None and (data_dir / MODEL_FILE).is_file():
-            return cls.from_json((data_dir / MODEL_FILE).read_text(encoding="utf-8"))
+    def load(cls, data_dir: Path | None, catalog: Catalog | None = None) -> RefusalModel:
+        """The model fitted for this knowledge base, else the one fitted on the public sets.
+
+        A fitted model belongs with the knowledge, so it is kept in the catalog, which every
+        worker on the shared database reads. The file `kefu-eval refusal --save` writes into a
+        data directory is what an operator put there: a worker that finds it keeps it in the
+        catalog (replacing what was there), so the others use it from their next start."""
+        path = data_dir / MODEL_FILE if data_dir is not None else None
+        if path is not None and path.is_file():
+            text = path.read_text(encoding="utf-8")
+            model = cls.from_json(text)
+            if catalog is not None and catalog.meta(CATALOG_KEY) != text:
+                catalog.set_meta(CATALOG_KEY, text)
+            return model
+        kept = catalog.meta(CATALOG_KEY) if catalog is not None else None
+        if kept is not None:
+            return cls.from_json(kept)
         return cls.from_json(files("bot.answering").joinpath(MODEL_FILE).read_text("utf-8"))

@@ -23,6 +23,7 @@ from bot.answering.refusal import (
 from bot.answering.texts import say
 from bot.conversation.events import Decision
 from knowledge.base import KnowledgeBase
+from knowledge.catalog import Catalog
 from knowledge.embedding import HashingEmbedder
 from knowledge.ingestion import ingest_paths
 from knowledge.retriever import Hit, HybridRetriever
@@ -308,6 +309,26 @@ def test_save_and_load_give_the_same_model(tmp_path: Path):
     assert path == tmp_path / MODEL_FILE
     assert json.loads(path.read_text(encoding="utf-8"))["en"]["fitted_on"] == "eval 2026-11"
     assert RefusalModel.load(tmp_path) == fitted
+
+
+def test_a_fitted_model_is_kept_in_the_catalog_for_every_worker(tmp_path: Path):
+    """A worker that finds a fitted model in its data directory keeps it in the catalog; a
+    worker with an empty data directory on the same catalog then loads it, and a refit written
+    later into a data directory replaces it."""
+    fitted = RefusalModel({"zh": model({"similarity": (0.85, 0.05, 2.0)}, 0.62)})
+    catalog = Catalog.sqlite(tmp_path / "shared" / "catalog.sqlite3")
+    (tmp_path / "a").mkdir()
+    fitted.save(tmp_path / "a")
+    empty = tmp_path / "b"
+    empty.mkdir()
+    assert RefusalModel.load(empty, catalog) == RefusalModel.load(None)  # nothing kept yet
+    assert RefusalModel.load(tmp_path / "a", catalog) == fitted
+    assert RefusalModel.load(empty, catalog) == fitted
+    refit = RefusalModel({"zh": model({"similarity": (0.8, 0.05, 2.5)}, 0.55)})
+    refit.save(tmp_path / "a")
+    assert RefusalModel.load(tmp_path / "a", catalog) == refit
+    assert RefusalModel.load(empty, catalog) == refit
+    catalog.close()
 
 
 def test_without_a_fitted_model_the_shipped_default_loads(tmp_path: Path):
