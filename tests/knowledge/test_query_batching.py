@@ -181,3 +181,25 @@ def test_passages_and_the_protocol_pass_through():
     assert batched.embed_queries([]).shape == (0, 64)
     with pytest.raises(ValueError):
         BatchedEmbedder(inner, max_batch=0)
+
+
+@pytest.mark.integration
+def test_e5_batches_give_the_vectors_of_one_question_at_a_time():
+    from knowledge.embedding import E5Embedder
+
+    e5 = E5Embedder()
+    questions = ["運費怎麼算？", "how long does delivery take", "市民卡遺失怎麼辦", "hello"]
+    alone = [e5.embed_queries([q]) for q in questions]
+    batched = BatchedEmbedder(e5)
+    assert np.array_equal(batched._encode(questions), np.vstack(alone))  # one packed pass
+    results: dict[str, np.ndarray] = {}
+    threads = [
+        threading.Thread(target=lambda q=q: results.__setitem__(q, batched.embed_queries([q])))
+        for q in questions * 3
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for q, vector in zip(questions, alone, strict=True):
+        assert np.array_equal(results[q], vector)
