@@ -32,8 +32,8 @@ class EmbeddingSettings(BaseModel):
     threads: int = Field(
         default=0,
         ge=0,
-        description="Threads each encoder computes with (0: the machine's cores). With several "
-        "workers on one machine, cores ÷ workers, so that their encoders do not compete.",
+        description="Threads each encoder computes with (0: the machine's cores; with "
+        "`kefu serve --workers N`, cores ÷ N, so that the workers' encoders do not compete).",
     )
     batch_queries: bool = Field(
         default=True,
