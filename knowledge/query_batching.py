@@ -157,7 +157,8 @@ def batch_encoder(embedder: Embedder) -> Callable[[list[str]], np.ndarray]:
     def one_by_one(texts: list[str]) -> np.ndarray:
         return embedder.embed_queries(texts)
 
-    engine = getattr(embedder, "_engine", None) if isinstance(embedder, E5Embedder) else None
+    own = type(embedder).embed_queries is E5Embedder.embed_queries  # not a subclass's own
+    engine = getattr(embedder, "_engine", None) if own else None
     if engine is None:
         return one_by_one
 
