@@ -52,6 +52,11 @@ class StoredChunk:
     language: str
     metadata: dict[str, Any]
     ingested_at: str
+    joined_tokens: str = ""  # the text's keyword tokens as kept (see `tokens`)
+
+    def tokens(self) -> tuple[str, ...]:
+        """The text's keyword tokens, as tokenised at ingest (`knowledge.text.tokenize`)."""
+        return tuple(self.joined_tokens.split(_TOKEN_SEP)) if self.joined_tokens else ()
 
 
 @dataclass(frozen=True)
@@ -131,12 +136,12 @@ class Catalog:
             part = list(ids[start : start + 500])
             marks = ",".join("?" * len(part))
             for r in self._db.execute(
-                "SELECT id, source, locator, hash, text, language, metadata, ingested_at "
-                f"FROM chunks WHERE id IN ({marks})",
+                "SELECT id, source, locator, hash, text, language, metadata, ingested_at, "
+                f"tokens FROM chunks WHERE id IN ({marks})",
                 part,
             ):
                 found[r[0]] = StoredChunk(
-                    r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7]
+                    r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8] or ""
                 )
         return found
 

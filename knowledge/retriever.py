@@ -67,6 +67,8 @@ class Hit:
     score: float  # fused
     scores: dict[str, float]  # each signal's own score (cosine for dense, BM25 for keyword)
     ranks: dict[str, int]
+    # `tokenize(text)` as the catalog keeps it (None: not read, tokenise the text when needed)
+    tokens: tuple[str, ...] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -203,6 +205,7 @@ class HybridRetriever:
                     score=score,
                     scores={s: v[doc] for s, v in per_signal.items() if doc in v},
                     ranks={s: r[doc] for s, r in rank_of.items() if doc in r},
+                    tokens=chunk.tokens(),
                 )
             )
             if len(hits) == k:

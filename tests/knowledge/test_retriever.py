@@ -124,3 +124,13 @@ def test_knowledge_in_one_language_is_fused_as_before(tmp_path):
     fused = retriever.fuse(retriever.signals(query), "en", retriever.keyword_ranges(query))
     hits = retriever.search(query, 2)
     assert [(h.id, h.score) for h in hits] == [(doc, score) for doc, score in fused[:2]]
+
+
+def test_hits_carry_their_texts_keyword_tokens_as_ingested(hashing_kb: KnowledgeBase):
+    from knowledge.text import tokenize
+
+    load(hashing_kb)
+    hits = HybridRetriever(hashing_kb).search("退貨 delivery", 3)
+    assert len(hits) == 3
+    for hit in hits:
+        assert hit.tokens == tokenize(hit.text) and hit.tokens
