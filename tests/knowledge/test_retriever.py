@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ingest.model import Chunk
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import HybridRetriever, RetrievalConfig
@@ -39,8 +41,10 @@ def test_empty_query_and_empty_store_return_nothing(hashing_kb: KnowledgeBase):
 def test_repeated_query_hits_the_cache_until_the_knowledge_changes(hashing_kb: KnowledgeBase):
     load(hashing_kb)
     retriever = HybridRetriever(hashing_kb)
+    searched = retriever.search("運費", 1)
     first = retriever.search("運費", 1)
-    assert retriever.search("運費", 1) is first
+    assert retriever.search("運費", 1) is first  # the cache's hits
+    assert first == [dataclasses.replace(searched[0], tokens=None)]  # kept without tokens
     hashing_kb.sync_source(
         "faq.csv", [Chunk.build("faq.csv", "row=3", "問題: 運費多少？\n答案: 一律免運。", {})]
     )
