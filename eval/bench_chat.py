@@ -8,6 +8,11 @@ single-query encoder time, so that turns/s can be set against what the encoders 
 
     python -m eval.bench_chat [--dataset clinc150|taipei_faq ...] [--customers 20]
         [--turns 3-5] [--think 0] [--seconds 60 | --conversations N]
+    python -m eval.bench_chat --targets [--dataset taipei_faq]   (make bench)
+
+With --targets one run measures each speed target against the same run's figures (see
+`target_run`): one customer's p50, 20 customers' p95 at a typing pace, turns/s without pause
+÷ the raw encoder rate, two workers' turns/s ÷ one's, and each worker's memory.
 
 - clinc150: knowledge = the 15,000 CLINC150 train utterances (as in eval.refusal); customers
   ask its test utterances, oos_test ones as the off-topic share.
