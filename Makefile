@@ -48,13 +48,15 @@ eval: install
 	$(PY) -m eval.demo_shop
 	$(PY) -m eval.redaction
 
-# Ingest benchmark, then the chat benchmark (a real server, 20 concurrent customers).
+# Ingest benchmark, then the chat speed targets (real servers: one customer, 20 at a typing
+# pace, 20 without pause, two workers; each set against the same run's raw encoder rate).
 BENCH_CHAT_ARGS ?= --dataset clinc150 --dataset taipei_faq --customers 20 --seconds 120
+BENCH_TARGETS_ARGS ?= --dataset taipei_faq
 
 .PHONY: bench-chat
 bench: install
 	$(PY) -m eval.bench
-	$(PY) -m eval.bench_chat $(BENCH_CHAT_ARGS)
+	$(PY) -m eval.bench_chat --targets $(BENCH_TARGETS_ARGS)
 
 bench-chat: install
 	$(PY) -m eval.bench_chat $(BENCH_CHAT_ARGS)

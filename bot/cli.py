@@ -216,6 +216,11 @@ def serve(
             raise typer.Exit(2)
         if data_dir is not None:
             os.environ["KEFU_DATA_DIR"] = str(data_dir)  # the workers read their settings anew
+        if not settings.embedding.threads:
+            # each worker's encoders on its share of the cores: more threads than cores made
+            # every encoder call wait for the others'
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            os.environ["KEFU_EMBEDDING__THREADS"] = str(threads)
         uvicorn.run(
             "bot.app:worker_app",
             factory=True,

@@ -61,14 +61,20 @@ from knowledge.embedding import E5Embedder, Embedder, SentenceTransformerEmbedde
 from knowledge.ingestion import IngestOptions
 from knowledge.job_signal import RedisJobSignal
 from knowledge.library import KnowledgeLibrary
+from knowledge.query_batching import BatchedEmbedder
 from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense_signal
 
 
 def build_embedders(settings: Settings) -> list[Embedder]:
     embedders: list[Embedder] = []
+    threads = settings.embedding.threads or None
+    if threads is not None and {"minilm", "custom"} & set(settings.embedding.models):
+        import torch
+
+        torch.set_num_threads(threads)  # the sentence-transformers models' threads
     for name in settings.embedding.models:
         if name == "e5":
-            embedders.append(E5Embedder())
+            embedders.append(E5Embedder(num_threads=threads))
         elif name == "minilm":
             embedders.append(minilm_embedder())
         elif name == "custom":
@@ -150,7 +156,8 @@ def handoff_gate(
     multilingual = next((e for e in embedders if e.languages is None), None)
     # the shipped weights are fitted on multilingual-e5-small's vectors, and mean nothing on
     # another model's
-    e5 = multilingual if isinstance(multilingual, E5Embedder) else None
+    model = multilingual.inner if isinstance(multilingual, BatchedEmbedder) else multilingual
+    e5 = multilingual if isinstance(model, E5Embedder) else None
     sentiment = SentimentModel.load(e5) if e5 is not None else None
     known = None
     if retriever is not None and multilingual is not None:
@@ -307,6 +314,10 @@ def build_services(
     store: ConversationStore | None = None,
 ) -> Services:
     embedders = embedders if embedders is not None else build_embedders(settings)
+    if settings.embedding.batch_queries:
+        # one encoder call at a time, turns answered together encoded together
+        batched: list[Embedder] = [BatchedEmbedder(e) for e in embedders]
+        embedders = batched
     store = store if store is not None else conversation_store(settings)
     engine = sql_engine(store, settings)
     kb = KnowledgeBase.open(

@@ -29,6 +29,17 @@ class EmbeddingSettings(BaseModel):
     custom_languages: list[str] = Field(
         default=[], description="Languages the custom model serves (zh, en); empty means all."
     )
+    threads: int = Field(
+        default=0,
+        ge=0,
+        description="Threads each encoder computes with (0: the machine's cores; with "
+        "`kefu serve --workers N`, cores ÷ N, so that the workers' encoders do not compete).",
+    )
+    batch_queries: bool = Field(
+        default=True,
+        description="Questions of turns answered at the same time are encoded together, in "
+        "one encoder call at a time (a question alone is encoded at once, without waiting).",
+    )
 
 
 class IngestSettings(BaseModel):

@@ -8,6 +8,11 @@ single-query encoder time, so that turns/s can be set against what the encoders 
 
     python -m eval.bench_chat [--dataset clinc150|taipei_faq ...] [--customers 20]
         [--turns 3-5] [--think 0] [--seconds 60 | --conversations N]
+    python -m eval.bench_chat --targets [--dataset taipei_faq]   (make bench)
+
+With --targets one run measures each speed target against the same run's figures (see
+`target_run`): one customer's p50, 20 customers' p95 at a typing pace, turns/s without pause
+÷ the raw encoder rate, two workers' turns/s ÷ one's, and each worker's memory.
 
 - clinc150: knowledge = the 15,000 CLINC150 train utterances (as in eval.refusal); customers
   ask its test utterances, oos_test ones as the off-topic share.
@@ -41,7 +46,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,9 +212,14 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes] | None, timeout_s: 
 
 @contextmanager
 def serve(
-    data_dir: Path, database_url: str, log_path: Path, timeout_s: float = 600
+    data_dir: Path,
+    database_url: str,
+    log_path: Path,
+    timeout_s: float = 600,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """`kefu serve --data-dir data_dir` as a user runs it, with its conversations elsewhere."""
+    """`kefu serve --data-dir data_dir` as a user runs it, with its conversations elsewhere
+    (`settings`: more KEFU_ variables for it)."""
     port = free_port()
     env = {
         **os.environ,
@@ -222,6 +232,7 @@ def serve(
         "KEFU_ACCESS__CONVERSATION_RATE_LIMIT": "1000000/minute",
         # the gate measures every message but hands nobody off: every message is a bot turn
         "KEFU_GATE__SHADOW": "true",
+        **(settings or {}),
     }
     command = [sys.executable, "-m", "bot.cli", "serve", "--data-dir", str(data_dir)]
     command += ["--host", "127.0.0.1", "--port", str(port)]
@@ -357,28 +368,39 @@ def parse_turns(value: str) -> tuple[int, int]:
     return turns
 
 
-def drive(url: str, deck: QuestionDeck, plan: LoadPlan) -> LoadRun:
-    """Run the plan's customers against the server at `url` until time or conversations end."""
+def drive(url: str | Sequence[str], deck: QuestionDeck, plan: LoadPlan) -> LoadRun:
+    """Run the plan's customers against the server at `url` until time or conversations end.
+    Given several servers' URLs (workers), customer n talks to server n mod their number."""
     if plan.seconds is None and plan.conversations is None:
         raise ValueError("a load plan needs seconds or conversations")
-    return asyncio.run(_drive(url, deck, plan))
+    return asyncio.run(_drive([url] if isinstance(url, str) else list(url), deck, plan))
 
 
-async def _drive(url: str, deck: QuestionDeck, plan: LoadPlan) -> LoadRun:
+async def _drive(urls: list[str], deck: QuestionDeck, plan: LoadPlan) -> LoadRun:
     import httpx
 
     run = LoadRun(plan)
     numbers = itertools.count()
-    limits = httpx.Limits(max_connections=plan.customers, max_keepalive_connections=plan.customers)
     began = time.perf_counter()
     deadline = None if plan.seconds is None else began + plan.seconds
 
     def over() -> bool:
         return deadline is not None and time.perf_counter() >= deadline
 
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
+    async with AsyncExitStack() as stack:
+        clients = []
+        for n, url in enumerate(urls):
+            # as many connections as the customers this server gets
+            mine = len(range(n, plan.customers, len(urls))) or 1
+            limits = httpx.Limits(max_connections=mine, max_keepalive_connections=mine)
+            clients.append(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=url, limits=limits, timeout=REQUEST_TIMEOUT_S)
+                )
+            )
 
         async def customer(who: int) -> None:
+            client = clients[who % len(clients)]
             rng = random.Random(plan.seed * 1000 + who)
             while not over():
                 number = next(numbers)
@@ -793,6 +815,240 @@ def self_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+# ---- the issue's targets, in one run ------------------------------------------------------------
+
+# What a turn should achieve on two cores, each figure set against the same run's own.
+SPEED_TARGETS = {
+    "single_p50_ms": 30.0,  # one customer alone, turn p50 over HTTP
+    "typing_p95_ms": 100.0,  # 20 customers at a typing pace, turn p95
+    "busy_per_raw_rate": 0.9,  # 20 customers without pause: turns/s ÷ the raw encoder rate
+    "two_workers_per_one": 0.95,  # two workers' turns/s ÷ one's: no loss beyond the noise
+}
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """The phases `make bench` runs against one server and then two workers."""
+
+    single_conversations: int = 40  # one customer, no pause: about 160 turns
+    typing_customers: int = 20
+    typing_think_s: float = 5.0  # a person reads the reply and types the next message
+    typing_seconds: float = 60.0
+    busy_customers: int = 20
+    busy_seconds: float = 20.0  # no pause, once with one server, once with two workers
+    workers: int = 2
+    seed: int = 13
+
+
+def target_run(
+    name: str,
+    plan: TargetPlan,
+    *,
+    root: Path,
+    cache: Path,
+    off_topic_share: float = 0.25,
+    raw_queries: int = 100,
+    warmup_turns: int = 5,
+) -> dict[str, Any]:
+    """Every target's phase on one data set, one after another: the raw encoders, one
+    customer alone, 20 at a typing pace, 20 without pause (one server), the raw encoders again,
+    then the same no-pause load spread over `plan.workers` servers, each worker with its own
+    copy of the knowledge and its own conversation database (as a load balancer keeping a
+    customer on one worker would; the encoders' threads shared out: cores ÷ workers)."""
+    folder, knowledge = knowledge_base(name, root, cache)
+    inside, outside = questions(name, root)
+    deck = QuestionDeck(inside, outside, off_topic_share, plan.seed)
+    phases: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="kefu-bench-targets-") as tmp_name:
+        tmp = Path(tmp_name)
+        embedders = server_embedders()
+        with serve(folder, f"sqlite:///{tmp / 'one.db'}", tmp / "one.log") as server:
+            memory_idle = process_memory_mb(server.pid)
+            warm_up(server.url, deck, warmup_turns)
+            raw_texts = [q.text for q in deck.peek(raw_queries)]
+            before = time_encoders(raw_texts, embedders)
+            log.info("%s: raw encoder rate %.1f questions/s", name, before["raw_encoder_rate"])
+            phases["single"] = _phase(
+                server.url,
+                [server.pid],
+                deck,
+                LoadPlan(1, (3, 5), 0.0, None, plan.single_conversations, plan.seed),
+            )
+            phases["typing"] = _phase(
+                server.url,
+                [server.pid],
+                deck,
+                LoadPlan(
+                    plan.typing_customers, (3, 5), plan.typing_think_s, plan.typing_seconds,
+                    None, plan.seed,
+                ),
+            )  # fmt: skip
+            busy = LoadPlan(plan.busy_customers, (3, 5), 0.0, plan.busy_seconds, None, plan.seed)
+            phases["busy"] = _phase(server.url, [server.pid], deck, busy)
+            phases["busy"]["rss_idle_mb"] = [memory_idle.get("VmRSS")]
+            after = time_encoders(raw_texts, embedders)
+        encoders = both_timings(before, after)
+        phases["workers"] = _workers_phase(folder, tmp, deck, busy, plan.workers, warmup_turns)
+    result = {
+        "dataset": name,
+        "knowledge": knowledge,
+        "questions": {
+            "in_scope": len(inside),
+            "off_topic": len(outside),
+            "off_topic_share": off_topic_share,
+            "dealt": deck.dealt,
+            "ran_out": deck.exhausted,
+        },
+        "encoders": encoders,
+        "phases": phases,
+        "machine": {"cores": os.cpu_count(), "load_after": load_average()},
+    }
+    result["targets"] = target_verdict(result)
+    return result
+
+
+def _workers_phase(
+    folder: Path, tmp: Path, deck: QuestionDeck, busy: LoadPlan, workers: int, warmup: int
+) -> dict[str, Any]:
+    threads = str(max(1, (os.cpu_count() or 2) // workers))
+    with ExitStack() as stack:
+        servers = []
+        for n in range(workers):
+            data = tmp / f"worker{n}"
+            snapshot(folder, data)  # an embedded Chroma belongs to one process
+            servers.append(
+                stack.enter_context(
+                    serve(
+                        data,
+                        f"sqlite:///{tmp / f'worker{n}.db'}",
+                        tmp / f"worker{n}.log",
+                        settings={"KEFU_EMBEDDING__THREADS": threads},
+                    )
+                )
+            )
+        idle = [process_memory_mb(s.pid).get("VmRSS") for s in servers]
+        for s in servers:
+            warm_up(s.url, deck, warmup)
+        phase = _phase([s.url for s in servers], [s.pid for s in servers], deck, busy)
+        phase["rss_idle_mb"] = idle
+        phase["encoder_threads_per_worker"] = int(threads)
+        return phase
+
+
+def _phase(
+    url: str | list[str], pids: list[int], deck: QuestionDeck, plan: LoadPlan
+) -> dict[str, Any]:
+    """One load on running servers: the customers' figures and what the servers used."""
+    log.info("phase: %d customers, think %.1f s, %s", plan.customers, plan.think_s, plan)
+    cpu = [process_cpu_seconds(p) for p in pids]
+    other = machine_cpu_seconds()
+    with ExitStack() as stack:
+        samplers = [stack.enter_context(MemorySampler(p)) for p in pids]
+        run = drive(url, deck, plan)
+    cpu = [process_cpu_seconds(p) - c for p, c in zip(pids, cpu, strict=True)]
+    other = machine_cpu_seconds() - other - sum(cpu)
+    summary = summarize(run)
+    wall = run.wall_seconds or 1.0
+    summary.pop("start_latency", None)
+    return {
+        **summary,
+        "server_cpu_ms_per_turn": round(1000 * sum(cpu) / max(summary["turns_ok"], 1), 1),
+        "servers_cores": round(sum(cpu) / wall, 2),
+        "other_cores": round(max(other, 0.0) / wall, 2),  # this bench and everyone else
+        "rss_peak_mb": [s.peak_rss_mb for s in samplers],
+        "rss_end_mb": [process_memory_mb(p).get("VmRSS") for p in pids],
+    }
+
+
+def target_verdict(result: dict[str, Any]) -> dict[str, Any]:
+    """Each target: the measured value, its target and whether it is met."""
+    phases, rate = result["phases"], result["encoders"]["raw_encoder_rate"]
+    busy, workers = phases["busy"]["turns_per_s"], phases["workers"]["turns_per_s"]
+    values = {
+        "single_p50_ms": phases["single"]["turn_latency"].get("p50_ms"),
+        "typing_p95_ms": phases["typing"]["turn_latency"].get("p95_ms"),
+        "busy_per_raw_rate": round(busy / rate, 3) if rate else None,
+        "two_workers_per_one": round(workers / busy, 3) if busy else None,
+    }
+    met = {}
+    for key, value in values.items():
+        target = SPEED_TARGETS[key]
+        at_most = key.endswith("_ms")
+        met[key] = value is not None and (value <= target if at_most else value >= target)
+    return {"values": values, "targets": SPEED_TARGETS, "met": met}
+
+
+def targets_table(result: dict[str, Any]) -> str:
+    """The targets as a Markdown table: measured against target, from one run."""
+    p, enc, t = result["phases"], result["encoders"], result["targets"]
+    v, met = t["values"], t["met"]
+    mark = {True: "met", False: "**missed**"}
+    single, typing, busy, workers = p["single"], p["typing"], p["busy"], p["workers"]
+
+    def mb(values: list[Any]) -> str:
+        return " / ".join(f"{x:.0f}" for x in values if x is not None) + " MB"
+
+    rows = [
+        (
+            "one customer alone: turn p50 (HTTP)",
+            f"{v['single_p50_ms']} ms ({single['turns_ok']} turns)",
+            f"≤ {SPEED_TARGETS['single_p50_ms']:g} ms",
+            mark[met["single_p50_ms"]],
+        ),
+        (
+            f"{typing['plan']['customers']} customers at a typing pace "
+            f"({typing['plan']['think_s']:g} s mean pause): turn p95",
+            f"{v['typing_p95_ms']} ms (p50 {typing['turn_latency'].get('p50_ms')} ms, "
+            f"{typing['turns_ok']} turns)",
+            f"≤ {SPEED_TARGETS['typing_p95_ms']:g} ms",
+            mark[met["typing_p95_ms"]],
+        ),
+        (
+            f"{busy['plan']['customers']} customers, no pause: turns/s ÷ raw encoder rate",
+            f"{v['busy_per_raw_rate']} ({busy['turns_per_s']} ÷ {enc['raw_encoder_rate']}/s)",
+            f"≥ {SPEED_TARGETS['busy_per_raw_rate']:g}",
+            mark[met["busy_per_raw_rate"]],
+        ),
+        (
+            f"{len(workers['rss_end_mb'])} workers ÷ one, no pause: turns/s",
+            f"{v['two_workers_per_one']} ({workers['turns_per_s']} ÷ {busy['turns_per_s']})",
+            f"≥ {SPEED_TARGETS['two_workers_per_one']:g}",
+            mark[met["two_workers_per_one"]],
+        ),
+        (
+            "memory per worker: RSS peak under load (idle)",
+            f"one server {mb(busy['rss_peak_mb'])} ({mb(busy['rss_idle_mb'])}); "
+            f"workers {mb(workers['rss_peak_mb'])} ({mb(workers['rss_idle_mb'])})",
+            "reported",
+            "",
+        ),
+    ]
+    lines = [
+        f"### {result['dataset']}: targets, measured in one run",
+        "",
+        "| target | measured | target | |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+        "",
+        f"Raw encoder rate: {enc['before']['raw_encoder_rate']} questions/s before the loads, "
+        f"{enc['after']['raw_encoder_rate']} after, {enc['raw_encoder_rate']} over both "
+        f"({enc['encoder_ms_per_question']} ms per question, every encoder serving its "
+        "language, one question at a time). Server CPU per turn: one customer "
+        f"{single['server_cpu_ms_per_turn']} ms, no pause {busy['server_cpu_ms_per_turn']} ms, "
+        f"workers {workers['server_cpu_ms_per_turn']} ms. Other processes on the machine "
+        f"(this bench included) used {busy['other_cores']} cores during the no-pause load "
+        f"with one server, {workers['other_cores']} with the workers "
+        f"({workers['encoder_threads_per_worker']} encoder thread(s) each); "
+        f"{result['machine']['load_after']}.",
+    ]
+    failed = sum(p[k]["turns_failed"] for k in p)
+    if failed:
+        lines.append(f"Failed turns: {failed}.")
+    if result["questions"]["ran_out"]:
+        lines.append("The questions ran out before the last phase's time (no question twice).")
+    return "\n".join(lines)
+
+
 # ---- the report -------------------------------------------------------------------------------
 
 
@@ -919,10 +1175,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=".json; .md next to it")
+    parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="measure the speed targets instead (make bench): one customer, 20 at a typing "
+        "pace, 20 without pause, then two workers; --customers/--think/--seconds are ignored",
+    )
+    parser.add_argument("--typing-seconds", type=float, default=TargetPlan.typing_seconds)
+    parser.add_argument("--busy-seconds", type=float, default=TargetPlan.busy_seconds)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
     from eval.datasets import default_root
+
+    if args.targets:
+        return targets_main(args, argv)
 
     seconds = args.seconds if args.seconds is not None or args.conversations else 60.0
     plan = LoadPlan(args.customers, args.turns, args.think, seconds, args.conversations, args.seed)
@@ -952,6 +1219,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.with_suffix(".md").write_text(markdown(report), encoding="utf-8")
     print(f"report: {args.out.with_suffix('.md')}")
     failed = sum(r["load"]["turns_failed"] for r in report["runs"])
+    return 1 if failed else 0
+
+
+def targets_main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from eval.datasets import default_root
+
+    plan = TargetPlan(
+        typing_seconds=args.typing_seconds, busy_seconds=args.busy_seconds, seed=args.seed
+    )
+    command = "python -m eval.bench_chat " + shlex.join(sys.argv[1:] if argv is None else argv)
+    report: dict[str, Any] = {
+        "command": command,
+        "at": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "plan": asdict(plan),
+        "runs": [],
+    }
+    for name in args.dataset or ["taipei_faq"]:
+        report["runs"].append(
+            target_run(
+                name,
+                plan,
+                root=args.data_root or default_root(),
+                cache=args.cache_dir,
+                off_topic_share=args.off_topic_share,
+                warmup_turns=args.warmup_turns,
+            )
+        )
+    tables = "\n\n".join(targets_table(r) for r in report["runs"])
+    out = args.out if args.out != DEFAULT_OUT else DEFAULT_OUT.with_name("bench_targets.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    heading = f"# Speed targets\n\nCommand: `{command}`, run at {report['at']}.\n\n"
+    out.with_suffix(".md").write_text(heading + tables + "\n", encoding="utf-8")
+    print(tables)
+    print(f"report: {out.with_suffix('.md')}")
+    failed = sum(p["turns_failed"] for r in report["runs"] for p in r["phases"].values())
     return 1 if failed else 0
 
 

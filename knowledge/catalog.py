@@ -100,6 +100,11 @@ class StoredChunk:
     language: str
     metadata: dict[str, Any]
     ingested_at: str
+    joined_tokens: str = ""  # the text's keyword tokens as kept (see `tokens`)
+
+    def tokens(self) -> tuple[str, ...]:
+        """The text's keyword tokens, as tokenised at ingest (`knowledge.text.tokenize`)."""
+        return tuple(self.joined_tokens.split(_TOKEN_SEP)) if self.joined_tokens else ()
 
 
 @dataclass(frozen=True)
@@ -118,9 +123,9 @@ ChunkRow = tuple[str, str, str, str, str, dict[str, Any], Sequence[str], str]
 
 _SELECT_REVISION = select(meta.c.value).where(meta.c.key == REVISION)
 _SELECT_META = select(meta.c.value).where(meta.c.key == bindparam("key"))
-_SELECT_CHUNKS = select(*(chunks.c[name] for name in (*_CHUNK_COLUMNS, "ingested_at"))).where(
-    chunks.c.id.in_(bindparam("ids", expanding=True))
-)
+_SELECT_CHUNKS = select(
+    *(chunks.c[name] for name in (*_CHUNK_COLUMNS, "ingested_at", "tokens"))
+).where(chunks.c.id.in_(bindparam("ids", expanding=True)))
 _SELECT_SOURCE = select(*sources.c)
 
 
@@ -266,7 +271,7 @@ class Catalog:
                 part = list(ids[start : start + _BATCH])
                 for r in conn.execute(_SELECT_CHUNKS, {"ids": part}):
                     found[r[0]] = StoredChunk(
-                        r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7]
+                        r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8] or ""
                     )
         return found
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -67,6 +68,8 @@ class Hit:
     score: float  # fused
     scores: dict[str, float]  # each signal's own score (cosine for dense, BM25 for keyword)
     ranks: dict[str, int]
+    # `tokenize(text)` as the catalog keeps it (None: not at hand, tokenise the text if needed)
+    tokens: tuple[str, ...] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -138,8 +141,11 @@ class HybridRetriever:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         hits = self._search(query, k)
+        # the cache keeps the hits without their tokens: a thousand queries' hits would hold
+        # a gigabyte of them (bench_chat, Taipei FAQ); a hit from the cache is tokenised anew
+        kept = [dataclasses.replace(h, tokens=None) for h in hits]
         with self._lock:
-            self._cache[key] = hits
+            self._cache[key] = kept
             while len(self._cache) > self.config.cache_size:
                 self._cache.popitem(last=False)
         return hits
@@ -203,6 +209,7 @@ class HybridRetriever:
                     score=score,
                     scores={s: v[doc] for s, v in per_signal.items() if doc in v},
                     ranks={s: r[doc] for s, r in rank_of.items() if doc in r},
+                    tokens=chunk.tokens(),
                 )
             )
             if len(hits) == k:

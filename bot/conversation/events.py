@@ -54,8 +54,13 @@ class Event:
 
     def payload(self) -> dict[str, Any]:
         """The fields beyond conversation_id and at, as JSON-ready values."""
-        data = dataclasses.asdict(self)
-        del data["conversation_id"], data["at"]
+        # field by field, not dataclasses.asdict: its deep copy of every nested value was
+        # most of the cost of writing a turn's event
+        data = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("conversation_id", "at")
+        }
         if "redacted" in data and not data["redacted"]:
             del data["redacted"]  # only a message that had something masked says so
         return _jsonable(data)
@@ -349,6 +354,8 @@ def _revive(name: str, value: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

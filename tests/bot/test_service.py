@@ -655,3 +655,26 @@ def test_a_turn_with_the_gate_encodes_the_message_once(tmp_path: Path) -> None:
     second = service.send(conversation.id, "寄送離島要多少運費？")
     assert "rephrase_similarity" in second.turn.event.details["gate"]["signals"]
     assert e5.queries == ["運費怎麼算？", "寄送離島要多少運費？"]
+
+
+def test_services_encode_questions_through_the_batcher(tmp_path: Path) -> None:
+    from bot.services import build_services, handoff_gate
+    from bot.settings import EmbeddingSettings, Settings
+    from knowledge.embedding import E5Embedder, HashingEmbedder
+    from knowledge.query_batching import BatchedEmbedder
+
+    services = build_services(Settings(data_dir=tmp_path / "on"), embedders=[HashingEmbedder()])
+    try:
+        assert all(isinstance(e, BatchedEmbedder) for e in services.kb.embedders)
+        assert services.conversations.gate is not None
+    finally:
+        services.close()
+    off = Settings(data_dir=tmp_path / "off", embedding=EmbeddingSettings(batch_queries=False))
+    services = build_services(off, embedders=[HashingEmbedder()])
+    try:
+        assert isinstance(services.kb.embedders[0], HashingEmbedder)
+    finally:
+        services.close()
+    # the gate still knows a batched e5 for the e5 its sentiment weights were fitted on
+    assert handoff_gate(Settings(), [BatchedEmbedder(E5Embedder())]).sentiment is not None
+    assert handoff_gate(Settings(), [BatchedEmbedder(HashingEmbedder())]).sentiment is None

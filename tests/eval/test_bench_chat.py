@@ -26,6 +26,8 @@ from eval.bench_chat import (
     process_cpu_seconds,
     process_memory_mb,
     summarize,
+    target_verdict,
+    targets_table,
     turn_log,
     verdict,
     warm_up,
@@ -220,3 +222,62 @@ def test_the_load_ends_when_the_questions_run_out(server: RunningServer):
     assert run.questions_ran_out and summarize(run)["questions_ran_out"]
     assert 1 <= len(run.turns) <= len(IN_SCOPE) + len(OFF_TOPIC)
     assert all(t.ok for t in run.turns)
+
+
+def test_customers_spread_over_several_workers(server: RunningServer):
+    deck = QuestionDeck(IN_SCOPE, OFF_TOPIC, seed=9, allow_repeats=True)
+    plan = LoadPlan(customers=3, turns=(2, 2), seconds=None, conversations=3, seed=9)
+    # the same server twice: what counts is that every customer's turns arrive
+    run = drive([server.url, server.url], deck, plan)
+    assert len(run.conversation_ids) == 3 and len(run.turns) == 6
+    assert all(t.ok for t in run.turns)
+
+
+def _phase_figures(turns_per_s: float, p50: float, p95: float, rss: list[float]) -> dict:
+    return {
+        "plan": {"customers": 20, "think_s": 5.0},
+        "turns_ok": 100,
+        "turns_failed": 0,
+        "turns_per_s": turns_per_s,
+        "turn_latency": {"p50_ms": p50, "p95_ms": p95},
+        "server_cpu_ms_per_turn": 40.0,
+        "other_cores": 0.1,
+        "rss_peak_mb": rss,
+        "rss_end_mb": rss,
+        "rss_idle_mb": rss,
+        "encoder_threads_per_worker": 1,
+    }
+
+
+def test_the_targets_are_judged_against_the_same_runs_figures():
+    timing = {"raw_encoder_rate": 40.0, "encoder_ms_per_question": 25.0}
+    result: dict[str, Any] = {
+        "dataset": "tiny",
+        "encoders": {"before": timing, "after": timing, **timing},
+        "phases": {
+            "single": _phase_figures(30.0, 29.0, 40.0, [900.0]),
+            "typing": _phase_figures(4.0, 35.0, 101.0, [900.0]),
+            "busy": _phase_figures(37.0, 400.0, 600.0, [950.0]),
+            "workers": _phase_figures(36.0, 400.0, 600.0, [700.0, 710.0]),
+        },
+        "questions": {"ran_out": False},
+        "machine": {"load_after": "load average: 1.00"},
+    }
+    verdict = target_verdict(result)
+    assert verdict["values"] == {
+        "single_p50_ms": 29.0,
+        "typing_p95_ms": 101.0,
+        "busy_per_raw_rate": 0.925,  # 37 ÷ 40
+        "two_workers_per_one": 0.973,  # 36 ÷ 37
+    }
+    assert verdict["met"] == {
+        "single_p50_ms": True,
+        "typing_p95_ms": False,
+        "busy_per_raw_rate": True,
+        "two_workers_per_one": True,
+    }
+    result["targets"] = verdict
+    table = targets_table(result)
+    assert "| one customer alone: turn p50 (HTTP) | 29.0 ms (100 turns) | ≤ 30 ms | met |" in table
+    assert "101.0 ms" in table and "**missed**" in table
+    assert "700 / 710 MB" in table and "0.925 (37.0 ÷ 40.0/s)" in table

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ingest.model import Chunk
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import HybridRetriever, RetrievalConfig
@@ -39,8 +41,10 @@ def test_empty_query_and_empty_store_return_nothing(hashing_kb: KnowledgeBase):
 def test_repeated_query_hits_the_cache_until_the_knowledge_changes(hashing_kb: KnowledgeBase):
     load(hashing_kb)
     retriever = HybridRetriever(hashing_kb)
+    searched = retriever.search("運費", 1)
     first = retriever.search("運費", 1)
-    assert retriever.search("運費", 1) is first
+    assert retriever.search("運費", 1) is first  # the cache's hits
+    assert first == [dataclasses.replace(searched[0], tokens=None)]  # kept without tokens
     hashing_kb.sync_source(
         "faq.csv", [Chunk.build("faq.csv", "row=3", "問題: 運費多少？\n答案: 一律免運。", {})]
     )
@@ -124,3 +128,13 @@ def test_knowledge_in_one_language_is_fused_as_before(tmp_path):
     fused = retriever.fuse(retriever.signals(query), "en", retriever.keyword_ranges(query))
     hits = retriever.search(query, 2)
     assert [(h.id, h.score) for h in hits] == [(doc, score) for doc, score in fused[:2]]
+
+
+def test_hits_carry_their_texts_keyword_tokens_as_ingested(hashing_kb: KnowledgeBase):
+    from knowledge.text import tokenize
+
+    load(hashing_kb)
+    hits = HybridRetriever(hashing_kb).search("退貨 delivery", 3)
+    assert len(hits) == 3
+    for hit in hits:
+        assert hit.tokens == tokenize(hit.text) and hit.tokens

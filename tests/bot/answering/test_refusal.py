@@ -3,6 +3,7 @@ reasons a refused turn carries."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -447,3 +448,15 @@ def test_a_missing_signal_does_not_make_a_far_question_answerable(tmp_path: Path
     refusal = RefusalModel({"zh": similarity_only, "en": similarity_only})
     outcome = Answerer(HybridRetriever(kb), refusal).answer("今天台北天氣如何？", "zh")
     assert outcome.decision is Decision.REFUSED, outcome.details
+
+
+def test_a_candidates_words_are_its_items_stored_tokens_and_its_question():
+    plain = scored("a", 1.0, "滿 990 元免運", "運費多少？")
+    assert group([plain])[0].words == frozenset(tokenize(plain.text)) | frozenset(
+        tokenize("運費多少？")
+    )
+    # tokens kept at ingest are taken as they are: the text is not tokenised again
+    kept = dataclasses.replace(plain, tokens=("kept", "tokens"))
+    assert group([kept])[0].words == frozenset({"kept", "tokens"}) | frozenset(
+        tokenize("運費多少？")
+    )
