@@ -208,3 +208,25 @@ def ingested_demo_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> P
     data = tmp_path_factory.mktemp(name) / "data"
     shutil.copytree(ingested_once(base), data, ignore=shutil.ignore_patterns(READY))
     return data
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server (`chroma run`) on a folder of its own, for the module; its URL."""
+    import shutil
+
+    exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{url}/api/v2/heartbeat", proc, timeout=60)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
