@@ -57,7 +57,13 @@ from handoff.sentiment import SentimentModel
 from ingest.model import LoadBudgets
 from knowledge.base import KnowledgeBase
 from knowledge.drafts import KnowledgeDrafts
-from knowledge.embedding import E5Embedder, Embedder, SentenceTransformerEmbedder, minilm_embedder
+from knowledge.embedding import (
+    Embedder,
+    SentenceTransformerEmbedder,
+    e5_embedder,
+    is_e5,
+    minilm_embedder,
+)
 from knowledge.ingestion import IngestOptions
 from knowledge.library import KnowledgeLibrary
 from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense_signal
@@ -65,11 +71,12 @@ from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense
 
 def build_embedders(settings: Settings) -> list[Embedder]:
     embedders: list[Embedder] = []
+    backend, onnx_cache = settings.embedding.backend, settings.embedding.onnx_cache_dir
     for name in settings.embedding.models:
         if name == "e5":
-            embedders.append(E5Embedder())
+            embedders.append(e5_embedder(backend, onnx_cache))
         elif name == "minilm":
-            embedders.append(minilm_embedder())
+            embedders.append(minilm_embedder(backend, onnx_cache))
         elif name == "custom":
             if settings.embedding.custom_path is None:
                 raise ValueError("embedding model 'custom' needs KEFU_EMBEDDING__CUSTOM_PATH")
@@ -149,7 +156,7 @@ def handoff_gate(
     multilingual = next((e for e in embedders if e.languages is None), None)
     # the shipped weights are fitted on multilingual-e5-small's vectors, and mean nothing on
     # another model's
-    e5 = multilingual if isinstance(multilingual, E5Embedder) else None
+    e5 = multilingual if multilingual is not None and is_e5(multilingual) else None
     sentiment = SentimentModel.load(e5) if e5 is not None else None
     known = None
     if retriever is not None and multilingual is not None:
