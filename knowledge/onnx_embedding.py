@@ -33,7 +33,7 @@ class OnnxEmbedder:
         self.precision = precision
         self.name = encoder.name
         self.languages = languages
-        self.dim = 384
+        self.dim = encoder.dim
         self._cache = cache or EncoderCache()
         self._num_threads = num_threads
         self._batch_size = batch_size

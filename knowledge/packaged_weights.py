@@ -81,6 +81,7 @@ class PackagedEncoder:
     name: str
     package: str
     max_tokens: int
+    dim: int = 384
 
     @property
     def version(self) -> str:

