@@ -94,6 +94,7 @@ STRONG_CALM_RATE = 0.01
 MILD_CALM_RATE = 0.04
 TARGETS = {"calm_handoff": 0.02, "angry_handoff": 0.80, "explicit_recall": 1.0}
 C = 1.0
+THRESHOLDS_OUT_OF_FOLD = True
 # Learned cues: an n-gram is a candidate when the angry messages of this many training sets
 # use it (0: no cues); cues whose weight ends below CUE_MIN are not kept. CUE_SCALE is the
 # cue columns' scale beside the unit vector (a larger scale: a weaker penalty on them).
@@ -233,7 +234,15 @@ def cue_matrix(texts: Sequence[str], vocabulary: Sequence[str]) -> Any:
 
 def fit_weights(train: Sequence[Embedded], c: float = C) -> SentimentWeights:
     """Logistic regression over the sets, each weighing the same in all; thresholds placed on
-    the calm customer sets among them."""
+    the calm customer sets among them, each scored out of fold (THRESHOLDS_OUT_OF_FOLD)."""
+    weights = fit_model(train, c)
+    weights.threshold, weights.mild_threshold = choose_thresholds(calm_scores(weights, train, c))
+    weights.fitted_on["thresholds_out_of_fold"] = THRESHOLDS_OUT_OF_FOLD
+    return weights
+
+
+def fit_model(train: Sequence[Embedded], c: float = C) -> SentimentWeights:
+    """The logistic regression alone (thresholds left at 0.5 / 1.0)."""
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
@@ -264,7 +273,7 @@ def fit_weights(train: Sequence[Embedded], c: float = C) -> SentimentWeights:
         dense[:, courtesy] = 0.0
         model = fitted()
     coef = model.coef_[0]
-    weights = SentimentWeights(
+    return SentimentWeights(
         embedder="e5",
         coef=[float(v) for v in coef[: width - len(LEXICAL)]],
         intercept=float(model.intercept_[0]),
@@ -287,8 +296,6 @@ def fit_weights(train: Sequence[Embedded], c: float = C) -> SentimentWeights:
             "command": "kefu-eval gate --fit",
         },
     )
-    weights.threshold, weights.mild_threshold = choose_thresholds(weights, train)
-    return weights
 
 
 def scores(weights: SentimentWeights, embedded: Embedded) -> np.ndarray:
@@ -299,10 +306,29 @@ def scores(weights: SentimentWeights, embedded: Embedded) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
-def choose_thresholds(weights: SentimentWeights, train: Sequence[Embedded]) -> tuple[float, float]:
+def calm_scores(
+    weights: SentimentWeights, train: Sequence[Embedded], c: float = C
+) -> list[np.ndarray]:
+    """The scores of the calm messages of each calm customer set among `train`. Out of fold,
+    each set is scored by a model fitted on the other sets, as a customer's new message is: a
+    model scores the calm messages it was fitted on lower than anyone else's, and thresholds
+    placed on those hand off more calm messages of a set it never saw."""
+    calm = [e for e in train if e.name in CALM_SETS]
+    if not THRESHOLDS_OUT_OF_FOLD:
+        return [scores(weights, e)[~e.negative] for e in calm]
+    found = []
+    for e in calm:
+        others = fitted_without(train, e)
+        if not any(o.negative.any() for o in others) or all(o.negative.all() for o in others):
+            found.append(scores(weights, e)[~e.negative])  # nothing to fit without it
+            continue
+        found.append(scores(fit_model(others, c), e)[~e.negative])
+    return found
+
+
+def choose_thresholds(calm: Sequence[np.ndarray]) -> tuple[float, float]:
     """The lowest thresholds at which no calm customer set has more than STRONG_CALM_RATE
-    (angry) and MILD_CALM_RATE (upset) of its messages above them."""
-    calm = [scores(weights, e)[~e.negative] for e in train if e.name in CALM_SETS]
+    (angry) and MILD_CALM_RATE (upset) of its messages' scores above them."""
     grid = [t / 100 for t in range(5, 100)]
 
     def lowest(rate: float) -> float:
