@@ -10,8 +10,9 @@ language full of complaint words against real anger at companies. Every set weig
 the fit, whatever its size. Courtesy is never let raise the score: a fit that gives it a
 positive weight is redone without it.
 
-Two operating points are placed on the fitted sets' calm customer messages (CALM_SETS), in the
-worst case over those sets: `threshold` (angry: hand off at once) flags at most
+Two operating points are placed on the fitted sets' calm customer messages (CALM_SETS), scored
+by the fitted model (or, with THRESHOLDS_OUT_OF_FOLD, each set by a model fitted without it), in
+the worst case over those sets: `threshold` (angry: hand off at once) flags at most
 STRONG_CALM_RATE of any of them, `mild_threshold` (upset: acknowledge, answer, offer a person;
 hand off if the bot cannot help) at most MILD_CALM_RATE.
 
@@ -94,6 +95,12 @@ STRONG_CALM_RATE = 0.01
 MILD_CALM_RATE = 0.04
 TARGETS = {"calm_handoff": 0.02, "angry_handoff": 0.80, "explicit_recall": 1.0}
 C = 1.0
+# Thresholds placed on each calm set's scores by a model fitted without that set (out of fold)
+# rather than by the model fitted on it. Off: held out, calm handoffs fell (zh worst JDDC 9.9 %
+# → 4.1 %, en mean 4.5 % → 3.2 %) but angry messages handed off at once fell further (zh worst
+# 45.0 % → 28.1 %, en worst 55.9 % → 38.5 %): the in-sample thresholds were optimistic, and
+# the model separates calm from angry too little for honest ones to keep the anger.
+THRESHOLDS_OUT_OF_FOLD = False
 # Learned cues: an n-gram is a candidate when the angry messages of this many training sets
 # use it (0: no cues); cues whose weight ends below CUE_MIN are not kept. CUE_SCALE is the
 # cue columns' scale beside the unit vector (a larger scale: a weaker penalty on them).
@@ -233,7 +240,15 @@ def cue_matrix(texts: Sequence[str], vocabulary: Sequence[str]) -> Any:
 
 def fit_weights(train: Sequence[Embedded], c: float = C) -> SentimentWeights:
     """Logistic regression over the sets, each weighing the same in all; thresholds placed on
-    the calm customer sets among them."""
+    the calm customer sets among them (scored out of fold with THRESHOLDS_OUT_OF_FOLD)."""
+    weights = fit_model(train, c)
+    weights.threshold, weights.mild_threshold = choose_thresholds(calm_scores(weights, train, c))
+    weights.fitted_on["thresholds_out_of_fold"] = THRESHOLDS_OUT_OF_FOLD
+    return weights
+
+
+def fit_model(train: Sequence[Embedded], c: float = C) -> SentimentWeights:
+    """The logistic regression alone (thresholds left at 0.5 / 1.0)."""
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
@@ -264,7 +279,7 @@ def fit_weights(train: Sequence[Embedded], c: float = C) -> SentimentWeights:
         dense[:, courtesy] = 0.0
         model = fitted()
     coef = model.coef_[0]
-    weights = SentimentWeights(
+    return SentimentWeights(
         embedder="e5",
         coef=[float(v) for v in coef[: width - len(LEXICAL)]],
         intercept=float(model.intercept_[0]),
@@ -287,8 +302,6 @@ def fit_weights(train: Sequence[Embedded], c: float = C) -> SentimentWeights:
             "command": "kefu-eval gate --fit",
         },
     )
-    weights.threshold, weights.mild_threshold = choose_thresholds(weights, train)
-    return weights
 
 
 def scores(weights: SentimentWeights, embedded: Embedded) -> np.ndarray:
@@ -299,10 +312,29 @@ def scores(weights: SentimentWeights, embedded: Embedded) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
-def choose_thresholds(weights: SentimentWeights, train: Sequence[Embedded]) -> tuple[float, float]:
+def calm_scores(
+    weights: SentimentWeights, train: Sequence[Embedded], c: float = C
+) -> list[np.ndarray]:
+    """The scores of the calm messages of each calm customer set among `train`. Out of fold,
+    each set is scored by a model fitted on the other sets, as a customer's new message is: a
+    model scores the calm messages it was fitted on lower than anyone else's, and thresholds
+    placed on those hand off more calm messages of a set it never saw."""
+    calm = [e for e in train if e.name in CALM_SETS]
+    if not THRESHOLDS_OUT_OF_FOLD:
+        return [scores(weights, e)[~e.negative] for e in calm]
+    found = []
+    for e in calm:
+        others = fitted_without(train, e)
+        if not any(o.negative.any() for o in others) or all(o.negative.all() for o in others):
+            found.append(scores(weights, e)[~e.negative])  # nothing to fit without it
+            continue
+        found.append(scores(fit_model(others, c), e)[~e.negative])
+    return found
+
+
+def choose_thresholds(calm: Sequence[np.ndarray]) -> tuple[float, float]:
     """The lowest thresholds at which no calm customer set has more than STRONG_CALM_RATE
-    (angry) and MILD_CALM_RATE (upset) of its messages above them."""
-    calm = [scores(weights, e)[~e.negative] for e in train if e.name in CALM_SETS]
+    (angry) and MILD_CALM_RATE (upset) of its messages' scores above them."""
     grid = [t / 100 for t in range(5, 100)]
 
     def lowest(rate: float) -> float:
