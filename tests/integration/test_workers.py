@@ -1,10 +1,11 @@
-"""Several kefu workers, as behind a load balancer: two real uvicorn processes sharing
-PostgreSQL and Redis. A customer's message posted to one worker reaches an agent's
-console stream on another at once (not on the 15 s poll), the queue moves on every console,
-of agents claiming one conversation on different workers at once exactly one gets it, and the
-streams recover after Redis restarts, with what was written meanwhile; a picture sent through
-one worker is served by the other; a knowledge file uploaded through one worker is ingested (on
-either) and downloaded through the other; a worker stopped by SIGTERM finishes the turn under
+"""Several kefu workers, as behind a load balancer: three real uvicorn processes with empty
+data directories, sharing PostgreSQL, Redis and a Chroma server. A customer's message posted to
+one worker reaches an agent's console stream on another at once (not on the 15 s poll), the
+queue moves on every console, of agents claiming one conversation on different workers at once
+exactly one gets it, and the streams recover after Redis restarts, with what was written
+meanwhile; a picture sent through one worker is served by the other; a knowledge file uploaded
+through one worker is ingested once, followed through another, answered from and downloaded
+through all of them, and so is its replacement; a worker stopped by SIGTERM finishes the turn under
 way and ends its streams at once (a turn longer than the grace does not hold it); a worker
 killed mid-conversation loses nothing it acknowledged."""
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from bot.access.accounts import Accounts, Role
-from bot.answering.refusal import RefusalModel
+from bot.answering.refusal import CATALOG_KEY, RefusalModel
 from knowledge.base import KnowledgeBase
 from knowledge.embedding import HashingEmbedder
 from knowledge.ingestion import ingest_paths
@@ -45,12 +45,26 @@ LIVE_S = 3.0  # "at once": far below the streams' 15 s poll
 
 
 @pytest.fixture(scope="module")
-def knowledge(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("workers") / "data"
-    kb = KnowledgeBase.open(data, [HashingEmbedder("e5")])
+def knowledge(
+    tmp_path_factory: pytest.TempPathFactory, shared: tuple[str, str], chroma_server: str
+) -> dict[str, str]:
+    """The demo knowledge, ingested into the shared database's catalog and the Chroma server,
+    with the refusal model fitted for the hashing embedder kept in the catalog: the settings a
+    worker with an empty data directory needs to serve it."""
+    from bot.conversation.sql import SqlConversationStore
+
+    database_url, _ = shared
+    store = SqlConversationStore(database_url)  # the schema, before the workers race for it
+    kb = KnowledgeBase.open(
+        tmp_path_factory.mktemp("ingesting"),
+        [HashingEmbedder("e5")],
+        chroma_url=chroma_server,
+        engine=store.engine,
+    )
     assert ingest_paths(kb, [DEMO_FILES]).ok
-    RefusalModel({"zh": SIMILARITY, "en": SIMILARITY}).save(data)
-    return data
+    kb.catalog.set_meta(CATALOG_KEY, RefusalModel({"zh": SIMILARITY, "en": SIMILARITY}).to_json())
+    store.close()
+    return {"KEFU_DATABASE_URL": database_url, "KEFU_CHROMA_URL": chroma_server}
 
 
 @contextmanager
@@ -129,23 +143,23 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="module")
 def workers(
-    knowledge: Path,
+    knowledge: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
     shared: tuple[str, str],
     redis: RedisServer,
 ) -> Iterator[Workers]:
-    """Two workers (each with its copy of the knowledge: an embedded Chroma belongs to one
-    process) on one PostgreSQL database and one Redis; agents mei, jun and lan exist."""
+    """Three workers with empty data directories on one PostgreSQL database, one Redis and one
+    Chroma server; agents mei, jun and lan exist."""
     from bot.conversation.sql import SqlConversationStore
 
     database_url, prefix = shared
-    store = SqlConversationStore(database_url)  # the schema, before the workers race for it
+    store = SqlConversationStore(database_url)
     accounts = Accounts(store.engine)
     for name in ("mei", "jun", "lan"):
         accounts.add(name, PASSWORD, Role.AGENT, name.title())
     store.close()
     env = {
-        "KEFU_DATABASE_URL": database_url,
+        **knowledge,
         "KEFU_REDIS_URL": redis.url,
         "KEFU_REDIS_PREFIX": prefix,
         "KEFU_ACCESS__CONVERSATION_RATE_LIMIT": "1000/minute",
@@ -154,9 +168,8 @@ def workers(
     folder = tmp_path_factory.mktemp("workers")
     with ExitStack() as stack:
         started = []
-        for n in range(2):
-            data = folder / f"worker{n}"
-            shutil.copytree(knowledge, data)
+        for n in range(3):
+            data = folder / f"worker{n}"  # empty: nothing a worker keeps on disk matters
             log = folder / f"worker{n}.log"
             started.append((*stack.enter_context(worker(data, env, log)), log))
         for url, proc, log in started:
@@ -192,7 +205,7 @@ def receive_until(conn: ClientConnection, wanted, timeout: float) -> dict[str, A
 
 
 def test_a_message_on_one_worker_is_seen_live_on_another(workers: list[str]) -> None:
-    a, b = workers
+    a, b = workers[:2]
     with (
         as_customer(httpx.Client(base_url=a, timeout=30)) as customer,
         closing(agent(b, "mei")) as mei,
@@ -243,7 +256,7 @@ def test_a_message_on_one_worker_is_seen_live_on_another(workers: list[str]) -> 
 
 
 def test_an_agent_online_on_one_worker_is_online_for_the_others(workers: list[str]) -> None:
-    a, b = workers
+    a, b = workers[:2]
     with closing(agent(a, "lan")) as lan, closing(agent(b, "jun")) as jun:
         agents = jun.get("/api/agent/agents").json()["agents"]
         assert not any(x["username"] == "lan" and x["online"] for x in agents)
@@ -258,7 +271,7 @@ def test_an_agent_online_on_one_worker_is_online_for_the_others(workers: list[st
 
 
 def test_a_claim_race_across_workers_has_one_winner(workers: list[str]) -> None:
-    places = (workers[0], workers[1], workers[0])  # three agents, the two workers
+    places = (workers[0], workers[1], workers[2])  # three agents, on three workers
     sessions = [agent(url, name) for url, name in zip(places, ("mei", "jun", "lan"), strict=True)]
     try:
         with as_customer(httpx.Client(base_url=workers[0], timeout=30)) as customer:
@@ -298,7 +311,7 @@ def test_a_claim_race_across_workers_has_one_winner(workers: list[str]) -> None:
 def test_streams_recover_after_redis_restarts_and_miss_nothing(
     workers: list[str], redis: RedisServer
 ) -> None:
-    a, b = workers
+    a, b = workers[:2]
     with (
         as_customer(httpx.Client(base_url=a, timeout=30)) as customer,
         closing(agent(b, "jun")) as jun,
@@ -332,7 +345,7 @@ def test_streams_recover_after_redis_restarts_and_miss_nothing(
 
 
 def test_a_picture_sent_through_one_worker_is_served_by_another(workers: list[str]) -> None:
-    a, b = workers
+    a, b = workers[:2]
     photo, reply = picture("jpeg", (32, 24)), picture("png", (12, 8))
     with (
         as_customer(httpx.Client(base_url=a, timeout=30)) as customer,
@@ -373,7 +386,7 @@ def closed_within(conn: ClientConnection, seconds: float) -> int:
 
 @contextmanager
 def slow_worker(
-    knowledge: Path,
+    knowledge: dict[str, str],
     tmp_path: Path,
     shared: tuple[str, str],
     redis: RedisServer,
@@ -381,9 +394,9 @@ def slow_worker(
     **env: str,
 ) -> Iterator[tuple[str, subprocess.Popen, Path]]:
     """One more worker on the shared database and Redis, whose turns take `turn_s`."""
-    database_url, prefix = shared
+    _, prefix = shared
     env = {
-        "KEFU_DATABASE_URL": database_url,
+        **knowledge,
         "KEFU_REDIS_URL": redis.url,
         "KEFU_REDIS_PREFIX": prefix,
         "KEFU_TEST_TURN_DELAY_S": str(turn_s),
@@ -391,7 +404,6 @@ def slow_worker(
         **env,
     }
     data, log = tmp_path / "data", tmp_path / "worker.log"
-    shutil.copytree(knowledge, data)
     with worker(data, env, log) as (url, proc):
         wait_ready(url, proc, log)
         yield url, proc, log
@@ -399,7 +411,7 @@ def slow_worker(
 
 def test_a_worker_stopped_by_sigterm_finishes_its_turn_and_lets_its_streams_go(
     workers: list[str],
-    knowledge: Path,
+    knowledge: dict[str, str],
     tmp_path: Path,
     shared: tuple[str, str],
     redis: RedisServer,
@@ -453,7 +465,7 @@ def test_a_worker_stopped_by_sigterm_finishes_its_turn_and_lets_its_streams_go(
 
 def test_a_turn_longer_than_the_grace_does_not_hold_the_worker(
     workers: list[str],
-    knowledge: Path,
+    knowledge: dict[str, str],
     tmp_path: Path,
     shared: tuple[str, str],
     redis: RedisServer,
@@ -499,7 +511,49 @@ def test_a_turn_longer_than_the_grace_does_not_hold_the_worker(
         assert logged[-1]["kind"] == "customer_messaged"
 
 
-def test_an_upload_on_one_worker_is_ingested_and_downloaded_through_another(
+QUESTION = "月球可以寄嗎？"
+FIRST = "可以，月球運費另計。"
+SECOND = "可以，月球運費一律 999 元。"
+
+
+def moon_faq(answer: str) -> bytes:
+    return f"問題,答案\n{QUESTION},{answer}\n月球站營業時間？,每天早上九點到晚上九點。\n".encode()
+
+
+def ingested(admin: httpx.Client, job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while (job := admin.get(f"/api/admin/ingest/{job_id}").json())["state"] in (
+        "queued",
+        "running",
+    ):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+    return job
+
+
+def ask(url: str, question: str) -> dict[str, Any]:
+    with as_customer(httpx.Client(base_url=url, timeout=30)) as customer:
+        conversation_id = customer.post("/api/conversations").json()["id"]
+        turn = customer.post(
+            f"/api/conversations/{conversation_id}/messages", json={"text": question}
+        )
+        assert turn.status_code == 200, turn.text
+        return turn.json()
+
+
+def answered_everywhere(urls: list[str], answer: str, within: float) -> None:
+    """Every worker answers QUESTION with `answer` within `within` seconds."""
+    for url in urls:
+        deadline = time.monotonic() + within
+        while True:
+            turn = ask(url, QUESTION)
+            if turn["status"] == "answered" and turn["reply"] == answer:
+                break
+            assert time.monotonic() < deadline, (url, turn)
+            time.sleep(0.2)
+
+
+def test_an_upload_through_one_worker_is_answered_by_the_others(
     workers: Workers, shared: tuple[str, str]
 ) -> None:
     from bot.conversation.sql import SqlConversationStore
@@ -507,33 +561,45 @@ def test_an_upload_on_one_worker_is_ingested_and_downloaded_through_another(
     store = SqlConversationStore(shared[0])
     Accounts(store.engine).add("boss", PASSWORD, Role.ADMIN, "Boss")
     store.close()
-    a, b = workers
-    data = "問題,答案\n月球可以寄嗎？,可以，運費另計。\n".encode()
-    with closing(agent(a, "boss")) as on_a, closing(agent(b, "boss")) as on_b:
+    a, b, c = workers
+    assert ask(b, QUESTION)["status"] != "answered"  # nothing is known of it yet
+    with closing(agent(a, "boss")) as on_a, closing(agent(c, "boss")) as on_c:
+        data = moon_faq(FIRST)
         uploaded = on_a.post("/api/admin/sources", files={"file": ("moon.csv", data, "text/csv")})
         assert uploaded.status_code == 202, uploaded.text
         job_id = uploaded.json()["job"]["id"]
-        deadline = time.monotonic() + 30
-        while (job := on_b.get(f"/api/admin/ingest/{job_id}").json())["state"] in (
-            "queued",
-            "running",
-        ):
-            assert time.monotonic() < deadline, job
-            time.sleep(0.1)
+        job = ingested(on_c, job_id)  # its progress, followed through c
         assert job["state"] == "done", job
         assert [(f["source"], f["outcome"], f["added"]) for f in job["files"]] == [
-            ("moon.csv", "added", 1)
+            ("moon.csv", "added", 2)
         ]
         assert on_a.get("/api/admin/ingest").json()["jobs"][0]["id"] == job_id
-        for admin in (on_a, on_b):
+        answered_everywhere([b, c, a], FIRST, within=5)
+        assert ask(b, QUESTION)["citations"][0]["label"] == QUESTION
+        for admin in (on_a, on_c):
             downloaded = admin.get("/api/admin/sources/moon.csv/file")
             assert downloaded.status_code == 200 and downloaded.content == data
             assert downloaded.headers["content-type"].startswith("text/csv")
 
+        # the file replaced through c: every worker answers from the new version
+        replaced = on_c.post(
+            "/api/admin/sources",
+            params={"replace": "true"},
+            files={"file": ("moon.csv", moon_faq(SECOND), "text/csv")},
+        )
+        assert replaced.status_code == 202, replaced.text
+        job = ingested(on_a, replaced.json()["job"]["id"])
+        assert job["state"] == "done", job
+        answered_everywhere([a, b, c], SECOND, within=5)
+        moon = [
+            s for s in on_a.get("/api/admin/sources").json()["sources"] if s["name"] == "moon.csv"
+        ]
+        assert [(s["items"], s["status"]) for s in moon] == [(2, "ok")]
+
 
 def test_a_worker_killed_mid_conversation_loses_nothing_it_acknowledged(workers: Workers) -> None:
     """Runs last: it kills the first worker."""
-    a, b = workers
+    a, b = workers[:2]
     with as_customer(httpx.Client(base_url=a, timeout=30)) as on_a:
         conversation_id = on_a.post("/api/conversations").json()["id"]
         token = token_of(on_a, conversation_id)
