@@ -135,7 +135,9 @@ class HybridRetriever:
         if not query:
             return []
         revision = self.kb.catalog.revision()
-        key = (normalize(query), k, revision)
+        # the keyword index's own revision too: one rebuilt in the background lags the catalog
+        indexed = self.kb.keyword_index().revision if self.config.mode != "dense" else None
+        key = (normalize(query), k, revision, indexed)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
