@@ -156,18 +156,18 @@ def test_a_dropped_stream_reconnects_after_the_last_seq_and_misses_nothing(new_p
 def test_a_vague_question_offers_options_as_buttons(new_page, shot):
     page = new_page()
     widget = Widget(page).open()
-    # 運費: the shipping fee, or who pays postage for a repair?
-    widget.ask("運費")
+    # 保固: how long the warranty lasts, or what it does not cover?
+    widget.ask("保固")
     clarifying = widget.log.locator(".msg.bot.clarifying")
     expect(clarifying).to_be_visible(timeout=TURN_TIMEOUT_MS)
     options = clarifying.locator("button.option")
-    expect(options).to_contain_text(["運費怎麼算？多少錢免運？", "送修的運費由誰負擔？"])
+    expect(options).to_contain_text(["哪些情況不在保固範圍內？", "商品保固多久？"])
     shot(page, "options")
 
-    options.filter(has_text="運費怎麼算？多少錢免運？").click()
-    expect(widget.log.locator(".msg.customer").last).to_contain_text("運費怎麼算？多少錢免運？")
+    options.filter(has_text="商品保固多久？").click()
+    expect(widget.log.locator(".msg.customer").last).to_contain_text("商品保固多久？")
     answer = widget.log.locator(".msg.bot.answered")
-    expect(answer).to_contain_text("NT$990", timeout=TURN_TIMEOUT_MS)
+    expect(answer).to_contain_text("1 年保固", timeout=TURN_TIMEOUT_MS)
     shot(page, "option-answered")
 
 
