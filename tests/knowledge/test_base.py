@@ -122,30 +122,6 @@ def test_tokens_of_an_older_tokenizer_are_recomputed(hashing_kb: KnowledgeBase):
     assert hashing_kb.catalog.revision() == revision + 1
 
 
-def test_a_large_catalog_is_reindexed_behind_while_the_old_index_serves(
-    hashing_kb: KnowledgeBase, monkeypatch
-):
-    """Over the size where a rebuild takes seconds, the catalog's new revision is indexed in
-    the background: the search that finds the index behind is answered by the old one at once,
-    and the next ones, once the rebuild is done, by the new."""
-    import knowledge.base
-
-    kb = hashing_kb
-    kb.sync_source("faq.xlsx", rows(*BASE))
-    assert kb.keyword_index().search(("運費",), 1)[0][0] == rows(*BASE)[1].id
-    monkeypatch.setattr(knowledge.base, "KEYWORD_REBUILD_BEHIND", 2)  # "large" from 3 items
-    added = (5, "問題: 可以寄到金門嗎？\n答案: 可以，離島運費 220 元。")
-    kb.sync_source("faq.xlsx", rows(*BASE, added))
-    before = kb.keyword.revision
-    served = kb.keyword_index()  # the old index, not a wait for the new
-    assert served.revision == before != kb.catalog.revision()
-    assert served.search(("金門",), 1) == []
-    assert kb.wait_for_keyword_index(30)
-    index = kb.keyword_index()
-    assert index.revision == kb.catalog.revision()
-    assert index.search(("金門",), 1)[0][0] == rows(added)[0].id
-
-
 def test_a_small_catalog_is_reindexed_at_once(hashing_kb: KnowledgeBase):
     kb = hashing_kb
     kb.sync_source("faq.xlsx", rows(*BASE))
