@@ -28,12 +28,12 @@ import os
 import random
 import statistics
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from eval.bench_load import postgres_database
 
 if TYPE_CHECKING:
     from knowledge.catalog import Catalog, ChunkRow
@@ -76,27 +76,6 @@ def synthetic_items(
         items.append((kept + mixed)[:MAX_TOKENS] or own[:1])
     queries = [list(tokenize(q)) for q, _ in rows]
     return items, [q for q in queries if q]
-
-
-@contextmanager
-def scratch_database(admin: str) -> Iterator[str]:
-    """A database of this run's own (SQLAlchemy URL), dropped afterwards."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"kefu_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    params = psycopg.conninfo.conninfo_to_dict(admin)
-    password = f":{params['password']}" if params.get("password") else ""
-    try:
-        yield (
-            f"postgresql+psycopg://{params.get('user', 'postgres')}{password}@"
-            f"{params.get('host', '127.0.0.1')}:{params.get('port', 5432)}/{name}"
-        )
-    finally:
-        with psycopg.connect(admin, dbname="postgres", autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def item_id(n: int) -> str:
@@ -232,7 +211,7 @@ def in_database(admin: str, items: Sequence[Sequence[str]], queries: Sequence[Se
 
     out: dict[str, str] = {}
     with (
-        scratch_database(admin) as url,
+        postgres_database(admin) as url,
         psycopg.connect(
             url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
         ) as conn,
@@ -297,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"{args.items:,} items, {vocabulary:,} distinct terms, {mean_len:.0f} tokens an item, "
           f"{len(queries)} queries (made in {time.perf_counter() - started:.0f} s)")  # fmt: skip
     print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    with scratch_database(args.postgres) as url:
+    with postgres_database(args.postgres) as url:
         store = SqlConversationStore(url)  # the schema, as a worker migrates it
         catalog = Catalog(store.engine)
         catalog.set_meta("tokenizer", TOKENIZER_VERSION)
