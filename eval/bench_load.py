@@ -325,6 +325,8 @@ async def _drive(urls: Sequence[str], deck: QuestionDeck, plan: LoadPlan) -> Loa
             run.conversations += 1
             for turn in range(1, rng.randint(*plan.turns) + 1):
                 sent = time.perf_counter()
+                if sent >= deadline:  # a slow start or a late wake-up: nothing after the time
+                    return
                 question = deck.draw()
                 assert question is not None  # the deck deals again when it runs out
                 record = await send_message(
