@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import update
 
 from ingest.model import Chunk
@@ -120,6 +122,45 @@ def test_tokens_of_an_older_tokenizer_are_recomputed(hashing_kb: KnowledgeBase):
     revision = hashing_kb.catalog.revision()
     assert hashing_kb.keyword_index().search(("運費",), 1)[0][0] == rows(*BASE)[1].id
     assert hashing_kb.catalog.revision() == revision + 1
+
+
+def test_a_large_catalog_is_reindexed_behind_while_the_old_index_serves(
+    hashing_kb: KnowledgeBase, monkeypatch
+):
+    """Over the size where a rebuild takes seconds, the catalog's new revision is indexed in
+    the background: searches meanwhile are answered by the old index at once, and once the
+    rebuild is done, by the new. The rebuild is held until the old index has been checked."""
+    import knowledge.base
+
+    kb = hashing_kb
+    kb.sync_source("faq.xlsx", rows(*BASE))
+    assert kb.keyword_index().search(("運費",), 1)[0][0] == rows(*BASE)[1].id
+    monkeypatch.setattr(knowledge.base, "KEYWORD_REBUILD_BEHIND", 2)  # "large" from 3 items
+    added = (5, "問題: 可以寄到金門嗎？\n答案: 可以，離島運費 220 元。")
+    kb.sync_source("faq.xlsx", rows(*BASE, added))
+    before = kb.keyword.revision
+    release, reading = threading.Event(), threading.Event()
+    all_tokens = kb.catalog.all_tokens
+
+    def held_tokens():  # the rebuild's read of the catalog waits until the test lets it go
+        reading.set()
+        assert release.wait(30)
+        return all_tokens()
+
+    monkeypatch.setattr(kb.catalog, "all_tokens", held_tokens)
+    served = kb.keyword_index()  # starts the rebuild; the old index, not a wait for the new
+    assert reading.wait(30)
+    for _ in range(3):  # while the rebuild runs, every search is served by the old index
+        served = kb.keyword_index()
+        assert served.revision == before != kb.catalog.revision()
+        assert served.search(("金門",), 1) == []
+        assert served.search(("運費",), 1)[0][0] == rows(*BASE)[1].id
+    assert not kb.wait_for_keyword_index(0.05)  # still held
+    release.set()
+    assert kb.wait_for_keyword_index(30)
+    index = kb.keyword_index()
+    assert index.revision == kb.catalog.revision()
+    assert index.search(("金門",), 1)[0][0] == rows(added)[0].id
 
 
 def test_a_small_catalog_is_reindexed_at_once(hashing_kb: KnowledgeBase):
