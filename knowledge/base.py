@@ -59,6 +59,7 @@ class KnowledgeBase:
         self._source_locks: dict[str, threading.Lock] = {}  # one sync of a source at a time
         self._locks_guard = threading.Lock()
         self._keyword_rebuilding = threading.Lock()  # held while a background rebuild runs
+        self._keyword_building = threading.Lock()  # one turn at a time loads or builds it
 
     @classmethod
     def open(
@@ -257,16 +258,19 @@ class KnowledgeBase:
         revision = self.catalog.revision()
         if self.keyword.revision == revision or self._keyword_rebuilding.locked():
             return self.keyword
-        # the files under the data directory are a cache, of this catalog only
-        identity = self.catalog.identity()
-        if self.keyword.load(revision, identity):
+        with self._keyword_building:  # turns that arrive meanwhile wait for this one's index
+            if self.keyword.revision == revision or self._keyword_rebuilding.locked():
+                return self.keyword
+            # the files under the data directory are a cache, of this catalog only
+            identity = self.catalog.identity()
+            if self.keyword.load(revision, identity):
+                return self.keyword
+            if self.keyword.revision >= 0 and self.catalog.count() > KEYWORD_REBUILD_BEHIND:
+                self._rebuild_keyword_behind()
+                return self.keyword
+            ids, tokens = self.catalog.all_tokens()
+            self.keyword.build(ids, tokens, revision, identity)
             return self.keyword
-        if self.keyword.revision >= 0 and self.catalog.count() > KEYWORD_REBUILD_BEHIND:
-            self._rebuild_keyword_behind()
-            return self.keyword
-        ids, tokens = self.catalog.all_tokens()
-        self.keyword.build(ids, tokens, revision, identity)
-        return self.keyword
 
     def _rebuild_keyword_behind(self) -> None:
         """Rebuild the keyword index in a thread of its own, one rebuild at a time, until it

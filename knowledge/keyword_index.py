@@ -3,14 +3,21 @@ are a cache of what the catalog's tokens give."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import shutil
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import bm25s
 import numpy as np
+
+log = logging.getLogger(__name__)
+
+IDS_FILE = "kefu_ids.json"
 
 
 class KeywordIndex:
@@ -50,32 +57,55 @@ class KeywordIndex:
         self._save(catalog)
 
     def _save(self, catalog: str) -> None:
+        """Write the index beside its directory, then swap it in. Threads and worker processes
+        sharing the data directory each write a directory of their own; when two swap at once,
+        one wins and the other's copy (of the same catalog) is dropped: the files are a cache."""
         if self._dir is None:
             return
-        tmp = self._dir.with_name(self._dir.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if self._bm25 is not None:
-            self._bm25.save(str(tmp), show_progress=False)
-        (tmp / "kefu_ids.json").write_text(
-            json.dumps({"catalog": catalog, "revision": self.revision, "ids": self._ids}),
-            encoding="utf-8",
-        )
-        shutil.rmtree(self._dir, ignore_errors=True)
-        tmp.rename(self._dir)
+        with self._lock:
+            bm25, ids, revision = self._bm25, self._ids, self.revision
+        self._dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=self._dir.name + ".tmp-", dir=self._dir.parent))
+        old = tmp.with_name(tmp.name.replace(".tmp-", ".old-"))
+        try:
+            if bm25 is not None:
+                bm25.save(str(tmp), show_progress=False)
+            (tmp / IDS_FILE).write_text(
+                json.dumps({"catalog": catalog, "revision": revision, "ids": ids}),
+                encoding="utf-8",
+            )
+            with contextlib.suppress(FileNotFoundError):
+                self._dir.rename(old)
+            tmp.rename(self._dir)
+        except OSError as e:  # another writer swapped its copy in first
+            log.info("keyword.save_skipped error=%s", e)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
 
     def load(self, revision: int, catalog: str = "") -> bool:
-        """Load the persisted index if it was built from `catalog` at `revision`."""
-        if self._dir is None or not (self._dir / "kefu_ids.json").exists():
+        """Load the persisted index if it was built from `catalog` at `revision`; False when
+        there is none, it is of another revision or catalog, or it changed while being read."""
+        if self._dir is None:
             return False
-        saved = json.loads((self._dir / "kefu_ids.json").read_text(encoding="utf-8"))
-        if saved["revision"] != revision or saved.get("catalog", "") != catalog:
+        try:
+            saved = self._saved()
+            if saved["revision"] != revision or saved.get("catalog", "") != catalog:
+                return False
+            bm25 = bm25s.BM25.load(str(self._dir), show_progress=False) if saved["ids"] else None
+            if self._saved() != saved:
+                return False
+        except (OSError, ValueError, KeyError) as e:
+            log.info("keyword.load_skipped error=%s", e)
             return False
-        bm25 = bm25s.BM25.load(str(self._dir), show_progress=False) if saved["ids"] else None
         with self._lock:
             self._ids, self._bm25, self.revision = saved["ids"], bm25, revision
             self._token_best = _best_per_token(bm25)
         return True
+
+    def _saved(self) -> dict:
+        assert self._dir is not None
+        return json.loads((self._dir / IDS_FILE).read_text(encoding="utf-8"))
 
     def ceiling(self, tokens: Sequence[str]) -> float:
         """The most any one chunk could score for these tokens: the sum over the query's tokens

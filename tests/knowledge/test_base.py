@@ -113,6 +113,39 @@ def test_keyword_index_follows_the_catalog_and_persists(tmp_path):
     assert not KeywordIndex(tmp_path / "kw").load(catalog.revision(), "another catalog")
 
 
+def test_workers_sharing_the_data_directory_save_and_load_the_keyword_index_at_once(tmp_path):
+    """Two channels' turns in one worker, or two workers on one data directory, rebuild the
+    index at the same moment: every save and load succeeds or steps aside, none raises, and
+    what is left on disk is one whole index."""
+    from knowledge.keyword_index import KeywordIndex
+
+    ids = [f"c{i}" for i in range(300)]
+    tokens = [["退貨", f"詞{i}", f"word{i % 7}"] for i in range(300)]
+    indexes = [KeywordIndex(tmp_path / "keyword") for _ in range(6)]
+    start = threading.Barrier(len(indexes))
+    failures: list[BaseException] = []
+
+    def churn(index: KeywordIndex) -> None:
+        start.wait()
+        try:
+            for revision in range(15):
+                index.build(ids, tokens, revision, "catalog")
+                index.load(revision, "catalog")
+        except BaseException as e:  # reported below
+            failures.append(e)
+
+    threads = [threading.Thread(target=churn, args=(i,)) for i in indexes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keyword"]
+    reopened = KeywordIndex(tmp_path / "keyword")
+    assert reopened.load(14, "catalog")
+    assert reopened.search(["詞42"], 1)[0][0] == "c42"
+
+
 def test_tokens_of_an_older_tokenizer_are_recomputed(hashing_kb: KnowledgeBase):
     hashing_kb.sync_source("faq.xlsx", rows(*BASE))
     hashing_kb.keyword_index()
