@@ -439,7 +439,16 @@ def markdown(report: dict[str, Any]) -> str:
 # ---- one run ----------------------------------------------------------------------------------
 
 
-def run(plan: LoadPlan, count: int, postgres: str, redis_url: str, off_topic_share: float) -> dict:
+def run(
+    plan: LoadPlan,
+    count: int,
+    postgres: str,
+    redis_url: str,
+    off_topic_share: float,
+    logs: Path | None = None,
+) -> dict:
+    """One load run; when a request failed, the workers' and Chroma's logs are copied into
+    `logs` (the scratch folder they were written in is removed)."""
     deck = demo_deck(plan.seed, off_topic_share)
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kefu-bench-load-")))
@@ -468,6 +477,11 @@ def run(plan: LoadPlan, count: int, postgres: str, redis_url: str, off_topic_sha
         cpu_self = self_cpu_seconds() - cpu_self
         end = [process_memory_mb(w.pid) for w in started]
         load_after = load_average()
+        if logs is not None and summarize(done)["errors"]:
+            logs.mkdir(parents=True, exist_ok=True)
+            for path in folder.glob("*.log"):
+                shutil.copy(path, logs / path.name)
+            log.error("requests failed: the servers' logs are in %s", logs)
     wall = done.wall_seconds or 1.0
     return {
         "knowledge": {"files": str(DEMO_FILES), "ingest_s": round(ingest_s, 1)},
@@ -523,7 +537,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": "python -m eval.bench_load "
         + shlex.join(sys.argv[1:] if argv is None else argv),
         "at": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        **run(plan, args.workers, args.postgres, args.redis, args.off_topic_share),
+        **run(
+            plan,
+            args.workers,
+            args.postgres,
+            args.redis,
+            args.off_topic_share,
+            logs=args.out.with_name(args.out.stem + "-logs"),
+        ),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
