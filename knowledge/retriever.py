@@ -183,8 +183,9 @@ class HybridRetriever:
     def _search(self, query: str, k: int) -> list[Hit]:
         rankings = self.signals(query)
         language = detect_language(query)
-        fused = self.fuse(rankings, language, self.keyword_ranges(query))
-        fused = self._across_languages(fused, rankings, language)
+        ranges = self.keyword_ranges(query)
+        fused = self.fuse(rankings, language, ranges)
+        fused = self._across_languages(fused, rankings, language, ranges)
         # Vectors of a chunk that was removed a moment ago may still answer; the catalog decides.
         top = [doc for doc, _ in fused[: k * 2]]
         stored = self.kb.catalog.get(top)
@@ -223,12 +224,19 @@ class HybridRetriever:
         fused: list[tuple[str, float]],
         rankings: dict[str, list[tuple[str, float]]],
         language: str,
+        ranges: dict[str, tuple[float, float]] | None = None,
     ) -> list[tuple[str, float]]:
-        """Fused scores of chunks that a model serving some languages only (MiniLM: English)
-        could never rank, scaled up to the weight of the signals that could. Without this an
+        """Chunks in the other language than the question's, ranked as chunks of their own
+        language are: with that language's weights, over the signals that can read them.
+
+        A model serving some languages only (MiniLM: English) could never rank a Chinese
+        chunk; its weight is left out and the rest scaled up to the whole. Without this an
         English question could never be answered from a Chinese-only row of a knowledge base
-        that also has English rows: their MiniLM share (twice e5's) always wins. Knowledge in
-        one language is ranked exactly as before."""
+        that also has English rows: their MiniLM share (twice e5's) always wins. And BM25,
+        which reaches a Chinese row from an English question through the words folded to one
+        form (knowledge/synonyms.py: cancel = 取消), weighs for it what it weighs in Chinese,
+        not the tenth it weighs among English rows, where MiniLM leads. Knowledge in the
+        question's language is ranked exactly as before."""
         if self.config.fusion != "minmax":
             return fused
         narrow = {
@@ -238,20 +246,33 @@ class HybridRetriever:
             for signal in (dense_signal(e.name), question_signal(e.name))
             if signal in rankings
         }
-        if not narrow:
-            return fused
-        weights = self.weights(rankings, language)
-        total = sum(weights.get(s, 1.0) for s in rankings if rankings[s])
         languages = self._chunk_languages()
+        own: dict[str, tuple[dict[str, float], dict[str, float]]] = {}  # language → weights, scores
+
+        def ranked_as(item: str) -> tuple[dict[str, float], dict[str, float]]:
+            if item not in own:
+                weights = self.weights(rankings, item)
+                own[item] = (weights, dict(minmax_fusion(rankings, weights, ranges)))
+            return own[item]
+
+        asked = self.weights(rankings, language)
+        whole = sum(asked.get(s, 1.0) for s in rankings if rankings[s])
         out = []
         for doc, score in fused:
             item = languages.get(doc, "und")
+            weights = asked
+            if item in ("zh", "en") and language in ("zh", "en") and item != language:
+                weights, scores = ranked_as(item)
+                score = scores.get(doc, score)
+            total = sum(weights.get(s, 1.0) for s in rankings if rankings[s])
             missing = sum(
                 weights.get(s, 1.0)
                 for s, served in narrow.items()
                 if rankings[s] and item not in served
             )
-            out.append((doc, score * total / (total - missing) if 0 < missing < total else score))
+            # the share of what the signals that can read it could give, on the question's scale
+            reach = total - missing
+            out.append((doc, score * whole / reach if reach > 0 and reach != whole else score))
         return sorted(out, key=lambda kv: (-kv[1], kv[0]))
 
     def _chunk_languages(self) -> dict[str, str]:

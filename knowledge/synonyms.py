@@ -31,6 +31,49 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("信用卡", "刷卡", "credit card", "credit cards"),
     ("退款", "退錢", "退費", "refund", "refunds", "refunded"),
     ("email", "e-mail", "電子郵件", "電郵"),
+    # The words of customer service in English and Chinese. A shop's knowledge is often in one
+    # language only; folded to one form, an English question finds the Chinese row by its
+    # words too (and the reverse), not by the multilingual model alone, whose similarities to
+    # the rows of another language lie close together.
+    ("取消訂閱", "unsubscribe", "unsubscribed", "unsubscribing", "退訂"),
+    (
+        "取消",
+        "cancel",
+        "cancels",
+        "cancelled",
+        "canceled",
+        "cancelling",
+        "canceling",
+        "cancellation",
+        "cancellations",
+    ),
+    ("訂單", "order", "orders"),
+    ("退貨", "return", "returns", "returned", "returning"),
+    ("換貨", "exchange", "exchanges", "exchanged"),
+    ("密碼", "password", "passwords"),
+    ("會員", "member", "members", "membership", "memberships"),
+    ("帳號", "帳戶", "account", "accounts"),
+    ("點數", "紅利點數", "points", "reward points", "loyalty points"),
+    ("生日", "birthday", "birthdays"),
+    ("保固", "warranty", "warranties", "guarantee"),
+    ("維修", "送修", "repair", "repairs", "repaired"),
+    ("運費", "shipping fee", "shipping fees", "shipping cost", "delivery fee", "postage"),
+    ("地址", "address", "addresses"),
+    ("尺寸", "尺碼", "size", "sizes"),
+    ("瑕疵", "損壞", "defect", "defects", "defective", "damaged", "faulty"),
+    ("分期", "installment", "installments", "instalment", "instalments"),
+    ("電子報", "newsletter", "newsletters"),
+    ("優惠券", "折價券", "coupon", "coupons", "voucher", "vouchers"),
+    ("缺貨", "out of stock", "sold out"),
+    ("補貨", "restock", "restocked", "back in stock"),
+    ("客服", "customer service", "customer support"),
+    ("取貨", "pick up", "pickup", "pick-up", "picked up"),
+    ("包裹", "parcel", "parcels", "package", "packages"),
+    ("海外", "overseas", "abroad"),
+    ("刪除", "delete", "deleted", "deleting"),
+    ("註冊", "sign up", "signed up", "register", "registered", "registration"),
+    ("登入", "log in", "login", "logged in", "sign in"),
+    ("個人資料", "個資", "personal data", "personal information"),
 )
 
 _CANONICAL: dict[str, str] = {}
@@ -58,10 +101,17 @@ _VARIANTS = re.compile(
 def fold(text: str) -> str:
     """`text` (normalised) with every known variant rewritten to its group's first form.
 
-    The form is set apart by spaces so that the Chinese word cutter sees it whole
-    (在7-11取貨 would otherwise be cut 在小七超 / 商取貨).
+    A form written in is set apart by spaces so that the Chinese word cutter sees it whole
+    (在7-11取貨 would otherwise be cut 在小七超 / 商取貨); a kept form already in the text is
+    left as it stands, for the cutter to read with its neighbours (非會員 stays one word).
     """
-    return _VARIANTS.sub(lambda m: f" {_CANONICAL[m.group(0)]} ", text)
+    return _VARIANTS.sub(_written_in, text)
+
+
+def _written_in(match: re.Match[str]) -> str:
+    found = match.group(0)
+    kept = _CANONICAL[found]
+    return found if found == kept else f" {kept} "
 
 
 # A question's closing particle 嗎 typed as its homophone 媽 (or the bopomofo ㄇ), as phone

@@ -33,7 +33,7 @@ _ZH_STOP = frozenset(
 )
 
 # Bump when tokenize() changes: stored tokens of older versions are recomputed on open.
-TOKENIZER_VERSION = "4"
+TOKENIZER_VERSION = "5"
 
 _lock = threading.Lock()
 _stemmer = Stemmer.Stemmer("english")

@@ -127,6 +127,15 @@ def signals(
         values["content_coverage"] = content_coverage(question, top, others)
         values["reach_agreement"] = rank_agreement(candidates, reaching=True)
         values["rank_support"] = rank_support(candidates)
+    elif _words_reach(top):
+        # Unless the question's words reach the answer all the same, folded to one form across
+        # the languages (cancel = 取消, knowledge/synonyms.py): then its coverage and the
+        # agreement of the rankings that can read the answer's language say what they say in
+        # one language.
+        values["rank_agreement"] = rank_agreement(candidates, reaching=True)
+        values["content_coverage"] = content_coverage(question, top, others)
+        values["reach_agreement"] = values["rank_agreement"]
+        values["rank_support"] = rank_support(candidates)
     values["fused_lead"] = fused_lead(candidates)
     bm25 = _best_signal(top, KEYWORD) or 0.0
     values["keyword_score"] = math.log1p(bm25 / max(len(asked), 1))
@@ -175,6 +184,12 @@ def content_coverage(question: str, top: Candidate, others: list[Candidate]) -> 
     words = set(word_tokens(question)) | (set(tokenize(question)) & pool)
     asked = words - QUESTION_WORDS
     return specific_coverage(asked, top, others)
+
+
+def _words_reach(top: Candidate) -> bool:
+    """Whether the keyword search found the best candidate: the question shares words with
+    it (across languages, only through the words folded to one form)."""
+    return any(KEYWORD in h.ranks for h in top.hits)
 
 
 def _crosses_language(language: str | None, top: Candidate) -> bool:

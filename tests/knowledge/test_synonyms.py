@@ -11,7 +11,8 @@ from knowledge.text import tokenize, tokenize_without_synonyms
 
 def test_variants_fold_to_the_first_form_of_their_group():
     assert fold("我要打統編").split() == ["我要打", "統一編號"]
-    assert fold("可以貨到付款嗎") == fold("可以取貨付款嗎")
+    assert fold("可以取貨付款嗎").split() == ["可以", "貨到付款", "嗎"]
+    assert "貨到付款" in tokenize("可以貨到付款嗎") and "貨到付款" in tokenize("可以取貨付款嗎")
     assert "linepay" in fold("line pay 付款").split()
     assert "小七超商" in fold("在7-11取貨") and "小七超商" in fold("提供 7-eleven 取貨")
 
@@ -19,6 +20,11 @@ def test_variants_fold_to_the_first_form_of_their_group():
 def test_a_kept_form_is_not_broken_by_a_shorter_variant_inside_it():
     # 到付 is a variant, and it sits inside 貨到付款.
     assert fold("貨到付款").strip() == "貨到付款"
+
+
+def test_a_kept_form_in_the_text_is_read_with_its_neighbours():
+    assert fold("非會員退貨要怎麼申請") == "非會員退貨要怎麼申請"
+    assert "非會員" in tokenize("非會員退貨要怎麼申請")
 
 
 def test_latin_variants_match_whole_words_only():
@@ -34,6 +40,16 @@ def test_mixed_chinese_and_english_meets_the_chinese_wording():
     )
     assert "到期" in asked and "到期" in written
     assert "到期" not in tokenize_without_synonyms("點數會expire嗎")
+
+
+def test_the_words_of_customer_service_meet_across_the_languages():
+    asked = set(tokenize("How do I cancel my order?"))
+    written = set(tokenize("問題: 如何取消訂單？\n答案: 出貨前可在訂單頁面取消。"))
+    assert {"取消", "訂單"} <= asked & written
+    assert "取消訂閱" in fold("how do i unsubscribe from the newsletter").split()
+    assert "密碼" in tokenize("I forgot my password") and "密碼" in tokenize("忘記密碼怎麼辦？")
+    # whole words only: "reorder" and "returning's" stem are not 訂單 and 退貨
+    assert "訂單" not in tokenize("reorder") and "退貨" not in tokenize("nonreturnable")
 
 
 def test_every_group_has_a_kept_form_and_no_variant_in_two_groups():

@@ -210,6 +210,33 @@ def test_coverage_is_left_out_when_the_best_answer_is_in_the_other_language():
     assert same["cross_language"] == 0.0 and "content_coverage" in same
 
 
+def test_coverage_counts_across_the_languages_when_the_question_s_words_reach_the_answer():
+    """Folded to one form (cancel = 取消), an English question's words do reach a Chinese row:
+    then the keyword search found it, and its coverage and the agreement of the rankings that
+    can read Chinese are evidence as they are in one language."""
+
+    def row(item_id: str, answer: str, question: str, language: str, **ranks: int) -> Hit:
+        meta = {"question": question, "answer": answer, "language": language}
+        named = {k.replace("_", ":"): v for k, v in ranks.items()}
+        text = f"問題: {question}\n答案: {answer}"
+        return Hit(item_id, text, "faq.xlsx", "row=2", meta, 1.0, {}, named)
+
+    hits = [
+        row("cancel", "出貨前可以在訂單頁取消。", "如何取消訂單？", "zh", dense_e5=1, keyword=1),
+        row("track", "訂單頁可以查詢狀態。", "怎麼查詢訂單狀態？", "zh", dense_e5=2, keyword=2),
+        row("refund", "Within 7 days.", "How do I request a refund?", "en", dense_minilm=1),
+    ]
+    values = signals("How do I cancel my order?", group(hits), language="en")
+    assert values["cross_language"] == 1.0
+    assert values["content_coverage"] == pytest.approx(1.0)  # 取消 and 訂單, both in the row
+    assert values["rank_agreement"] == pytest.approx(1.0)  # e5 and BM25, the two that read zh
+    tracking = signals("How do I cancel my order?", group(hits[1:2] + hits[:1]), language="en")
+    assert tracking["content_coverage"] < 1.0  # 訂單 but not 取消
+    unreached = [dataclasses.replace(h, ranks={"dense:e5": h.ranks["dense:e5"]}) for h in hits[:2]]
+    alone = signals("How do I cancel my order?", group(unreached), language="en")
+    assert "content_coverage" not in alone and "rank_agreement" not in alone
+
+
 def test_english_signals_come_from_minilm_when_it_scored():
     hits = [
         scored("a", 2.0, "A.", "How much is shipping?", dense_e5=0.9, dense_minilm=0.8),
