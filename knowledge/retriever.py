@@ -247,12 +247,18 @@ class HybridRetriever:
             if signal in rankings
         }
         languages = self._chunk_languages()
-        own: dict[str, tuple[dict[str, float], dict[str, float]]] = {}  # language → weights, scores
+        # language → its weights, the fused scores with them, and the whole of those weights
+        own: dict[str, tuple[dict[str, float], dict[str, float], float]] = {}
 
-        def ranked_as(item: str) -> tuple[dict[str, float], dict[str, float]]:
+        def ranked_as(item: str) -> tuple[dict[str, float], dict[str, float], float]:
             if item not in own:
                 weights = self.weights(rankings, item)
-                own[item] = (weights, dict(minmax_fusion(rankings, weights, ranges)))
+                scores = dict(minmax_fusion(rankings, weights, ranges))
+                own[item] = (
+                    weights,
+                    scores,
+                    sum(weights.get(s, 1.0) for s in rankings if rankings[s]),
+                )
             return own[item]
 
         asked = self.weights(rankings, language)
@@ -260,11 +266,10 @@ class HybridRetriever:
         out = []
         for doc, score in fused:
             item = languages.get(doc, "und")
-            weights = asked
+            weights, total = asked, whole
             if item in ("zh", "en") and language in ("zh", "en") and item != language:
-                weights, scores = ranked_as(item)
+                weights, scores, total = ranked_as(item)
                 score = scores.get(doc, score)
-            total = sum(weights.get(s, 1.0) for s in rankings if rankings[s])
             missing = sum(
                 weights.get(s, 1.0)
                 for s, served in narrow.items()

@@ -116,25 +116,19 @@ def signals(
     values["specific_coverage"] = specific_coverage(asked, top, others)
     crossed = _crosses_language(language, top)
     values["cross_language"] = 1.0 if crossed else 0.0
-    if not crossed:
-        # Across languages none of these says anything: the answer shares no words with the
-        # question by nature, and only the multilingual model reaches it, so it is "first" in
-        # every ranking that can see it (measured: off-topic English questions answered from
-        # Chinese rows when the agreement of those rankings counted) and never in the others
-        # (English questions whose answer is only in Chinese refused when all rankings counted:
-        # "where is my order??"). The model reads them as average; e5's lead and margin decide.
-        values["rank_agreement"] = rank_agreement(candidates)
+    # Across languages none of these says anything: the answer shares no words with the
+    # question by nature, and only the multilingual model reaches it, so it is "first" in every
+    # ranking that can see it (measured: off-topic English questions answered from Chinese rows
+    # when the agreement of those rankings counted) and never in the others (English questions
+    # whose answer is only in Chinese refused when all rankings counted: "where is my order??").
+    # The model reads them as average; e5's lead and margin decide. Unless the question's words
+    # reach the answer all the same, folded to one form across the languages (cancel = 取消,
+    # knowledge/synonyms.py): then its coverage and the agreement of the rankings that can read
+    # the answer's language say what they say in one language.
+    if not crossed or _words_reach(top):
+        values["rank_agreement"] = rank_agreement(candidates, reaching=crossed)
         values["content_coverage"] = content_coverage(question, top, others)
         values["reach_agreement"] = rank_agreement(candidates, reaching=True)
-        values["rank_support"] = rank_support(candidates)
-    elif _words_reach(top):
-        # Unless the question's words reach the answer all the same, folded to one form across
-        # the languages (cancel = 取消, knowledge/synonyms.py): then its coverage and the
-        # agreement of the rankings that can read the answer's language say what they say in
-        # one language.
-        values["rank_agreement"] = rank_agreement(candidates, reaching=True)
-        values["content_coverage"] = content_coverage(question, top, others)
-        values["reach_agreement"] = values["rank_agreement"]
         values["rank_support"] = rank_support(candidates)
     values["fused_lead"] = fused_lead(candidates)
     bm25 = _best_signal(top, KEYWORD) or 0.0
