@@ -34,12 +34,17 @@ def test_a_plain_message_is_in_its_language(text: str, expected: str):
         ("How long does delivery take?", "zh", "en"),
         ("and for members?", "zh", "en"),
         ("退貨要怎麼申請？", "en", "zh"),
+        ("line pay付的退款要等幾天", "en", "zh"),
+        ("點數會expire嗎", None, "zh"),
+        ("LINE Pay付款可以用LINE POINTS折抵嗎", None, "zh"),
+        ("can I 退貨 if I opened it", "zh", "en"),
     ],
 )
-def test_lingua_decides_over_scripts_and_the_conversation(
+def test_a_mixed_message_goes_by_its_words_and_outweighs_the_conversation(
     text: str, fallback: str | None, expected: str
 ):
-    """A mixed message goes by its grammar, and a customer may switch language mid-way."""
+    """A mixed message is in the language most of its words are in, and a customer may switch
+    language mid-way."""
     assert detect_customer_language(text, fallback) == expected  # type: ignore[arg-type]
 
 
