@@ -12,6 +12,7 @@ every question is the first message of a conversation of its own on the services
     python -m eval.demo_shop --ranks   # where a right item ranks, hybrid and each signal
 
 Reported per language: answered right (answered citing an expected item; target ≥ 90%),
+the right item offered (not answered, but among the options offered to pick from),
 near-domain not answered (refused, clarifying or any decision other than answered; ≥ 90%),
 off-topic refused, and the share handed off (≤ 2%); every failure is listed.
 """
@@ -67,6 +68,14 @@ class Asked:
     @property
     def right(self) -> bool:
         return self.decision == Decision.ANSWERED and cites_expected(
+            self.cited, self.question.expected
+        )
+
+    @property
+    def offered_right(self) -> bool:
+        """Not answered, but a right item among the options the bot offered to pick from
+        (between close answers, or its closest items when unsure): one tap from the answer."""
+        return self.decision == Decision.CLARIFYING and cites_expected(
             self.cited, self.question.expected
         )
 
@@ -181,6 +190,7 @@ def summarize(asked: Sequence[Asked]) -> dict[str, dict[str, Any]]:
         out[language] = {
             "answerable": len(answerable),
             "answered_right": _share(sum(a.right for a in answerable), len(answerable)),
+            "offered_right": _share(sum(a.offered_right for a in answerable), len(answerable)),
             "answered_wrong": _share(
                 sum(a.decision == Decision.ANSWERED and not a.right for a in answerable),
                 len(answerable),
@@ -253,14 +263,14 @@ def _pct(x: float | None) -> str:
 
 def table(summary: dict[str, dict[str, Any]], gate: bool) -> str:
     lines = [
-        "| language | answered right (≥ 90%) | answered wrong | near-domain held back (≥ 90%) "
-        "| off-topic refused | handed off (≤ 2%) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| language | answered right (≥ 90%) | right item offered | answered wrong "
+        "| near-domain held back (≥ 90%) | off-topic refused | handed off (≤ 2%) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for language, s in summary.items():
         lines.append(
             f"| {language} | {_pct(s['answered_right'])} of {s['answerable']} "
-            f"| {_pct(s['answered_wrong'])} "
+            f"| {_pct(s['offered_right'])} | {_pct(s['answered_wrong'])} "
             f"| {_pct(s['near_held_back'])} of {s['near_domain']} "
             f"| {_pct(s['off_refused'])} of {s['off_topic']} "
             f"| {_pct(s['handed_off']) if gate else 'gate off'} of {s['questions']} |"
@@ -293,6 +303,9 @@ def markdown(
         + f"). {seconds:.0f} s in all.",
         "",
         "- **answered right**: answered, citing one of the items that answer it;",
+        "- **right item offered**: not answered, but one of the items that answer it was among "
+        "the options the bot offered to pick from (close answers, or its closest items when "
+        "unsure), apart from answered right;",
         "- **near-domain held back**: on the shop's subject but not in its knowledge, and not "
         "answered (refused, clarifying, or any other decision than answered);",
         "- **off-topic refused**: not about the shop, refused;",

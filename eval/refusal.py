@@ -8,6 +8,7 @@ point is chosen; on the test half the real answerer then decides every question,
 report gives in-scope accuracy, out-of-scope recall, the clarifying rate and the full curve.
 
     python -m eval.refusal --dataset clinc150 --dataset taipei_faq [--save-default] [--limit N]
+    python -m eval.refusal --place-offer --limit 300 [--save-default]
 
 - clinc150: knowledge = the 15,000 train utterances (answer = intent); fit on val + oos_val,
   test on test + oos_test.
@@ -49,6 +50,7 @@ from bot.answering.refusal import (
     WITH_CLASSIFIER,
     LanguageModel,
     RefusalModel,
+    shares_words,
 )
 from bot.answering.scale import refresh_scale
 from bot.conversation.events import Decision
@@ -716,6 +718,12 @@ def signal_matrix(rows: list[dict], features: Sequence[str]) -> np.ndarray:
     return np.where(np.isnan(x), means, x)
 
 
+# The band below the refusal threshold (the closest items offered) may take at most this share
+# of any fitted set's far off-topic questions: a weather question is refused, not offered the
+# shipping rates.
+OFFER_FAR = 0.03
+
+
 def fit_general(
     sets: dict[str, list[dict]],
     name: str,
@@ -759,7 +767,35 @@ def fit_general(
     )
     fitted.threshold = round(refuse, 3)
     fitted.confident = round(confident, 3)
+    fitted.offer = place_offer(sets, probs, fitted.threshold)
     return fitted
+
+
+def place_offer(
+    sets: dict[str, list[dict]], probs: dict[str, list[float]], threshold: float
+) -> float | None:
+    """The lower end of the band below the refusal threshold, where the bot offers its closest
+    items to pick from instead of refusing flatly (when the best item shares some of the
+    question's words, `shares_words`): as low as keeps the far off-topic questions it would
+    offer something to at most OFFER_FAR of each data set (a near-domain question
+    offered the closest items is held back all the same, and an answerable one is a tap from
+    its answer when a right item is among them). None when no such band exists."""
+    grid = [t / 200 for t in range(1, 200) if t / 200 < threshold]
+
+    def far_offered(t: float) -> float:
+        worst = 0.0
+        for name, mine in sets.items():
+            far = [
+                p
+                for r, p in zip(mine, probs[name], strict=True)
+                if r["kind"] == FAR and shares_words(r["signals"])
+            ]
+            far_all = sum(1 for r in mine if r["kind"] == FAR)
+            worst = max(worst, sum(1 for p in far if t <= p < threshold) / max(far_all, 1))
+        return worst
+
+    low = next((t for t in grid if far_offered(t) <= OFFER_FAR), None)
+    return round(low, 3) if low is not None else None
 
 
 def judge_near(prepared: NearPrepared, model: LanguageModel) -> dict[str, Any]:
@@ -940,7 +976,11 @@ def run_near(
         others = {p.name: p.rows for p in prepared if p is not held}
         model = fit_general(others, "+".join(others), features=features)
         log.info(
-            "%s held out: threshold %s, confident %s", held.name, model.threshold, model.confident
+            "%s held out: offer %s, threshold %s, confident %s",
+            held.name,
+            model.offer,
+            model.threshold,
+            model.confident,
         )
         judged = judge_near(held, model)
         results.append(
@@ -950,6 +990,7 @@ def run_near(
                 "fitted_on": model.fitted_on,
                 "threshold": model.threshold,
                 "confident": model.confident,
+                "offer": model.offer,
                 "judged": judged,
                 "without_band": {
                     k: round(v, 4)
@@ -993,6 +1034,11 @@ def run_near(
     }
 
 
+def _held_back(judged: dict[str, float]) -> float:
+    """The share not answered: refused, the closest items offered, or asked which was meant."""
+    return 1.0 - judged["answered_right"] - judged["answered_wrong"]
+
+
 def near_markdown(run: dict, command: str) -> str:
     results = run["results"]
     lines = [
@@ -1007,9 +1053,9 @@ def near_markdown(run: dict, command: str) -> str:
         "on the other data sets only.",
         "",
         "| held-out data set | answerable answered right | in the band (right item offered) |"
-        " answerable refused | near refused | near in the band | near answered |"
+        " answerable refused | near refused | near in the band | near held back | near answered |"
         " far refused | far answered | before: answered right / near refused / far refused |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         a, n, f = (r["judged"][k] for k in (ANSWERABLE, NEAR, FAR))
@@ -1018,7 +1064,8 @@ def near_markdown(run: dict, command: str) -> str:
             f"| {r['dataset']} ({r['language']}; {a['questions']} / {n['questions']} / "
             f"{f['questions']}) | {a['answered_right']:.3f} | {a['band']:.3f} "
             f"({a['band_right']:.3f}) | {a['refused']:.3f} | {n['refused']:.3f} | "
-            f"{n['band']:.3f} | {n['answered_right'] + n['answered_wrong']:.3f} | "
+            f"{n['band']:.3f} | {_held_back(n):.3f} | "
+            f"{n['answered_right'] + n['answered_wrong']:.3f} | "
             f"{f['refused']:.3f} | {f['answered_right'] + f['answered_wrong']:.3f} | "
             f"{b['answered_right']:.3f} / {b['near_refused']:.3f} / {b['far_refused']:.3f} |"
         )
@@ -1029,25 +1076,31 @@ def near_markdown(run: dict, command: str) -> str:
 
     right = stat(lambda j: j[ANSWERABLE]["answered_right"])
     near = stat(lambda j: j[NEAR]["refused"])
+    held = stat(lambda j: _held_back(j[NEAR]))
     far = stat(lambda j: j[FAR]["refused"])
     lines += [
-        f"| **mean** | **{right[0]:.3f}** | | | **{near[0]:.3f}** | | | **{far[0]:.3f}** | | |",
-        f"| **worst** | **{right[1]:.3f}** | | | **{near[1]:.3f}** | | | **{far[1]:.3f}** | | |",
+        f"| **mean** | **{right[0]:.3f}** | | | **{near[0]:.3f}** | | **{held[0]:.3f}** | "
+        f"| **{far[0]:.3f}** | | |",
+        f"| **worst** | **{right[1]:.3f}** | | | **{near[1]:.3f}** | | **{held[1]:.3f}** | "
+        f"| **{far[1]:.3f}** | | |",
         "",
-        "Thresholds (refuse below / answer from; between: the closest item offered):",
+        "Probabilities (the closest items offered from / the closest one alone from / answered "
+        "from; below the first: refused):",
         "",
     ]
     for r in results:
         lines.append(
-            f"- {r['dataset']}: fitted on {r['fitted_on']}: {r['threshold']} / {r['confident']};"
+            f"- {r['dataset']}: fitted on {r['fitted_on']}: {r.get('offer')} / {r['threshold']} / "
+            f"{r['confident']};"
             f" without the band: answered right {r['without_band']['answered_right']:.3f},"
             f" near refused {r['without_band']['near_refused']:.3f}"
         )
     model = run["model"]
     lines += [
         "",
-        f"Shipped model: fitted on {model.fitted_on}, refuse below {model.threshold}, "
-        f"answer from {model.confident}; features {', '.join(model.features)}.",
+        f"Shipped model: fitted on {model.fitted_on}, the closest items offered from "
+        f"{model.offer}, refuse below {model.threshold} otherwise, answer from "
+        f"{model.confident}; features {', '.join(model.features)}.",
     ]
     if run.get("classifier_model") is not None:
         clf = run["classifier_model"]
@@ -1083,6 +1136,32 @@ def near_markdown(run: dict, command: str) -> str:
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def place_shipped_offer(args: argparse.Namespace) -> int:
+    """The shipped model as it is, with the lower end of its offer band placed (`place_offer`)
+    on the stored signals of the data sets it was fitted on; written back with
+    --save-default. Its own held-out figures are those of the recipe (`--near-domain`)."""
+    root = args.data_root or default_root()
+    shipped = RefusalModel.load(None)
+    for key, model in shipped.languages.items():
+        names = [n for n in model.fitted_on.split("+") if n in NEAR_SETS]
+        prepared = [prepare_near(name, root, args.limit, args.cache_dir) for name in names]
+        rows = {p.name: p.rows for p in prepared}
+        if WITH_CLASSIFIER in key:
+            rows = {n: r for n, r in rows.items() if all("classifier" in x["signals"] for x in r)}
+        probs = {n: [model.probability(r["signals"]) for r in mine] for n, mine in rows.items()}
+        model.offer = place_offer(rows, probs, model.threshold)
+        log.info(
+            "%s: closest items offered from %s (refusing below %s)",
+            key,
+            model.offer,
+            model.threshold,
+        )
+    if args.save_default:
+        shipped.save(Path(__file__).resolve().parents[1] / "bot" / "answering")
+    print(shipped.to_json())
+    return 0
 
 
 def near_main(args: argparse.Namespace) -> int:
@@ -1199,8 +1278,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--save", type=Path, default=None, help="write the fitted models into this data dir"
     )
+    parser.add_argument(
+        "--place-offer",
+        action="store_true",
+        help="place the shipped model's offer band on the sets it was fitted on (with "
+        "--save-default: write it back); its coefficients and thresholds are kept",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.place_offer:
+        return place_shipped_offer(args)
     if args.near_domain:
         return near_main(args)
     if not args.dataset:

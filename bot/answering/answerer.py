@@ -68,6 +68,9 @@ class AnswerPolicy:
     # With an answer classifier: two answers whose probabilities are this close.
     clarify_gap_p: float = 0.1
     max_options: int = 2
+    # Below the refusal threshold but within the model's offer band: this many closest
+    # different answers are offered to pick from.
+    max_offered: int = 3
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,19 @@ class Answerer:
             "retrieved": retrieved,
             "details": details,
         }
+        if not verdict.answerable and verdict.offer and picked is None:
+            # The band's lower part: too unsure to answer or to offer one item as the match,
+            # not so far off that a flat refusal is all the bot can do. The closest answers are
+            # offered to pick from, beside a person; none is asserted, and no topic is counted.
+            offered = attempt.candidates[: self.policy.max_offered]
+            return Outcome(
+                decision=Decision.CLARIFYING,
+                reply=say("closest_matches" if len(offered) > 1 else "closest_match", language),
+                reason=CLOSEST_MATCH,
+                citations=tuple(citation(c) for c in offered),
+                options=tuple(self._option_label(c, language) for c in offered),
+                **common,
+            )
         if not verdict.answerable:
             # No topic: the nearest item of a question the knowledge cannot answer says
             # nothing about what it was about (and would skew containment per topic).

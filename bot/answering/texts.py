@@ -29,6 +29,12 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "I'm not sure our information answers that. This is the closest I found: is it "
         "what you meant? If not, you can talk to a person.",
     },
+    "closest_matches": {
+        "zh": "我不確定資料中有這個問題的答案。以下是我找到最接近的內容，有您要問的嗎？"
+        "如果都不是，可以按「轉接真人客服」。",
+        "en": "I'm not sure our information answers that. These are the closest I found: is "
+        "one of them what you meant? If not, you can talk to a person.",
+    },
     "clarify_passage": {
         "zh": "{source} 第 {page} 頁的內容",
         "en": "the text on page {page} of {source}",

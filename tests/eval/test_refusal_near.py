@@ -97,3 +97,26 @@ def test_signal_sets_are_compared_with_each_set_left_out(monkeypatch):
     assert all(min(v["answered_right"], v["near_refused"]) < 0.6 for v in useless.values())
     table = refusal.features_markdown(list(refusal.compare_features(prepared)), "cmd")
     assert "| good |" in table and "| useless |" in table
+
+
+def test_the_offer_band_keeps_far_questions_that_share_words_to_the_allowed_share():
+    """Far questions whose best item shares none of their words are never offered anything;
+    of those that share some, the band's lower end lets at most OFFER_FAR through."""
+    from bot.answering.refusal import shares_words
+    from eval.refusal import OFFER_FAR, place_offer
+
+    def far(p: float, coverage: float) -> dict:
+        return {"kind": FAR, "correct": False, "signals": {"content_coverage": coverage}, "p": p}
+
+    # 100 far questions: 90 share no words (probabilities up to .55), 10 share some (.30-.39)
+    mine = [far(0.1 + 0.005 * i, 0.0) for i in range(90)] + [
+        far(0.30 + 0.01 * i, 0.4) for i in range(10)
+    ]
+    sets = {"toy": mine}
+    probs = {"toy": [r["p"] for r in mine]}
+    low = place_offer(sets, probs, threshold=0.6)
+    assert low is not None
+    offered = [r for r in mine if low <= r["p"] < 0.6 and shares_words(r["signals"])]
+    assert len(offered) <= OFFER_FAR * len(mine)
+    assert len(offered) == int(OFFER_FAR * len(mine))  # as low as the share allows
+    assert low < 0.55  # the questions sharing no words did not hold the band up

@@ -276,6 +276,48 @@ def test_picking_the_closest_item_answers_it(retriever: HybridRetriever):
         assert picked.reason == "picked_option"
 
 
+OFFERING = RefusalModel(
+    {
+        lang: LanguageModel(["similarity"], [0.5], [0.1], [1.0], 0.0, 0.99, offer=0.5)
+        for lang in ("zh", "en")
+    }
+)  # answer from similarity .96, offer the closest items from .5, refuse below
+
+
+def test_below_the_refusal_threshold_the_closest_items_are_offered_to_pick_from(
+    retriever: HybridRetriever,
+):
+    offering = Answerer(retriever, OFFERING)
+    offered = offering.answer("離島運費多少？", "zh")
+    assert 0.5 <= offered.confidence < 0.99  # the premise: below refusing, within the offer
+    assert offered.decision is Decision.CLARIFYING
+    assert offered.reason == "closest_match"
+    assert offered.reply == say("closest_matches", "zh")
+    assert 1 < len(offered.options) <= AnswerPolicy().max_offered
+    assert len(offered.citations) == len(offered.options)
+    assert "寄送離島要多少運費？" in offered.options
+    assert len({c.item_id for c in offered.citations}) == len(offered.citations)
+
+    context = AnswerContext(
+        offered.question, offered.options, tuple(c.item_id for c in offered.citations)
+    )
+    index = offered.options.index("寄送離島要多少運費？")
+    picked = offering.answer(str(index + 1), "zh", context)
+    assert picked.decision is Decision.ANSWERED
+    assert picked.reply == row_of("寄送離島要多少運費？")[2]
+
+    # a question far from everything is still refused flatly, and without the band's lower
+    # part the same unsure turn is a refusal
+    assert offering.answer("今天台北天氣如何？", "zh").decision is Decision.REFUSED
+    flat = RefusalModel(
+        {
+            lang: LanguageModel(["similarity"], [0.5], [0.1], [1.0], 0.0, 0.99)
+            for lang in "zh en".split()
+        }
+    )
+    assert Answerer(retriever, flat).answer("離島運費多少？", "zh").decision is Decision.REFUSED
+
+
 # ---- follow-ups ---------------------------------------------------------------------------
 
 
