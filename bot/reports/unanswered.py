@@ -4,6 +4,10 @@ grouped by meaning so that an admin can turn each group into one knowledge draft
 Which questions count, from the event log of each conversation (in seq order):
 
 * a TurnRefused: its question (the customer's message when the turn kept none), "refused";
+* a TurnClarifying that offered the bot's closest items because it was unsure
+  (reason "closest_match"): its question, "offered", unless the customer's next turn picked one
+  of them (a TurnAnswered with reason "picked_option") or the widget's button sent the same
+  question to a person (then it counts once, "handed_off");
 * a TurnHandedOff: its question likewise, "handed_off". When the trigger was an explicit
   request for a person ("我要找真人"), the request itself asks nothing the knowledge base could
   answer: the customer's message before it counts instead, unless it already counted;
@@ -33,9 +37,12 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 import numpy as np
 
 from bot.conversation.events import (
+    BotTurn,
     CustomerMessaged,
     Event,
     StatusChanged,
+    TurnAnswered,
+    TurnClarifying,
     TurnHandedOff,
     TurnRefused,
 )
@@ -46,8 +53,11 @@ from knowledge.embedding import Embedder
 from knowledge.text import normalize
 
 REFUSED = "refused"
+OFFERED = "offered"
 HANDED_OFF = "handed_off"
-REASONS = (REFUSED, HANDED_OFF)
+REASONS = (REFUSED, OFFERED, HANDED_OFF)
+CLOSEST_MATCH = "closest_match"  # TurnClarifying.reason of the bot's closest items, offered
+PICKED_OPTION = "picked_option"  # TurnAnswered.reason of an option the customer picked
 WIDGET_REQUEST = "customer_request"  # StatusChanged.reason of the widget's button
 EXPLICIT_REQUEST = "explicit_request"  # TurnHandedOff.trigger of "I want a person"
 MAX_EXAMPLES = 5
@@ -63,7 +73,7 @@ class Asked:
     text: str
     at: datetime
     conversation_id: str
-    reason: str  # "refused" or "handed_off"
+    reason: str  # "refused", "offered" or "handed_off"
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,7 @@ class GapGroup:
     count: int
     first_seen: datetime
     last_seen: datetime
-    reasons: dict[str, int]  # {"refused": n, "handed_off": m}
+    reasons: dict[str, int]  # {"refused": n, "offered": k, "handed_off": m}
     trend: list[tuple[str, int]]  # ISO week ("2026-W47") → count, every week first to last
     examples: list[Asked]  # the newest of each distinct wording, newest first, at most 5
     questions: list[Asked] = field(default_factory=list)  # every member, newest first
@@ -105,8 +115,20 @@ def _asked_in(events: Sequence[Event]) -> Iterator[Asked]:
     # The customer's last two messages, each with whether it already counted.
     last: tuple[CustomerMessaged, bool] | None = None
     before_last: tuple[CustomerMessaged, bool] | None = None
+    # The closest items offered and not yet picked: (the turn, its question).
+    offered: tuple[TurnClarifying, str] | None = None
     for event in events:
-        if isinstance(event, CustomerMessaged):
+        if offered is not None and isinstance(event, BotTurn):
+            if not (isinstance(event, TurnAnswered) and event.reason == PICKED_OPTION):
+                yield _asked(offered[1], offered[0], OFFERED)
+            offered = None
+        if isinstance(event, TurnClarifying) and event.reason == CLOSEST_MATCH:
+            text = event.question.strip() or (last[0].text if last is not None else "")
+            if text.strip():
+                offered = (event, text)
+            if last is not None:
+                last = (last[0], True)
+        elif isinstance(event, CustomerMessaged):
             before_last, last = last, (event, False)
         elif isinstance(event, TurnHandedOff) and event.trigger == EXPLICIT_REQUEST:
             if before_last is not None and not before_last[1]:
@@ -125,10 +147,13 @@ def _asked_in(events: Sequence[Event]) -> Iterator[Asked]:
             and event.to_status == ConversationStatus.WAITING
             and event.reason == WIDGET_REQUEST
             and last is not None
-            and not last[1]
+            and (not last[1] or offered is not None)
         ):
-            yield _asked(last[0].text, event, HANDED_OFF)
-            last = (last[0], True)
+            # after the closest items were offered, the button gives up on that question
+            yield _asked(offered[1] if offered is not None else last[0].text, event, HANDED_OFF)
+            last, offered = (last[0], True), None
+    if offered is not None:  # the conversation's last turn offered items nobody picked
+        yield _asked(offered[1], offered[0], OFFERED)
 
 
 def _asked(text: str, event: Event, reason: str) -> Asked:
@@ -247,6 +272,7 @@ GROUP_HEADERS = (
     "問題 question",
     "次數 count",
     "拒答 refused",
+    "給了相近內容 offered",
     "轉真人 handed off",
     "首次 first seen (UTC)",
     "最近 last seen (UTC)",
@@ -259,7 +285,11 @@ QUESTION_HEADERS = (
     "原因 reason",
     "對話 conversation id",
 )
-REASON_NAMES = {REFUSED: "拒答 refused", HANDED_OFF: "轉真人 handed off"}
+REASON_NAMES = {
+    REFUSED: "拒答 refused",
+    OFFERED: "給了相近內容 offered",
+    HANDED_OFF: "轉真人 handed off",
+}
 
 
 def gaps_workbook(groups: Sequence[GapGroup]) -> bytes:
@@ -282,6 +312,7 @@ def gaps_workbook(groups: Sequence[GapGroup]) -> bytes:
                     group.label,
                     group.count,
                     group.reasons.get(REFUSED, 0),
+                    group.reasons.get(OFFERED, 0),
                     group.reasons.get(HANDED_OFF, 0),
                     _cell_time(group.first_seen),
                     _cell_time(group.last_seen),
@@ -301,9 +332,12 @@ def gaps_workbook(groups: Sequence[GapGroup]) -> bytes:
                     )
                 )
             )
-    for sheet, widths in ((summary, (48, 8, 10, 12, 20, 20, 80)), (details, (48, 60, 20, 16, 34))):
+    for sheet, widths in (
+        (summary, (48, 8, 10, 14, 12, 20, 20, 80)),
+        (details, (48, 60, 20, 16, 34)),
+    ):
         sheet.freeze_panes = "A2"
-        for column, width in zip("ABCDEFG", widths, strict=False):
+        for column, width in zip("ABCDEFGH", widths, strict=False):
             sheet.column_dimensions[column].width = width
     out = io.BytesIO()
     book.save(out)

@@ -36,7 +36,7 @@
   };
   var SOURCE_STATUSES = { ok: "正常 · ok", failed: "失敗 · failed" };
   var DRAFT_STATUSES = { pending: "待審核 · pending", approved: "已核准 · approved", rejected: "已退回 · rejected" };
-  var GAP_REASONS = { refused: "答不出 refused", handed_off: "轉接 handed off" };
+  var GAP_REASONS = { refused: "答不出 refused", offered: "給了相近內容 offered", handed_off: "轉接 handed off" };
 
   // Shown when the API sends no `definitions`; the same words as README's "Metrics".
   var DEFINITIONS = {
@@ -1526,7 +1526,8 @@
       el("h3", { id: "gap-h-" + id, text: g.label || "—" }),
       el("div", { class: "spark", "data-weeks": weeks }),
       el("p", { class: "muted", text: "共 " + (g.count || 0) + " 次 times · " +
-        "答不出 refused " + (reasons.refused || 0) + " · 轉接 handed off " + (reasons.handed_off || 0) +
+        "答不出 refused " + (reasons.refused || 0) + " · 給了相近內容 offered " + (reasons.offered || 0) +
+        " · 轉接 handed off " + (reasons.handed_off || 0) +
         " · 首次 first seen " + when(g.first_seen) + " · 最近 last seen " + when(g.last_seen) }),
       examples,
       el("div", { class: "actions row" }, make),

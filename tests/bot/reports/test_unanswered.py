@@ -56,7 +56,14 @@ class Talk:
         )
         return self
 
-    def bot(self, turn: type[BotTurn], minute: float, question: str = "", **extra: Any) -> Talk:
+    def bot(
+        self,
+        turn: type[BotTurn],
+        minute: float,
+        question: str = "",
+        reason: str = "test",
+        **extra: Any,
+    ) -> Talk:
         self.events.append(
             turn(
                 conversation_id=self.id,
@@ -64,7 +71,7 @@ class Talk:
                 question=question,
                 language="zh",
                 reply="…",
-                reason="test",
+                reason=reason,
                 confidence=0.5,
                 **extra,
             )
@@ -155,6 +162,42 @@ def test_the_widget_button_counts_the_last_message_unless_it_already_counted():
         ("a", "發票要怎麼改抬頭", "handed_off"),
     ]
     assert found(other_reason) == []
+
+
+def test_closest_items_offered_count_unless_the_customer_picked_one():
+    picked = (
+        Talk("a")
+        .says(0, "超商取貨運費要多少")
+        .bot(TurnClarifying, 0.1, "超商取貨運費要多少", reason="closest_match")
+        .says(1, "1")
+        .bot(TurnAnswered, 1.1, "運費怎麼算？多少錢免運？", reason="picked_option")
+    )
+    asked_something_else = (
+        Talk("b")
+        .says(0, "寄錯商品換貨運費誰付")
+        .bot(TurnClarifying, 0.1, "寄錯商品換貨運費誰付", reason="closest_match")
+        .says(1, "那可以寄到日本嗎")
+        .bot(TurnAnswered, 1.1, "那可以寄到日本嗎", reason="confident")
+    )
+    left = (
+        Talk("c")
+        .says(0, "點數可以轉給朋友嗎")
+        .bot(TurnClarifying, 0.1, "點數可以轉給朋友嗎", reason="closest_match")
+    )
+    gave_up = (
+        Talk("d")
+        .says(0, "刷退要多久")
+        .bot(TurnClarifying, 0.1, "刷退要多久", reason="closest_match")
+        .status(1, S.WAITING, "customer_request", actor="customer")
+    )
+    between_close_answers = (
+        Talk("e").says(0, "保固").bot(TurnClarifying, 0.1, "保固", reason="close_candidates")
+    )
+    assert found(picked, asked_something_else, left, gave_up, between_close_answers) == [
+        ("b", "寄錯商品換貨運費誰付", "offered"),
+        ("c", "點數可以轉給朋友嗎", "offered"),
+        ("d", "刷退要多久", "handed_off"),  # once, as the button's
+    ]
 
 
 def test_an_explicit_request_counts_the_question_before_it_not_the_request():
@@ -272,7 +315,7 @@ def test_a_group_counts_its_reasons_days_and_weeks():
     ]
     (group,) = group_questions(questions, HashingEmbedder())
     assert group.count == 3
-    assert group.reasons == {"refused": 2, "handed_off": 1}
+    assert group.reasons == {"refused": 2, "offered": 0, "handed_off": 1}
     assert (group.first_seen, group.last_seen) == (T, datetime(2026, 1, 21, tzinfo=UTC))
     assert group.trend == [("2026-W02", 2), ("2026-W03", 0), ("2026-W04", 1)]
     assert [q.at for q in group.questions] == sorted((q.at for q in questions), reverse=True)
@@ -375,12 +418,13 @@ def test_the_workbook_holds_a_row_per_group_and_per_question():
 
     summary = list(book["groups"].iter_rows(values_only=True))
     assert "次數 count" in summary[0] and "拒答 refused" in summary[0]
-    assert [row[:4] for row in summary[1:]] == [
-        ("有實體店嗎", 1, 1, 0),
-        ("可以寄到香港嗎", 2, 1, 1),
+    assert summary[0][2:5] == ("拒答 refused", "給了相近內容 offered", "轉真人 handed off")
+    assert [row[:5] for row in summary[1:]] == [
+        ("有實體店嗎", 1, 1, 0, 0),
+        ("可以寄到香港嗎", 2, 1, 0, 1),
     ]
-    assert summary[2][4] == datetime(2026, 1, 5, 9, 0)  # first seen, UTC
-    assert summary[2][6] == "可以寄到香港嗎？"  # one wording: its newest
+    assert summary[2][5] == datetime(2026, 1, 5, 9, 0)  # first seen, UTC
+    assert summary[2][7] == "可以寄到香港嗎？"  # one wording: its newest
 
     details = list(book["questions"].iter_rows(values_only=True))
     assert len(details) == 1 + 3
