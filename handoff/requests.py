@@ -4,7 +4,9 @@ A word such as "manager", 主管 or 客服 alone is not a request ("does the man
 refunds?", 主管機關是哪個單位？, 客服電話幾號？): a pattern fires only where the person is
 what the customer asks for — after a verb of asking or reaching (找, 轉, 叫, talk to, get me),
 as the whole message ("agent", 真人！), or as a refusal of the bot (不要機器人).
-eval/data/explicit_requests.txt and explicit_near_misses.txt measure both sides.
+Key words typed in a hurry are read as meant first ("speak wiht omeone", "speakwith a huma
+agent": `respelled`). eval/data/explicit_requests.txt and explicit_near_misses.txt measure both
+sides; Bitext's contact_human_agent utterances against its other intents too (eval/gate.py).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ _EN_PERSON = (
     r"((fucking|damn|goddamn|bloody|freaking) )?"
     r"(real |live |actual |human |customer service |customer support |support )?"
     r"(h[uy]?m[ae]?n( being)?|person|agent|representative|rep|manager|supervisor|operator"
-    r"|someone|somebody|staff( member)?|employee|boss|superior|customer service)"
+    r"|someone|somebody|staff( member)?|employee|boss|superior|customer service"
+    r"|(?<!virtual )(?<!ai )(?<!digital )(?<!shopping )assistant)"
     r"(?!'s|’s| (account|fee|role|approval|name|special|resources|limit|office))\b"
 )
 # "Are you a real person?" asks what the bot is, not for a person: the patterns of
@@ -63,7 +66,7 @@ _EN_ABOUT_THE_BOT = re.compile(
     re.I,
 )
 _EN_MENTIONS = [
-    r"\b(talk|speak|chat|communicate)(ing)? (to|with) " + _EN_PERSON,
+    r"\b(talk|speak|chat|communicate)(t?ing)? (to|with) " + _EN_PERSON,
     r"\b(is|are) there (a |an |any )?(real |live |actual )?(human|person|people|humans|agent)s?\b"
     r"(?! (limit|allowed))",
     r"\b(live|real|actual) (agent|person|human|representative|operator)\b",
@@ -92,6 +95,9 @@ _EN_ASKING = [
     r"|actual )?(h[uy]?m[ae]?n|person|agent|representative|staff( member)?|employee|team)s? "
     r"(please )?(help|assist|look|handle|call|contact|check|take|talk|speak|answer)",
     r"\b(any|an?) (real |live )?(h[uy]?m[ae]?n|person|agent|representative|one)s? available\b",
+    # "is there someone available?", "if there is any person available"
+    r"\b(someone|somebody|anyone|anybody|any ((fucking|damn|real|live) )?(person|human|agent))"
+    r" (is )?available\b",
     # "is there someone I can talk to?"
     r"\bis there (someone|somebody|anyone|anybody|a (real |live )?(person|human|agent))"
     r"( (i|we) (can|could))? (talk|speak|chat)\b",
@@ -105,6 +111,62 @@ _EN_ASKING = [
     r"|person|manager|supervisor|live agent|customer service)(,? (please|pls|plz|now))*\W*$",
 ]
 _ASKING = [re.compile(p) for p in _ZH_PATTERNS] + [re.compile(p, re.I) for p in _EN_ASKING]
+
+# The English words the patterns turn on, and the short ones a mistyped word may be run into
+# ("speakwith", "toocontact"). Customers type fast: "speak wiht someone", "ocntact an agent",
+# "a huma agent" ask for a person all the same.
+_KEY_WORDS = frozenset(
+    "someone somebody anyone anybody human agent person operator representative manager "
+    "supervisor speak talk chat chatting talking speaking contact with transfer connect reach "
+    "staff employee available there".split()
+)
+_JOINED = frozenset("to too with an a the is".split())
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _one_slip(word: str, key: str) -> bool:
+    """Whether `word` is `key` mistyped once: two neighbouring letters swapped (wiht), a letter
+    doubled (witth), one left out (huma, omeone) or, in a word of six letters or more, one
+    added or changed (sopmeone, eprson). Short words change only by the slips that keep their
+    letters: 'walk' is not 'talk' mistyped, nor 'wish' 'with'."""
+    if word == key:
+        return False
+    if len(word) == len(key):
+        diff = [i for i in range(len(word)) if word[i] != key[i]]
+        if len(diff) == 2 and diff[1] == diff[0] + 1:
+            return word[diff[0]] == key[diff[1]] and word[diff[1]] == key[diff[0]]
+        return len(diff) == 1 and len(key) >= 6
+    if len(word) == len(key) + 1:  # one letter added: a double, or any in a long word
+        return any(
+            word[:i] + word[i + 1 :] == key
+            and (len(key) >= 6 or (i > 0 and word[i] == word[i - 1]))
+            for i in range(len(word))
+        )
+    if len(word) + 1 == len(key) and len(key) >= 5:  # one letter left out
+        return any(key[:i] + key[i + 1 :] == word for i in range(len(key)))
+    return False
+
+
+def _respelled_word(word: str) -> str:
+    lower = word.lower()
+    if lower in _KEY_WORDS or len(lower) < 4:
+        return word
+    for key in _KEY_WORDS:
+        if _one_slip(lower, key):
+            return key
+    for i in range(1, len(lower)):  # two words run together
+        head, tail = lower[:i], lower[i:]
+        if head in _JOINED | _KEY_WORDS and tail in _JOINED | _KEY_WORDS:
+            return f"{head} {tail}"
+    return word
+
+
+def respelled(text: str) -> str:
+    """The message with its mistyped key words set right (`_one_slip`) and words run together
+    split ("speakwith" → "speak with"); everything else as it was."""
+    return _LATIN_WORD.sub(lambda m: _respelled_word(m.group(0)), text)
+
+
 _MENTIONS = [re.compile(p, re.I) for p in _EN_MENTIONS]
 
 
@@ -120,7 +182,7 @@ class RequestFinder:
 
     def find(self, text: str) -> str | None:
         """The matched phrase, or None when the message does not ask for a person."""
-        plain = " ".join(text.split())
+        plain = " ".join(respelled(text).split())
         patterns = [*_ASKING, *self.extra]
         if not _EN_ABOUT_THE_BOT.search(plain):
             patterns += _MENTIONS

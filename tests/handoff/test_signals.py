@@ -9,7 +9,7 @@ import pytest
 
 from handoff.gate import Gate, GateVerdict, PastTurn, refusals_in_a_row
 from handoff.questions import count_questions
-from handoff.requests import RequestFinder
+from handoff.requests import RequestFinder, respelled
 from handoff.settings import GateSettings
 from knowledge.embedding import HashingEmbedder
 
@@ -73,6 +73,15 @@ def test_zh_requests_for_a_person_hand_off(gate: Gate, text: str) -> None:
         "is there any person available?",
         "is there someone I can talk to?",
         "you're not helping, I need to speak with a fucking human",
+        # typed in a hurry
+        "can you speak with omeone?",
+        "I need help speaking wiht a human",
+        "help me ocntact an agent",
+        "can you speakwith a human?",
+        "I need assistance chatting witth a person",
+        "could u contact a eprson?",
+        "how can i speak with an assistant",
+        "could you tell me if there is someone available?",
     ],
 )
 def test_en_requests_for_a_person_hand_off(gate: Gate, text: str) -> None:
@@ -94,10 +103,29 @@ def test_en_requests_for_a_person_hand_off(gate: Gate, text: str) -> None:
         "理財專員的電話是幾號？",
         "人工費用怎麼算？",
         "How do I contact the seller about a missing item?",
+        # a word one slip from a key word is not always a slip
+        "I wish to walk in and pick it up",
+        "Can I talk with the virtual assistant in the app?",
+        "Is the tall person in the photo a model?",
     ],
 )
 def test_neutral_mentions_of_people_stay_with_the_bot(gate: Gate, text: str) -> None:
     assert before(gate, text).signals["explicit_request"] is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("speak wiht omeone", "speak with someone"),
+        ("ocntact a persn", "contact a person"),
+        ("speakwith a huma agent", "speak with a human agent"),
+        ("isthere sopmeone", "is there someone"),
+        ("I wish to walk", "I wish to walk"),  # other words, not slips
+        ("LINE Pay 付款", "LINE Pay 付款"),
+    ],
+)
+def test_mistyped_key_words_are_read_as_meant(typed: str, read: str) -> None:
+    assert respelled(typed) == read
 
 
 def test_every_written_request_is_caught() -> None:
