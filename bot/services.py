@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
+from threadpoolctl import threadpool_limits
 
 from bot.access.accounts import Accounts, Role
 from bot.access.audit import AuditLog
@@ -72,6 +73,10 @@ from knowledge.retriever import KEYWORD, HybridRetriever, RetrievalConfig, dense
 
 
 def build_embedders(settings: Settings) -> list[Embedder]:
+    # numpy's BLAS (the vector search's product, the gate's) on one thread: its threads spin
+    # after each call and took the cores from the encoders (a turn's e5 CPU 18 → 31 ms,
+    # eval/profile_turn.py); the products it does here take a fraction of a millisecond.
+    threadpool_limits(1, user_api="blas")
     embedders: list[Embedder] = []
     threads = settings.embedding.threads or None
     backend, onnx_cache = settings.embedding.backend, settings.embedding.onnx_cache_dir

@@ -17,7 +17,12 @@ from knowledge.diff import SourceDiff, SyncPlan, plan_sync
 from knowledge.embedding import Embedder, serves
 from knowledge.keyword_index import KeywordIndex
 from knowledge.text import TOKENIZER_VERSION, tokenize
-from knowledge.vector_store import ChromaVectorStore, MemoryVectorStore, VectorStore
+from knowledge.vector_store import (
+    ChromaVectorStore,
+    MemoryVectorStore,
+    MirroredVectorStore,
+    VectorStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +79,12 @@ class KnowledgeBase:
         once), else in a SQLite file under `data_dir`; its vectors on the Chroma server at
         `chroma_url`, else under `data_dir`. The keyword index's files there are a cache."""
         data_dir.mkdir(parents=True, exist_ok=True)
+        # A Chroma directory belongs to one process: searched in its memory. A Chroma server
+        # is shared with the other workers' writes: searched there.
         store: VectorStore = (
             ChromaVectorStore.http(chroma_url)
             if chroma_url
-            else ChromaVectorStore.persistent(data_dir / "chroma")
+            else MirroredVectorStore(ChromaVectorStore.persistent(data_dir / "chroma"))
         )
         catalog = open_catalog(data_dir, engine)
         return cls(catalog, store, embedders, KeywordIndex(data_dir / "keyword"))

@@ -95,8 +95,10 @@ class KeywordIndex:
             bm25 = bm25s.BM25.load(str(self._dir), show_progress=False) if saved["ids"] else None
             if self._saved() != saved:
                 return False
-        except (OSError, ValueError, KeyError) as e:
-            log.info("keyword.load_skipped error=%s", e)
+        except Exception as e:  # the files are a cache: unreadable means rebuilt
+            # Read while another writer swapped its copy in, a file may end or mismatch anywhere
+            # (OSError, ValueError, EOFError, an index out of range inside bm25s): rebuilt.
+            log.info("keyword.load_skipped error=%r", e)
             return False
         with self._lock:
             self._ids, self._bm25, self.revision = saved["ids"], bm25, revision
