@@ -171,6 +171,25 @@ def test_a_vague_question_offers_options_as_buttons(new_page, shot):
     shot(page, "option-answered")
 
 
+def test_an_unsure_question_offers_the_closest_answers_and_one_tap_answers_it(new_page, shot):
+    page = new_page()
+    widget = Widget(page).open()
+    # below the refusal threshold, yet its words are in the knowledge: no flat refusal
+    widget.ask("可以拿去7-11退貨嗎")
+    offered = widget.log.locator(".msg.bot.clarifying")
+    expect(offered).to_contain_text("最接近的內容", timeout=TURN_TIMEOUT_MS)
+    options = offered.locator("button.option")
+    expect(options.filter(has_text="超商取貨的訂單可以到超商退貨嗎？")).to_have_count(1)
+    assert 2 <= options.count() <= 3
+    expect(offered.get_by_role("button", name=re.compile("轉接真人客服"))).to_be_visible()
+    shot(page, "closest-answers-offered")
+
+    options.filter(has_text="超商取貨的訂單可以到超商退貨嗎？").click()
+    answer = widget.log.locator(".msg.bot.answered")
+    expect(answer).to_contain_text("超商退貨", timeout=TURN_TIMEOUT_MS)
+    shot(page, "offered-answer-picked")
+
+
 def test_an_english_answer_names_the_faq_question_as_its_source(new_page, shot):
     page = new_page()
     widget = Widget(page).open()
