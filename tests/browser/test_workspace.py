@@ -5,6 +5,7 @@ shortcut; history search finds a resolved conversation and opens it; the phone l
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -101,8 +102,14 @@ def test_two_agents_get_handoffs_by_turns_and_one_transfers_with_a_note(
         bob.reply("我是 Bob，接手您的退貨。")
         shot(bob_page, "bob-has-it")
 
-        log = customer.get(f"/api/conversations/{first}").json()["events"]
-        replies = [e["data"]["agent_name"] for e in log if e["kind"] == "agent_replied"]
+        # the reply is sent in the background: read the log once it holds it (or time out)
+        deadline = time.monotonic() + 15
+        while True:
+            log = customer.get(f"/api/conversations/{first}").json()["events"]
+            replies = [e["data"]["agent_name"] for e in log if e["kind"] == "agent_replied"]
+            if len(replies) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert replies == ["Alice 王", "Bob 林"]
         assert all(e["kind"] != "agent_noted" for e in log)
 
